@@ -1,0 +1,210 @@
+//! `dps-tui bench`: training throughput through the real trainer.
+//!
+//! - Fixed shape (`--batch 16 --seq 128`): synthetic full-length sequences (ids uniform in
+//!   [1000, vocab), `[CLS]` first, `[SEP]` last, as the PyTorch baseline's bench does), 3
+//!   warm-up steps, then the median seconds per optimizer step over `--steps` steps, with the
+//!   phase split. DPS runs use a stage length of 10, so the timed steps cover importance
+//!   accumulation, one selection and masked steps, as in the baseline.
+//! - A real task (`--task rte --data-dir ...`): one epoch with dynamic padding (optionally
+//!   length-grouped), as examples per second, against the same epoch padded to 128.
+
+use crate::config::{Method, TrainConfig};
+use crate::data::batching::{Encoded, EncodedDataset};
+use crate::data::glue::{self, Label};
+use crate::train::setup::{self, build_trainer};
+use crate::train::trainer::{StepTimings, Trainer};
+use anyhow::{anyhow, Result};
+use std::path::PathBuf;
+use std::time::Instant;
+
+pub struct BenchOptions {
+    pub model: String,
+    pub method: String,
+    pub batch: usize,
+    pub seq: usize,
+    pub steps: usize,
+    pub task: Option<String>,
+    pub data_dir: Option<PathBuf>,
+    pub group_by_length: bool,
+    pub threads: Option<usize>,
+    pub dropout: f64,
+}
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let n = v.len();
+    if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        0.5 * (v[n / 2 - 1] + v[n / 2])
+    }
+}
+
+fn base_config(o: &BenchOptions) -> Result<TrainConfig> {
+    let mut c = TrainConfig {
+        model: o.model.clone(),
+        method: Method::parse(&o.method)
+            .ok_or_else(|| anyhow!("unknown method `{}`", o.method))?,
+        batch_size: o.batch,
+        max_seq_length: o.seq,
+        dropout: Some(o.dropout),
+        warmup_ratio: 0.1,
+        ..TrainConfig::default()
+    };
+    if let Some(t) = o.threads {
+        c.threads = t;
+    }
+    Ok(c)
+}
+
+/// Print one JSON object with the results (and a human summary on stderr).
+pub fn run(o: &BenchOptions) -> Result<()> {
+    if let Some(t) = o.threads {
+        setup::apply_threads(t);
+    }
+    let threads = candle_core::utils::get_num_threads();
+    match &o.task {
+        None => fixed_shape(o, threads),
+        Some(task) => task_epoch(o, task, threads),
+    }
+}
+
+fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
+    let mut c = base_config(o)?;
+    c.task = if o.model == "demo" { "demo".into() } else { "rte".into() };
+    let total = o.steps + 3;
+    c.max_steps = Some(total);
+    c.update_ratio = (10.0 / total as f64).min(1.0);
+    c.eval_every = 0;
+    c.train_size = Some(64);
+    c.data_dir = None;
+    // The model comes from setup; the data is synthetic, so no data folder is needed.
+    let device = setup::select_device(&c.device)?;
+    let task = glue::task(&c.task).unwrap();
+    let model = if o.model == "demo" {
+        let cfg = crate::model::config::BertConfig::tiny_demo(64);
+        crate::model::bert::BertForSequenceClassification::random(
+            cfg,
+            crate::model::bert::HeadKind::Classification { num_labels: 2 },
+            &device,
+            c.seed,
+        )?
+    } else {
+        let dir = setup::resolve_model_dir(&o.model)?;
+        let (mut m, _) = crate::model::bert::BertForSequenceClassification::load_dir(
+            &dir,
+            crate::model::bert::HeadKind::Classification { num_labels: 2 },
+            &device,
+            c.seed,
+        )?;
+        m.set_dropout(o.dropout);
+        m
+    };
+    let vocab = model.config().vocab_size as u32;
+    let lo = 1000.min(vocab / 2);
+    let mut rng = crate::train::rng::seeded(c.seed, 99);
+    use rand::Rng;
+    let items: Vec<Encoded> = (0..o.batch * 4)
+        .map(|i| {
+            let mut ids: Vec<u32> = (0..o.seq).map(|_| rng.random_range(lo..vocab)).collect();
+            ids[0] = 101.min(vocab - 1);
+            ids[o.seq - 1] = 102.min(vocab - 1);
+            Encoded {
+                ids,
+                type_ids: vec![0; o.seq],
+                label: Label::Class(i % 2),
+            }
+        })
+        .collect();
+    let train = EncodedDataset { items, task };
+    let dev = EncodedDataset {
+        items: train.items[..o.batch].to_vec(),
+        task,
+    };
+    let mut trainer = Trainer::new(c.clone(), task, model, train, vec![(String::new(), dev)])?;
+    let mut times = Vec::new();
+    let mut phases: Vec<StepTimings> = Vec::new();
+    for s in 0..total {
+        let t0 = Instant::now();
+        trainer.train_step()?;
+        let dt = t0.elapsed().as_secs_f64();
+        eprintln!("step {:>3} {:.3} s {:?}", s + 1, dt, trainer.last_timings);
+        if s >= 3 {
+            times.push(dt);
+            phases.push(trainer.last_timings);
+        }
+    }
+    let med = median(&mut times.clone());
+    let ph = |f: fn(&StepTimings) -> f64| median(&mut phases.iter().map(f).collect::<Vec<_>>());
+    let out = serde_json::json!({
+        "bench": "fixed_shape",
+        "model": o.model, "method": o.method, "batch": o.batch, "seq": o.seq,
+        "threads": threads, "dropout": o.dropout, "timed_steps": times.len(),
+        "median_s_per_step": med,
+        "examples_per_sec": o.batch as f64 / med,
+        "phases_median_s": {
+            "forward": ph(|p| p.forward), "backward": ph(|p| p.backward),
+            "strategy": ph(|p| p.strategy), "optimizer": ph(|p| p.optimizer),
+        },
+        "step_times": times,
+        "peak_rss_mib": peak_rss_mib(),
+    });
+    println!("{out}");
+    eprintln!(
+        "median {:.3} s/step, {:.2} examples/s ({} threads)",
+        med,
+        o.batch as f64 / med,
+        threads
+    );
+    Ok(())
+}
+
+fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<()> {
+    let mut c = base_config(o)?;
+    c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
+    c.data_dir = o.data_dir.clone();
+    c.max_seq_length = 128;
+    let mut results = Vec::new();
+    for (label, pad, group) in [
+        ("dynamic", false, o.group_by_length),
+        ("padded_128", true, false),
+    ] {
+        c.pad_to_max_length = pad;
+        c.group_by_length = group;
+        c.max_steps = Some(o.steps);
+        let (mut trainer, _) = build_trainer(&c)?;
+        let mut examples = 0usize;
+        let t0 = Instant::now();
+        for _ in 0..o.steps {
+            trainer.train_step()?;
+            examples += o.batch;
+        }
+        let secs = t0.elapsed().as_secs_f64();
+        results.push(serde_json::json!({
+            "padding": label, "group_by_length": group, "steps": o.steps,
+            "seconds": secs, "examples_per_sec": examples as f64 / secs,
+        }));
+        eprintln!(
+            "{label}: {} steps in {secs:.1} s = {:.2} examples/s",
+            o.steps,
+            examples as f64 / secs
+        );
+    }
+    println!(
+        "{}",
+        serde_json::json!({"bench": "task", "task": task, "method": o.method, "threads": threads,
+            "results": results, "peak_rss_mib": peak_rss_mib()})
+    );
+    Ok(())
+}

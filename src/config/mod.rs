@@ -1,0 +1,581 @@
+//! Run configuration: presets (flat snake_case YAML), `--set key=value` overrides and validation.
+//!
+//! Every key goes through one function, [`TrainConfig::set`], whether it comes from a preset file
+//! or from the command line, so both give the same precise errors.
+
+pub mod preset;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::path::PathBuf;
+use thiserror::Error;
+
+pub use preset::{find_preset, list_presets, load_preset, PresetInfo};
+
+#[derive(Debug, Error)]
+pub enum ConfigError {
+    #[error("{origin}: unknown key `{key}`. Allowed keys: {allowed}")]
+    UnknownKey {
+        origin: String,
+        key: String,
+        allowed: String,
+    },
+    #[error("{origin}: key `{key}` has an invalid value `{value}`: {allowed}")]
+    BadValue {
+        origin: String,
+        key: String,
+        value: String,
+        allowed: String,
+    },
+    #[error("{origin}: {message}")]
+    Invalid { origin: String, message: String },
+    #[error("cannot read preset {path}: {source}. Fix: check the path, or use one of the presets in presets/ (`dps-tui presets`)")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid YAML: {message}. Fix: a preset is a flat mapping of `key: value` lines")]
+    Yaml { path: PathBuf, message: String },
+    #[error("no preset named `{name}`. Available: {available}. Fix: pass one of these or a path to a .yaml file")]
+    NoSuchPreset { name: String, available: String },
+    #[error("`--set {0}` is not of the form key=value")]
+    BadOverride(String),
+}
+
+/// The fine-tuning strategy.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Method {
+    #[serde(rename = "vanilla")]
+    Vanilla,
+    #[serde(rename = "dps-dense")]
+    DpsDense,
+    #[serde(rename = "dps-mix")]
+    DpsMix,
+    #[serde(rename = "child-tuning-f")]
+    ChildTuningF,
+    #[serde(rename = "child-tuning-d")]
+    ChildTuningD,
+}
+
+impl Method {
+    pub const ALL: [Method; 5] = [
+        Method::Vanilla,
+        Method::DpsDense,
+        Method::DpsMix,
+        Method::ChildTuningF,
+        Method::ChildTuningD,
+    ];
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Method::Vanilla => "vanilla",
+            Method::DpsDense => "dps-dense",
+            Method::DpsMix => "dps-mix",
+            Method::ChildTuningF => "child-tuning-f",
+            Method::ChildTuningD => "child-tuning-d",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Method> {
+        Method::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+    /// Whether the method alternates full and subnetwork stages.
+    pub fn is_dps(&self) -> bool {
+        matches!(self, Method::DpsDense | Method::DpsMix)
+    }
+}
+
+impl fmt::Display for Method {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Top-k over each matrix (the authors' code) or over all DPS matrices together.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SelectionScope {
+    PerMatrix,
+    Global,
+}
+
+/// How frozen elements are frozen in a subnetwork stage.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Freeze {
+    /// Mask the gradient only; AdamW moments and weight decay still move frozen elements
+    /// (the authors' code).
+    Gradient,
+    /// Frozen elements do not change at all.
+    Strict,
+}
+
+/// The learning-rate schedule (Hugging Face `lr_scheduler_type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LrScheduler {
+    /// Linear warmup, then linear decay to 0.
+    Linear,
+    /// Linear warmup, then constant.
+    Constant,
+}
+
+/// The fully resolved configuration of one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// GLUE task (`cola sst2 mrpc stsb qqp mnli qnli rte wnli`) or `demo`.
+    pub task: String,
+    /// A local model folder or a Hugging Face model id.
+    pub model: String,
+    pub method: Method,
+    /// Total optimizer steps; `None` means `num_epochs` epochs.
+    pub max_steps: Option<usize>,
+    pub num_epochs: f64,
+    pub batch_size: usize,
+    pub max_seq_length: usize,
+    /// Pad every batch to `max_seq_length` (run_glue's default) instead of the longest in the batch.
+    pub pad_to_max_length: bool,
+    /// Sort examples into batches of similar length (Hugging Face `group_by_length`).
+    pub group_by_length: bool,
+    pub learning_rate: f64,
+    pub lr_scheduler: LrScheduler,
+    pub warmup_ratio: f64,
+    pub weight_decay: f64,
+    pub adam_beta1: f64,
+    pub adam_beta2: f64,
+    pub adam_epsilon: f64,
+    /// Global gradient-norm clipping; 0 disables it.
+    pub max_grad_norm: f64,
+    /// Hidden and attention dropout; `None` keeps the model config's.
+    pub dropout: Option<f64>,
+    pub seed: u64,
+    /// Shuffle the training set every epoch (deterministically from the seed).
+    pub shuffle: bool,
+    /// Evaluate every N steps; 0 = once per epoch.
+    pub eval_every: usize,
+    /// Train on a seeded random subset of this many examples (low-resource setting).
+    pub train_size: Option<usize>,
+    /// GLUE data folder (original TSV layout); `None` = the Hugging Face Hub dataset `nyu-mll/glue`.
+    pub data_dir: Option<PathBuf>,
+    /// `cpu`, `cuda`, `cuda:N` or `metal`.
+    pub device: String,
+    /// CPU threads; 0 = all cores.
+    pub threads: usize,
+    /// DPS: the share of each DPS matrix frozen in a subnetwork stage.
+    pub p: f64,
+    /// DPS: stage length as a share of the total steps.
+    pub update_ratio: f64,
+    pub selection_scope: SelectionScope,
+    pub freeze: Freeze,
+    /// ChildTuning: the share of elements kept (receiving gradient).
+    pub child_tuning_keep: f64,
+    /// Write a checkpoint every N steps; 0 = never (only on demand and at the end).
+    pub checkpoint_every: usize,
+    /// Keep the last N periodic checkpoints; 0 = keep all.
+    pub keep_last: usize,
+    /// Also keep the checkpoint with the best dev metric.
+    pub keep_best: bool,
+}
+
+impl Default for TrainConfig {
+    fn default() -> Self {
+        TrainConfig {
+            task: "rte".into(),
+            model: "sentence-transformers/all-MiniLM-L6-v2".into(),
+            method: Method::DpsDense,
+            max_steps: None,
+            num_epochs: 3.0,
+            batch_size: 16,
+            max_seq_length: 128,
+            pad_to_max_length: false,
+            group_by_length: false,
+            learning_rate: 2e-5,
+            lr_scheduler: LrScheduler::Linear,
+            warmup_ratio: 0.1,
+            weight_decay: 0.01,
+            adam_beta1: 0.9,
+            adam_beta2: 0.999,
+            adam_epsilon: 1e-8,
+            max_grad_norm: 1.0,
+            dropout: Some(0.0),
+            seed: 42,
+            shuffle: true,
+            eval_every: 0,
+            train_size: None,
+            data_dir: None,
+            device: "cpu".into(),
+            threads: 0,
+            p: 0.3,
+            update_ratio: 0.05,
+            selection_scope: SelectionScope::PerMatrix,
+            freeze: Freeze::Gradient,
+            child_tuning_keep: 0.3,
+            checkpoint_every: 0,
+            keep_last: 2,
+            keep_best: true,
+        }
+    }
+}
+
+/// Every key a preset or `--set` may name, with what it accepts.
+pub const KEYS: &[(&str, &str)] = &[
+    ("task", "one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, demo"),
+    ("model", "a local model folder or a Hugging Face model id"),
+    ("method", "one of vanilla, dps-dense, dps-mix, child-tuning-f, child-tuning-d"),
+    ("max_steps", "a positive integer, or null for num_epochs epochs"),
+    ("num_epochs", "a number > 0"),
+    ("batch_size", "an integer from 1 to 4096"),
+    ("max_seq_length", "an integer from 8 to 4096"),
+    ("pad_to_max_length", "true or false"),
+    ("group_by_length", "true or false"),
+    ("learning_rate", "a number > 0 and <= 1"),
+    ("lr_scheduler", "linear or constant"),
+    ("warmup_ratio", "a number from 0 to 1"),
+    ("weight_decay", "a number from 0 to 1"),
+    ("adam_beta1", "a number from 0 to 1 (exclusive)"),
+    ("adam_beta2", "a number from 0 to 1 (exclusive)"),
+    ("adam_epsilon", "a number > 0"),
+    ("max_grad_norm", "a number >= 0 (0 disables clipping)"),
+    ("dropout", "a number from 0 to 1 (exclusive), or null for the model's own"),
+    ("seed", "a non-negative integer"),
+    ("shuffle", "true or false"),
+    ("eval_every", "a non-negative integer (0 = once per epoch)"),
+    ("train_size", "a positive integer, or null for the whole training set"),
+    ("data_dir", "a folder in the GLUE layout (<dir>/<TASK>/train.tsv), or null for the Hub"),
+    ("device", "cpu, cuda, cuda:N or metal"),
+    ("threads", "a non-negative integer (0 = all cores)"),
+    ("p", "a number from 0 to 1 (exclusive): the share frozen"),
+    ("update_ratio", "a number > 0 and <= 1"),
+    ("selection_scope", "per-matrix or global"),
+    ("freeze", "gradient or strict"),
+    ("child_tuning_keep", "a number > 0 and <= 1"),
+    ("checkpoint_every", "a non-negative integer (0 = never)"),
+    ("keep_last", "a non-negative integer (0 = keep all)"),
+    ("keep_best", "true or false"),
+];
+
+/// GLUE task names accepted in `task`.
+pub const TASKS: &[&str] = &[
+    "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "demo",
+];
+
+impl TrainConfig {
+    /// Apply one `key: value`. `origin` names the file or `--set` for errors.
+    pub fn set(
+        &mut self,
+        key: &str,
+        value: &serde_yaml::Value,
+        origin: &str,
+    ) -> Result<(), ConfigError> {
+        let allowed = match KEYS.iter().find(|(k, _)| *k == key) {
+            Some((_, a)) => *a,
+            None => {
+                return Err(ConfigError::UnknownKey {
+                    origin: origin.into(),
+                    key: key.into(),
+                    allowed: KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+                })
+            }
+        };
+        let bad = || ConfigError::BadValue {
+            origin: origin.into(),
+            key: key.into(),
+            value: yaml_display(value),
+            allowed: format!("expected {allowed}"),
+        };
+        use serde_yaml::Value as V;
+        let as_f64 = |v: &V| -> Option<f64> { v.as_f64().or_else(|| v.as_i64().map(|i| i as f64)) };
+        let as_usize = |v: &V| -> Option<usize> { v.as_u64().map(|u| u as usize) };
+        let as_str = |v: &V| -> Option<String> {
+            match v {
+                V::String(s) => Some(s.clone()),
+                _ => None,
+            }
+        };
+        let in_range = |x: f64, lo: f64, hi: f64, lo_incl: bool, hi_incl: bool| {
+            x.is_finite()
+                && (if lo_incl { x >= lo } else { x > lo })
+                && (if hi_incl { x <= hi } else { x < hi })
+        };
+        match key {
+            "task" => {
+                let s = as_str(value).ok_or_else(bad)?.to_ascii_lowercase();
+                let s = crate::data::glue::normalise_task_name(&s).ok_or_else(bad)?;
+                self.task = s.to_string();
+            }
+            "model" => self.model = as_str(value).filter(|s| !s.is_empty()).ok_or_else(bad)?,
+            "method" => {
+                self.method = as_str(value)
+                    .and_then(|s| Method::parse(&s))
+                    .ok_or_else(bad)?
+            }
+            "max_steps" => {
+                self.max_steps = match value {
+                    V::Null => None,
+                    v => Some(as_usize(v).filter(|&n| n > 0).ok_or_else(bad)?),
+                }
+            }
+            "num_epochs" => {
+                self.num_epochs = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1e6, false, true))
+                    .ok_or_else(bad)?
+            }
+            "batch_size" => {
+                self.batch_size = as_usize(value)
+                    .filter(|&n| (1..=4096).contains(&n))
+                    .ok_or_else(bad)?
+            }
+            "max_seq_length" => {
+                self.max_seq_length = as_usize(value)
+                    .filter(|&n| (8..=4096).contains(&n))
+                    .ok_or_else(bad)?
+            }
+            "pad_to_max_length" => self.pad_to_max_length = value.as_bool().ok_or_else(bad)?,
+            "group_by_length" => self.group_by_length = value.as_bool().ok_or_else(bad)?,
+            "learning_rate" => {
+                self.learning_rate = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
+                    .ok_or_else(bad)?
+            }
+            "warmup_ratio" => {
+                self.warmup_ratio = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, true, true))
+                    .ok_or_else(bad)?
+            }
+            "weight_decay" => {
+                self.weight_decay = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, true, true))
+                    .ok_or_else(bad)?
+            }
+            "adam_beta1" => {
+                self.adam_beta1 = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, true, false))
+                    .ok_or_else(bad)?
+            }
+            "adam_beta2" => {
+                self.adam_beta2 = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, true, false))
+                    .ok_or_else(bad)?
+            }
+            "adam_epsilon" => {
+                self.adam_epsilon = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
+                    .ok_or_else(bad)?
+            }
+            "max_grad_norm" => {
+                self.max_grad_norm = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1e9, true, true))
+                    .ok_or_else(bad)?
+            }
+            "dropout" => {
+                self.dropout = match value {
+                    V::Null => None,
+                    v => Some(
+                        as_f64(v)
+                            .filter(|&x| in_range(x, 0.0, 1.0, true, false))
+                            .ok_or_else(bad)?,
+                    ),
+                }
+            }
+            "seed" => self.seed = value.as_u64().ok_or_else(bad)?,
+            "shuffle" => self.shuffle = value.as_bool().ok_or_else(bad)?,
+            "lr_scheduler" => {
+                self.lr_scheduler = match as_str(value).as_deref() {
+                    Some("linear") => LrScheduler::Linear,
+                    Some("constant") => LrScheduler::Constant,
+                    _ => return Err(bad()),
+                }
+            }
+            "eval_every" => self.eval_every = as_usize(value).ok_or_else(bad)?,
+            "train_size" => {
+                self.train_size = match value {
+                    V::Null => None,
+                    v => Some(as_usize(v).filter(|&n| n > 0).ok_or_else(bad)?),
+                }
+            }
+            "data_dir" => {
+                self.data_dir = match value {
+                    V::Null => None,
+                    v => Some(PathBuf::from(as_str(v).ok_or_else(bad)?)),
+                }
+            }
+            "device" => {
+                let s = as_str(value).ok_or_else(bad)?;
+                let ok = s == "cpu"
+                    || s == "metal"
+                    || s == "cuda"
+                    || s
+                        .strip_prefix("cuda:")
+                        .is_some_and(|n| n.parse::<usize>().is_ok());
+                if !ok {
+                    return Err(bad());
+                }
+                self.device = s;
+            }
+            "threads" => self.threads = as_usize(value).ok_or_else(bad)?,
+            "p" => {
+                self.p = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, true, false))
+                    .ok_or_else(bad)?
+            }
+            "update_ratio" => {
+                self.update_ratio = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
+                    .ok_or_else(bad)?
+            }
+            "selection_scope" => {
+                self.selection_scope = match as_str(value).as_deref() {
+                    Some("per-matrix") => SelectionScope::PerMatrix,
+                    Some("global") => SelectionScope::Global,
+                    _ => return Err(bad()),
+                }
+            }
+            "freeze" => {
+                self.freeze = match as_str(value).as_deref() {
+                    Some("gradient") => Freeze::Gradient,
+                    Some("strict") => Freeze::Strict,
+                    _ => return Err(bad()),
+                }
+            }
+            "child_tuning_keep" => {
+                self.child_tuning_keep = as_f64(value)
+                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
+                    .ok_or_else(bad)?
+            }
+            "checkpoint_every" => self.checkpoint_every = as_usize(value).ok_or_else(bad)?,
+            "keep_last" => self.keep_last = as_usize(value).ok_or_else(bad)?,
+            "keep_best" => self.keep_best = value.as_bool().ok_or_else(bad)?,
+            _ => unreachable!("every key in KEYS is handled"),
+        }
+        Ok(())
+    }
+
+    /// Apply `key=value` from the command line. The value is read as a YAML scalar.
+    pub fn set_override(&mut self, kv: &str) -> Result<(), ConfigError> {
+        let (k, v) = kv
+            .split_once('=')
+            .ok_or_else(|| ConfigError::BadOverride(kv.into()))?;
+        let value: serde_yaml::Value = if v.is_empty() {
+            serde_yaml::Value::Null
+        } else {
+            serde_yaml::from_str(v).unwrap_or_else(|_| serde_yaml::Value::String(v.into()))
+        };
+        self.set(k.trim(), &value, &format!("--set {kv}"))
+    }
+
+    /// The value of a key as YAML (for the TUI's form and for `config.yaml`).
+    pub fn get(&self, key: &str) -> Option<serde_yaml::Value> {
+        let v = serde_yaml::to_value(self).ok()?;
+        v.get(key).cloned()
+    }
+
+    /// Total optimizer steps given the number of training examples.
+    pub fn total_steps(&self, num_train: usize) -> usize {
+        match self.max_steps {
+            Some(n) => n,
+            None => {
+                let per_epoch = num_train.div_ceil(self.batch_size).max(1);
+                ((per_epoch as f64) * self.num_epochs).ceil().max(1.0) as usize
+            }
+        }
+    }
+
+    /// DPS stage length: `floor(total_steps * update_ratio)`, at least 1.
+    pub fn update_steps(&self, total_steps: usize) -> usize {
+        ((total_steps as f64 * self.update_ratio).floor() as usize).max(1)
+    }
+
+    /// Checks across keys, after all keys are applied.
+    pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        if self.method == Method::DpsMix && self.p <= 0.0 {
+            return Err(ConfigError::Invalid {
+                origin: origin.into(),
+                message: "dps-mix needs p > 0 (it divides by 1-p and mixes with probability p)"
+                    .into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+fn yaml_display(v: &serde_yaml::Value) -> String {
+    match v {
+        serde_yaml::Value::String(s) => s.clone(),
+        other => serde_yaml::to_string(other)
+            .unwrap_or_default()
+            .trim()
+            .to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_key_round_trips_through_set() {
+        let base = TrainConfig::default();
+        for (key, _) in KEYS {
+            let mut c = base.clone();
+            let v = base.get(key).unwrap_or(serde_yaml::Value::Null);
+            c.set(key, &v, "test").unwrap_or_else(|e| panic!("{key}: {e}"));
+            assert_eq!(c, base, "{key}");
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_origin_and_allowed() {
+        let mut c = TrainConfig::default();
+        let e = c.set_override("learning_rat=1e-3").unwrap_err().to_string();
+        assert!(e.contains("learning_rat"), "{e}");
+        assert!(e.contains("--set"), "{e}");
+        assert!(e.contains("learning_rate"), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_and_wrong_type_are_refused() {
+        let mut c = TrainConfig::default();
+        for kv in [
+            "p=1.0",
+            "p=-0.1",
+            "batch_size=0",
+            "batch_size=abc",
+            "learning_rate=0",
+            "method=sgd",
+            "device=gpu",
+            "task=imdb",
+            "update_ratio=0",
+            "pad_to_max_length=maybe",
+        ] {
+            let e = c.set_override(kv).unwrap_err().to_string();
+            let key = kv.split('=').next().unwrap();
+            assert!(e.contains(key) && e.contains("expected"), "{kv}: {e}");
+        }
+        assert_eq!(c, TrainConfig::default(), "a refused value changes nothing");
+    }
+
+    #[test]
+    fn overrides_apply() {
+        let mut c = TrainConfig::default();
+        c.set_override("p=0.5").unwrap();
+        c.set_override("method=vanilla").unwrap();
+        c.set_override("max_steps=10").unwrap();
+        c.set_override("device=cuda:1").unwrap();
+        c.set_override("dropout=null").unwrap();
+        assert_eq!(c.p, 0.5);
+        assert_eq!(c.method, Method::Vanilla);
+        assert_eq!(c.max_steps, Some(10));
+        assert_eq!(c.device, "cuda:1");
+        assert_eq!(c.dropout, None);
+    }
+
+    #[test]
+    fn schedule_lengths() {
+        let mut c = TrainConfig::default();
+        c.max_steps = Some(468);
+        assert_eq!(c.update_steps(468), 23);
+        c.max_steps = None;
+        assert_eq!(c.total_steps(2490), 3 * 156);
+        c.update_ratio = 0.001;
+        assert_eq!(c.update_steps(100), 1);
+    }
+}

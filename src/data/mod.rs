@@ -1,0 +1,87 @@
+//! GLUE data: task registry, TSV reading, tokenization, batching, metrics, the demo task.
+//!
+//! - [`glue`]: the task registry ([`glue::TaskSpec`]), examples, splits and loading from TSV.
+//! - [`tsv`]: the raw tab-separated reader (no quoting, BOM and CRLF tolerant).
+//! - [`tokenize`]: [`tokenize::TextEncoder`], a `tokenizers` WordPiece tokenizer set up like HF's
+//!   `truncation=True, max_length=N` with no padding.
+//! - [`batching`]: encoded examples, dynamic padding into tensors, epoch orders and length grouping.
+//! - [`metrics`]: GLUE metrics (accuracy, F1, Matthews correlation, Pearson, Spearman).
+//! - [`synthetic`]: the `demo` task, generated from a seed, that needs no downloads.
+
+pub mod batching;
+pub mod glue;
+pub mod metrics;
+pub mod synthetic;
+pub mod tokenize;
+pub mod tsv;
+
+pub use batching::{epoch_batches, epoch_order, make_batch, Batch, Encoded, EncodedDataset};
+pub use glue::{
+    dev_splits, load_split, subsample, task, Dataset, Example, Label, LabelKind, Split, TaskSpec,
+    GLUE_TASKS,
+};
+pub use metrics::{compute_metrics, Predictions};
+pub use synthetic::{demo_task, DEMO_TASK};
+pub use tokenize::TextEncoder;
+
+use std::path::PathBuf;
+use thiserror::Error;
+
+/// Everything that can go wrong while reading, tokenizing or batching GLUE data.
+#[derive(Debug, Error)]
+pub enum DataError {
+    /// A GLUE split file is not where the GLUE layout puts it.
+    #[error(
+        "GLUE file not found: {path}. Fix: point --data-dir at a folder in the GLUE layout \
+         (<dir>/{dir_name}/{file}), such as ../shared/glue, or omit --data-dir to load the task \
+         from the Hugging Face Hub"
+    )]
+    MissingFile {
+        path: PathBuf,
+        dir_name: String,
+        file: String,
+    },
+    /// The file exists but could not be read.
+    #[error("cannot read {path}: {source}. Fix: check the file's permissions and that it is a regular file")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// A malformed line (wrong field count, bad label, bad score, invalid UTF-8...).
+    #[error("{path}:{line}: {message}")]
+    Parse {
+        path: PathBuf,
+        /// 1-based line number in the file (0 when the problem concerns the whole file).
+        line: usize,
+        message: String,
+    },
+    /// Test splits carry no labels.
+    #[error(
+        "task `{task}`: the test split has no labels and cannot be used for training or \
+         evaluation. Fix: train on the train split and evaluate on the dev split(s)"
+    )]
+    TestSplit { task: String },
+    /// A split this task does not have (e.g. dev_mismatched for a task other than MNLI).
+    #[error("task `{task}` has no {split} split. Fix: use {available}")]
+    NoSuchSplit {
+        task: String,
+        split: String,
+        available: String,
+    },
+    /// The task cannot be loaded from files (the synthetic demo task).
+    #[error("task `{task}` is synthetic and has no files. Fix: use data::synthetic::demo_task")]
+    Synthetic { task: String },
+    /// The tokenizer file could not be loaded or configured.
+    #[error("cannot load tokenizer {path}: {message}. Fix: pass the tokenizer.json of a BERT-style model folder")]
+    Tokenizer { path: PathBuf, message: String },
+    /// Tokenization of a text failed.
+    #[error("tokenization failed: {0}")]
+    Encode(String),
+    /// A batch could not be built (empty batch, label kind mismatch, over-long item...).
+    #[error("cannot build batch: {0}")]
+    Batch(String),
+    /// A tensor operation failed.
+    #[error("tensor error while building a batch: {0}")]
+    Tensor(#[from] candle_core::Error),
+}

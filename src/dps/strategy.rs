@@ -1,0 +1,166 @@
+//! The one interface through which every fine-tuning method plugs into the one trainer.
+//!
+//! Per step the trainer calls, in order: [`Strategy::begin_step`] (stage changes and
+//! selections, before the forward pass), [`Strategy::weight_overrides`] (effective weights for
+//! the forward pass, DPS-Mix only), then after the backward pass [`Strategy::on_gradients`]
+//! (importance accumulation, gradient and update masks). Nothing else about a method lives in
+//! the trainer.
+
+use super::child_tuning::{ChildTuningD, ChildTuningF};
+use super::dense::{Dps, Variant};
+use crate::config::{Method, TrainConfig};
+use crate::model::bert::WeightOverrides;
+use crate::model::params::Param;
+use crate::train::events::{ControlStatus, Event, StageKind};
+use crate::train::optimizer::StepMasks;
+use candle_core::{Result, Tensor};
+use std::collections::HashMap;
+
+/// Where a DPS run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StageStatus {
+    /// 1-based stage index.
+    pub stage: usize,
+    pub kind: StageKind,
+    /// Steps left in this stage after the current one.
+    pub steps_left: usize,
+    pub update_steps: usize,
+}
+
+/// The answer to a live control.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlOutcome {
+    pub status: ControlStatus,
+    pub message: Option<String>,
+}
+
+impl ControlOutcome {
+    pub fn rejected(msg: impl Into<String>) -> Self {
+        ControlOutcome {
+            status: ControlStatus::Rejected,
+            message: Some(msg.into()),
+        }
+    }
+    pub fn pending(msg: impl Into<String>) -> Self {
+        ControlOutcome {
+            status: ControlStatus::Pending,
+            message: Some(msg.into()),
+        }
+    }
+}
+
+/// A strategy's state for a checkpoint: tensors plus a JSON document of scalars.
+pub struct StrategyState {
+    pub tensors: HashMap<String, Tensor>,
+    pub json: serde_json::Value,
+}
+
+pub trait Strategy: Send {
+    fn method(&self) -> Method;
+
+    /// Before the forward pass of `step` (1-based). Returns the events it caused (stage
+    /// changes, selections, controls applied).
+    fn begin_step(&mut self, step: usize, params: &[Param]) -> Result<Vec<Event>>;
+
+    /// Weights to use instead of the parameters in this step's forward pass.
+    fn weight_overrides(&self) -> Option<&WeightOverrides> {
+        None
+    }
+
+    /// After the backward pass: may rewrite `grads` and fill `masks`.
+    fn on_gradients(
+        &mut self,
+        step: usize,
+        params: &[Param],
+        grads: &mut [Option<Tensor>],
+        masks: &mut StepMasks,
+    ) -> Result<()>;
+
+    fn stage(&self) -> Option<StageStatus> {
+        None
+    }
+
+    /// Change the frozen share p.
+    fn set_p(&mut self, _p: f64) -> ControlOutcome {
+        ControlOutcome::rejected(format!("{} has no selection ratio p", self.method()))
+    }
+
+    /// Change the stage length as a share of the total steps.
+    fn set_update_ratio(&mut self, _r: f64) -> ControlOutcome {
+        ControlOutcome::rejected(format!("{} has no stages", self.method()))
+    }
+
+    /// Whether the trainer must run [`add_fisher`](Self::add_fisher) over the training set
+    /// before the first step (ChildTuning-D).
+    fn needs_fisher(&self) -> bool {
+        false
+    }
+    fn add_fisher(&mut self, _params: &[Param], _grads: &[Option<Tensor>]) -> Result<()> {
+        Ok(())
+    }
+    fn finish_fisher(&mut self, _params: &[Param], _batches: usize) -> Result<Vec<Event>> {
+        Ok(Vec::new())
+    }
+
+    /// State for a checkpoint, and its restoration.
+    fn save_state(&self) -> Result<StrategyState>;
+    fn load_state(&mut self, state: &StrategyState) -> Result<()>;
+}
+
+/// Plain full fine-tuning.
+pub struct Vanilla;
+
+impl Strategy for Vanilla {
+    fn method(&self) -> Method {
+        Method::Vanilla
+    }
+    fn begin_step(&mut self, _step: usize, _params: &[Param]) -> Result<Vec<Event>> {
+        Ok(Vec::new())
+    }
+    fn on_gradients(
+        &mut self,
+        _step: usize,
+        _params: &[Param],
+        _grads: &mut [Option<Tensor>],
+        _masks: &mut StepMasks,
+    ) -> Result<()> {
+        Ok(())
+    }
+    fn save_state(&self) -> Result<StrategyState> {
+        Ok(StrategyState {
+            tensors: HashMap::new(),
+            json: serde_json::json!({"method": "vanilla"}),
+        })
+    }
+    fn load_state(&mut self, _state: &StrategyState) -> Result<()> {
+        Ok(())
+    }
+}
+
+/// Build the strategy a configuration names.
+pub fn build(
+    config: &TrainConfig,
+    params: &[Param],
+    total_steps: usize,
+    num_heads: usize,
+) -> Result<Box<dyn Strategy>> {
+    Ok(match config.method {
+        Method::Vanilla => Box::new(Vanilla),
+        Method::DpsDense => Box::new(Dps::new(
+            Variant::Dense,
+            config,
+            params,
+            total_steps,
+            num_heads,
+        )?),
+        Method::DpsMix => Box::new(Dps::new(
+            Variant::Mix,
+            config,
+            params,
+            total_steps,
+            num_heads,
+        )?),
+        Method::ChildTuningF => Box::new(ChildTuningF::new(config.child_tuning_keep, config.seed)),
+        Method::ChildTuningD => Box::new(ChildTuningD::new(config.child_tuning_keep, params)?),
+    })
+}

@@ -1,0 +1,117 @@
+//! The BERT encoder we own, its heads, and checkpoint I/O.
+//!
+//! - [`config`]: the Hugging Face `BertConfig` fields (`config.json`).
+//! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT whose every weight is a
+//!   trainable [`candle_core::Var`], with a pooler and a classification / regression head.
+//! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
+//! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
+//! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
+
+pub mod bert;
+pub mod checkpoint_io;
+pub mod config;
+pub mod dropout;
+pub mod params;
+
+pub use bert::{BertForSequenceClassification, ForwardOutput, HeadKind, WeightOverrides};
+pub use checkpoint_io::{load_checkpoint, save_hf};
+pub use config::BertConfig;
+pub use params::Param;
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while building, loading, running or saving a model.
+#[derive(Debug, thiserror::Error)]
+pub enum ModelError {
+    /// A required file does not exist.
+    #[error("{path}: file not found; {hint}")]
+    MissingFile {
+        /// The path that was looked for.
+        path: PathBuf,
+        /// What the folder or file should contain.
+        hint: String,
+    },
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file or folder involved.
+        path: PathBuf,
+        /// The underlying I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// `config.json` is not valid JSON or has a field of the wrong type.
+    #[error("{path}: invalid config.json at line {line}, column {column}: {message}")]
+    ConfigParse {
+        /// The config file.
+        path: PathBuf,
+        /// 1-based line of the problem.
+        line: usize,
+        /// 1-based column of the problem.
+        column: usize,
+        /// What serde_json reported.
+        message: String,
+    },
+    /// The configuration describes a model this crate does not support.
+    #[error("unsupported model configuration{}: {message}", .path.as_ref().map(|p| format!(" in {}", p.display())).unwrap_or_default())]
+    UnsupportedConfig {
+        /// The config file, when the configuration came from one.
+        path: Option<PathBuf>,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// A weights file cannot be read as safetensors.
+    #[error("{path}: cannot read safetensors weights ({message}); the file may be truncated or corrupt, re-download or re-save it")]
+    Safetensors {
+        /// The weights file.
+        path: PathBuf,
+        /// What the reader reported.
+        message: String,
+    },
+    /// A weights format that is not supported (e.g. `pytorch_model.bin`).
+    #[error("{path}: {message}")]
+    UnsupportedFormat {
+        /// The offending file.
+        path: PathBuf,
+        /// Why and how to convert.
+        message: String,
+    },
+    /// An encoder tensor is missing from the weights.
+    #[error("tensor `{name}` is missing from the weights{}; the checkpoint does not match the config (num_hidden_layers / names)", .source_file.as_ref().map(|p| format!(" ({})", p.display())).unwrap_or_default())]
+    MissingTensor {
+        /// The parameter name (without the `bert.` prefix).
+        name: String,
+        /// The weights file, when known.
+        source_file: Option<PathBuf>,
+    },
+    /// A tensor has a different shape than the config implies.
+    #[error("tensor `{name}` has shape {found:?} but the config implies {expected:?}; the checkpoint does not match the config")]
+    ShapeMismatch {
+        /// The parameter name.
+        name: String,
+        /// The shape implied by the configuration.
+        expected: Vec<usize>,
+        /// The shape found.
+        found: Vec<usize>,
+    },
+    /// The same parameter appears twice in the weights (e.g. with and without `bert.`).
+    #[error("tensor `{name}` appears more than once in the weights (with and without the `bert.` prefix, or as both gamma/beta and weight/bias)")]
+    DuplicateTensor {
+        /// The parameter name after normalisation.
+        name: String,
+    },
+    /// The inputs given to `forward` or `loss` are inconsistent.
+    #[error("invalid model input: {0}")]
+    Input(String),
+    /// A checkpoint folder is incomplete or inconsistent.
+    #[error("{path}: {message}")]
+    Checkpoint {
+        /// The checkpoint folder or file.
+        path: PathBuf,
+        /// What is wrong and how to fix it.
+        message: String,
+    },
+    /// An error from a candle tensor operation.
+    #[error("tensor operation failed: {0}")]
+    Candle(#[from] candle_core::Error),
+}

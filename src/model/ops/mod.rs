@@ -1,0 +1,140 @@
+//! Fused, multi-threaded CPU kernels with backward passes, as candle custom ops.
+//!
+//! candle's composite LayerNorm, softmax and GELU are built from many single-threaded,
+//! allocating elementwise ops, and its fused `candle_nn::ops::layer_norm` /
+//! `softmax_last_dim` have no backward (they silently cut gradients). The ops here are fused
+//! in both directions and split their rows over the current rayon pool
+//! (`RAYON_NUM_THREADS`).
+//!
+//! The fused path is taken for f32 tensors on the CPU; any other device or dtype (cuda,
+//! metal, f64, ...) falls back to the composite candle implementation, which is also
+//! exported (`*_composite`) for comparison.
+//!
+//! This module depends only on external crates (candle, rayon).
+
+mod gelu;
+mod layer_norm;
+mod math;
+mod softmax;
+
+use candle_core::{CpuStorage, DType, Layout, Result, Tensor, D};
+
+/// Minimum number of f32 elements handed to one rayon task. Fixed (not derived from the
+/// thread count) so that results do not depend on the number of threads.
+pub(crate) const GRAIN: usize = 16 * 1024;
+
+/// Number of rows of length `row_len` per rayon task.
+pub(crate) fn rows_per_task(row_len: usize) -> usize {
+    GRAIN.div_ceil(row_len.max(1)).max(1)
+}
+
+/// Borrows the f32 data of a contiguous CPU storage, honouring the layout's start offset.
+pub(crate) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+    op: &str,
+    what: &str,
+) -> Result<&'a [f32]> {
+    let data = match storage {
+        CpuStorage::F32(v) => v.as_slice(),
+        other => candle_core::bail!(
+            "{op}: {what} must be f32 for the fused CPU kernel, got {:?} (the public wrappers fall back to the composite op for other dtypes)",
+            candle_core::backend::BackendStorage::dtype(other)
+        ),
+    };
+    match layout.contiguous_offsets() {
+        Some((start, end)) => Ok(&data[start..end]),
+        None => candle_core::bail!(
+            "{op}: {what} must be contiguous for the fused CPU kernel (call .contiguous() first)"
+        ),
+    }
+}
+
+/// Whether the fused CPU kernels apply to these tensors (all f32 and on the CPU).
+fn fused_applies(ts: &[&Tensor]) -> bool {
+    ts.iter()
+        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+}
+
+/// LayerNorm over the last dimension with weight `w` and bias `b` (both of shape `[D]`):
+/// `(x - mean) / sqrt(var + eps) * w + b`, with the biased variance.
+///
+/// On the CPU in f32 this is a fused multi-threaded kernel whose backward (dx, dw, db) is
+/// also one fused kernel; elsewhere it is [`layer_norm_composite`].
+pub fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    if fused_applies(&[x, w, b]) && w.dims() == [d] && b.dims() == [d] {
+        let x = x.contiguous()?;
+        let w = w.contiguous()?;
+        let b = b.contiguous()?;
+        x.apply_op3(&w, &b, layer_norm::LayerNormOp { eps: eps as f32 })
+    } else {
+        layer_norm_composite(x, w, b, eps)
+    }
+}
+
+/// LayerNorm over the last dimension built from differentiable candle ops (mean, centred
+/// variance, sqrt, broadcast mul/add). Works on every device and float dtype.
+pub fn layer_norm_composite(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)? as f64;
+    let mean = (x.sum_keepdim(D::Minus1)? / d)?;
+    let xc = x.broadcast_sub(&mean)?;
+    let var = (xc.sqr()?.sum_keepdim(D::Minus1)? / d)?;
+    let xhat = xc.broadcast_div(&(var + eps)?.sqrt()?)?;
+    xhat.broadcast_mul(w)?.broadcast_add(b)
+}
+
+/// Softmax over the last dimension of `scores * scale + mask`, where `mask` is an additive
+/// mask broadcastable to the shape of `scores` (typically `[B, 1, 1, Lk]` holding 0 or a
+/// large negative number).
+///
+/// On the CPU in f32 this is a fused multi-threaded kernel; its backward with respect to the
+/// scores is `scale · P ⊙ (dP − rowsum(dP ⊙ P))`, also fused. A gradient for `mask` is
+/// produced only when the mask itself tracks gradients. Elsewhere it is
+/// [`masked_softmax_composite`].
+pub fn masked_softmax(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    if fused_applies(&[scores, mask]) {
+        let scores = scores.contiguous()?;
+        let mask = mask.broadcast_as(scores.shape())?;
+        scores.apply_op2(
+            &mask,
+            softmax::MaskedSoftmaxOp {
+                scale: scale as f32,
+            },
+        )
+    } else {
+        masked_softmax_composite(scores, mask, scale)
+    }
+}
+
+/// `candle_nn::ops::softmax(scores * scale + mask, D::Minus1)` from differentiable candle ops.
+pub fn masked_softmax_composite(scores: &Tensor, mask: &Tensor, scale: f64) -> Result<Tensor> {
+    let s = (scores * scale)?.broadcast_add(mask)?;
+    candle_nn::ops::softmax(&s, D::Minus1)
+}
+
+/// Exact-erf GELU, `0.5 · x · (1 + erf(x / √2))` (HF `"gelu"`), with derivative
+/// `Φ(x) + x · φ(x)`.
+///
+/// On the CPU in f32 this is a fused multi-threaded kernel (erf relative error about 1e-7);
+/// elsewhere it is candle's `Tensor::gelu_erf`.
+pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
+    if fused_applies(&[x]) {
+        x.contiguous()?.apply_op1(gelu::GeluErfOp)
+    } else {
+        x.gelu_erf()
+    }
+}
+
+/// `gelu_erf(x + b)` with `b` of shape `[D]` broadcast over the last dimension of `x`, fused,
+/// with gradients to both `x` and `b`. Elsewhere it is `x.broadcast_add(b)?.gelu_erf()`.
+pub fn bias_gelu_erf(x: &Tensor, b: &Tensor) -> Result<Tensor> {
+    let d = x.dim(D::Minus1)?;
+    if fused_applies(&[x, b]) && b.dims() == [d] {
+        let x = x.contiguous()?;
+        let b = b.contiguous()?;
+        x.apply_op2(&b, gelu::BiasGeluErfOp)
+    } else {
+        x.broadcast_add(b)?.gelu_erf()
+    }
+}

@@ -1,0 +1,167 @@
+//! Atomic checkpoints: everything is written into a temporary folder, synced, then renamed into
+//! place, so a crash never leaves a half-written checkpoint where a complete one is expected.
+//!
+//! `checkpoints/step-<N>/` holds `model.safetensors` + `config.json` + tokenizer files (loadable
+//! by Hugging Face `transformers`), `optimizer.safetensors`, `strategy.safetensors`,
+//! `strategy.json` and `trainer_state.json`.
+
+use super::RunDir;
+use crate::dps::strategy::StrategyState;
+use crate::model::checkpoint_io::save_hf;
+use crate::train::trainer::{Checkpointer, TrainerSnapshot};
+use candle_core::Tensor;
+use std::collections::HashMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+
+pub struct RunCheckpointer {
+    pub dir: PathBuf,
+    pub tokenizer_dir: Option<PathBuf>,
+    pub id2label: Vec<String>,
+    pub keep_last: usize,
+    pub keep_best: bool,
+    best: Option<(f64, usize)>,
+}
+
+impl RunCheckpointer {
+    pub fn new(
+        run: &RunDir,
+        tokenizer_dir: Option<PathBuf>,
+        id2label: Vec<String>,
+        keep_last: usize,
+        keep_best: bool,
+    ) -> Self {
+        RunCheckpointer {
+            dir: run.checkpoints_dir(),
+            tokenizer_dir,
+            id2label,
+            keep_last,
+            keep_best,
+            best: None,
+        }
+    }
+
+    fn write(&self, snap: &TrainerSnapshot, tmp: &Path) -> Result<(), String> {
+        let e = |what: &str, err: &dyn std::fmt::Display| format!("{what}: {err}");
+        std::fs::create_dir_all(tmp).map_err(|err| e(&tmp.display().to_string(), &err))?;
+        save_hf(snap.model, tmp, &self.id2label, self.tokenizer_dir.as_deref())
+            .map_err(|err| e("model", &err))?;
+        let opt = snap
+            .optimizer
+            .state_tensors(snap.model.params())
+            .map_err(|err| e("optimizer", &err))?;
+        save_tensors(&opt, &tmp.join("optimizer.safetensors"))?;
+        save_tensors(&snap.strategy.tensors, &tmp.join("strategy.safetensors"))?;
+        write_json(&tmp.join("strategy.json"), &snap.strategy.json)?;
+        write_json(&tmp.join("trainer_state.json"), &snap.state)?;
+        sync_dir(tmp)?;
+        Ok(())
+    }
+
+    /// Remove checkpoints beyond keep-last-N, sparing the best.
+    fn prune(&self) {
+        if self.keep_last == 0 {
+            return;
+        }
+        let run = RunDir {
+            path: self.dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let all = run.checkpoints();
+        let n = all.len();
+        for (i, (step, path)) in all.into_iter().enumerate() {
+            let recent = i + self.keep_last >= n;
+            let best = self.keep_best && self.best.is_some_and(|b| b.1 == step);
+            if !recent && !best {
+                let _ = std::fs::remove_dir_all(path);
+            }
+        }
+    }
+}
+
+fn save_tensors(t: &HashMap<String, Tensor>, path: &Path) -> Result<(), String> {
+    let cpu: HashMap<String, Tensor> = t
+        .iter()
+        .map(|(k, v)| Ok((k.clone(), v.to_device(&candle_core::Device::Cpu)?)))
+        .collect::<candle_core::Result<_>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    candle_core::safetensors::save(&cpu, path).map_err(|e| format!("{}: {e}", path.display()))?;
+    File::open(path)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), String> {
+    let text = serde_json::to_string_pretty(v).unwrap_or_default();
+    std::fs::write(path, text)
+        .and_then(|_| File::open(path)?.sync_all())
+        .map_err(|e| format!("{}: {e}", path.display()))
+}
+
+fn sync_dir(p: &Path) -> Result<(), String> {
+    File::open(p)
+        .and_then(|f| f.sync_all())
+        .map_err(|e| format!("{}: {e}", p.display()))
+}
+
+impl Checkpointer for RunCheckpointer {
+    fn save(&mut self, snap: &TrainerSnapshot) -> Result<String, String> {
+        let final_dir = self.dir.join(format!("step-{}", snap.step));
+        let tmp = self.dir.join(format!(".tmp-step-{}", snap.step));
+        let _ = std::fs::remove_dir_all(&tmp);
+        if let Err(e) = self.write(snap, &tmp) {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(format!(
+                "{e}. The previous checkpoint is intact. Fix: free disk space or make {} writable",
+                self.dir.display()
+            ));
+        }
+        if final_dir.exists() {
+            let _ = std::fs::remove_dir_all(&final_dir);
+        }
+        std::fs::rename(&tmp, &final_dir).map_err(|e| {
+            let _ = std::fs::remove_dir_all(&tmp);
+            format!("{}: {e}", final_dir.display())
+        })?;
+        let _ = sync_dir(&self.dir);
+        if let Some(m) = snap.metric {
+            if self.best.is_none_or(|b| m > b.0) {
+                self.best = Some((m, snap.step));
+            }
+        }
+        self.prune();
+        Ok(final_dir.display().to_string())
+    }
+}
+
+/// A checkpoint read back for resume.
+pub struct LoadedCheckpoint {
+    pub dir: PathBuf,
+    pub optimizer: HashMap<String, Tensor>,
+    pub strategy: StrategyState,
+    pub state: crate::train::trainer::TrainerState,
+}
+
+/// Read the optimizer, strategy and trainer state of a checkpoint folder.
+pub fn load(dir: &Path) -> Result<LoadedCheckpoint, String> {
+    let dev = candle_core::Device::Cpu;
+    let rd = |name: &str| -> Result<HashMap<String, Tensor>, String> {
+        candle_core::safetensors::load(dir.join(name), &dev)
+            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+    };
+    let json = |name: &str| -> Result<serde_json::Value, String> {
+        let p = dir.join(name);
+        let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
+        serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))
+    };
+    let state = serde_json::from_value(json("trainer_state.json")?)
+        .map_err(|e| format!("{}: {e}", dir.join("trainer_state.json").display()))?;
+    Ok(LoadedCheckpoint {
+        dir: dir.to_path_buf(),
+        optimizer: rd("optimizer.safetensors")?,
+        strategy: StrategyState {
+            tensors: rd("strategy.safetensors")?,
+            json: json("strategy.json")?,
+        },
+        state,
+    })
+}

@@ -1,0 +1,123 @@
+//! The run folder: where a run's configuration, event log and checkpoints live.
+
+use crate::config::TrainConfig;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+pub struct RunDir {
+    pub path: PathBuf,
+}
+
+/// `YYYYMMDDTHHMMSSZ` for a Unix time in seconds (UTC, no time-zone data needed).
+pub fn utc_stamp(secs: u64) -> String {
+    let days = (secs / 86_400) as i64;
+    let rem = secs % 86_400;
+    // Howard Hinnant's civil-from-days.
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = if m <= 2 { y + 1 } else { y };
+    format!(
+        "{y:04}{m:02}{d:02}T{:02}{:02}{:02}Z",
+        rem / 3600,
+        (rem / 60) % 60,
+        rem % 60
+    )
+}
+
+impl RunDir {
+    /// Create `<root>/<UTC time>-<task>-<method>/` and write `config.yaml`.
+    pub fn create(root: &Path, config: &TrainConfig) -> std::io::Result<Self> {
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
+        let base = format!("{}-{}-{}", utc_stamp(now), config.task, config.method);
+        let mut path = root.join(&base);
+        let mut n = 1;
+        while path.exists() {
+            n += 1;
+            path = root.join(format!("{base}-{n}"));
+        }
+        std::fs::create_dir_all(path.join("checkpoints"))?;
+        let dir = RunDir { path };
+        dir.write_config(config)?;
+        Ok(dir)
+    }
+
+    /// Open an existing run folder (for resume, replay, export).
+    pub fn open(path: &Path) -> std::io::Result<Self> {
+        if !path.join("events.jsonl").exists() && !path.join("config.yaml").exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!(
+                    "{} is not a run folder (no events.jsonl or config.yaml). Fix: pass a folder under runs/ (`dps-tui runs` lists them)",
+                    path.display()
+                ),
+            ));
+        }
+        Ok(RunDir {
+            path: path.to_path_buf(),
+        })
+    }
+
+    pub fn write_config(&self, config: &TrainConfig) -> std::io::Result<()> {
+        let yaml = serde_yaml::to_string(config).map_err(std::io::Error::other)?;
+        let header = "# The resolved configuration of this run (preset + overrides).\n";
+        std::fs::write(self.path.join("config.yaml"), format!("{header}{yaml}"))
+    }
+
+    pub fn read_config(&self) -> Result<TrainConfig, crate::config::ConfigError> {
+        let p = self.path.join("config.yaml");
+        let text = std::fs::read_to_string(&p).map_err(|source| crate::config::ConfigError::Io {
+            path: p.clone(),
+            source,
+        })?;
+        crate::config::preset::parse_preset(&text, &p.display().to_string())
+    }
+
+    pub fn events_path(&self) -> PathBuf {
+        self.path.join("events.jsonl")
+    }
+
+    pub fn checkpoints_dir(&self) -> PathBuf {
+        self.path.join("checkpoints")
+    }
+
+    /// Complete checkpoints (`step-<N>` folders holding `trainer_state.json`), oldest first.
+    pub fn checkpoints(&self) -> Vec<(usize, PathBuf)> {
+        let mut v: Vec<(usize, PathBuf)> = std::fs::read_dir(self.checkpoints_dir())
+            .into_iter()
+            .flatten()
+            .filter_map(|e| e.ok())
+            .filter_map(|e| {
+                let name = e.file_name().to_string_lossy().to_string();
+                let n = name.strip_prefix("step-")?.parse().ok()?;
+                e.path()
+                    .join("trainer_state.json")
+                    .exists()
+                    .then(|| (n, e.path()))
+            })
+            .collect();
+        v.sort();
+        v
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utc_stamps() {
+        assert_eq!(utc_stamp(0), "19700101T000000Z");
+        assert_eq!(utc_stamp(1_795_638_896), "20261125T203456Z");
+        assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+    }
+}

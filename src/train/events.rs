@@ -1,0 +1,187 @@
+//! The one vocabulary between the trainer and everything that watches or steers it.
+//!
+//! Events flow out of the trainer (to the TUI, to stdout as JSON lines in headless mode, and to
+//! `events.jsonl` in the run folder). Commands flow in; the trainer applies them between steps.
+//! Both are plain serde enums. Events are serialised with an `"event"` tag.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// Version of the event schema. Written in the `start` event (the first line of `events.jsonl`).
+pub const EVENT_SCHEMA_VERSION: u32 = 1;
+
+/// Dev-set metrics by run_glue name (`accuracy`, `f1`, `mcc`, `pearson`, `spearmanr`, `combined_score`, `loss`).
+pub type Metrics = BTreeMap<String, f64>;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StageKind {
+    /// Every parameter trains; DPS importance accumulates.
+    Full,
+    /// Only the selected subnetwork of each DPS matrix receives gradient.
+    Subnet,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlStatus {
+    /// Accepted, takes effect later (for example p at the next selection).
+    Pending,
+    /// In effect from this step on.
+    Applied,
+    /// Refused (out of range, not applicable to this method); `message` says why.
+    Rejected,
+}
+
+/// One DPS weight matrix in a selection report.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MatrixReport {
+    /// Hugging Face parameter name, e.g. `encoder.layer.3.attention.self.query.weight`.
+    pub name: String,
+    /// Encoder layer index; `None` for the pooler and the classifier.
+    pub layer: Option<usize>,
+    /// Short module name: `q`, `k`, `v`, `o`, `ffn_in`, `ffn_out`, `pooler`, `classifier`.
+    pub module: String,
+    /// `[rows, cols]` (PyTorch layout `[out, in]`).
+    pub shape: Vec<usize>,
+    /// Share of the matrix's elements that receive gradient in this subnetwork stage.
+    pub selected_fraction: f64,
+    /// This matrix's share of the summed importance over all DPS matrices.
+    pub importance_share: f64,
+    /// Jaccard overlap with the previous mask of this matrix (`null` at the first selection).
+    pub overlap_prev: Option<f64>,
+    /// Mean |ΔW| over the previous stage relative to mean |W|.
+    pub update_rel: f64,
+    /// Selected fraction per output row (or per row group when there are many rows),
+    /// quantised to 0..=255.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub row_density: Vec<u8>,
+    /// Selected fraction per attention head (q, k, v: head = block of output rows; o: block of
+    /// input columns), quantised to 0..=255. Empty for non-attention matrices.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub head_density: Vec<u8>,
+    /// A coarse 2-D density map of the mask, `density_shape[0] x density_shape[1]` cells,
+    /// row-major, each quantised to 0..=255.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub density: Vec<u8>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub density_shape: Vec<usize>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum Event {
+    /// First event of every run: what is being trained.
+    Start {
+        schema: u32,
+        task: String,
+        method: String,
+        total_steps: usize,
+        steps_per_epoch: usize,
+        num_train: usize,
+        num_dev: usize,
+        /// The fully resolved configuration.
+        config: serde_json::Value,
+        /// Step the run starts from (0, or the checkpoint's step when resuming).
+        #[serde(default)]
+        start_step: usize,
+    },
+    /// One optimizer step finished.
+    Step {
+        step: usize,
+        epoch: f64,
+        loss: f64,
+        lr: f64,
+        examples_per_sec: f64,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        grad_norm: Option<f64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        step_seconds: Option<f64>,
+    },
+    /// A dev-set evaluation.
+    Eval { step: usize, metrics: Metrics },
+    /// A new DPS stage begins at `step`.
+    Stage {
+        stage: usize,
+        kind: StageKind,
+        step: usize,
+        /// Length of a stage in steps.
+        #[serde(default)]
+        update_steps: usize,
+    },
+    /// A subnetwork was selected (first step of a subnetwork stage).
+    Selection {
+        stage: usize,
+        step: usize,
+        p: f64,
+        matrices: Vec<MatrixReport>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        seconds: Option<f64>,
+    },
+    /// A live change of a setting.
+    Control {
+        step: usize,
+        key: String,
+        value: serde_json::Value,
+        status: ControlStatus,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        message: Option<String>,
+    },
+    Paused { step: usize },
+    Resumed { step: usize },
+    Checkpoint { step: usize, path: String },
+    Warning { step: usize, message: String },
+    Error { step: usize, message: String },
+    /// Training finished (or was stopped); final dev metrics.
+    Done {
+        step: usize,
+        metrics: Metrics,
+        #[serde(default)]
+        stopped_early: bool,
+    },
+}
+
+impl Event {
+    /// The step an event refers to, where it has one.
+    pub fn step(&self) -> Option<usize> {
+        match self {
+            Event::Start { start_step, .. } => Some(*start_step),
+            Event::Step { step, .. }
+            | Event::Eval { step, .. }
+            | Event::Stage { step, .. }
+            | Event::Selection { step, .. }
+            | Event::Control { step, .. }
+            | Event::Paused { step }
+            | Event::Resumed { step }
+            | Event::Checkpoint { step, .. }
+            | Event::Warning { step, .. }
+            | Event::Error { step, .. }
+            | Event::Done { step, .. } => Some(*step),
+        }
+    }
+
+    /// One JSON line (no trailing newline).
+    pub fn to_json_line(&self) -> String {
+        serde_json::to_string(self).expect("events always serialise")
+    }
+}
+
+/// What the UI (or a script) asks of a running trainer. Applied between steps.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "snake_case")]
+pub enum Command {
+    Pause,
+    Resume,
+    /// Set the share frozen at the next selection.
+    SetP { value: f64 },
+    /// Set the peak learning rate of the schedule (the schedule's shape is kept).
+    SetLearningRate { value: f64 },
+    /// Set the stage length as a share of the total steps.
+    SetUpdateRatio { value: f64 },
+    /// Evaluate on the dev set now.
+    Evaluate,
+    /// Write a checkpoint now.
+    Checkpoint,
+    /// Stop; checkpoint first when asked.
+    Quit { checkpoint: bool },
+}

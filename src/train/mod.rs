@@ -1,0 +1,11 @@
+//! THE training loop and what it needs: optimizer, schedule, events and commands.
+
+pub mod events;
+pub mod fused;
+pub mod optimizer;
+pub mod rng;
+pub mod schedule;
+pub mod setup;
+pub mod trainer;
+
+pub use trainer::{Trainer, TrainError};

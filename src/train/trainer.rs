@@ -1,0 +1,712 @@
+//! THE training loop. Every method (vanilla, DPS variants, ChildTuning) runs through
+//! [`Trainer::run`]; methods differ only in the [`Strategy`] plugged in.
+//!
+//! One step: apply pending commands → `strategy.begin_step` (stage changes, selection) →
+//! forward → loss → backward → `strategy.on_gradients` (importance, masks) → global-norm
+//! clipping of the masked gradients → masked AdamW at the scheduled learning rate → `step`
+//! event → evaluation and checkpoint when due.
+
+use super::events::{Command, ControlStatus, Event, Metrics};
+use super::fused::masked_sq_norm;
+use super::optimizer::{AdamWConfig, MaskedAdamW, StepMasks};
+use super::rng;
+use super::schedule::LinearSchedule;
+use crate::config::TrainConfig;
+use crate::data::batching::{epoch_batches, epoch_order, make_batch, EncodedDataset};
+use crate::data::glue::{Label, TaskSpec};
+use crate::data::metrics::{compute_metrics, Predictions};
+use crate::dps::strategy::{Strategy, StrategyState};
+use crate::model::bert::{BertForSequenceClassification, HeadKind};
+use crossbeam_channel::Receiver;
+use rand_chacha::ChaCha8Rng;
+use std::time::Instant;
+use thiserror::Error;
+
+#[derive(Debug, Error)]
+pub enum TrainError {
+    #[error("model: {0}")]
+    Model(#[from] crate::model::ModelError),
+    #[error("data: {0}")]
+    Data(#[from] crate::data::DataError),
+    #[error("tensor: {0}")]
+    Tensor(#[from] candle_core::Error),
+    #[error("the loss is {loss} at step {step}. Fix: lower the learning rate (`--set learning_rate=...`) or check the data")]
+    NonFinite { step: usize, loss: f64 },
+    #[error("checkpoint at step {step} failed: {message}")]
+    Checkpoint { step: usize, message: String },
+    #[error("the training set is empty")]
+    EmptyTrainSet,
+}
+
+/// What the trainer does when the loss is not finite.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnFailure {
+    /// Emit an error event and stop (headless).
+    Stop,
+    /// Emit an error event and pause, waiting for commands (the TUI).
+    Pause,
+}
+
+/// Where events go: the TUI channel, stdout, the run's event log. Sinks never block training
+/// for long and never fail it: a sink that cannot write reports it itself.
+pub trait EventSink: Send {
+    fn emit(&mut self, event: &Event);
+}
+
+impl EventSink for crossbeam_channel::Sender<Event> {
+    fn emit(&mut self, event: &Event) {
+        let _ = self.send(event.clone());
+    }
+}
+
+/// Everything a checkpoint holds besides the model weights' source.
+pub struct TrainerSnapshot<'a> {
+    pub step: usize,
+    pub model: &'a BertForSequenceClassification,
+    pub optimizer: &'a MaskedAdamW,
+    pub strategy: StrategyState,
+    pub state: serde_json::Value,
+    /// The dev metric the checkpoint scored, when an evaluation was just run.
+    pub metric: Option<f64>,
+}
+
+/// Writes checkpoints; implemented by the run folder.
+pub trait Checkpointer: Send {
+    /// Returns the checkpoint's path.
+    fn save(&mut self, snap: &TrainerSnapshot) -> Result<String, String>;
+}
+
+/// The position of a run, for exact resume.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct TrainerState {
+    pub step: usize,
+    pub peak_lr: f64,
+    pub best_metric: Option<f64>,
+    pub dropout_rng: serde_json::Value,
+}
+
+pub struct Trainer {
+    pub config: TrainConfig,
+    pub task: &'static TaskSpec,
+    pub model: BertForSequenceClassification,
+    pub train: EncodedDataset,
+    /// Dev sets with the suffix their metric names get (`""`, `"_mm"`).
+    pub devs: Vec<(String, EncodedDataset)>,
+    pub strategy: Box<dyn Strategy>,
+    pub optimizer: MaskedAdamW,
+    pub schedule: LinearSchedule,
+    pub total_steps: usize,
+    pub step: usize,
+    pub best_metric: Option<f64>,
+    pub on_failure: OnFailure,
+    sinks: Vec<Box<dyn EventSink>>,
+    commands: Option<Receiver<Command>>,
+    checkpointer: Option<Box<dyn Checkpointer>>,
+    dropout_rng: ChaCha8Rng,
+    paused: bool,
+    /// Cached order of the current epoch: (epoch, batches of indices).
+    epoch_cache: Option<(usize, Vec<Vec<usize>>)>,
+    eval_batch_size: usize,
+    /// Phase split of the last step.
+    pub last_timings: StepTimings,
+}
+
+/// Where the time of the last step went, in seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct StepTimings {
+    /// Batch assembly, forward pass and loss.
+    pub forward: f64,
+    pub backward: f64,
+    /// Stage changes, selection, importance accumulation and masks.
+    pub strategy: f64,
+    /// Gradient norm, clipping and the AdamW update.
+    pub optimizer: f64,
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunSummary {
+    pub step: usize,
+    pub metrics: Metrics,
+    pub stopped_early: bool,
+}
+
+impl Trainer {
+    pub fn new(
+        config: TrainConfig,
+        task: &'static TaskSpec,
+        model: BertForSequenceClassification,
+        train: EncodedDataset,
+        devs: Vec<(String, EncodedDataset)>,
+    ) -> Result<Self, TrainError> {
+        if train.items.is_empty() {
+            return Err(TrainError::EmptyTrainSet);
+        }
+        let total_steps = config.total_steps(train.items.len());
+        let num_heads = model.config().num_attention_heads;
+        let strategy = crate::dps::build(&config, model.params(), total_steps, num_heads)?;
+        let optimizer = MaskedAdamW::new(
+            model.params(),
+            AdamWConfig {
+                beta1: config.adam_beta1,
+                beta2: config.adam_beta2,
+                eps: config.adam_epsilon,
+                weight_decay: config.weight_decay,
+            },
+        )?;
+        let mut schedule =
+            LinearSchedule::new(config.learning_rate, config.warmup_ratio, total_steps);
+        schedule.constant = config.lr_scheduler == crate::config::LrScheduler::Constant;
+        let dropout_rng = rng::seeded(config.seed, rng::STREAM_DROPOUT);
+        Ok(Trainer {
+            config,
+            task,
+            model,
+            train,
+            devs,
+            strategy,
+            optimizer,
+            schedule,
+            total_steps,
+            step: 0,
+            best_metric: None,
+            on_failure: OnFailure::Stop,
+            sinks: Vec::new(),
+            commands: None,
+            checkpointer: None,
+            dropout_rng,
+            paused: false,
+            epoch_cache: None,
+            eval_batch_size: 64,
+            last_timings: StepTimings::default(),
+        })
+    }
+
+    pub fn add_sink(&mut self, sink: Box<dyn EventSink>) {
+        self.sinks.push(sink);
+    }
+    pub fn set_commands(&mut self, rx: Receiver<Command>) {
+        self.commands = Some(rx);
+    }
+    pub fn set_checkpointer(&mut self, c: Box<dyn Checkpointer>) {
+        self.checkpointer = Some(c);
+    }
+
+    pub fn steps_per_epoch(&self) -> usize {
+        self.train.items.len().div_ceil(self.config.batch_size).max(1)
+    }
+
+    fn emit(&mut self, e: Event) {
+        for s in &mut self.sinks {
+            s.emit(&e);
+        }
+    }
+
+    fn emit_all(&mut self, es: Vec<Event>) {
+        for e in es {
+            self.emit(e);
+        }
+    }
+
+    /// The batch of example indices for `step` (1-based): a deterministic function of the seed
+    /// and the step, so a resumed run sees the same batches.
+    fn batch_indices(&mut self, step: usize) -> Vec<usize> {
+        let per_epoch = self.steps_per_epoch();
+        let epoch = (step - 1) / per_epoch;
+        let within = (step - 1) % per_epoch;
+        if self.epoch_cache.as_ref().map(|c| c.0) != Some(epoch) {
+            let lengths = self.train.lengths();
+            let group = self
+                .config
+                .group_by_length
+                .then_some((lengths.as_slice(), self.config.batch_size));
+            let order = if self.config.shuffle {
+                epoch_order(self.train.items.len(), self.config.seed, epoch, group)
+            } else {
+                (0..self.train.items.len()).collect()
+            };
+            self.epoch_cache = Some((epoch, epoch_batches(&order, self.config.batch_size)));
+        }
+        self.epoch_cache.as_ref().unwrap().1[within].clone()
+    }
+
+    fn pad_to(&self) -> Option<usize> {
+        self.config
+            .pad_to_max_length
+            .then_some(self.config.max_seq_length)
+    }
+
+    /// Evaluate on every dev set; metric names get each set's suffix.
+    pub fn evaluate(&mut self) -> Result<Metrics, TrainError> {
+        let mut all = Metrics::new();
+        let regression = self.task.is_regression();
+        for (suffix, ds) in &self.devs {
+            let mut classes = Vec::new();
+            let mut scores = Vec::new();
+            let mut loss_sum = 0f64;
+            for chunk in ds.items.chunks(self.eval_batch_size) {
+                let refs: Vec<_> = chunk.iter().collect();
+                let b = make_batch(&refs, self.pad_to(), regression, self.model.device())?;
+                let out = self.model.forward(
+                    &b.input_ids,
+                    &b.token_type_ids,
+                    &b.attention_mask,
+                    None,
+                    None,
+                )?;
+                let loss = self.model.loss(&out.logits, &b.labels)?;
+                loss_sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
+                if regression {
+                    scores.extend(out.logits.flatten_all()?.to_vec1::<f32>()?);
+                } else {
+                    classes.extend(
+                        out.logits
+                            .argmax(candle_core::D::Minus1)?
+                            .to_vec1::<u32>()?
+                            .into_iter()
+                            .map(|x| x as usize),
+                    );
+                }
+            }
+            let preds = if regression {
+                Predictions::Scores(scores)
+            } else {
+                Predictions::Classes(classes)
+            };
+            let labels: Vec<Label> = ds.items.iter().map(|e| e.label.clone()).collect();
+            for (k, v) in compute_metrics(self.task, &preds, &labels) {
+                all.insert(format!("{k}{suffix}"), v);
+            }
+            all.insert(
+                format!("loss{suffix}"),
+                loss_sum / ds.items.len().max(1) as f64,
+            );
+        }
+        Ok(all)
+    }
+
+    fn main_metric(&self, m: &Metrics) -> Option<f64> {
+        m.get(self.task.main_metric).copied()
+    }
+
+    fn run_eval(&mut self) -> Result<Metrics, TrainError> {
+        let metrics = self.evaluate()?;
+        let step = self.step;
+        self.emit(Event::Eval {
+            step,
+            metrics: metrics.clone(),
+        });
+        Ok(metrics)
+    }
+
+    pub fn trainer_state(&self) -> TrainerState {
+        TrainerState {
+            step: self.step,
+            peak_lr: self.schedule.peak_lr,
+            best_metric: self.best_metric,
+            dropout_rng: rng::save(&self.dropout_rng),
+        }
+    }
+
+    /// Restore a checkpoint's position (the model weights are loaded by the caller).
+    pub fn restore(
+        &mut self,
+        state: &TrainerState,
+        optimizer: &std::collections::HashMap<String, candle_core::Tensor>,
+        strategy: &StrategyState,
+    ) -> Result<(), TrainError> {
+        self.step = state.step;
+        self.schedule.peak_lr = state.peak_lr;
+        self.best_metric = state.best_metric;
+        if let Some(r) = rng::load(&state.dropout_rng) {
+            self.dropout_rng = r;
+        }
+        self.optimizer.load_state(self.model.params(), optimizer)?;
+        self.strategy.load_state(strategy)?;
+        Ok(())
+    }
+
+    fn checkpoint(&mut self, metric: Option<f64>) -> Result<(), TrainError> {
+        let Some(mut c) = self.checkpointer.take() else {
+            let step = self.step;
+            self.emit(Event::Warning {
+                step,
+                message: "no run folder: checkpoint skipped".into(),
+            });
+            return Ok(());
+        };
+        let snap = TrainerSnapshot {
+            step: self.step,
+            model: &self.model,
+            optimizer: &self.optimizer,
+            strategy: self.strategy.save_state()?,
+            state: serde_json::to_value(self.trainer_state()).unwrap_or_default(),
+            metric,
+        };
+        let r = c.save(&snap);
+        self.checkpointer = Some(c);
+        let step = self.step;
+        match r {
+            Ok(path) => {
+                self.emit(Event::Checkpoint { step, path });
+                Ok(())
+            }
+            Err(message) => {
+                self.emit(Event::Error {
+                    step,
+                    message: format!("checkpoint failed: {message}"),
+                });
+                Err(TrainError::Checkpoint { step, message })
+            }
+        }
+    }
+
+    /// Handle one command. Returns `Some(summary)` when the run must end.
+    fn handle(&mut self, cmd: Command) -> Result<Option<RunSummary>, TrainError> {
+        let step = self.step;
+        match cmd {
+            Command::Pause => {
+                if !self.paused {
+                    self.paused = true;
+                    self.emit(Event::Paused { step });
+                }
+            }
+            Command::Resume => {
+                if self.paused {
+                    self.paused = false;
+                    self.emit(Event::Resumed { step });
+                }
+            }
+            Command::SetP { value } => {
+                let o = self.strategy.set_p(value);
+                self.emit(Event::Control {
+                    step,
+                    key: "p".into(),
+                    value: serde_json::json!(value),
+                    status: o.status,
+                    message: o.message,
+                });
+            }
+            Command::SetUpdateRatio { value } => {
+                let o = self.strategy.set_update_ratio(value);
+                self.emit(Event::Control {
+                    step,
+                    key: "update_ratio".into(),
+                    value: serde_json::json!(value),
+                    status: o.status,
+                    message: o.message,
+                });
+            }
+            Command::SetLearningRate { value } => {
+                let ok = value.is_finite() && value > 0.0 && value <= 1.0;
+                if ok {
+                    self.schedule.peak_lr = value;
+                    self.config.learning_rate = value;
+                }
+                self.emit(Event::Control {
+                    step,
+                    key: "learning_rate".into(),
+                    value: serde_json::json!(value),
+                    status: if ok {
+                        ControlStatus::Applied
+                    } else {
+                        ControlStatus::Rejected
+                    },
+                    message: (!ok).then(|| "learning_rate must be in (0, 1]".to_string()),
+                });
+            }
+            Command::Evaluate => {
+                self.run_eval()?;
+            }
+            Command::Checkpoint => {
+                // A failed checkpoint is reported as an event; training goes on (or stays
+                // paused) with the previous checkpoint intact.
+                if self.checkpoint(None).is_err() && self.on_failure == OnFailure::Pause {
+                    self.paused = true;
+                    self.emit(Event::Paused { step });
+                }
+            }
+            Command::Quit { checkpoint } => {
+                if checkpoint {
+                    self.checkpoint(None)?;
+                }
+                let metrics = Metrics::new();
+                self.emit(Event::Done {
+                    step,
+                    metrics: metrics.clone(),
+                    stopped_early: true,
+                });
+                return Ok(Some(RunSummary {
+                    step,
+                    metrics,
+                    stopped_early: true,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Apply pending commands; while paused, wait for them.
+    fn poll_commands(&mut self) -> Result<Option<RunSummary>, TrainError> {
+        let Some(rx) = self.commands.clone() else {
+            return Ok(None);
+        };
+        loop {
+            let cmd = if self.paused {
+                match rx.recv() {
+                    Ok(c) => c,
+                    // Nobody can resume us: stop.
+                    Err(_) => return self.handle(Command::Quit { checkpoint: false }),
+                }
+            } else {
+                match rx.try_recv() {
+                    Ok(c) => c,
+                    Err(_) => return Ok(None),
+                }
+            };
+            if let Some(s) = self.handle(cmd)? {
+                return Ok(Some(s));
+            }
+        }
+    }
+
+    /// Emit the `start` event.
+    pub fn emit_start(&mut self) {
+        let e = Event::Start {
+            schema: super::events::EVENT_SCHEMA_VERSION,
+            task: self.config.task.clone(),
+            method: self.config.method.as_str().into(),
+            total_steps: self.total_steps,
+            steps_per_epoch: self.steps_per_epoch(),
+            num_train: self.train.items.len(),
+            num_dev: self.devs.iter().map(|d| d.1.items.len()).sum(),
+            config: serde_json::to_value(&self.config).unwrap_or_default(),
+            start_step: self.step,
+        };
+        self.emit(e);
+    }
+
+    /// ChildTuning-D's Fisher pass over the training set.
+    fn fisher_pass(&mut self) -> Result<(), TrainError> {
+        let regression = self.task.is_regression();
+        let n = self.train.items.len();
+        let mut batches = 0;
+        for start in (0..n).step_by(self.config.batch_size) {
+            let idx: Vec<usize> = (start..(start + self.config.batch_size).min(n)).collect();
+            let refs = self.train.select(&idx);
+            let b = make_batch(&refs, self.pad_to(), regression, self.model.device())?;
+            let out = self.model.forward(
+                &b.input_ids,
+                &b.token_type_ids,
+                &b.attention_mask,
+                None,
+                None,
+            )?;
+            let loss = self.model.loss(&out.logits, &b.labels)?;
+            let grads = loss.backward()?;
+            let gs: Vec<_> = self
+                .model
+                .params()
+                .iter()
+                .map(|p| grads.get(p.var.as_tensor()).cloned())
+                .collect();
+            self.strategy.add_fisher(self.model.params(), &gs)?;
+            batches += 1;
+        }
+        let events = self.strategy.finish_fisher(self.model.params(), batches)?;
+        self.emit_all(events);
+        Ok(())
+    }
+
+    /// One optimizer step. Returns the loss and the gradient norm.
+    pub fn train_step(&mut self) -> Result<(f64, f64), TrainError> {
+        let step = self.step + 1;
+        let t_begin = Instant::now();
+        let events = self.strategy.begin_step(step, self.model.params())?;
+        self.emit_all(events);
+        let t_strategy0 = t_begin.elapsed().as_secs_f64();
+        let t_fwd = Instant::now();
+        let idx = self.batch_indices(step);
+        let refs = self.train.select(&idx);
+        let b = make_batch(
+            &refs,
+            self.pad_to(),
+            self.task.is_regression(),
+            self.model.device(),
+        )?;
+        let out = self.model.forward(
+            &b.input_ids,
+            &b.token_type_ids,
+            &b.attention_mask,
+            Some(&mut self.dropout_rng),
+            self.strategy.weight_overrides(),
+        )?;
+        let loss_t = self.model.loss(&out.logits, &b.labels)?;
+        let loss = loss_t.to_scalar::<f32>()? as f64;
+        if !loss.is_finite() {
+            return Err(TrainError::NonFinite { step, loss });
+        }
+        let forward = t_fwd.elapsed().as_secs_f64();
+        let t_bwd = Instant::now();
+        let grads = loss_t.backward()?;
+        drop(out);
+        let params = self.model.params();
+        let mut gs: Vec<_> = params
+            .iter()
+            .map(|p| grads.get(p.var.as_tensor()).cloned())
+            .collect();
+        drop(grads);
+        let backward = t_bwd.elapsed().as_secs_f64();
+        let t_strat = Instant::now();
+        let mut masks = StepMasks::none(params.len());
+        self.strategy
+            .on_gradients(step, params, &mut gs, &mut masks)?;
+        let strategy = t_strategy0 + t_strat.elapsed().as_secs_f64();
+        let t_opt = Instant::now();
+        let mut sq = 0f64;
+        for (i, g) in gs.iter().enumerate() {
+            if let Some(g) = g {
+                sq += masked_sq_norm(g, masks.grad[i].as_ref())?;
+            }
+        }
+        let norm = sq.sqrt();
+        if !norm.is_finite() {
+            return Err(TrainError::NonFinite { step, loss: norm });
+        }
+        let scale = if self.config.max_grad_norm > 0.0 {
+            (self.config.max_grad_norm / (norm + 1e-6)).min(1.0) as f32
+        } else {
+            1.0
+        };
+        let lr = self.schedule.lr_at(step);
+        self.optimizer.step(params, &gs, &masks, scale, lr)?;
+        self.step = step;
+        self.last_timings = StepTimings {
+            forward,
+            backward,
+            strategy,
+            optimizer: t_opt.elapsed().as_secs_f64(),
+        };
+        Ok((loss, norm))
+    }
+
+    /// Train to the end (or until told to stop). Emits `start` first unless resuming.
+    pub fn run(&mut self) -> Result<RunSummary, TrainError> {
+        self.emit_start();
+        if self.step == 0 && self.strategy.needs_fisher() {
+            self.fisher_pass()?;
+        }
+        let per_epoch = self.steps_per_epoch();
+        while self.step < self.total_steps {
+            if let Some(s) = self.poll_commands()? {
+                return Ok(s);
+            }
+            let t0 = Instant::now();
+            let result = self.train_step();
+            let (loss, norm) = match result {
+                Ok(x) => x,
+                Err(e @ TrainError::NonFinite { .. }) => {
+                    let step = self.step + 1;
+                    self.emit(Event::Error {
+                        step,
+                        message: e.to_string(),
+                    });
+                    match self.on_failure {
+                        OnFailure::Stop => return Err(e),
+                        OnFailure::Pause => {
+                            self.paused = true;
+                            self.emit(Event::Paused { step: self.step });
+                            continue;
+                        }
+                    }
+                }
+                Err(e) => {
+                    let step = self.step + 1;
+                    self.emit(Event::Error {
+                        step,
+                        message: e.to_string(),
+                    });
+                    return Err(e);
+                }
+            };
+            let secs = t0.elapsed().as_secs_f64();
+            let step = self.step;
+            let batch = self.batch_size_at(step);
+            self.emit(Event::Step {
+                step,
+                epoch: step as f64 / per_epoch as f64,
+                loss,
+                lr: self.schedule.lr_at(step),
+                examples_per_sec: batch as f64 / secs.max(1e-9),
+                grad_norm: Some(norm),
+                step_seconds: Some(secs),
+            });
+            let eval_due = if self.config.eval_every > 0 {
+                step % self.config.eval_every == 0
+            } else {
+                step % per_epoch == 0
+            };
+            let mut metric = None;
+            if eval_due && step < self.total_steps {
+                let m = self.run_eval()?;
+                metric = self.main_metric(&m);
+                let _ = &m;
+                if let Some(v) = metric {
+                    if self.best_metric.is_none_or(|b| v > b) {
+                        self.best_metric = Some(v);
+                    }
+                }
+            }
+            if self.config.checkpoint_every > 0
+                && step % self.config.checkpoint_every == 0
+                && step < self.total_steps
+                && self.checkpoint(metric).is_err()
+                && self.on_failure == OnFailure::Stop
+            {
+                return Err(TrainError::Checkpoint {
+                    step,
+                    message: "see the error event".into(),
+                });
+            }
+        }
+        let metrics = self.run_eval()?;
+        if let Some(v) = self.main_metric(&metrics) {
+            if self.best_metric.is_none_or(|b| v > b) {
+                self.best_metric = Some(v);
+            }
+        }
+        if self.checkpointer.is_some() {
+            let m = self.main_metric(&metrics);
+            self.checkpoint(m)?;
+        }
+        let step = self.step;
+        self.emit(Event::Done {
+            step,
+            metrics: metrics.clone(),
+            stopped_early: false,
+        });
+        // Stay responsive to a final quit when a UI is attached and paused.
+        Ok(RunSummary {
+            step,
+            metrics,
+            stopped_early: false,
+        })
+    }
+
+    fn batch_size_at(&self, step: usize) -> usize {
+        let per_epoch = self.steps_per_epoch();
+        let within = (step - 1) % per_epoch;
+        let n = self.train.items.len();
+        let bs = self.config.batch_size;
+        if within + 1 == per_epoch && n % bs != 0 {
+            n % bs
+        } else {
+            bs
+        }
+    }
+
+    /// The model head as configured.
+    pub fn head(&self) -> HeadKind {
+        self.model.head()
+    }
+}

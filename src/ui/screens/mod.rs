@@ -1,0 +1,7 @@
+//! Whole screens and overlays.
+
+pub mod dashboard;
+pub mod help;
+pub mod picker;
+pub mod quit;
+pub mod zoom;

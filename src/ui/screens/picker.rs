@@ -1,0 +1,281 @@
+//! The preset picker: presets on the left, details and an editable form on the right, start
+//! errors at the bottom.
+
+use crate::ui::app::{fmt_num, App};
+use crate::ui::form::{short_model, steps_text, Picker, PickerFocus, FORM_ORIGIN};
+use crate::ui::widgets::plot::panel;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+use ratatui::Frame;
+
+/// Draw the picker.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    let theme = &app.theme;
+    let Some(p) = &app.picker else {
+        return;
+    };
+    let err = p.start_error.as_ref().or(p.form_error.as_ref());
+    let err_h = if err.is_some() { 4 } else { 0 };
+    let [title, body, err_area, hints] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Fill(1),
+        Constraint::Length(err_h),
+        Constraint::Length(1),
+    ])
+    .areas(area);
+    buf.set_line(
+        title.x,
+        title.y,
+        &Line::from(vec![
+            Span::styled(" dps-tui ", theme.title().reversed()),
+            Span::styled(
+                "  fine-tune an encoder with Dynamic Parameter Selection — pick a preset",
+                theme.dim(),
+            ),
+        ]),
+        title.width,
+    );
+    let [list, right] =
+        Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(body);
+    preset_list(app, p, list, buf);
+    let detail_h = if right.height >= 30 { 9 } else { 0 };
+    let [detail, form] =
+        Layout::vertical([Constraint::Length(detail_h), Constraint::Fill(1)]).areas(right);
+    if detail_h > 0 {
+        preset_detail(app, p, detail, buf);
+    }
+    form_panel(app, p, form, buf);
+    if let Some(e) = err {
+        let is_start = p.start_error.is_some();
+        let block = panel(
+            theme,
+            Line::styled(
+                if is_start {
+                    " could not start "
+                } else {
+                    " invalid settings "
+                },
+                theme.error(),
+            ),
+            false,
+        )
+        .border_style(theme.error());
+        Paragraph::new(Line::styled(e.as_str(), theme.text()))
+            .wrap(Wrap { trim: true })
+            .block(block)
+            .render(err_area, buf);
+    }
+    let keys: &[(&str, &str)] = match p.focus {
+        PickerFocus::List => &[
+            ("↑↓", "preset"),
+            ("tab/→", "edit"),
+            ("enter", "start"),
+            ("q", "quit"),
+        ],
+        PickerFocus::Form => &[
+            ("↑↓", "field"),
+            ("type", "edit"),
+            ("←→", "method"),
+            ("ctrl-u", "clear"),
+            ("enter", "start"),
+            ("esc/tab", "presets"),
+        ],
+    };
+    let mut spans = vec![Span::raw(" ")];
+    for (k, what) in keys {
+        spans.push(Span::styled(*k, theme.key()));
+        spans.push(Span::styled(format!(" {what}  "), theme.dim()));
+    }
+    buf.set_line(hints.x, hints.y, &Line::from(spans), hints.width);
+}
+
+fn preset_list(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let block = panel(
+        theme,
+        Line::styled(" presets ", theme.title()),
+        p.focus == PickerFocus::List,
+    );
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let wide = inner.width >= 56;
+    let header = if wide {
+        format!(
+            "{:<7}{:<6}{:<18}{:<12}{}",
+            "name", "task", "model", "method", "steps"
+        )
+    } else {
+        format!("{:<7}{:<12}{}", "name", "method", "steps")
+    };
+    if inner.height == 0 {
+        return;
+    }
+    buf.set_string(inner.x + 2, inner.y, header, theme.dim());
+    let rows = inner.height.saturating_sub(1) as usize;
+    let first = p.selected.saturating_sub(rows.saturating_sub(1));
+    for (i, e) in p.presets.iter().enumerate().skip(first).take(rows) {
+        let y = inner.y + 1 + (i - first) as u16;
+        let text = match &e.config {
+            Ok(c) if wide => format!(
+                "{:<7}{:<6}{:<18}{:<12}{}",
+                e.name,
+                c.task,
+                short_model(&c.model).chars().take(17).collect::<String>(),
+                c.method.as_str(),
+                steps_text(c)
+            ),
+            Ok(c) => format!("{:<7}{:<12}{}", e.name, c.method.as_str(), steps_text(c)),
+            Err(_) => format!("{:<7}✗ cannot be read (see below)", e.name),
+        };
+        let selected = i == p.selected;
+        let style = if selected && p.focus == PickerFocus::List {
+            theme.selected()
+        } else if selected {
+            theme.text().bold()
+        } else if e.config.is_err() {
+            theme.error()
+        } else {
+            theme.text()
+        };
+        let marker = if selected { "▸ " } else { "  " };
+        let line = format!("{marker}{text}");
+        let w = inner.width as usize;
+        buf.set_string(inner.x, y, format!("{line:<w$}"), style);
+    }
+}
+
+fn preset_detail(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let Some(e) = p.presets.get(p.selected) else {
+        return;
+    };
+    let block = panel(theme, Line::styled(format!(" {} ", e.name), theme.title()), false);
+    let mut lines = vec![Line::styled(e.origin.clone(), theme.dim())];
+    match &e.config {
+        Ok(c) => {
+            let kv = |k: &str, v: String| {
+                vec![
+                    Span::styled(format!("{k} "), theme.dim()),
+                    Span::styled(format!("{v:<10}"), theme.text()),
+                ]
+            };
+            let mut l1 = kv("task", c.task.clone());
+            l1.extend(kv("seq", c.max_seq_length.to_string()));
+            l1.extend(kv("epochs", fmt_num(c.num_epochs)));
+            lines.push(Line::from(l1));
+            let mut l2 = kv("warmup", fmt_num(c.warmup_ratio));
+            l2.extend(kv("wd", fmt_num(c.weight_decay)));
+            l2.extend(kv("clip", fmt_num(c.max_grad_norm)));
+            lines.push(Line::from(l2));
+            let mut l3 = kv("eval_every", c.eval_every.to_string());
+            l3.extend(kv("ckpt_every", c.checkpoint_every.to_string()));
+            lines.push(Line::from(l3));
+            let mut l4 = kv(
+                "scope",
+                format!("{:?}", c.selection_scope).to_ascii_lowercase(),
+            );
+            l4.extend(kv("freeze", format!("{:?}", c.freeze).to_ascii_lowercase()));
+            lines.push(Line::from(l4));
+            lines.push(Line::styled(
+                format!("model {}", c.model),
+                theme.text(),
+            ));
+        }
+        Err(msg) => lines.push(Line::styled(msg.clone(), theme.error())),
+    }
+    Paragraph::new(lines)
+        .wrap(Wrap { trim: true })
+        .block(block)
+        .render(area, buf);
+}
+
+fn form_panel(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
+    let theme = &app.theme;
+    let focused = p.focus == PickerFocus::Form;
+    let status = if p.is_valid() {
+        Span::styled(" ✓ ready: enter starts ", theme.ok())
+    } else {
+        Span::styled(" ✗ fix the marked fields ", theme.error())
+    };
+    let block = panel(theme, Line::styled(" run settings ", theme.title()), focused)
+        .title(Line::from(status).right_aligned());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let label_w = 15usize;
+    let mut y = inner.y;
+    let bottom = inner.y + inner.height;
+    // Keep the highlighted field visible on short screens.
+    let need: Vec<u16> = p
+        .fields
+        .iter()
+        .map(|f| 1 + u16::from(f.error.is_some()))
+        .collect();
+    let mut first = 0;
+    while first < p.field && need[first..=p.field].iter().sum::<u16>() > inner.height {
+        first += 1;
+    }
+    for (i, f) in p.fields.iter().enumerate().skip(first) {
+        if y >= bottom {
+            break;
+        }
+        let selected = i == p.field && focused;
+        let mark = if f.error.is_some() { "✗ " } else { "  " };
+        let mut value = f.text.clone();
+        if f.key == "method" {
+            value = format!("◂ {value} ▸");
+        } else if selected {
+            value.push('▏');
+        }
+        let line = Line::from(vec![
+            Span::styled(
+                mark,
+                if f.error.is_some() {
+                    theme.error()
+                } else {
+                    theme.dim()
+                },
+            ),
+            Span::styled(
+                format!("{:<label_w$}", f.key),
+                if selected {
+                    theme.selected()
+                } else {
+                    theme.dim()
+                },
+            ),
+            Span::raw(" "),
+            Span::styled(
+                value,
+                if f.error.is_some() {
+                    theme.error()
+                } else if selected {
+                    theme.text().bold()
+                } else {
+                    theme.text()
+                },
+            ),
+        ]);
+        buf.set_line(inner.x, y, &line, inner.width);
+        y += 1;
+        if let Some(e) = &f.error {
+            if y >= bottom {
+                break;
+            }
+            let msg = e
+                .strip_prefix(FORM_ORIGIN)
+                .map(|s| s.trim_start_matches(':').trim())
+                .unwrap_or(e);
+            buf.set_line(
+                inner.x + 4,
+                y,
+                &Line::styled(format!("↳ {msg}"), theme.error()),
+                inner.width.saturating_sub(4),
+            );
+            y += 1;
+        }
+    }
+}

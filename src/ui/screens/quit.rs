@@ -1,0 +1,50 @@
+//! The quit dialog: checkpoint and quit / quit / cancel.
+
+use crate::ui::app::{App, Overlay, QUIT_CHOICES};
+use crate::ui::screens::help::centered;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
+use ratatui::Frame;
+
+/// Draw the quit dialog.
+pub fn draw(frame: &mut Frame, app: &App) {
+    let theme = &app.theme;
+    let choice = match app.view.overlay {
+        Overlay::Quit { choice } => choice,
+        _ => return,
+    };
+    let run = &app.run;
+    let mut lines = vec![
+        Line::styled(
+            format!("Stop training at step {}/{}?", run.step, run.total_steps),
+            theme.text().bold(),
+        ),
+        Line::raw(""),
+    ];
+    for (i, (key, label)) in QUIT_CHOICES.iter().enumerate() {
+        let style = if i == choice {
+            theme.selected()
+        } else {
+            theme.text()
+        };
+        lines.push(Line::from(vec![
+            Span::raw(if i == choice { " ▸ " } else { "   " }),
+            Span::styled(format!("[{key}]"), theme.key()),
+            Span::raw(" "),
+            Span::styled(*label, style),
+        ]));
+    }
+    lines.push(Line::raw(""));
+    lines.push(Line::styled("←/→ choose · enter confirm", theme.dim()));
+    let area = centered(frame.area(), 44, lines.len() as u16 + 2);
+    frame.render_widget(Clear, area);
+    Paragraph::new(lines)
+        .block(
+            Block::default()
+                .borders(Borders::ALL)
+                .border_type(BorderType::Double)
+                .border_style(theme.warn())
+                .title(Line::styled(" quit ", theme.title())),
+        )
+        .render(area, frame.buffer_mut());
+}

@@ -1,0 +1,137 @@
+//! Dev-set metrics over steps, one line per metric, on the same x range as the loss chart.
+
+use crate::ui::app::App;
+use crate::ui::widgets::plot::{chart_areas, panel, stage_bands, x_labels, x_range, y_labels};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::symbols::Marker;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
+use ratatui::widgets::{Paragraph, Widget};
+
+/// The metric names plotted: every metric but `loss`, unless `loss` is the only one.
+pub fn plotted_metrics(app: &App) -> Vec<String> {
+    let mut names: Vec<String> = Vec::new();
+    for (_, m) in &app.run.evals {
+        for k in m.keys() {
+            if !names.contains(k) {
+                names.push(k.clone());
+            }
+        }
+    }
+    if names.len() > 1 {
+        names.retain(|n| n != "loss");
+    }
+    names
+}
+
+/// Draw the eval chart panel.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
+    let theme = &app.theme;
+    let evals = &app.run.evals;
+    let names = plotted_metrics(app);
+    let mut title = vec![Span::styled(" dev ", theme.title())];
+    if let Some((step, _)) = evals.last() {
+        title.push(Span::styled(format!("@{step} "), theme.dim()));
+    }
+    let block = panel(theme, Line::from(title), focused);
+    let inner = block.inner(area);
+    block.render(area, buf);
+    if inner.width < 10 || inner.height < 2 {
+        return;
+    }
+    if evals.is_empty() {
+        let msg = if app.run.activity == Some(crate::ui::app::Activity::Evaluating) {
+            "evaluating…"
+        } else {
+            "no evaluation yet (press e)"
+        };
+        Paragraph::new(Line::styled(msg, theme.dim())).render(inner, buf);
+        return;
+    }
+    // Legend: one line per metric with its last and best value.
+    let legend_h = (names.len() as u16).min(inner.height.saturating_sub(3)).min(4);
+    for (i, name) in names.iter().take(legend_h as usize).enumerate() {
+        let series: Vec<(usize, f64)> = evals
+            .iter()
+            .filter_map(|(s, m)| m.get(name).map(|v| (*s, *v)))
+            .collect();
+        let last = series.last().map(|x| x.1).unwrap_or(f64::NAN);
+        let lower_better = name == "loss";
+        let best = series.iter().copied().fold(None, |acc: Option<(usize, f64)>, x| {
+            match acc {
+                Some(b) if (lower_better && b.1 <= x.1) || (!lower_better && b.1 >= x.1) => Some(b),
+                _ => Some(x),
+            }
+        });
+        let mut spans = vec![
+            Span::styled("● ", theme.series(i)),
+            Span::styled(format!("{name} "), theme.text()),
+            Span::styled(format!("{:.4}", last), theme.series(i)),
+        ];
+        if let Some((bs, bv)) = best {
+            if inner.width >= 40 {
+                spans.push(Span::styled(format!("  best {bv:.4} @{bs}"), theme.dim()));
+            }
+        }
+        buf.set_line(inner.x, inner.y + i as u16, &Line::from(spans), inner.width);
+    }
+    let chart = Rect::new(
+        inner.x,
+        inner.y + legend_h,
+        inner.width,
+        inner.height - legend_h,
+    );
+    let areas = chart_areas(chart, 7, false);
+    let plot = areas.plot;
+    if plot.width < 4 || plot.height < 2 {
+        return;
+    }
+    let xr = x_range(app);
+    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
+    for (_, m) in evals {
+        for n in &names {
+            if let Some(v) = m.get(n).filter(|v| v.is_finite()) {
+                y0 = y0.min(*v);
+                y1 = y1.max(*v);
+            }
+        }
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.1).max(0.01);
+    let (y0, y1) = (y0 - pad, y1 + pad);
+    let series: Vec<(Vec<(f64, f64)>, ratatui::style::Color)> = names
+        .iter()
+        .enumerate()
+        .map(|(i, n)| {
+            let pts = evals
+                .iter()
+                .filter_map(|(s, m)| m.get(n).filter(|v| v.is_finite()).map(|v| (*s as f64, *v)))
+                .filter(|(x, _)| *x >= xr.0 && *x <= xr.1)
+                .collect();
+            (pts, theme.series(i).fg.unwrap_or_default())
+        })
+        .collect();
+    Canvas::default()
+        .marker(Marker::Braille)
+        .x_bounds([xr.0, xr.1])
+        .y_bounds([y0, y1])
+        .paint(|ctx| {
+            for (pts, color) in &series {
+                for w in pts.windows(2) {
+                    ctx.draw(&CLine::new(w[0].0, w[0].1, w[1].0, w[1].1, *color));
+                }
+                ctx.draw(&Points {
+                    coords: pts,
+                    color: *color,
+                });
+                ctx.layer();
+            }
+        })
+        .render(plot, buf);
+    stage_bands(buf, app, plot, areas.strip, xr);
+    y_labels(buf, areas.y_labels, (y0, y1), false, theme.dim());
+    x_labels(buf, areas.x_labels, xr, theme.dim());
+}

@@ -1,0 +1,370 @@
+//! The selection heatmap: rows are DPS matrices (layer × module, then pooler and classifier),
+//! columns are selection stages, the cell value is chosen by the lens.
+//!
+//! When the rows do not fit, two rows share a terminal line (`▀`, top row in the foreground
+//! colour, bottom row in the background colour). Without colours cells are shade characters and
+//! the visible rows scroll with the cursor.
+
+use crate::ui::app::{fmt_num, App, Lens, RowKey};
+use crate::ui::theme::Theme;
+use crate::ui::widgets::plot::panel;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::{Color, Modifier};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Widget, Wrap};
+
+/// Colour of a cell with no value (churn at the first selection, a matrix missing in a stage).
+const MISSING: Color = Color::Rgb(48, 48, 48);
+
+/// Where everything in the heatmap panel goes, computed from the panel rectangle and the state
+/// (so mouse clicks map to cells the same way drawing does).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Geometry {
+    /// The panel's inner area.
+    pub inner: Rect,
+    /// The row of stage numbers (height 0 when there is no room).
+    pub header: Rect,
+    /// Row labels, left of the grid.
+    pub labels: Rect,
+    /// The cells.
+    pub grid: Rect,
+    /// The cursor read-out line.
+    pub info: Rect,
+    /// The colour legend line.
+    pub legend: Rect,
+    /// Terminal columns per stage.
+    pub col_w: u16,
+    /// First visible stage column and how many are visible.
+    pub first_col: usize,
+    pub n_cols: usize,
+    /// Matrices per terminal line (1, or 2 with half blocks).
+    pub rows_per_line: usize,
+    /// First visible line and how many are visible.
+    pub first_line: usize,
+    pub n_lines: usize,
+}
+
+/// Short module names for paired labels.
+pub fn short_module(m: &str) -> &str {
+    match m {
+        "ffn_in" => "f1",
+        "ffn_out" => "f2",
+        "pooler" => "pool",
+        "classifier" => "cls",
+        other => other,
+    }
+}
+
+fn line_label(rows: &[RowKey], line: usize, rpl: usize) -> String {
+    let a = &rows[line * rpl];
+    if rpl == 1 {
+        return a.label();
+    }
+    match rows.get(line * rpl + 1) {
+        Some(b) if b.layer == a.layer => match a.layer {
+            Some(l) => format!("L{l} {}/{}", short_module(&a.module), short_module(&b.module)),
+            None => format!("{}/{}", short_module(&a.module), short_module(&b.module)),
+        },
+        Some(b) => format!(
+            "{}/{}",
+            short_label(a),
+            short_label(b)
+        ),
+        None => short_label(a),
+    }
+}
+
+fn short_label(r: &RowKey) -> String {
+    match r.layer {
+        Some(l) => format!("L{l} {}", short_module(&r.module)),
+        None => short_module(&r.module).to_string(),
+    }
+}
+
+/// Compute the panel's geometry.
+pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
+    let inner = Rect::new(
+        panel_area.x + 1,
+        panel_area.y + 1,
+        panel_area.width.saturating_sub(2),
+        panel_area.height.saturating_sub(2),
+    );
+    let rows = app.run.rows.len();
+    let cols = app.run.selections.len();
+    let roomy = inner.height >= 6;
+    let header_h = u16::from(roomy);
+    let foot_h = if roomy { 2 } else { 0 };
+    let grid_h = inner.height.saturating_sub(header_h + foot_h) as usize;
+    let rows_per_line = if app.theme.color && rows > grid_h { 2 } else { 1 };
+    let lines = rows.div_ceil(rows_per_line);
+    let n_lines = lines.min(grid_h);
+    let cursor_line = app.heat_row().unwrap_or(0) / rows_per_line;
+    let first_line = if n_lines == 0 || cursor_line < n_lines {
+        0
+    } else {
+        (cursor_line + 1 - n_lines).min(lines - n_lines)
+    };
+    let label_w = (0..lines)
+        .map(|l| line_label(&app.run.rows, l, rows_per_line).chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(inner.width as usize / 3) as u16
+        + 1;
+    let grid_w = inner.width.saturating_sub(label_w);
+    let col_w = if cols == 0 {
+        1
+    } else {
+        (grid_w as usize / cols).clamp(1, 6) as u16
+    };
+    let max_cols = (grid_w / col_w) as usize;
+    let n_cols = cols.min(max_cols);
+    let cursor_col = app.heat_col().unwrap_or(0);
+    // The newest columns, unless the cursor is left of them.
+    let first_col = cols.saturating_sub(n_cols).min(cursor_col);
+    let grid = Rect::new(
+        inner.x + label_w,
+        inner.y + header_h,
+        (n_cols as u16) * col_w,
+        n_lines as u16,
+    );
+    Geometry {
+        inner,
+        header: Rect::new(grid.x, inner.y, grid.width, header_h),
+        labels: Rect::new(inner.x, grid.y, label_w, grid.height),
+        grid,
+        info: Rect::new(inner.x, inner.y + inner.height.saturating_sub(foot_h), inner.width, foot_h.min(1)),
+        legend: Rect::new(
+            inner.x,
+            inner.y + inner.height.saturating_sub(1),
+            inner.width,
+            u16::from(roomy),
+        ),
+        col_w,
+        first_col,
+        n_cols,
+        rows_per_line,
+        first_line,
+        n_lines,
+    }
+}
+
+/// The (row, column) of the cell at a terminal position inside the heatmap panel.
+pub fn hit(panel_area: Rect, app: &App, at: Position) -> Option<(usize, usize)> {
+    let g = geometry(panel_area, app);
+    if !g.grid.contains(at) {
+        return None;
+    }
+    let col = g.first_col + ((at.x - g.grid.x) / g.col_w) as usize;
+    let line = g.first_line + (at.y - g.grid.y) as usize;
+    // A half-block line holds two rows; a click picks the first of them.
+    let row = line * g.rows_per_line;
+    (row < app.run.rows.len() && col < app.run.selections.len()).then_some((row, col))
+}
+
+fn norm(app: &App, lens: Lens, v: f64) -> f64 {
+    v / app.run.lens_max(lens)
+}
+
+/// Draw the heatmap panel.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
+    let theme = &app.theme;
+    let lens = app.view.lens;
+    let title = Line::from(vec![
+        Span::styled(" selection ", theme.title()),
+        Span::styled(format!("· {} ", lens.name()), theme.text()),
+    ]);
+    let block = panel(theme, title, focused).title(
+        Line::from(vec![
+            Span::styled(" v", theme.key()),
+            Span::styled("/", theme.dim()),
+            Span::styled("1-4", theme.key()),
+            Span::styled(" lens ", theme.dim()),
+        ])
+        .right_aligned(),
+    );
+    block.render(area, buf);
+    let g = geometry(area, app);
+    if g.inner.width < 8 || g.inner.height == 0 {
+        return;
+    }
+    let run = &app.run;
+    if run.selections.is_empty() {
+        let msg = if run.hyper.method.is_empty() || run.hyper.method.starts_with("dps") {
+            "No selection yet. A subnetwork is selected at the start of every subnet stage; each column here will be one stage."
+        } else {
+            "This method does not select subnetworks stage by stage: nothing to show here."
+        };
+        Paragraph::new(Line::styled(msg, theme.dim()))
+            .wrap(Wrap { trim: true })
+            .render(g.inner, buf);
+        return;
+    }
+    let max = run.lens_max(lens);
+    let cur_row = app.heat_row().unwrap_or(0);
+    let cur_col = app.heat_col().unwrap_or(0);
+    let rpl = g.rows_per_line;
+
+    // Column header: stage numbers.
+    if g.header.height > 0 {
+        for c in 0..g.n_cols {
+            let col = g.first_col + c;
+            let s = run.selections[col].stage.to_string();
+            let x = g.header.x + c as u16 * g.col_w;
+            let w = g.col_w as usize;
+            if s.len() <= w {
+                let style = if col == cur_col {
+                    theme.selected()
+                } else {
+                    theme.dim()
+                };
+                buf.set_string(x, g.header.y, format!("{s:>w$}"), style);
+            } else if col == cur_col {
+                buf.set_string(x, g.header.y, "▼", theme.key());
+            }
+        }
+        if g.labels.width >= 6 {
+            buf.set_string(g.inner.x, g.header.y, "stage", theme.dim());
+        }
+    }
+
+    // Rows.
+    for l in 0..g.n_lines {
+        let line = g.first_line + l;
+        let y = g.grid.y + l as u16;
+        let label = line_label(&run.rows, line, rpl);
+        let has_cursor = cur_row / rpl == line;
+        let lw = g.labels.width.saturating_sub(1) as usize;
+        let label: String = label.chars().take(lw).collect();
+        let label_style = if has_cursor && focused {
+            theme.selected()
+        } else if has_cursor {
+            theme.text().add_modifier(Modifier::BOLD)
+        } else {
+            theme.dim()
+        };
+        buf.set_string(g.labels.x, y, format!("{label:>lw$}"), label_style);
+        for c in 0..g.n_cols {
+            let col = g.first_col + c;
+            let x0 = g.grid.x + c as u16 * g.col_w;
+            let top_row = line * rpl;
+            let top = run.cell(top_row, col).and_then(|m| lens.value(m));
+            let bottom = if rpl == 2 {
+                Some(run.cell(top_row + 1, col).and_then(|m| lens.value(m)))
+            } else {
+                None
+            };
+            for dx in 0..g.col_w {
+                let cell = &mut buf[(x0 + dx, y)];
+                if theme.color {
+                    let fg = top.map_or(MISSING, |v| Theme::ramp(v / max));
+                    match bottom {
+                        Some(b) => {
+                            let bg = if top_row + 1 < run.rows.len() {
+                                b.map_or(MISSING, |v| Theme::ramp(v / max))
+                            } else {
+                                Color::Reset
+                            };
+                            cell.set_char('▀').set_fg(fg).set_bg(bg);
+                        }
+                        None => {
+                            cell.set_char(' ').set_bg(fg);
+                        }
+                    }
+                } else {
+                    let ch = top.map_or('·', |v| Theme::shade(v / max));
+                    cell.set_char(ch);
+                }
+            }
+            // The cursor.
+            if col == cur_col && has_cursor {
+                let mid = x0 + g.col_w / 2;
+                let v = run.cell(cur_row, col).and_then(|m| lens.value(m));
+                let t = v.map_or(0.0, |v| norm(app, lens, v));
+                if theme.color {
+                    let sym = match (rpl, cur_row % rpl) {
+                        (2, 0) => '▲',
+                        (2, _) => '▼',
+                        _ => '◆',
+                    };
+                    let bg = v.map_or(MISSING, |_| Theme::ramp(t));
+                    buf[(mid, y)]
+                        .set_char(sym)
+                        .set_fg(Theme::contrast(t))
+                        .set_bg(bg);
+                } else {
+                    for dx in 0..g.col_w {
+                        buf[(x0 + dx, y)].modifier.insert(Modifier::REVERSED);
+                    }
+                }
+            }
+        }
+    }
+    if g.first_line > 0 {
+        buf.set_string(g.labels.x, g.grid.y, "↑", theme.key());
+    }
+    if g.first_line + g.n_lines < run.rows.len().div_ceil(rpl) && g.grid.height > 0 {
+        buf.set_string(g.labels.x, g.grid.y + g.grid.height - 1, "↓", theme.key());
+    }
+
+    // Cursor read-out.
+    if g.info.height > 0 {
+        let mut spans = Vec::new();
+        if let (Some(key), Some(sel)) = (run.rows.get(cur_row), run.selections.get(cur_col)) {
+            spans.push(Span::styled(key.label(), theme.text().bold()));
+            spans.push(Span::styled(
+                format!(" · stage {} @{} · ", sel.stage, sel.step),
+                theme.dim(),
+            ));
+            match run.cell(cur_row, cur_col) {
+                Some(m) => {
+                    let v = lens.value(m).map_or("n/a".into(), fmt_num);
+                    spans.push(Span::styled(format!("{} {v}", lens.short()), theme.key()));
+                    if g.info.width >= 70 {
+                        spans.push(Span::styled(
+                            format!(
+                                " · sel {:.1}% · imp {} · churn {} · upd {}",
+                                m.selected_fraction * 100.0,
+                                fmt_num(m.importance_share),
+                                m.overlap_prev.map_or("n/a".into(), |o| fmt_num(1.0 - o)),
+                                fmt_num(m.update_rel)
+                            ),
+                            theme.dim(),
+                        ));
+                    }
+                    if focused && g.info.width >= 100 {
+                        spans.push(Span::styled("  enter", theme.key()));
+                        spans.push(Span::styled(" zoom", theme.dim()));
+                    }
+                }
+                None => spans.push(Span::styled("not in this selection", theme.dim())),
+            }
+        }
+        buf.set_line(g.info.x, g.info.y, &Line::from(spans), g.info.width);
+    }
+
+    // Legend: lens name, ramp and scale.
+    if g.legend.height > 0 {
+        let mut spans = vec![Span::styled("0 ", theme.dim())];
+        let steps = if g.legend.width >= 60 { 16 } else { 8 };
+        for i in 0..steps {
+            let t = i as f64 / (steps - 1) as f64;
+            if theme.color {
+                spans.push(Span::styled("█", ratatui::style::Style::new().fg(Theme::ramp(t))));
+            } else {
+                spans.push(Span::raw(Theme::shade(t).to_string()));
+            }
+        }
+        spans.push(Span::styled(format!(" {}", fmt_num(max)), theme.dim()));
+        spans.push(Span::styled(format!("  {}", lens.name()), theme.text()));
+        if g.legend.width >= 70 {
+            spans.push(Span::styled("  · ", theme.dim()));
+            spans.push(Span::styled(
+                if theme.color { "▒" } else { "·" },
+                ratatui::style::Style::new().fg(MISSING),
+            ));
+            spans.push(Span::styled(" no value", theme.dim()));
+        }
+        buf.set_line(g.legend.x, g.legend.y, &Line::from(spans), g.legend.width);
+    }
+}

@@ -1,0 +1,146 @@
+//! The one-line status bar: state, progress, stage, speed, ETA, elapsed time and memory.
+
+use crate::train::events::StageKind;
+use crate::ui::app::{fmt_bytes, fmt_duration, Activity, App, RunStatus};
+use ratatui::buffer::Buffer;
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+
+/// The state word shown first: `running`, `paused`, `evaluating`, `checkpointing`, `stopping`,
+/// `finished`, `error` or `waiting`.
+pub fn state_word(app: &App) -> &'static str {
+    let run = &app.run;
+    match (run.status, run.activity) {
+        (RunStatus::Finished, _) => "finished",
+        (RunStatus::Error, _) => "error",
+        (_, Some(Activity::Stopping)) => "stopping",
+        (_, Some(Activity::Checkpointing)) => "checkpointing",
+        (_, Some(Activity::Evaluating)) => "evaluating",
+        (RunStatus::Paused, _) => "paused",
+        (RunStatus::Running, _) => "running",
+        (RunStatus::Waiting, _) => "waiting",
+    }
+}
+
+fn state_symbol(word: &str) -> &'static str {
+    match word {
+        "running" => "▶",
+        "paused" => "⏸",
+        "finished" => "✔",
+        "error" => "✖",
+        "waiting" => "…",
+        _ => "●",
+    }
+}
+
+/// Draw the status bar into one row.
+pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.height == 0 {
+        return;
+    }
+    let theme = &app.theme;
+    let run = &app.run;
+    let word = state_word(app);
+    let state_style = match word {
+        "running" | "finished" => theme.ok(),
+        "error" => theme.error(),
+        _ => theme.warn(),
+    };
+    let state_style = if run.error.is_some() && word == "paused" {
+        theme.error()
+    } else {
+        state_style
+    };
+    let narrow = area.width < 110;
+    let sep = Span::styled(if narrow { " " } else { "  │ " }, theme.dim());
+    let mut spans: Vec<Span> = vec![
+        Span::styled(format!(" {} {word} ", state_symbol(word)), state_style.reversed()),
+        Span::raw(" "),
+    ];
+    let pct = if run.total_steps > 0 {
+        100.0 * run.step as f64 / run.total_steps as f64
+    } else {
+        0.0
+    };
+    spans.push(Span::styled(
+        format!("step {}/{}", run.step, run.total_steps),
+        theme.text().bold(),
+    ));
+    if !narrow {
+        spans.push(Span::styled(format!(" ({pct:.0}%)"), theme.dim()));
+    }
+    spans.push(sep.clone());
+    spans.push(Span::styled(
+        if narrow {
+            format!("ep {:.2}", run.epoch)
+        } else {
+            format!("epoch {:.2}", run.epoch)
+        },
+        theme.text(),
+    ));
+    if let Some((stage, left)) = run.current_stage() {
+        spans.push(sep.clone());
+        let kind = match stage.kind {
+            StageKind::Full => "full",
+            StageKind::Subnet => "subnet",
+        };
+        let style = match stage.kind {
+            StageKind::Full => theme.text(),
+            StageKind::Subnet => theme.warn(),
+        };
+        let left = left
+            .map(|l| {
+                if narrow {
+                    format!(" ·{l}")
+                } else {
+                    format!(" · {l} left")
+                }
+            })
+            .unwrap_or_default();
+        spans.push(Span::styled(
+            format!("stage {} {kind}{left}", stage.stage),
+            style,
+        ));
+    }
+    spans.push(sep.clone());
+    spans.push(Span::styled(
+        if narrow {
+            format!("{:.0}/s", run.examples_per_sec)
+        } else {
+            format!("{:.1} ex/s", run.examples_per_sec)
+        },
+        theme.text(),
+    ));
+    spans.push(sep.clone());
+    let eta = run.eta_seconds().map(fmt_duration).unwrap_or_else(|| "–".into());
+    spans.push(Span::styled(format!("ETA {eta}"), theme.text()));
+    let elapsed = app
+        .wall_elapsed
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(run.train_seconds);
+    spans.push(sep.clone());
+    spans.push(Span::styled(
+        if narrow {
+            format!("⏱ {}", fmt_duration(elapsed))
+        } else {
+            format!("elapsed {}", fmt_duration(elapsed))
+        },
+        theme.text(),
+    ));
+    spans.push(sep);
+    let mem = app
+        .memory_bytes
+        .map(fmt_bytes)
+        .unwrap_or_else(|| "n/a".into());
+    spans.push(Span::styled(
+        if narrow {
+            mem.replace(" MiB", "M").replace(" GiB", "G")
+        } else {
+            format!("mem {mem}")
+        },
+        theme.text(),
+    ));
+    buf.set_style(area, Style::default());
+    buf.set_line(area.x, area.y, &Line::from(spans), area.width);
+}

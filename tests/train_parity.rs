@@ -1,0 +1,310 @@
+//! Parity of the optimizer and of DPS-Dense with PyTorch, through the real trainer, against
+//! `../shared/reference/tiny-bert/` (`case.safetensors`: one AdamW step; `dps_case.safetensors`:
+//! 12 steps of DPS-Dense over 3 stages).
+
+use candle_core::{DType, Device, Tensor};
+use dps_tui::config::{LrScheduler, Method, TrainConfig};
+use dps_tui::data::batching::{Encoded, EncodedDataset};
+use dps_tui::data::glue::{self, Label};
+use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
+use dps_tui::model::config::BertConfig;
+use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW, StepMasks};
+use dps_tui::train::Trainer;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+fn reference_dir() -> Option<PathBuf> {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/tiny-bert");
+    if p.exists() {
+        Some(p)
+    } else {
+        eprintln!("SKIPPED: ../shared not found ({}); parity tests did not run", p.display());
+        None
+    }
+}
+
+fn load(dir: &Path, name: &str) -> HashMap<String, Tensor> {
+    candle_core::safetensors::load(dir.join(name), &Device::Cpu).unwrap()
+}
+
+fn tiny_model(dir: &Path) -> BertForSequenceClassification {
+    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
+    let mut tensors = load(dir, "model.safetensors");
+    tensors.extend(load(dir, "classifier.safetensors"));
+    let (m, initialised) = BertForSequenceClassification::from_tensors(
+        cfg,
+        HeadKind::Classification { num_labels: 3 },
+        tensors,
+        &Device::Cpu,
+        0,
+    )
+    .unwrap();
+    assert!(initialised.is_empty(), "{initialised:?}");
+    m
+}
+
+fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    (a - b.to_dtype(DType::F32).unwrap())
+        .unwrap()
+        .abs()
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
+}
+
+fn u32s(t: &Tensor) -> Tensor {
+    t.to_dtype(DType::U32).unwrap()
+}
+
+#[test]
+fn one_adamw_step_matches_torch() {
+    let Some(dir) = reference_dir() else { return };
+    let case = load(&dir, "case.safetensors");
+    let model = tiny_model(&dir);
+    let out = model
+        .forward(
+            &u32s(&case["input_ids"]),
+            &u32s(&case["token_type_ids"]),
+            &u32s(&case["attention_mask"]),
+            None,
+            None,
+        )
+        .unwrap();
+    let loss = model.loss(&out.logits, &u32s(&case["labels"])).unwrap();
+    let grads = loss.backward().unwrap();
+    let params = model.params();
+    let gs: Vec<_> = params
+        .iter()
+        .map(|p| grads.get(p.var.as_tensor()).cloned())
+        .collect();
+    let mut opt = MaskedAdamW::new(
+        params,
+        AdamWConfig {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.01,
+        },
+    )
+    .unwrap();
+    opt.step(params, &gs, &StepMasks::none(params.len()), 1.0, 1e-3)
+        .unwrap();
+    // Adam's first step is ≈ lr·sign(g): where the reference gradient is pure rounding noise
+    // (|g| < 1e-6; e.g. the key bias, whose exact gradient is 0 because softmax ignores a
+    // per-query constant), the update direction is noise in both implementations, so those
+    // elements are only bounded by the largest possible step, lr.
+    let (mut worst, mut worst_noise, mut noisy) = ((0f32, String::new()), 0f32, 0usize);
+    for p in params {
+        let want = case[&format!("after_step.{}", p.name)]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let g = case[&format!("grad.{}", p.name)]
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let got = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        for k in 0..got.len() {
+            let d = (got[k] - want[k]).abs();
+            if g[k].abs() < 1e-6 && g[k] != 0.0 {
+                noisy += 1;
+                worst_noise = worst_noise.max(d);
+            } else if d > worst.0 {
+                worst = (d, p.name.clone());
+            }
+        }
+    }
+    eprintln!(
+        "AdamW step: max |Δ| vs torch = {:.3e} ({}); {noisy} elements with |g| < 1e-6: max |Δ| {worst_noise:.3e}",
+        worst.0, worst.1
+    );
+    assert!(worst.0 <= 1e-6, "{worst:?}");
+    assert!(worst_noise <= 2e-3, "{worst_noise}");
+}
+
+fn dps_dataset(d: &HashMap<String, Tensor>) -> EncodedDataset {
+    let ids = d["data.input_ids"].to_dtype(DType::U32).unwrap().to_vec2::<u32>().unwrap();
+    let types = d["data.token_type_ids"]
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec2::<u32>()
+        .unwrap();
+    let mask = d["data.attention_mask"]
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec2::<u32>()
+        .unwrap();
+    let labels = d["data.labels"].to_dtype(DType::U32).unwrap().to_vec1::<u32>().unwrap();
+    let items = (0..ids.len())
+        .map(|i| {
+            let n = mask[i].iter().filter(|&&m| m == 1).count();
+            Encoded {
+                ids: ids[i][..n].to_vec(),
+                type_ids: types[i][..n].to_vec(),
+                label: Label::Class(labels[i] as usize),
+            }
+        })
+        .collect();
+    EncodedDataset {
+        items,
+        task: glue::task("mnli").unwrap(),
+    }
+}
+
+fn dps_config() -> TrainConfig {
+    TrainConfig {
+        method: Method::DpsDense,
+        batch_size: 4,
+        max_steps: Some(12),
+        // floor(12 · 0.34) = 4 steps a stage, as in the reference.
+        update_ratio: 0.34,
+        learning_rate: 1e-3,
+        lr_scheduler: LrScheduler::Constant,
+        warmup_ratio: 0.0,
+        weight_decay: 0.01,
+        max_grad_norm: 0.0,
+        shuffle: false,
+        dropout: Some(0.0),
+        p: 0.3,
+        ..TrainConfig::default()
+    }
+}
+
+#[test]
+fn dps_dense_three_stages_match_the_authors_code() {
+    let Some(dir) = reference_dir() else { return };
+    let d = load(&dir, "dps_case.safetensors");
+    let train = dps_dataset(&d);
+    let task = train.task;
+    let model = tiny_model(&dir);
+    let mut trainer = Trainer::new(dps_config(), task, model, train, vec![]).unwrap();
+    let want_losses = d["losses"].to_vec1::<f32>().unwrap();
+    let dps_names: Vec<String> = trainer
+        .model
+        .params()
+        .iter()
+        .filter(|p| p.dps)
+        .map(|p| p.name.clone())
+        .collect();
+    assert_eq!(dps_names.len(), 14);
+    let mut worst_loss = 0f32;
+    for s in 1..=12 {
+        let (loss, _) = trainer.train_step().unwrap();
+        worst_loss = worst_loss.max((loss as f32 - want_losses[s - 1]).abs());
+        let state = trainer.strategy.save_state().unwrap();
+        if s == 4 || s == 12 {
+            // Importance: relative error.
+            let key = if s == 4 { "importance" } else { "importance_stage3" };
+            let mut worst = 0f32;
+            for (i, name) in dps_names.iter().enumerate() {
+                let got = &state.tensors[&format!("{i}.importance")];
+                let want = &d[&format!("{key}.{name}")];
+                let scale = want.abs().unwrap().max_keepdim(0).unwrap().max(1).unwrap();
+                let scale = scale.flatten_all().unwrap().to_vec1::<f32>().unwrap()[0].max(1e-30);
+                worst = worst.max(max_abs_diff(got, want) / scale);
+            }
+            eprintln!("step {s}: importance max relative error {worst:.3e}");
+            assert!(worst <= 1e-5, "step {s}: importance off by {worst}");
+        }
+        if s == 5 {
+            for (i, name) in dps_names.iter().enumerate() {
+                let got = state.tensors[&format!("{i}.mask")]
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                let want = d[&format!("mask.{name}")]
+                    .to_dtype(DType::F32)
+                    .unwrap()
+                    .flatten_all()
+                    .unwrap()
+                    .to_vec1::<f32>()
+                    .unwrap();
+                let agree = got.iter().zip(&want).filter(|(a, b)| a == b).count();
+                let frac = agree as f64 / want.len() as f64;
+                assert!(frac >= 0.999, "{name}: masks agree on {frac}");
+                let kept = got.iter().filter(|&&x| x == 1.0).count();
+                let n = got.len();
+                assert_eq!(kept, (n as f64 * 0.7).ceil() as usize, "{name}");
+            }
+        }
+        if s % 4 == 0 {
+            // The attention key bias has an exactly-zero true gradient (softmax ignores a
+            // per-query constant), so Adam turns rounding noise into steps of up to lr in
+            // both implementations: bounded by s·lr, not compared element-wise.
+            let (mut worst, mut worst_key_bias) = ((0f32, String::new()), 0f32);
+            for p in trainer.model.params() {
+                let want = &d[&format!("after_stage{}.{}", s / 4, p.name)];
+                let diff = max_abs_diff(p.var.as_tensor(), want);
+                if p.name.ends_with("attention.self.key.bias") {
+                    worst_key_bias = worst_key_bias.max(diff);
+                } else if diff > worst.0 {
+                    worst = (diff, p.name.clone());
+                }
+            }
+            eprintln!(
+                "end of stage {}: params max |Δ| {:.3e} ({}); key bias {worst_key_bias:.3e}",
+                s / 4,
+                worst.0,
+                worst.1
+            );
+            assert!(worst.0 <= 1e-5, "stage {}: {worst:?}", s / 4);
+            assert!(worst_key_bias <= s as f32 * 1e-3);
+        }
+    }
+    eprintln!("losses: max |Δ| {worst_loss:.3e}");
+    assert!(worst_loss <= 1e-5);
+}
+
+#[test]
+fn strict_freeze_leaves_frozen_elements_bit_identical() {
+    let Some(dir) = reference_dir() else { return };
+    let d = load(&dir, "dps_case.safetensors");
+    let train = dps_dataset(&d);
+    let task = train.task;
+    let mut config = dps_config();
+    config.freeze = dps_tui::config::Freeze::Strict;
+    let mut trainer = Trainer::new(config, task, tiny_model(&dir), train, vec![]).unwrap();
+    for _ in 0..4 {
+        trainer.train_step().unwrap();
+    }
+    let before: Vec<Tensor> = trainer
+        .model
+        .params()
+        .iter()
+        .map(|p| p.var.as_tensor().copy().unwrap())
+        .collect();
+    for _ in 0..4 {
+        trainer.train_step().unwrap();
+    }
+    let state = trainer.strategy.save_state().unwrap();
+    let mut j = 0;
+    for (i, p) in trainer.model.params().iter().enumerate() {
+        let now = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let was = before[i].flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        if p.dps {
+            let mask = state.tensors[&format!("{j}.mask")]
+                .flatten_all()
+                .unwrap()
+                .to_vec1::<f32>()
+                .unwrap();
+            j += 1;
+            for k in 0..now.len() {
+                if mask[k] == 0.0 {
+                    assert_eq!(now[k].to_bits(), was[k].to_bits(), "{} [{k}] moved", p.name);
+                } else {
+                    assert_ne!(now[k], was[k], "{} [{k}] kept but did not move", p.name);
+                }
+            }
+        } else {
+            // Full stages and always-trained parameters: every element with a gradient moves.
+            assert!(now.iter().zip(&was).any(|(a, b)| a != b), "{}", p.name);
+        }
+    }
+}

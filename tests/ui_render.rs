@@ -1,0 +1,750 @@
+//! The terminal UI against synthetic event streams: the reducer (events → state), input
+//! (keys → commands) and rendering into a `TestBackend`.
+
+use crossterm::event::{
+    KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
+};
+use dps_tui::config::TrainConfig;
+use dps_tui::train::events::{
+    Command, ControlStatus, Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION,
+};
+use dps_tui::ui::app::{Focus, Lens, Overlay, RunStatus, Screen};
+use dps_tui::ui::form::{Picker, PresetEntry};
+use dps_tui::ui::render::draw;
+use dps_tui::ui::run::replay_app;
+use dps_tui::ui::theme::Theme;
+use dps_tui::ui::widgets::heatmap;
+use dps_tui::ui::{App, Outcome};
+use ratatui::backend::TestBackend;
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Position, Rect};
+use ratatui::style::Color;
+use ratatui::Terminal;
+
+// ---------------------------------------------------------------- fixtures
+
+const TOTAL: usize = 400;
+const STAGE_LEN: usize = 20;
+const MODULES: [&str; 6] = ["q", "k", "v", "o", "ffn_in", "ffn_out"];
+
+/// 2 layers × 6 modules + pooler + classifier = 14 matrices, with density maps.
+fn matrices(stage: usize) -> Vec<MatrixReport> {
+    let mut out = Vec::new();
+    let mut slots: Vec<(Option<usize>, &str)> = Vec::new();
+    for l in 0..2 {
+        for m in MODULES {
+            slots.push((Some(l), m));
+        }
+    }
+    slots.push((None, "pooler"));
+    slots.push((None, "classifier"));
+    let n = slots.len();
+    for (i, (layer, module)) in slots.into_iter().enumerate() {
+        let name = match (layer, module) {
+            (Some(l), m) => format!("encoder.layer.{l}.{m}.weight"),
+            (None, m) => format!("{m}.weight"),
+        };
+        let (rows, cols) = if module == "ffn_in" {
+            (64, 16)
+        } else if module == "ffn_out" {
+            (16, 64)
+        } else {
+            (16, 16)
+        };
+        let shape = [8usize, 16usize];
+        let density: Vec<u8> = (0..shape[0] * shape[1])
+            .map(|k| ((k * 37 + i * 11 + stage * 5) % 256) as u8)
+            .collect();
+        let attn = ["q", "k", "v", "o"].contains(&module);
+        out.push(MatrixReport {
+            name,
+            layer,
+            module: module.into(),
+            shape: vec![rows, cols],
+            selected_fraction: 0.7,
+            importance_share: (i + 1) as f64 / (n * (n + 1) / 2) as f64,
+            overlap_prev: (stage > 1).then(|| 0.5 + 0.03 * i as f64),
+            update_rel: 0.001 * (1 + (i + stage) % 5) as f64,
+            row_density: if attn {
+                Vec::new()
+            } else {
+                (0..16).map(|r| (150 + r * 5) as u8).collect()
+            },
+            head_density: if attn {
+                vec![200, 120, 180, 90]
+            } else {
+                Vec::new()
+            },
+            density,
+            density_shape: shape.to_vec(),
+        });
+    }
+    out
+}
+
+fn metrics(acc: f64) -> Metrics {
+    let mut m = Metrics::new();
+    m.insert("accuracy".into(), acc);
+    m.insert("loss".into(), 0.6);
+    m
+}
+
+fn start_event() -> Event {
+    Event::Start {
+        schema: EVENT_SCHEMA_VERSION,
+        task: "rte".into(),
+        method: "dps-dense".into(),
+        total_steps: TOTAL,
+        steps_per_epoch: 156,
+        num_train: 2490,
+        num_dev: 277,
+        config: serde_json::json!({
+            "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
+        }),
+        start_step: 0,
+    }
+}
+
+/// A realistic run up to step `upto`: steps, alternating full/subnet stages of 20 steps with a
+/// selection at every subnet stage, evals every 50 steps, a learning-rate change at step 70 and
+/// a pending change of p at step 90.
+fn stream(upto: usize) -> Vec<Event> {
+    let mut ev = vec![start_event()];
+    for step in 1..=upto {
+        if (step - 1) % STAGE_LEN == 0 {
+            let stage = (step - 1) / STAGE_LEN;
+            let kind = if stage % 2 == 0 {
+                StageKind::Full
+            } else {
+                StageKind::Subnet
+            };
+            ev.push(Event::Stage {
+                stage,
+                kind,
+                step: step - 1,
+                update_steps: STAGE_LEN,
+            });
+            if kind == StageKind::Subnet {
+                ev.push(Event::Selection {
+                    stage,
+                    step: step - 1,
+                    p: 0.3,
+                    matrices: matrices(stage),
+                    seconds: Some(0.25),
+                });
+            }
+        }
+        let loss = 0.7 * (-(step as f64) / 150.0).exp() + 0.05 * ((step * 7) % 11) as f64 / 11.0;
+        ev.push(Event::Step {
+            step,
+            epoch: step as f64 / 156.0,
+            loss,
+            lr: 2e-5 * (1.0 - step as f64 / TOTAL as f64),
+            examples_per_sec: 85.0,
+            grad_norm: Some(1.2),
+            step_seconds: Some(0.19),
+        });
+        if step % 50 == 0 {
+            ev.push(Event::Eval {
+                step,
+                metrics: metrics(0.55 + step as f64 / 2000.0),
+            });
+        }
+        if step == 70 {
+            for status in [ControlStatus::Pending, ControlStatus::Applied] {
+                ev.push(Event::Control {
+                    step,
+                    key: "learning_rate".into(),
+                    value: serde_json::json!(4e-5),
+                    status,
+                    message: None,
+                });
+            }
+        }
+        if step == 90 {
+            ev.push(Event::Control {
+                step,
+                key: "p".into(),
+                value: serde_json::json!(0.35),
+                status: ControlStatus::Pending,
+                message: Some("applies at the next selection".into()),
+            });
+        }
+    }
+    ev
+}
+
+fn app_at(upto: usize) -> App {
+    let mut app = App::from_events(&stream(upto));
+    app.theme = Theme::colored();
+    app
+}
+
+fn key(c: KeyCode) -> KeyEvent {
+    KeyEvent::new(c, KeyModifiers::NONE)
+}
+
+fn chr(c: char) -> KeyEvent {
+    key(KeyCode::Char(c))
+}
+
+fn render(app: &mut App, w: u16, h: u16) -> Buffer {
+    app.resize(Rect::new(0, 0, w, h));
+    let mut term = Terminal::new(TestBackend::new(w, h)).unwrap();
+    term.draw(|f| draw(f, app)).unwrap();
+    term.backend().buffer().clone()
+}
+
+fn text(buf: &Buffer) -> String {
+    let a = buf.area;
+    let mut s = String::new();
+    for y in 0..a.height {
+        for x in 0..a.width {
+            s.push_str(buf[(x, y)].symbol());
+        }
+        s.push('\n');
+    }
+    s
+}
+
+fn assert_has(screen: &str, needles: &[&str]) {
+    for n in needles {
+        assert!(screen.contains(n), "missing {n:?} in:\n{screen}");
+    }
+}
+
+fn picker_app() -> App {
+    let mk = |name: &str, steps| PresetEntry {
+        name: name.into(),
+        origin: format!("presets/{name}.yaml"),
+        config: Ok(TrainConfig {
+            task: name.into(),
+            max_steps: steps,
+            ..TrainConfig::default()
+        }),
+    };
+    let mut app = App::with_picker(Picker::new(vec![
+        mk("rte", Some(468)),
+        mk("mrpc", Some(690)),
+        mk("sst2", None),
+        PresetEntry {
+            name: "broken".into(),
+            origin: "presets/broken.yaml".into(),
+            config: Err("presets/broken.yaml: unknown key `lr`".into()),
+        },
+    ]));
+    app.theme = Theme::colored();
+    app
+}
+
+// ---------------------------------------------------------------- reducer
+
+#[test]
+fn reducer_tracks_steps_stages_and_selections() {
+    let app = app_at(120);
+    let run = &app.run;
+    assert_eq!(run.status, RunStatus::Running);
+    assert_eq!(run.step, 120);
+    assert_eq!(run.total_steps, TOTAL);
+    assert_eq!(run.loss.len(), 120);
+    assert_eq!(run.stages.len(), 6, "stages start at 0, 20, …, 100");
+    let (stage, left) = run.current_stage().unwrap();
+    assert_eq!((stage.stage, stage.kind), (5, StageKind::Subnet));
+    assert_eq!(left, Some(0), "stage 5 covers steps 100..120");
+    assert_eq!(run.selections.len(), 3, "subnet stages 1, 3, 5");
+    assert_eq!(
+        run.selections.iter().map(|c| c.stage).collect::<Vec<_>>(),
+        [1, 3, 5]
+    );
+    assert_eq!(run.rows.len(), 14);
+    assert_eq!(run.rows[0].label(), "L0 q");
+    assert_eq!(run.rows[5].label(), "L0 ffn_out");
+    assert_eq!(run.rows[12].label(), "pooler");
+    assert_eq!(run.rows[13].label(), "classifier");
+    // Churn exists from the second selection on.
+    assert_eq!(Lens::Churn.value(run.cell(0, 0).unwrap()), None);
+    assert!(Lens::Churn.value(run.cell(0, 1).unwrap()).is_some());
+    assert_eq!(run.evals.len(), 2);
+    assert!(run.eta_seconds().unwrap() > 0.0);
+}
+
+#[test]
+fn reducer_control_pending_then_applied() {
+    let app = app_at(120);
+    let run = &app.run;
+    assert_eq!(run.hyper.learning_rate, Some(4e-5), "applied at step 70");
+    assert_eq!(run.markers, vec![(70, "learning_rate".to_string())]);
+    assert_eq!(run.hyper.p, Some(0.3), "p is only pending");
+    assert_eq!(run.pending_value("p"), Some(0.35));
+    let mut app = app;
+    app.apply(&Event::Control {
+        step: 121,
+        key: "p".into(),
+        value: serde_json::json!(0.35),
+        status: ControlStatus::Applied,
+        message: None,
+    });
+    assert_eq!(app.run.hyper.p, Some(0.35));
+    assert!(app.run.pending.is_empty());
+    app.apply(&Event::Control {
+        step: 122,
+        key: "update_ratio".into(),
+        value: serde_json::json!(2.0),
+        status: ControlStatus::Rejected,
+        message: Some("update_ratio must be <= 1".into()),
+    });
+    assert_eq!(app.run.hyper.update_ratio, Some(0.05));
+    assert!(app.run.log.back().unwrap().text.contains("rejected"));
+}
+
+#[test]
+fn reducer_error_pauses_with_banner_and_resume_clears_it() {
+    let mut app = app_at(60);
+    app.apply(&Event::Error {
+        step: 60,
+        message: "loss is NaN at step 60".into(),
+    });
+    assert_eq!(app.run.status, RunStatus::Paused);
+    assert_eq!(app.run.error.as_deref(), Some("loss is NaN at step 60"));
+    app.apply(&Event::Paused { step: 60 });
+    // The user lowers the lr and resumes.
+    let cmds = app.on_key(chr('['));
+    assert_eq!(cmds, vec![Command::SetLearningRate { value: 2e-5 }]);
+    assert_eq!(app.on_key(chr(' ')), vec![Command::Resume]);
+    app.apply(&Event::Resumed { step: 60 });
+    assert_eq!(app.run.status, RunStatus::Running);
+    assert_eq!(app.run.error, None);
+}
+
+#[test]
+fn reducer_done_finishes_and_q_closes() {
+    let mut app = app_at(TOTAL);
+    app.apply(&Event::Done {
+        step: TOTAL,
+        metrics: metrics(0.71),
+        stopped_early: false,
+    });
+    assert_eq!(app.run.status, RunStatus::Finished);
+    assert!(app.on_key(chr(' ')).is_empty(), "no commands after the end");
+    assert_eq!(app.outcome(), None);
+    app.on_key(chr('q'));
+    assert_eq!(app.outcome(), Some(Outcome::Finished));
+}
+
+#[test]
+fn ten_thousand_steps_stay_compact() {
+    let mut app = App::new();
+    app.apply(&start_event());
+    for step in 1..=10_000 {
+        app.apply(&Event::Step {
+            step,
+            epoch: 0.0,
+            loss: 1.0,
+            lr: 1e-5,
+            examples_per_sec: 1.0,
+            grad_norm: None,
+            step_seconds: None,
+        });
+    }
+    assert_eq!(app.run.loss.len(), 10_000);
+    assert!(app.run.loss.heap_bytes() < 200_000, "{}", app.run.loss.heap_bytes());
+}
+
+#[test]
+fn replay_is_reapplying_a_prefix() {
+    let events = stream(120);
+    let full = App::from_events(&events);
+    let cut = events
+        .iter()
+        .position(|e| matches!(e, Event::Step { step: 50, .. }))
+        .unwrap();
+    let mut app = replay_app(&events, cut + 1, Some(&full));
+    assert_eq!(app.run.step, 50);
+    assert_eq!(app.replay.unwrap().total, events.len());
+    app.view.focus = Focus::Loss;
+    app.on_key(key(KeyCode::End));
+    assert_eq!(app.replay.unwrap().cursor, events.len());
+    assert!(app.on_key(chr(' ')).is_empty(), "replay sends nothing");
+}
+
+// ---------------------------------------------------------------- input
+
+#[test]
+fn keys_send_commands() {
+    let mut app = app_at(120);
+    assert_eq!(app.on_key(chr(' ')), vec![Command::Pause]);
+    app.apply(&Event::Paused { step: 120 });
+    assert_eq!(app.on_key(chr(' ')), vec![Command::Resume]);
+    // p is pending at 0.35: + builds on it, and on the value just sent.
+    assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.4 }]);
+    assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.45 }]);
+    assert_eq!(app.on_key(chr('-')), vec![Command::SetP { value: 0.4 }]);
+    assert_eq!(
+        app.on_key(chr(']')),
+        vec![Command::SetLearningRate { value: 8e-5 }]
+    );
+    assert_eq!(
+        app.on_key(chr('u')),
+        vec![Command::SetUpdateRatio { value: 0.1 }]
+    );
+    assert_eq!(
+        app.on_key(chr('u')),
+        vec![Command::SetUpdateRatio { value: 0.025 }]
+    );
+    assert_eq!(app.on_key(chr('e')), vec![Command::Evaluate]);
+    assert_eq!(app.on_key(chr('c')), vec![Command::Checkpoint]);
+    // View keys send nothing.
+    for c in ['l', 's', 'v', '2', '?'] {
+        assert!(app.on_key(chr(c)).is_empty());
+    }
+    assert!(app.view.log_y);
+    assert_eq!(app.view.lens, Lens::Churn);
+    assert_eq!(app.view.overlay, Overlay::Help);
+}
+
+#[test]
+fn quit_dialog_checkpoint_and_quit() {
+    let mut app = app_at(120);
+    assert!(app.on_key(chr('q')).is_empty());
+    assert_eq!(app.view.overlay, Overlay::Quit { choice: 0 });
+    assert_eq!(app.on_key(key(KeyCode::Esc)), vec![]);
+    assert_eq!(app.view.overlay, Overlay::None);
+    app.on_key(chr('q'));
+    assert_eq!(
+        app.on_key(chr('c')),
+        vec![Command::Quit { checkpoint: true }]
+    );
+    assert_eq!(app.outcome(), None, "waits for the trainer");
+    app.apply(&Event::Checkpoint {
+        step: 120,
+        path: "runs/x/checkpoint-120".into(),
+    });
+    app.apply(&Event::Done {
+        step: 120,
+        metrics: metrics(0.6),
+        stopped_early: true,
+    });
+    assert_eq!(app.outcome(), Some(Outcome::QuitWithCheckpoint));
+}
+
+#[test]
+fn quit_ends_when_the_trainer_disconnects() {
+    let mut app = app_at(30);
+    app.on_key(chr('q'));
+    assert_eq!(
+        app.on_key(key(KeyCode::Enter)),
+        vec![Command::Quit { checkpoint: true }]
+    );
+    app.on_disconnect();
+    assert_eq!(app.outcome(), Some(Outcome::QuitWithCheckpoint));
+    // Without a quit request a lost trainer is an error.
+    let mut app = app_at(30);
+    app.on_disconnect();
+    assert_eq!(app.run.status, RunStatus::Error);
+    assert!(app.run.error.is_some());
+}
+
+#[test]
+fn heatmap_cursor_and_mouse_click() {
+    let mut app = app_at(120);
+    assert_eq!(app.view.focus, Focus::Heatmap);
+    assert_eq!((app.heat_row(), app.heat_col()), (Some(0), Some(2)));
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Left));
+    assert_eq!((app.heat_row(), app.heat_col()), (Some(1), Some(1)));
+    let _ = render(&mut app, 200, 60);
+    let layout = dps_tui::ui::screens::dashboard::layout(app.area, &app);
+    let panel = layout.heatmap.unwrap();
+    let g = heatmap::geometry(panel, &app);
+    // Click the first column, third line.
+    let at = Position::new(g.grid.x, g.grid.y + 2);
+    app.view.focus = Focus::Loss;
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: at.x,
+        row: at.y,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.view.focus, Focus::Heatmap);
+    assert_eq!(app.heat_col(), Some(0));
+    assert_eq!(app.heat_row(), Some(2 * g.rows_per_line));
+    // Scrolling over the loss chart zooms the x range.
+    let loss = layout.loss.unwrap();
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollUp,
+        column: loss.x + 5,
+        row: loss.y + 3,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.view.x_window, Some(60));
+    app.on_mouse(MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: loss.x + 5,
+        row: loss.y + 3,
+        modifiers: KeyModifiers::NONE,
+    });
+    assert_eq!(app.view.x_window, None);
+}
+
+#[test]
+fn picker_edits_validate_and_start() {
+    let mut app = picker_app();
+    assert_eq!(app.screen, Screen::Picker);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.picker.as_ref().unwrap().selected, 1);
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Down)); // p
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "2".chars() {
+        app.on_key(chr(c));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.take_start_request().is_none(), "invalid p blocks start");
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(&screen, &["✗ p", "expected a number from 0 to 1", "could not start"]);
+    app.on_key(key(KeyCode::Backspace));
+    for c in "0.4".chars() {
+        app.on_key(chr(c));
+    }
+    app.on_key(key(KeyCode::Enter));
+    let config = app.take_start_request().expect("valid form starts");
+    assert_eq!(config.p, 0.4);
+    assert_eq!(config.task, "mrpc");
+    assert_eq!(config.max_steps, Some(690));
+    // A failing start is shown in the picker.
+    app.start_failed("cannot read ../shared/glue/MRPC/train.tsv. Fix: set data_dir".into());
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(&screen, &["could not start", "Fix: set data_dir"]);
+    // Starting switches to the dashboard.
+    app.begin_run();
+    assert_eq!(app.screen, Screen::Dashboard);
+}
+
+// ---------------------------------------------------------------- rendering
+
+#[test]
+fn render_picker() {
+    let mut app = picker_app();
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(
+        &screen,
+        &[
+            "presets",
+            "rte",
+            "mrpc",
+            "468 steps",
+            "3 epochs",
+            "dps-dense",
+            "all-MiniLM-L6-v2",
+            "cannot be read",
+            "run settings",
+            "learning_rate",
+            "update_ratio",
+            "data_dir",
+            "device",
+            "ready",
+            "enter",
+        ],
+    );
+    let small = text(&render(&mut app, 80, 24));
+    assert_has(&small, &["rte", "method", "presets"]);
+}
+
+#[test]
+fn render_dashboard_mid_run_200x60() {
+    let mut app = app_at(120);
+    let buf = render(&mut app, 200, 60);
+    let screen = text(&buf);
+    assert_has(
+        &screen,
+        &[
+            "running",
+            "step 120/400",
+            "stage 5 subnet",
+            "epoch 0.77",
+            "85.0 ex/s",
+            "ETA",
+            "mem n/a",
+            "loss",
+            "ema 0.6",
+            "selection",
+            "importance share",
+            "L0 q/k",
+            "L1 f1/f2",
+            "pool/cls",
+            "accuracy",
+            "events",
+            "selection stage 5",
+            "learning_rate = 4e-5 applied",
+            "settings",
+            "dps-dense",
+            "→ 0.35 (next selection)",
+            "▾lr",
+            "━",
+        ],
+    );
+    // The heatmap draws coloured half-block cells and a coloured legend.
+    let half_blocks = buf
+        .content()
+        .iter()
+        .filter(|c| c.symbol() == "▀" && matches!(c.fg, Color::Rgb(..)))
+        .count();
+    assert!(half_blocks >= 14 * 3 / 2, "{half_blocks}");
+    // Subnet stages shade the chart background.
+    assert!(buf
+        .content()
+        .iter()
+        .any(|c| c.bg == Theme::colored().subnet_bg().unwrap()));
+}
+
+#[test]
+fn render_dashboard_paused_with_error_banner() {
+    let mut app = app_at(120);
+    app.apply(&Event::Error {
+        step: 120,
+        message: "non-finite loss (NaN) at step 120".into(),
+    });
+    app.apply(&Event::Paused { step: 120 });
+    let screen = text(&render(&mut app, 200, 60));
+    assert_has(
+        &screen,
+        &[
+            "paused",
+            "step 120/400",
+            "error: non-finite loss (NaN) at step 120",
+            "lower the lr with [",
+            "ERROR",
+        ],
+    );
+}
+
+#[test]
+fn render_dashboard_80x24() {
+    let mut app = app_at(120);
+    let screen = text(&render(&mut app, 80, 24));
+    assert_has(
+        &screen,
+        &["running", "step 120/400", "loss", "selection", "imp", "p 0.3→0.35"],
+    );
+    for line in screen.lines() {
+        assert_eq!(line.chars().count(), 80);
+    }
+    // The lens shows in the legend; switching lens changes it.
+    app.on_key(chr('4'));
+    let screen = text(&render(&mut app, 80, 24));
+    assert_has(&screen, &["selected fraction"]);
+}
+
+#[test]
+fn render_heatmap_zoom() {
+    let mut app = app_at(120);
+    app.on_key(key(KeyCode::Down));
+    app.on_key(key(KeyCode::Down)); // L0 v
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.view.zoom);
+    let buf = render(&mut app, 200, 60);
+    let screen = text(&buf);
+    assert_has(
+        &screen,
+        &[
+            "L0 v",
+            "encoder.layer.0.v.weight",
+            "[16×16]",
+            "selected 70.0%",
+            "mask density",
+            "8×16",
+            "selected per head",
+            "h0",
+            "h3",
+            "stage 5",
+        ],
+    );
+    // Rows of FFN matrices show per-row bars instead.
+    for _ in 0..2 {
+        app.on_key(key(KeyCode::Down));
+    }
+    app.on_key(key(KeyCode::Down)); // L0 ffn_in
+    let screen = text(&render(&mut app, 200, 60));
+    assert_has(&screen, &["encoder.layer.0.ffn_in.weight", "selected per row"]);
+    app.on_key(key(KeyCode::Esc));
+    assert!(!app.view.zoom);
+}
+
+#[test]
+fn render_help_overlay() {
+    let mut app = app_at(120);
+    app.on_key(chr('?'));
+    let screen = text(&render(&mut app, 200, 60));
+    assert_has(
+        &screen,
+        &[
+            "keys",
+            "pause / resume",
+            "peak learning rate",
+            "update ratio",
+            "log-y",
+            "smoothing",
+            "heatmap lens",
+            "zoom into the matrix",
+            "wheel over charts",
+        ],
+    );
+    app.on_key(key(KeyCode::Esc));
+    assert_eq!(app.view.overlay, Overlay::None);
+}
+
+#[test]
+fn render_quit_dialog() {
+    let mut app = app_at(120);
+    app.on_key(chr('q'));
+    let screen = text(&render(&mut app, 100, 30));
+    assert_has(
+        &screen,
+        &[
+            "Stop training at step 120/400?",
+            "checkpoint and quit",
+            "quit without checkpoint",
+            "cancel",
+        ],
+    );
+}
+
+#[test]
+fn no_color_renders_without_colours() {
+    let mut app = app_at(120);
+    app.theme = Theme::plain();
+    for (w, h) in [(200, 60), (80, 24)] {
+        let buf = render(&mut app, w, h);
+        for c in buf.content() {
+            assert_eq!(c.fg, Color::Reset, "{:?}", c);
+            assert_eq!(c.bg, Color::Reset, "{:?}", c);
+        }
+        let screen = text(&buf);
+        assert_has(&screen, &["step 120/400", "importance share"]);
+        assert!(screen.contains('█') || screen.contains('▓') || screen.contains('▒'));
+    }
+    app.on_key(key(KeyCode::Enter));
+    let buf = render(&mut app, 120, 40);
+    assert!(buf.content().iter().all(|c| c.fg == Color::Reset));
+    assert_has(&text(&buf), &["mask density"]);
+}
+
+#[test]
+fn tiny_and_empty_terminals_do_not_panic() {
+    let mut apps = vec![App::new(), app_at(120), picker_app()];
+    let mut zoomed = app_at(120);
+    zoomed.on_key(key(KeyCode::Enter));
+    apps.push(zoomed);
+    let mut help = app_at(5);
+    help.on_key(chr('?'));
+    apps.push(help);
+    for app in &mut apps {
+        app.theme = Theme::colored();
+        for (w, h) in [(1, 1), (2, 2), (10, 5), (20, 8), (40, 12), (79, 23), (300, 90)] {
+            render(app, w, h);
+        }
+    }
+    let screen = text(&render(&mut App::new(), 100, 30));
+    assert_has(&screen, &["waiting for the trainer"]);
+}
