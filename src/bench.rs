@@ -54,8 +54,7 @@ fn median(v: &mut [f64]) -> f64 {
 fn base_config(o: &BenchOptions) -> Result<TrainConfig> {
     let mut c = TrainConfig {
         model: o.model.clone(),
-        method: Method::parse(&o.method)
-            .ok_or_else(|| anyhow!("unknown method `{}`", o.method))?,
+        method: Method::parse(&o.method).ok_or_else(|| anyhow!("unknown method `{}`", o.method))?,
         batch_size: o.batch,
         max_seq_length: o.seq,
         dropout: Some(o.dropout),
@@ -82,7 +81,11 @@ pub fn run(o: &BenchOptions) -> Result<()> {
 
 fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
     let mut c = base_config(o)?;
-    c.task = if o.model == "demo" { "demo".into() } else { "rte".into() };
+    c.task = if o.model == "demo" {
+        "demo".into()
+    } else {
+        "rte".into()
+    };
     let total = o.steps + 3;
     c.max_steps = Some(total);
     c.update_ratio = (10.0 / total as f64).min(1.0);

@@ -259,7 +259,7 @@ impl EventSink for StdoutSink {
 
 /// A new run from a resolved configuration, or a resumed one.
 enum Source {
-    New(TrainConfig),
+    New(Box<TrainConfig>),
     Resume(PathBuf),
 }
 
@@ -276,6 +276,7 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
             (c, rd)
         }
         Source::New(c) => {
+            let c = *c;
             let rd = RunDir::create(&run.out, &c).with_context(|| {
                 format!("cannot create a run folder under {}", run.out.display())
             })?;
@@ -330,7 +331,7 @@ fn headless_train(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs
     init_logging(&run.out);
     let source = match resume {
         Some(r) => Source::Resume(r),
-        None => Source::New(resolve_config(preset.as_deref(), run)?),
+        None => Source::New(Box::new(resolve_config(preset.as_deref(), run)?)),
     };
     let (mut trainer, run_dir) = make_trainer(source, run)?;
     eprintln!("run folder: {}", run_dir.path.display());
@@ -353,7 +354,7 @@ fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result
     init_logging(&run.out);
     let run2 = run.clone();
     let mut start = move |config: TrainConfig| -> std::result::Result<(Receiver<Event>, Sender<Command>), String> {
-        spawn(Source::New(config), &run2).map_err(|e| format!("{e:#}"))
+        spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
     };
     let outcome = match (preset, resume) {
         (None, None) => dps_tui::ui::run_app(&mut start)?,
@@ -388,7 +389,13 @@ fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Comma
     Ok((erx, ctx))
 }
 
-fn eval(checkpoint: &Path, task: &str, data_dir: Option<PathBuf>, max_len: usize, device: &str) -> Result<i32> {
+fn eval(
+    checkpoint: &Path,
+    task: &str,
+    data_dir: Option<PathBuf>,
+    max_len: usize,
+    device: &str,
+) -> Result<i32> {
     let mut c = TrainConfig::default();
     c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
     c.model = checkpoint.display().to_string();
@@ -399,7 +406,12 @@ fn eval(checkpoint: &Path, task: &str, data_dir: Option<PathBuf>, max_len: usize
     c.max_steps = Some(1);
     let (mut trainer, _) = build_trainer(&c)?;
     let metrics = trainer.evaluate()?;
-    println!("{}", serde_json::to_string(&serde_json::json!({"event": "eval", "checkpoint": checkpoint, "task": c.task, "metrics": metrics}))?);
+    println!(
+        "{}",
+        serde_json::to_string(
+            &serde_json::json!({"event": "eval", "checkpoint": checkpoint, "task": c.task, "metrics": metrics})
+        )?
+    );
     Ok(0)
 }
 
@@ -426,7 +438,10 @@ fn list_runs(out: &Path) -> Result<i32> {
         .filter(|p| p.join("events.jsonl").exists())
         .collect();
     dirs.sort();
-    println!("{:<48} {:<6} {:<15} {:>11} {:>10} status", "run", "task", "method", "steps", "best");
+    println!(
+        "{:<48} {:<6} {:<15} {:>11} {:>10} status",
+        "run", "task", "method", "steps", "best"
+    );
     for d in dirs {
         let log = event_log::read(&d.join("events.jsonl"))?;
         let (mut task, mut method, mut total, mut step, mut best) =
@@ -435,7 +450,12 @@ fn list_runs(out: &Path) -> Result<i32> {
         let mut main_metric = None;
         for e in &log.events {
             match e {
-                Event::Start { task: t, method: m, total_steps, .. } => {
+                Event::Start {
+                    task: t,
+                    method: m,
+                    total_steps,
+                    ..
+                } => {
                     task = t.clone();
                     method = m.clone();
                     total = *total_steps;
@@ -472,7 +492,8 @@ fn list_runs(out: &Path) -> Result<i32> {
             method,
             step,
             total,
-            best.map(|b| format!("{b:.4}")).unwrap_or_else(|| "-".into())
+            best.map(|b| format!("{b:.4}"))
+                .unwrap_or_else(|| "-".into())
         );
     }
     Ok(0)
@@ -482,14 +503,24 @@ fn export(run: &Path, format: &str) -> Result<i32> {
     let log = event_log::read(&run.join("events.jsonl"))
         .with_context(|| format!("cannot read {}/events.jsonl", run.display()))?;
     if let Some(t) = &log.torn_tail {
-        eprintln!("warning: the last line of the log is torn and was skipped ({} bytes)", t.len());
+        eprintln!(
+            "warning: the last line of the log is torn and was skipped ({} bytes)",
+            t.len()
+        );
     }
     let mut rows: std::collections::BTreeMap<usize, serde_json::Map<String, serde_json::Value>> =
         Default::default();
     let mut eval_keys = std::collections::BTreeSet::new();
     for e in &log.events {
         match e {
-            Event::Step { step, epoch, loss, lr, examples_per_sec, .. } => {
+            Event::Step {
+                step,
+                epoch,
+                loss,
+                lr,
+                examples_per_sec,
+                ..
+            } => {
                 let r = rows.entry(*step).or_default();
                 r.insert("step".into(), (*step).into());
                 r.insert("epoch".into(), (*epoch).into());
@@ -537,8 +568,12 @@ fn export(run: &Path, format: &str) -> Result<i32> {
 }
 
 fn replay(run: &Path) -> Result<i32> {
-    let log = event_log::read(&run.join("events.jsonl"))
-        .with_context(|| format!("cannot read {}/events.jsonl. Fix: pass a run folder (`dps-tui runs`)", run.display()))?;
+    let log = event_log::read(&run.join("events.jsonl")).with_context(|| {
+        format!(
+            "cannot read {}/events.jsonl. Fix: pass a run folder (`dps-tui runs`)",
+            run.display()
+        )
+    })?;
     if let Some(t) = &log.torn_tail {
         tracing::warn!("torn last line skipped: {} bytes", t.len());
     }

@@ -22,20 +22,46 @@ fn glue_dir() -> Option<PathBuf> {
     }
 }
 
-/// (task, train rows, dev rows, train class counts, dev class counts); class counts are
-/// indexed by label id ("0","1" or entailment, not_entailment), from shared/glue/SOURCES.md.
-const EXPECTED: &[(&str, usize, usize, &[usize], &[usize])] = &[
-    ("cola", 8551, 1043, &[2528, 6023], &[322, 721]),
-    ("mrpc", 3668, 408, &[1194, 2474], &[129, 279]),
-    ("stsb", 5749, 1500, &[], &[]),
-    ("rte", 2490, 277, &[1249, 1241], &[146, 131]),
-    ("wnli", 635, 71, &[323, 312], &[40, 31]),
+/// Row and class counts of one task, from shared/glue/SOURCES.md. Class counts are indexed
+/// by label id ("0", "1" or entailment, not_entailment); empty for regression.
+struct Expected {
+    task: &'static str,
+    train: usize,
+    dev: usize,
+    train_classes: &'static [usize],
+    dev_classes: &'static [usize],
+}
+
+const fn exp(
+    task: &'static str,
+    train: usize,
+    dev: usize,
+    train_classes: &'static [usize],
+    dev_classes: &'static [usize],
+) -> Expected {
+    Expected {
+        task,
+        train,
+        dev,
+        train_classes,
+        dev_classes,
+    }
+}
+
+const EXPECTED: &[Expected] = &[
+    exp("cola", 8551, 1043, &[2528, 6023], &[322, 721]),
+    exp("mrpc", 3668, 408, &[1194, 2474], &[129, 279]),
+    exp("stsb", 5749, 1500, &[], &[]),
+    exp("rte", 2490, 277, &[1249, 1241], &[146, 131]),
+    exp("wnli", 635, 71, &[323, 312], &[40, 31]),
 ];
 
 #[test]
 fn shared_tasks_load_with_expected_counts() {
     let Some(dir) = glue_dir() else { return };
-    for &(name, n_train, n_dev, c_train, c_dev) in EXPECTED {
+    for x in EXPECTED {
+        let (name, n_train, n_dev) = (x.task, x.train, x.dev);
+        let (c_train, c_dev) = (x.train_classes, x.dev_classes);
         let t = task(name).unwrap();
         let train = load_split(&dir, t, Split::Train).unwrap();
         let dev = load_split(&dir, t, Split::Dev).unwrap();
@@ -103,7 +129,13 @@ fn cola_without_header_and_final_newline() {
     // The last line of dev.tsv has no newline; it must still be read.
     let raw = std::fs::read_to_string(dir.join("CoLA/dev.tsv")).unwrap();
     assert!(!raw.ends_with('\n'));
-    let last_sentence = raw.rsplit('\n').next().unwrap().rsplit('\t').next().unwrap();
+    let last_sentence = raw
+        .rsplit('\n')
+        .next()
+        .unwrap()
+        .rsplit('\t')
+        .next()
+        .unwrap();
     let dev = load_split(&dir, t, Split::Dev).unwrap();
     assert_eq!(dev.examples.last().unwrap().text_a, last_sentence);
 }
@@ -176,7 +208,10 @@ fn quotes_are_not_interpreted() {
     let msg = load_split(tmp.path(), wnli, Split::Train)
         .unwrap_err()
         .to_string();
-    assert!(msg.contains("train.tsv:2: expected 4 fields, found 5"), "{msg}");
+    assert!(
+        msg.contains("train.tsv:2: expected 4 fields, found 5"),
+        "{msg}"
+    );
     // A quoted label is not unquoted.
     write(
         tmp.path(),
@@ -203,12 +238,20 @@ fn missing_file_names_the_path_and_the_fix() {
 #[test]
 fn test_split_is_refused() {
     let tmp = tempfile::tempdir().unwrap();
-    write(tmp.path(), "RTE", "test.tsv", "index\tsentence1\tsentence2\n0\ta\tb\n");
+    write(
+        tmp.path(),
+        "RTE",
+        "test.tsv",
+        "index\tsentence1\tsentence2\n0\ta\tb\n",
+    );
     let msg = load_split(tmp.path(), task("rte").unwrap(), Split::Test)
         .unwrap_err()
         .to_string();
     assert!(msg.contains("no labels"), "{msg}");
-    assert!(msg.contains("cannot be used for training or evaluation"), "{msg}");
+    assert!(
+        msg.contains("cannot be used for training or evaluation"),
+        "{msg}"
+    );
     let msg = load_split(tmp.path(), task("rte").unwrap(), Split::DevMismatched)
         .unwrap_err()
         .to_string();
@@ -256,7 +299,12 @@ fn subsample_is_deterministic_and_of_size_n() {
     let b = subsample(&ds, 100, 3);
     let c = subsample(&ds, 100, 4);
     assert_eq!(a.len(), 100);
-    let texts = |d: &glue::Dataset| d.examples.iter().map(|e| e.text_a.clone()).collect::<Vec<_>>();
+    let texts = |d: &glue::Dataset| {
+        d.examples
+            .iter()
+            .map(|e| e.text_a.clone())
+            .collect::<Vec<_>>()
+    };
     assert_eq!(texts(&a), texts(&b));
     assert_ne!(texts(&a), texts(&c));
     let mut uniq = texts(&a);
@@ -331,7 +379,11 @@ fn enc(ids: &[u32], types: &[u32], label: Label) -> Encoded {
 #[test]
 fn make_batch_pads_and_masks() {
     let a = enc(&[101, 7, 8, 102], &[0, 0, 0, 0], Label::Class(1));
-    let b = enc(&[101, 9, 102, 10, 102, 11, 102], &[0, 0, 0, 1, 1, 1, 1], Label::Class(0));
+    let b = enc(
+        &[101, 9, 102, 10, 102, 11, 102],
+        &[0, 0, 0, 1, 1, 1, 1],
+        Label::Class(0),
+    );
     let c = enc(&[101, 102], &[0, 0], Label::Class(1));
     let dev = Device::Cpu;
     let batch = make_batch(&[&a, &b, &c], None, false, &dev).unwrap();

@@ -39,7 +39,9 @@ fn setup() -> Option<(BertForSequenceClassification, Vec<Item>)> {
     let model_dir = Path::new("../shared/models/all-MiniLM-L6-v2");
     let expected = Path::new("../shared/reference/minilm/expected.json");
     if !model_dir.join("model.safetensors").is_file() || !expected.is_file() {
-        eprintln!("SKIPPED: ../shared not found (no all-MiniLM-L6-v2 model or minilm/expected.json)");
+        eprintln!(
+            "SKIPPED: ../shared not found (no all-MiniLM-L6-v2 model or minilm/expected.json)"
+        );
         return None;
     }
     let (model, initialised) = BertForSequenceClassification::load_dir(
@@ -82,10 +84,7 @@ fn max_err(got: &[f32], want: &[f32]) -> f32 {
 }
 
 /// Run a right-padded batch; returns (cls rows, pooler rows).
-fn run(
-    model: &BertForSequenceClassification,
-    items: &[&Item],
-) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
+fn run(model: &BertForSequenceClassification, items: &[&Item]) -> (Vec<Vec<f32>>, Vec<Vec<f32>>) {
     let len = items.iter().map(|i| i.ids.len()).max().unwrap();
     let pad = |v: &Vec<u32>| {
         let mut v = v.clone();
@@ -99,16 +98,30 @@ fn run(
         Tensor::from_vec(flat, (b, len), d).unwrap()
     };
     let out = model
-        .forward(&mk(&|i| &i.ids), &mk(&|i| &i.types), &mk(&|i| &i.mask), None, None)
+        .forward(
+            &mk(&|i| &i.ids),
+            &mk(&|i| &i.types),
+            &mk(&|i| &i.mask),
+            None,
+            None,
+        )
         .unwrap();
     let last = out.hidden_states.last().unwrap();
-    let cls: Vec<Vec<f32>> = last.narrow(1, 0, 1).unwrap().squeeze(1).unwrap().to_vec2().unwrap();
+    let cls: Vec<Vec<f32>> = last
+        .narrow(1, 0, 1)
+        .unwrap()
+        .squeeze(1)
+        .unwrap()
+        .to_vec2()
+        .unwrap();
     (cls, out.pooler_output.to_vec2().unwrap())
 }
 
 #[test]
 fn minilm_one_at_a_time_matches_transformers() {
-    let Some((model, items)) = setup() else { return };
+    let Some((model, items)) = setup() else {
+        return;
+    };
     let (mut worst_cls, mut worst_pool) = (0f32, 0f32);
     for (n, item) in items.iter().enumerate() {
         let (cls, pool) = run(&model, &[item]);
@@ -119,21 +132,34 @@ fn minilm_one_at_a_time_matches_transformers() {
         worst_cls = worst_cls.max(ec);
         worst_pool = worst_pool.max(ep);
     }
-    eprintln!("MiniLM one at a time: cls max abs error {worst_cls:.3e}, pooler_output {worst_pool:.3e}");
+    eprintln!(
+        "MiniLM one at a time: cls max abs error {worst_cls:.3e}, pooler_output {worst_pool:.3e}"
+    );
 }
 
 #[test]
 fn minilm_padded_batch_matches_transformers() {
-    let Some((model, items)) = setup() else { return };
+    let Some((model, items)) = setup() else {
+        return;
+    };
     let refs: Vec<&Item> = items.iter().collect();
-    assert!(refs.iter().any(|i| i.ids.len() < 128), "the batch must contain padding");
+    assert!(
+        refs.iter().any(|i| i.ids.len() < 128),
+        "the batch must contain padding"
+    );
     let (cls, pool) = run(&model, &refs);
     let (mut worst_cls, mut worst_pool) = (0f32, 0f32);
     for (n, item) in items.iter().enumerate() {
         let ec = max_err(&cls[n], &item.cls);
         let ep = max_err(&pool[n], &item.pooler);
-        assert!(ec <= TOL, "item {n}: cls differs by {ec} in the padded batch");
-        assert!(ep <= TOL, "item {n}: pooler_output differs by {ep} in the padded batch");
+        assert!(
+            ec <= TOL,
+            "item {n}: cls differs by {ec} in the padded batch"
+        );
+        assert!(
+            ep <= TOL,
+            "item {n}: pooler_output differs by {ep} in the padded batch"
+        );
         worst_cls = worst_cls.max(ec);
         worst_pool = worst_pool.max(ep);
     }

@@ -15,7 +15,9 @@ fn tiny_dir() -> Option<PathBuf> {
     if d.join("model.safetensors").is_file() {
         Some(d.to_path_buf())
     } else {
-        eprintln!("SKIPPED: ../shared not found (no ../shared/reference/tiny-bert/model.safetensors)");
+        eprintln!(
+            "SKIPPED: ../shared not found (no ../shared/reference/tiny-bert/model.safetensors)"
+        );
         None
     }
 }
@@ -42,14 +44,23 @@ fn tiny_model(dir: &Path, tensors: HashMap<String, Tensor>) -> BertForSequenceCl
         0,
     )
     .unwrap();
-    assert!(initialised.is_empty(), "unexpectedly initialised {initialised:?}");
+    assert!(
+        initialised.is_empty(),
+        "unexpectedly initialised {initialised:?}"
+    );
     model
 }
 
 fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
     assert_eq!(a.dims(), b.dims(), "shape mismatch");
     let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
-    let b: Vec<f32> = b.to_dtype(DType::F32).unwrap().flatten_all().unwrap().to_vec1().unwrap();
+    let b: Vec<f32> = b
+        .to_dtype(DType::F32)
+        .unwrap()
+        .flatten_all()
+        .unwrap()
+        .to_vec1()
+        .unwrap();
     a.iter()
         .zip(&b)
         .map(|(x, y)| {
@@ -77,10 +88,7 @@ impl Case {
     fn u32(&self, name: &str) -> Tensor {
         self.get(name).to_dtype(DType::U32).unwrap()
     }
-    fn forward(
-        &self,
-        model: &BertForSequenceClassification,
-    ) -> dps_tui::model::ForwardOutput {
+    fn forward(&self, model: &BertForSequenceClassification) -> dps_tui::model::ForwardOutput {
         model
             .forward(
                 &self.u32("input_ids"),
@@ -108,7 +116,10 @@ fn tiny_forward_loss_and_gradients_match_pytorch() {
         assert!(e <= TOL, "hidden_states.{i} differs by {e}");
         worst_fwd = worst_fwd.max(e);
     }
-    let e = max_abs_diff(out.hidden_states.last().unwrap(), case.get("last_hidden_state"));
+    let e = max_abs_diff(
+        out.hidden_states.last().unwrap(),
+        case.get("last_hidden_state"),
+    );
     assert!(e <= TOL, "last_hidden_state differs by {e}");
     let e = max_abs_diff(&out.pooler_output, case.get("pooler_output"));
     eprintln!("pooler_output: max abs error {e:.3e}");
@@ -122,7 +133,10 @@ fn tiny_forward_loss_and_gradients_match_pytorch() {
     let loss = model.loss(&out.logits, &case.u32("labels")).unwrap();
     assert_eq!(loss.rank(), 0, "loss should be a scalar");
     let e = max_abs_diff(&loss.reshape(1).unwrap(), case.get("loss"));
-    eprintln!("loss: {} (max abs error {e:.3e})", loss.to_scalar::<f32>().unwrap());
+    eprintln!(
+        "loss: {} (max abs error {e:.3e})",
+        loss.to_scalar::<f32>().unwrap()
+    );
     assert!(e <= TOL, "loss differs by {e}");
 
     let grads = loss.backward().unwrap();
@@ -162,10 +176,23 @@ fn every_param_gets_a_finite_gradient() {
             .unwrap_or_else(|| panic!("no gradient for {}", p.name));
         assert_eq!(g.dims(), p.var.as_tensor().dims(), "{}", p.name);
         let v: Vec<f32> = g.flatten_all().unwrap().to_vec1().unwrap();
-        assert!(v.iter().all(|x| x.is_finite()), "non-finite gradient in {}", p.name);
-        assert!(v.iter().any(|&x| x != 0.0), "all-zero gradient for {}", p.name);
+        assert!(
+            v.iter().all(|x| x.is_finite()),
+            "non-finite gradient in {}",
+            p.name
+        );
+        assert!(
+            v.iter().any(|&x| x != 0.0),
+            "all-zero gradient for {}",
+            p.name
+        );
     }
-    let dps: Vec<&str> = model.params().iter().filter(|p| p.dps).map(|p| p.name.as_str()).collect();
+    let dps: Vec<&str> = model
+        .params()
+        .iter()
+        .filter(|p| p.dps)
+        .map(|p| p.name.as_str())
+        .collect();
     assert_eq!(dps.len(), 14, "{dps:?}");
     let no_decay = model.params().iter().filter(|p| !p.decay).count();
     // 14 Linear biases + 5 LayerNorm weights + 5 LayerNorm biases.
@@ -193,7 +220,10 @@ fn bert_prefix_and_legacy_gamma_beta_load_identically() {
     // Buffers and pretraining heads are ignored.
     renamed.insert(
         "bert.embeddings.position_ids".into(),
-        Tensor::arange(0i64, 64, &Device::Cpu).unwrap().reshape((1, 64)).unwrap(),
+        Tensor::arange(0i64, 64, &Device::Cpu)
+            .unwrap()
+            .reshape((1, 64))
+            .unwrap(),
     );
     renamed.insert(
         "cls.predictions.bias".into(),
@@ -206,7 +236,12 @@ fn bert_prefix_and_legacy_gamma_beta_load_identically() {
     assert_eq!(max_abs_diff(&a, &b), 0.0);
     for (p, q) in reference.params().iter().zip(model.params()) {
         assert_eq!(p.name, q.name);
-        assert_eq!(max_abs_diff(p.var.as_tensor(), q.var.as_tensor()), 0.0, "{}", p.name);
+        assert_eq!(
+            max_abs_diff(p.var.as_tensor(), q.var.as_tensor()),
+            0.0,
+            "{}",
+            p.name
+        );
     }
 }
 
@@ -228,15 +263,36 @@ fn missing_head_is_initialised_deterministically() {
     let (a, init_a) = build(7);
     let (b, _) = build(7);
     let (c, _) = build(8);
-    assert_eq!(init_a, vec!["classifier.bias".to_string(), "classifier.weight".to_string()]);
-    let w = |m: &BertForSequenceClassification| m.param("classifier.weight").unwrap().var.as_tensor().clone();
+    assert_eq!(
+        init_a,
+        vec![
+            "classifier.bias".to_string(),
+            "classifier.weight".to_string()
+        ]
+    );
+    let w = |m: &BertForSequenceClassification| {
+        m.param("classifier.weight")
+            .unwrap()
+            .var
+            .as_tensor()
+            .clone()
+    };
     assert_eq!(max_abs_diff(&w(&a), &w(&b)), 0.0);
     assert!(max_abs_diff(&w(&a), &w(&c)) > 0.0);
-    let bias: Vec<f32> = a.param("classifier.bias").unwrap().var.as_tensor().to_vec1().unwrap();
+    let bias: Vec<f32> = a
+        .param("classifier.bias")
+        .unwrap()
+        .var
+        .as_tensor()
+        .to_vec1()
+        .unwrap();
     assert_eq!(bias, vec![0.0, 0.0]);
     let wv: Vec<f32> = w(&a).flatten_all().unwrap().to_vec1().unwrap();
     let std = (wv.iter().map(|x| x * x).sum::<f32>() / wv.len() as f32).sqrt();
-    assert!(std > 0.01 && std < 0.03, "classifier std {std} (initializer_range 0.02)");
+    assert!(
+        std > 0.01 && std < 0.03,
+        "classifier std {std} (initializer_range 0.02)"
+    );
 }
 
 #[test]
@@ -247,13 +303,19 @@ fn wrong_shape_and_missing_tensor_errors_name_the_tensor() {
 
     let mut bad = tiny_tensors(&dir);
     let name = "encoder.layer.1.intermediate.dense.weight";
-    bad.insert(name.into(), Tensor::zeros((64, 31), DType::F32, &Device::Cpu).unwrap());
+    bad.insert(
+        name.into(),
+        Tensor::zeros((64, 31), DType::F32, &Device::Cpu).unwrap(),
+    );
     let err = BertForSequenceClassification::from_tensors(cfg.clone(), head, bad, &Device::Cpu, 0)
         .err()
         .expect("wrong shape must fail");
     let msg = err.to_string();
     assert!(matches!(err, ModelError::ShapeMismatch { .. }), "{msg}");
-    assert!(msg.contains(name) && msg.contains("[64, 31]") && msg.contains("[64, 32]"), "{msg}");
+    assert!(
+        msg.contains(name) && msg.contains("[64, 31]") && msg.contains("[64, 32]"),
+        "{msg}"
+    );
 
     let mut missing = tiny_tensors(&dir);
     let name = "encoder.layer.0.output.LayerNorm.bias";

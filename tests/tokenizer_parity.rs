@@ -81,7 +81,11 @@ fn encode_pair_matches_hugging_face() {
     for it in &items {
         let got = enc.encode_pair(&it.a, it.b.as_deref()).unwrap();
         assert_eq!(got.ids, it.ids, "ids of {:?} / {:?}", it.a, it.b);
-        assert_eq!(got.type_ids, it.types, "type ids of {:?} / {:?}", it.a, it.b);
+        assert_eq!(
+            got.type_ids, it.types,
+            "type ids of {:?} / {:?}",
+            it.a, it.b
+        );
         // No padding: every reference token is real.
         assert!(it.mask.iter().all(|&m| m == 1));
         assert_eq!(got.ids.len(), it.mask.len());
@@ -122,8 +126,8 @@ fn encode_dataset_matches_hugging_face() {
 #[test]
 fn truncation_counts_special_tokens_for_pairs() {
     let Some(dir) = shared() else { return };
-    let enc = TextEncoder::from_file(&dir.join("models/all-MiniLM-L6-v2/tokenizer.json"), 16)
-        .unwrap();
+    let enc =
+        TextEncoder::from_file(&dir.join("models/all-MiniLM-L6-v2/tokenizer.json"), 16).unwrap();
     let long = "word ".repeat(50);
     let e = enc.encode_pair(&long, Some("a short one")).unwrap();
     assert_eq!(e.ids.len(), 16);

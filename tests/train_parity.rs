@@ -18,7 +18,10 @@ fn reference_dir() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("SKIPPED: ../shared not found ({}); parity tests did not run", p.display());
+        eprintln!(
+            "SKIPPED: ../shared not found ({}); parity tests did not run",
+            p.display()
+        );
         None
     }
 }
@@ -109,7 +112,13 @@ fn one_adamw_step_matches_torch() {
             .unwrap()
             .to_vec1::<f32>()
             .unwrap();
-        let got = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let got = p
+            .var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         for k in 0..got.len() {
             let d = (got[k] - want[k]).abs();
             if g[k].abs() < 1e-6 && g[k] != 0.0 {
@@ -129,7 +138,11 @@ fn one_adamw_step_matches_torch() {
 }
 
 fn dps_dataset(d: &HashMap<String, Tensor>) -> EncodedDataset {
-    let ids = d["data.input_ids"].to_dtype(DType::U32).unwrap().to_vec2::<u32>().unwrap();
+    let ids = d["data.input_ids"]
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec2::<u32>()
+        .unwrap();
     let types = d["data.token_type_ids"]
         .to_dtype(DType::U32)
         .unwrap()
@@ -140,7 +153,11 @@ fn dps_dataset(d: &HashMap<String, Tensor>) -> EncodedDataset {
         .unwrap()
         .to_vec2::<u32>()
         .unwrap();
-    let labels = d["data.labels"].to_dtype(DType::U32).unwrap().to_vec1::<u32>().unwrap();
+    let labels = d["data.labels"]
+        .to_dtype(DType::U32)
+        .unwrap()
+        .to_vec1::<u32>()
+        .unwrap();
     let items = (0..ids.len())
         .map(|i| {
             let n = mask[i].iter().filter(|&&m| m == 1).count();
@@ -200,7 +217,11 @@ fn dps_dense_three_stages_match_the_authors_code() {
         let state = trainer.strategy.save_state().unwrap();
         if s == 4 || s == 12 {
             // Importance: relative error.
-            let key = if s == 4 { "importance" } else { "importance_stage3" };
+            let key = if s == 4 {
+                "importance"
+            } else {
+                "importance_stage3"
+            };
             let mut worst = 0f32;
             for (i, name) in dps_names.iter().enumerate() {
                 let got = &state.tensors[&format!("{i}.importance")];
@@ -286,7 +307,13 @@ fn strict_freeze_leaves_frozen_elements_bit_identical() {
     let state = trainer.strategy.save_state().unwrap();
     let mut j = 0;
     for (i, p) in trainer.model.params().iter().enumerate() {
-        let now = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let now = p
+            .var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let was = before[i].flatten_all().unwrap().to_vec1::<f32>().unwrap();
         if p.dps {
             let mask = state.tensors[&format!("{j}.mask")]

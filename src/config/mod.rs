@@ -35,7 +35,9 @@ pub enum ConfigError {
         #[source]
         source: std::io::Error,
     },
-    #[error("{path}: not valid YAML: {message}. Fix: a preset is a flat mapping of `key: value` lines")]
+    #[error(
+        "{path}: not valid YAML: {message}. Fix: a preset is a flat mapping of `key: value` lines"
+    )]
     Yaml { path: PathBuf, message: String },
     #[error("no preset named `{name}`. Available: {available}. Fix: pass one of these or a path to a .yaml file")]
     NoSuchPreset { name: String, available: String },
@@ -218,10 +220,19 @@ impl Default for TrainConfig {
 
 /// Every key a preset or `--set` may name, with what it accepts.
 pub const KEYS: &[(&str, &str)] = &[
-    ("task", "one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, demo"),
+    (
+        "task",
+        "one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, demo",
+    ),
     ("model", "a local model folder or a Hugging Face model id"),
-    ("method", "one of vanilla, dps-dense, dps-mix, child-tuning-f, child-tuning-d"),
-    ("max_steps", "a positive integer, or null for num_epochs epochs"),
+    (
+        "method",
+        "one of vanilla, dps-dense, dps-mix, child-tuning-f, child-tuning-d",
+    ),
+    (
+        "max_steps",
+        "a positive integer, or null for num_epochs epochs",
+    ),
     ("num_epochs", "a number > 0"),
     ("batch_size", "an integer from 1 to 4096"),
     ("max_seq_length", "an integer from 8 to 4096"),
@@ -235,12 +246,21 @@ pub const KEYS: &[(&str, &str)] = &[
     ("adam_beta2", "a number from 0 to 1 (exclusive)"),
     ("adam_epsilon", "a number > 0"),
     ("max_grad_norm", "a number >= 0 (0 disables clipping)"),
-    ("dropout", "a number from 0 to 1 (exclusive), or null for the model's own"),
+    (
+        "dropout",
+        "a number from 0 to 1 (exclusive), or null for the model's own",
+    ),
     ("seed", "a non-negative integer"),
     ("shuffle", "true or false"),
     ("eval_every", "a non-negative integer (0 = once per epoch)"),
-    ("train_size", "a positive integer, or null for the whole training set"),
-    ("data_dir", "a folder in the GLUE layout (<dir>/<TASK>/train.tsv), or null for the Hub"),
+    (
+        "train_size",
+        "a positive integer, or null for the whole training set",
+    ),
+    (
+        "data_dir",
+        "a folder in the GLUE layout (<dir>/<TASK>/train.tsv), or null for the Hub",
+    ),
     ("device", "cpu, cuda, cuda:N or metal"),
     ("threads", "a non-negative integer (0 = all cores)"),
     ("p", "a number from 0 to 1 (exclusive): the share frozen"),
@@ -403,8 +423,7 @@ impl TrainConfig {
                 let ok = s == "cpu"
                     || s == "metal"
                     || s == "cuda"
-                    || s
-                        .strip_prefix("cuda:")
+                    || s.strip_prefix("cuda:")
                         .is_some_and(|n| n.parse::<usize>().is_ok());
                 if !ok {
                     return Err(bad());
@@ -517,7 +536,8 @@ mod tests {
         for (key, _) in KEYS {
             let mut c = base.clone();
             let v = base.get(key).unwrap_or(serde_yaml::Value::Null);
-            c.set(key, &v, "test").unwrap_or_else(|e| panic!("{key}: {e}"));
+            c.set(key, &v, "test")
+                .unwrap_or_else(|e| panic!("{key}: {e}"));
             assert_eq!(c, base, "{key}");
         }
     }
@@ -570,8 +590,10 @@ mod tests {
 
     #[test]
     fn schedule_lengths() {
-        let mut c = TrainConfig::default();
-        c.max_steps = Some(468);
+        let mut c = TrainConfig {
+            max_steps: Some(468),
+            ..TrainConfig::default()
+        };
         assert_eq!(c.update_steps(468), 23);
         c.max_steps = None;
         assert_eq!(c.total_steps(2490), 3 * 156);

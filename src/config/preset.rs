@@ -32,11 +32,10 @@ pub struct PresetInfo {
 
 /// Parse a preset's YAML text. `origin` names the file in errors.
 pub fn parse_preset(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
-    let value: serde_yaml::Value =
-        serde_yaml::from_str(text).map_err(|e| ConfigError::Yaml {
-            path: PathBuf::from(origin),
-            message: e.to_string(),
-        })?;
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Yaml {
+        path: PathBuf::from(origin),
+        message: e.to_string(),
+    })?;
     let map = match value {
         serde_yaml::Value::Mapping(m) => m,
         serde_yaml::Value::Null => serde_yaml::Mapping::new(),
@@ -191,11 +190,17 @@ mod tests {
         let e = parse_preset("task: rte\nlearnin_rate: 1e-3\n", "presets/bad.yaml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("presets/bad.yaml") && e.contains("learnin_rate"), "{e}");
+        assert!(
+            e.contains("presets/bad.yaml") && e.contains("learnin_rate"),
+            "{e}"
+        );
         let e = parse_preset("task: rte\nbatch_size: -3\n", "presets/bad.yaml")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("presets/bad.yaml") && e.contains("batch_size"), "{e}");
+        assert!(
+            e.contains("presets/bad.yaml") && e.contains("batch_size"),
+            "{e}"
+        );
         let e = parse_preset("task: [rte\n", "presets/bad.yaml")
             .unwrap_err()
             .to_string();

@@ -155,23 +155,95 @@ pub const GLUE_TASKS: &[TaskSpec] = &[
     TaskSpec {
         has_header: false,
         num_fields: 4,
-        ..spec("cola", "CoLA", LabelKind::Classes(BINARY), "mcc", I(3), None, I(1))
+        ..spec(
+            "cola",
+            "CoLA",
+            LabelKind::Classes(BINARY),
+            "mcc",
+            I(3),
+            None,
+            I(1),
+        )
     },
-    spec("sst2", "SST-2", LabelKind::Classes(BINARY), "accuracy", I(0), None, I(1)),
-    spec("mrpc", "MRPC", LabelKind::Classes(BINARY), "combined_score", I(3), Some(I(4)), I(0)),
-    spec("stsb", "STS-B", LabelKind::Regression, "combined_score", I(7), Some(I(8)), Last),
+    spec(
+        "sst2",
+        "SST-2",
+        LabelKind::Classes(BINARY),
+        "accuracy",
+        I(0),
+        None,
+        I(1),
+    ),
+    spec(
+        "mrpc",
+        "MRPC",
+        LabelKind::Classes(BINARY),
+        "combined_score",
+        I(3),
+        Some(I(4)),
+        I(0),
+    ),
+    spec(
+        "stsb",
+        "STS-B",
+        LabelKind::Regression,
+        "combined_score",
+        I(7),
+        Some(I(8)),
+        Last,
+    ),
     TaskSpec {
         skip_malformed: true,
-        ..spec("qqp", "QQP", LabelKind::Classes(BINARY), "combined_score", I(3), Some(I(4)), I(5))
+        ..spec(
+            "qqp",
+            "QQP",
+            LabelKind::Classes(BINARY),
+            "combined_score",
+            I(3),
+            Some(I(4)),
+            I(5),
+        )
     },
     TaskSpec {
         dev_file: "dev_matched.tsv",
         dev_mismatched_file: Some("dev_mismatched.tsv"),
-        ..spec("mnli", "MNLI", LabelKind::Classes(NLI3), "accuracy", I(8), Some(I(9)), Last)
+        ..spec(
+            "mnli",
+            "MNLI",
+            LabelKind::Classes(NLI3),
+            "accuracy",
+            I(8),
+            Some(I(9)),
+            Last,
+        )
     },
-    spec("qnli", "QNLI", LabelKind::Classes(NLI2), "accuracy", I(1), Some(I(2)), I(3)),
-    spec("rte", "RTE", LabelKind::Classes(NLI2), "accuracy", I(1), Some(I(2)), I(3)),
-    spec("wnli", "WNLI", LabelKind::Classes(BINARY), "accuracy", I(1), Some(I(2)), I(3)),
+    spec(
+        "qnli",
+        "QNLI",
+        LabelKind::Classes(NLI2),
+        "accuracy",
+        I(1),
+        Some(I(2)),
+        I(3),
+    ),
+    spec(
+        "rte",
+        "RTE",
+        LabelKind::Classes(NLI2),
+        "accuracy",
+        I(1),
+        Some(I(2)),
+        I(3),
+    ),
+    spec(
+        "wnli",
+        "WNLI",
+        LabelKind::Classes(BINARY),
+        "accuracy",
+        I(1),
+        Some(I(2)),
+        I(3),
+    ),
 ];
 
 /// Map a user-typed task name (`RTE`, `sst-2`, `STS-B`, `mnli`, `demo`) to the canonical
@@ -315,11 +387,13 @@ pub fn load_split(
             task: task.name.into(),
         });
     }
-    let file = task.file_name(split).ok_or_else(|| DataError::NoSuchSplit {
-        task: task.name.into(),
-        split: split.as_str().into(),
-        available: "train or dev".into(),
-    })?;
+    let file = task
+        .file_name(split)
+        .ok_or_else(|| DataError::NoSuchSplit {
+            task: task.name.into(),
+            split: split.as_str().into(),
+            available: "train or dev".into(),
+        })?;
     let path = data_dir.join(task.dir_name).join(file);
     if !path.is_file() {
         return Err(DataError::MissingFile {
@@ -339,11 +413,7 @@ pub fn load_split(
 }
 
 /// Parse the text of one GLUE TSV file of `task`; `path` is only used in error messages.
-pub fn parse_examples(
-    path: &Path,
-    text: &str,
-    task: &TaskSpec,
-) -> Result<Vec<Example>, DataError> {
+pub fn parse_examples(path: &Path, text: &str, task: &TaskSpec) -> Result<Vec<Example>, DataError> {
     let needed = [Some(task.text_a), task.text_b, Some(task.label)]
         .into_iter()
         .flatten()
@@ -352,9 +422,9 @@ pub fn parse_examples(
         .unwrap_or(1);
     let mut rows = tsv::rows(text);
     let expected = if task.has_header {
-        let header = rows
-            .next()
-            .ok_or_else(|| tsv::parse_error(path, 1, "the file is empty; expected a header line"))?;
+        let header = rows.next().ok_or_else(|| {
+            tsv::parse_error(path, 1, "the file is empty; expected a header line")
+        })?;
         header.fields.len()
     } else {
         task.num_fields
@@ -395,10 +465,7 @@ pub fn parse_examples(
                     return Err(tsv::parse_error(
                         path,
                         row.line,
-                        format!(
-                            "label `{raw_label}` is not one of {}",
-                            names.join(", ")
-                        ),
+                        format!("label `{raw_label}` is not one of {}", names.join(", ")),
                     ))
                 }
             },
@@ -501,6 +568,9 @@ mod tests {
         let e = parse_examples(Path::new("sts.tsv"), text, t)
             .unwrap_err()
             .to_string();
-        assert!(e.contains("sts.tsv:2:") && e.contains("score `nope` is not a number"), "{e}");
+        assert!(
+            e.contains("sts.tsv:2:") && e.contains("score `nope` is not a number"),
+            "{e}"
+        );
     }
 }

@@ -46,8 +46,17 @@ pub fn accuracy(preds: &[usize], labels: &[usize]) -> f64 {
 /// Matthews correlation coefficient (multi-class form, as scikit-learn's `matthews_corrcoef`);
 /// 0 when it is undefined (a constant prediction or label vector).
 pub fn matthews_corrcoef(preds: &[usize], labels: &[usize]) -> f64 {
-    assert_eq!(preds.len(), labels.len(), "matthews_corrcoef: length mismatch");
-    let k = preds.iter().chain(labels).copied().max().map_or(0, |m| m + 1);
+    assert_eq!(
+        preds.len(),
+        labels.len(),
+        "matthews_corrcoef: length mismatch"
+    );
+    let k = preds
+        .iter()
+        .chain(labels)
+        .copied()
+        .max()
+        .map_or(0, |m| m + 1);
     let mut pred_count = vec![0f64; k];
     let mut true_count = vec![0f64; k];
     let mut correct = 0f64;
@@ -181,7 +190,9 @@ pub fn compute_metrics(
                 .iter()
                 .map(|l| match l {
                     Label::Class(c) => *c,
-                    Label::Score(_) => panic!("compute_metrics: score label for task `{}`", task.name),
+                    Label::Score(_) => {
+                        panic!("compute_metrics: score label for task `{}`", task.name)
+                    }
                 })
                 .collect();
             match task.name {
@@ -282,7 +293,10 @@ mod tests {
 
     #[test]
     fn spearman_with_ties() {
-        assert_eq!(average_ranks(&[10.0, 20.0, 20.0, 5.0]), vec![2.0, 3.5, 3.5, 1.0]);
+        assert_eq!(
+            average_ranks(&[10.0, 20.0, 20.0, 5.0]),
+            vec![2.0, 3.5, 3.5, 1.0]
+        );
         // x=[1,2,2,3] -> ranks [1,2.5,2.5,4]; y=[1,2,3,4] -> ranks [1,2,3,4].
         // Rank means 2.5; dx=[-1.5,0,0,1.5], dy=[-1.5,-0.5,0.5,1.5];
         // sxy = 2.25+0+0+2.25 = 4.5; sxx = 4.5; syy = 5 -> 4.5/sqrt(22.5) = 0.9486832980505138

@@ -136,7 +136,12 @@ mod tests {
         let (c, d) = demo_task(7, 200, 50, 64, 32);
         assert_eq!(a.items.len(), 200);
         assert_eq!(b.items.len(), 50);
-        for (x, y) in a.items.iter().zip(&c.items).chain(b.items.iter().zip(&d.items)) {
+        for (x, y) in a
+            .items
+            .iter()
+            .zip(&c.items)
+            .chain(b.items.iter().zip(&d.items))
+        {
             assert_eq!(x.ids, y.ids);
             assert_eq!(x.label, y.label);
         }

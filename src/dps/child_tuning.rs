@@ -35,17 +35,19 @@ impl ChildTuningF {
         const CHUNK: usize = 1 << 16;
         let scale = (1.0 / self.keep) as f32;
         let mut out = vec![0f32; n];
-        out.par_chunks_mut(CHUNK).enumerate().for_each(|(c, chunk)| {
-            let stream = ((step as u64) << 32) ^ ((index as u64) << 16) ^ c as u64;
-            let mut r = rng::seeded(self.seed ^ rng::STREAM_CHILD_TUNING, stream);
-            for x in chunk {
-                *x = if r.random::<f64>() < self.keep {
-                    scale
-                } else {
-                    0.0
-                };
-            }
-        });
+        out.par_chunks_mut(CHUNK)
+            .enumerate()
+            .for_each(|(c, chunk)| {
+                let stream = ((step as u64) << 32) ^ ((index as u64) << 16) ^ c as u64;
+                let mut r = rng::seeded(self.seed ^ rng::STREAM_CHILD_TUNING, stream);
+                for x in chunk {
+                    *x = if r.random::<f64>() < self.keep {
+                        scale
+                    } else {
+                        0.0
+                    };
+                }
+            });
         out
     }
 }

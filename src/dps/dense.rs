@@ -19,8 +19,8 @@ use crate::model::params::Param;
 use crate::train::events::{ControlStatus, Event, StageKind};
 use crate::train::fused::accumulate_sq;
 use crate::train::optimizer::StepMasks;
-use candle_core::{DType, Result, Tensor, Var};
 use crate::train::rng;
+use candle_core::{DType, Result, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
 use std::time::Instant;
@@ -183,7 +183,10 @@ impl Dps {
             let (rows, cols) = w.dims2()?;
             let mask_host = mask_from_threshold(&scores[i], thresholds[i]);
             let update_rel = {
-                let num = (w - &m.stage_start)?.abs()?.mean_all()?.to_scalar::<f32>()? as f64;
+                let num = (w - &m.stage_start)?
+                    .abs()?
+                    .mean_all()?
+                    .to_scalar::<f32>()? as f64;
                 let den = w.abs()?.mean_all()?.to_scalar::<f32>()? as f64;
                 if den > 0.0 {
                     num / den
@@ -204,7 +207,11 @@ impl Dps {
                 update_rel,
                 num_heads: Some(self.num_heads),
             }));
-            m.mask = Some(Tensor::from_vec(mask_host.clone(), (rows, cols), w.device())?);
+            m.mask = Some(Tensor::from_vec(
+                mask_host.clone(),
+                (rows, cols),
+                w.device(),
+            )?);
             m.prev_mask = Some(mask_host);
         }
         Ok(Event::Selection {
@@ -242,8 +249,7 @@ impl Dps {
             StageKind::Full => {
                 for m in &mut self.matrices {
                     m.mask = None;
-                    m.importance
-                        .set(&m.importance.as_tensor().zeros_like()?)?;
+                    m.importance.set(&m.importance.as_tensor().zeros_like()?)?;
                     if let Some(a) = &m.active {
                         a.set(&a.as_tensor().zeros_like()?)?;
                     }
@@ -372,8 +378,7 @@ impl Strategy for Dps {
         Some(StageStatus {
             stage: self.stage_index,
             kind: self.kind(),
-            steps_left: (self.stage_start + self.stage_len)
-                .saturating_sub(self.current_step + 1),
+            steps_left: (self.stage_start + self.stage_len).saturating_sub(self.current_step + 1),
             update_steps: self.stage_len,
         })
     }
@@ -453,7 +458,8 @@ impl Strategy for Dps {
         }
         for (i, m) in self.matrices.iter_mut().enumerate() {
             let dev = m.importance.device().clone();
-            let get = |k: &str| -> Option<Tensor> { state.tensors.get(&format!("{i}.{k}")).cloned() };
+            let get =
+                |k: &str| -> Option<Tensor> { state.tensors.get(&format!("{i}.{k}")).cloned() };
             let imp = get("importance").ok_or_else(|| bad("importance"))?;
             m.importance.set(&imp.to_device(&dev)?)?;
             m.stage_start = get("stage_start")

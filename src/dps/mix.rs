@@ -12,7 +12,13 @@ use rand_chacha::ChaCha8Rng;
 /// A `[1, cols]` 0/1 row with P(1) = 1 − p, broadcast over the rows of a weight.
 pub fn column_noise(rng: &mut ChaCha8Rng, cols: usize, p: f64, device: &Device) -> Result<Tensor> {
     let z: Vec<f32> = (0..cols)
-        .map(|_| if rng.random::<f64>() < 1.0 - p { 1.0 } else { 0.0 })
+        .map(|_| {
+            if rng.random::<f64>() < 1.0 - p {
+                1.0
+            } else {
+                0.0
+            }
+        })
         .collect();
     Tensor::from_vec(z, (1, cols), device)
 }
@@ -27,9 +33,7 @@ pub fn effective_weight(w: &Tensor, target: &Tensor, z: &Tensor, p: f64) -> Resu
 /// The selection score: `G / A` with `A = F where F > 0 else 1`, times `exp(−A/us)` when the
 /// stage is at least 50 steps long (the authors' frequency penalty).
 pub fn selection_score(g: &Tensor, f_cols: &Tensor, update_steps: usize) -> Result<Tensor> {
-    let a = f_cols
-        .gt(0f32)?
-        .where_cond(f_cols, &f_cols.ones_like()?)?;
+    let a = f_cols.gt(0f32)?.where_cond(f_cols, &f_cols.ones_like()?)?;
     let score = g.broadcast_div(&a)?;
     if update_steps >= 50 {
         score.broadcast_mul(&(a / -(update_steps as f64))?.exp()?)
@@ -49,7 +53,10 @@ mod tests {
         let w = Tensor::new(&[[2f32, 4.0]], &dev).unwrap();
         let t = Tensor::new(&[[1f32, 1.0]], &dev).unwrap();
         let z = Tensor::new(&[[1f32, 0.0]], &dev).unwrap();
-        let e = effective_weight(&w, &t, &z, 0.5).unwrap().to_vec2::<f32>().unwrap();
+        let e = effective_weight(&w, &t, &z, 0.5)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         // selected: T + (W − T)/(1 − p) = 1 + 1/0.5 = 3; frozen: T = 1.
         assert_eq!(e, vec![vec![3.0, 1.0]]);
     }
@@ -67,9 +74,15 @@ mod tests {
         let dev = Device::Cpu;
         let g = Tensor::new(&[[4f32, 4.0]], &dev).unwrap();
         let f = Tensor::new(&[[2f32, 0.0]], &dev).unwrap();
-        let s = selection_score(&g, &f, 10).unwrap().to_vec2::<f32>().unwrap();
+        let s = selection_score(&g, &f, 10)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert_eq!(s, vec![vec![2.0, 4.0]]);
-        let s = selection_score(&g, &f, 100).unwrap().to_vec2::<f32>().unwrap();
+        let s = selection_score(&g, &f, 100)
+            .unwrap()
+            .to_vec2::<f32>()
+            .unwrap();
         assert!((s[0][0] - 2.0 * (-0.02f32).exp()).abs() < 1e-6);
         assert!((s[0][1] - 4.0 * (-0.01f32).exp()).abs() < 1e-6);
     }

@@ -51,7 +51,10 @@ pub fn jaccard(a: &[f32], b: &[f32]) -> f64 {
 fn row_groups(mask: &[f32], rows: usize, cols: usize, cells: usize) -> Vec<u8> {
     (0..cells)
         .map(|c| {
-            let (r0, r1) = (c * rows / cells, ((c + 1) * rows / cells).max(c * rows / cells + 1));
+            let (r0, r1) = (
+                c * rows / cells,
+                ((c + 1) * rows / cells).max(c * rows / cells + 1),
+            );
             let sel: f64 = mask[r0 * cols..r1 * cols].iter().map(|&x| x as f64).sum();
             quantise(sel / ((r1 - r0) * cols) as f64)
         })
@@ -61,7 +64,10 @@ fn row_groups(mask: &[f32], rows: usize, cols: usize, cells: usize) -> Vec<u8> {
 fn col_groups(mask: &[f32], rows: usize, cols: usize, cells: usize) -> Vec<u8> {
     (0..cells)
         .map(|c| {
-            let (c0, c1) = (c * cols / cells, ((c + 1) * cols / cells).max(c * cols / cells + 1));
+            let (c0, c1) = (
+                c * cols / cells,
+                ((c + 1) * cols / cells).max(c * cols / cells + 1),
+            );
             let mut sel = 0f64;
             for r in 0..rows {
                 sel += mask[r * cols + c0..r * cols + c1]
@@ -99,8 +105,10 @@ pub fn matrix_report(m: &MatrixInput) -> MatrixReport {
     let selected: f64 = m.mask.iter().map(|&x| (x != 0.0) as u8 as f64).sum();
     let row_cells = m.rows.min(MAX_ROW_CELLS);
     let head_density = match (m.num_heads, m.module) {
-        (Some(h), "q" | "k" | "v") if m.rows % h == 0 => row_groups(m.mask, m.rows, m.cols, h),
-        (Some(h), "o") if m.cols % h == 0 => col_groups(m.mask, m.rows, m.cols, h),
+        (Some(h), "q" | "k" | "v") if m.rows.is_multiple_of(h) => {
+            row_groups(m.mask, m.rows, m.cols, h)
+        }
+        (Some(h), "o") if m.cols.is_multiple_of(h) => col_groups(m.mask, m.rows, m.cols, h),
         _ => Vec::new(),
     };
     let (mr, mc) = (m.rows.min(MAX_MAP_ROWS), m.cols.min(MAX_MAP_COLS));

@@ -57,7 +57,9 @@ enum Init {
     /// N(0, initializer_range²).
     Normal,
     /// N(0, initializer_range²) with the `[PAD]` row zeroed (as `transformers` does).
-    Embedding { pad_row: Option<usize> },
+    Embedding {
+        pad_row: Option<usize>,
+    },
     Zeros,
     Ones,
 }
@@ -72,9 +74,8 @@ struct ParamSpec {
 fn param_specs(cfg: &BertConfig, head: HeadKind) -> Vec<ParamSpec> {
     let h = cfg.hidden_size;
     let mut specs = Vec::new();
-    let mut add = |name: String, shape: Vec<usize>, init: Init| {
-        specs.push(ParamSpec { name, shape, init })
-    };
+    let mut add =
+        |name: String, shape: Vec<usize>, init: Init| specs.push(ParamSpec { name, shape, init });
     let pad_row = (cfg.pad_token_id < cfg.vocab_size).then_some(cfg.pad_token_id);
     add(
         "embeddings.word_embeddings.weight".into(),
@@ -91,13 +92,11 @@ fn param_specs(cfg: &BertConfig, head: HeadKind) -> Vec<ParamSpec> {
         vec![cfg.type_vocab_size, h],
         Init::Normal,
     );
-    let mut add_linear = |add: &mut dyn FnMut(String, Vec<usize>, Init),
-                          prefix: &str,
-                          out_f: usize,
-                          in_f: usize| {
-        add(format!("{prefix}.weight"), vec![out_f, in_f], Init::Normal);
-        add(format!("{prefix}.bias"), vec![out_f], Init::Zeros);
-    };
+    let add_linear =
+        |add: &mut dyn FnMut(String, Vec<usize>, Init), prefix: &str, out_f: usize, in_f: usize| {
+            add(format!("{prefix}.weight"), vec![out_f, in_f], Init::Normal);
+            add(format!("{prefix}.bias"), vec![out_f], Init::Zeros);
+        };
     let add_norm = |add: &mut dyn FnMut(String, Vec<usize>, Init), prefix: &str| {
         add(format!("{prefix}.weight"), vec![h], Init::Ones);
         add(format!("{prefix}.bias"), vec![h], Init::Zeros);
@@ -110,8 +109,18 @@ fn param_specs(cfg: &BertConfig, head: HeadKind) -> Vec<ParamSpec> {
         }
         add_linear(&mut add, &format!("{p}.attention.output.dense"), h, h);
         add_norm(&mut add, &format!("{p}.attention.output.LayerNorm"));
-        add_linear(&mut add, &format!("{p}.intermediate.dense"), cfg.intermediate_size, h);
-        add_linear(&mut add, &format!("{p}.output.dense"), h, cfg.intermediate_size);
+        add_linear(
+            &mut add,
+            &format!("{p}.intermediate.dense"),
+            cfg.intermediate_size,
+            h,
+        );
+        add_linear(
+            &mut add,
+            &format!("{p}.output.dense"),
+            h,
+            cfg.intermediate_size,
+        );
         add_norm(&mut add, &format!("{p}.output.LayerNorm"));
     }
     add_linear(&mut add, "pooler.dense", h, h);
@@ -230,10 +239,7 @@ fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     let dims = x.dims();
     let in_f = *dims.last().unwrap_or(&1);
     let rows = x.elem_count() / in_f.max(1);
-    let y = x
-        .reshape((rows, in_f))?
-        .matmul(&w.t()?)?
-        .broadcast_add(b)?;
+    let y = x.reshape((rows, in_f))?.matmul(&w.t()?)?.broadcast_add(b)?;
     let mut out_dims = dims.to_vec();
     if let Some(last) = out_dims.last_mut() {
         *last = w.dim(0)?;
@@ -327,12 +333,7 @@ impl BertForSequenceClassification {
         Ok(())
     }
 
-    fn assemble(
-        cfg: BertConfig,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Self {
+    fn assemble(cfg: BertConfig, head: HeadKind, device: &Device, params: Vec<Param>) -> Self {
         let idx = ModelIdx::build(&params, cfg.num_hidden_layers);
         BertForSequenceClassification {
             cfg,
@@ -382,7 +383,9 @@ impl BertForSequenceClassification {
                     }
                     t.to_dtype(DType::F32)?.to_device(device)?
                 }
-                None if spec.name.starts_with("pooler.") || spec.name.starts_with("classifier.") => {
+                None if spec.name.starts_with("pooler.")
+                    || spec.name.starts_with("classifier.") =>
+                {
                     initialised.push(spec.name.clone());
                     init_tensor(&spec, cfg.initializer_range, &mut rng, device)?
                 }
@@ -547,7 +550,10 @@ impl BertForSequenceClassification {
                 input_ids.dims()
             ))
         })?;
-        for (name, t) in [("token_type_ids", token_type_ids), ("attention_mask", attention_mask)] {
+        for (name, t) in [
+            ("token_type_ids", token_type_ids),
+            ("attention_mask", attention_mask),
+        ] {
             if t.dims() != [b, l] {
                 return Err(ModelError::Input(format!(
                     "{name} has shape {:?} but input_ids has [{b}, {l}]",
@@ -739,8 +745,11 @@ pub(crate) fn read_weights(
                 message: "has no \"weight_map\" object; re-save the model as one model.safetensors"
                     .into(),
             })?;
-        let shards: BTreeMap<&str, ()> =
-            map.values().filter_map(|f| f.as_str()).map(|f| (f, ())).collect();
+        let shards: BTreeMap<&str, ()> = map
+            .values()
+            .filter_map(|f| f.as_str())
+            .map(|f| (f, ()))
+            .collect();
         shards.keys().map(|f| dir.join(f)).collect()
     } else {
         for bin in ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"] {
@@ -855,8 +864,14 @@ mod tests {
         assert_eq!(e1.to_vec2::<f32>().unwrap(), e2.to_vec2::<f32>().unwrap());
         let mut r1 = ChaCha8Rng::seed_from_u64(5);
         let mut r2 = ChaCha8Rng::seed_from_u64(5);
-        let t1 = m.forward(&ids, &tt, &mask, Some(&mut r1), None).unwrap().logits;
-        let t2 = m.forward(&ids, &tt, &mask, Some(&mut r2), None).unwrap().logits;
+        let t1 = m
+            .forward(&ids, &tt, &mask, Some(&mut r1), None)
+            .unwrap()
+            .logits;
+        let t2 = m
+            .forward(&ids, &tt, &mask, Some(&mut r2), None)
+            .unwrap()
+            .logits;
         assert_eq!(t1.to_vec2::<f32>().unwrap(), t2.to_vec2::<f32>().unwrap());
         assert_ne!(t1.to_vec2::<f32>().unwrap(), e1.to_vec2::<f32>().unwrap());
         // With dropout 0 no mask is drawn and training equals evaluation.
@@ -864,7 +879,10 @@ mod tests {
         m0.set_dropout(0.0);
         let mut r3 = ChaCha8Rng::seed_from_u64(5);
         let before = r3.clone();
-        let t3 = m0.forward(&ids, &tt, &mask, Some(&mut r3), None).unwrap().logits;
+        let t3 = m0
+            .forward(&ids, &tt, &mask, Some(&mut r3), None)
+            .unwrap()
+            .logits;
         assert_eq!(r3, before);
         assert_eq!(t3.to_vec2::<f32>().unwrap(), e1.to_vec2::<f32>().unwrap());
     }
@@ -889,7 +907,10 @@ mod tests {
         assert!(grads.get(ov_t.as_tensor()).is_some());
         assert!(grads.get(m.param(name).unwrap().var.as_tensor()).is_none());
         // A wrong-shaped override is an error naming the parameter.
-        ov.insert(name.to_string(), Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap());
+        ov.insert(
+            name.to_string(),
+            Tensor::zeros((2, 2), DType::F32, &Device::Cpu).unwrap(),
+        );
         let e = m.forward(&ids, &tt, &mask, None, Some(&ov)).unwrap_err();
         assert!(e.to_string().contains(name), "{e}");
     }
@@ -901,7 +922,9 @@ mod tests {
         let bad = Tensor::new(&[[2u32, 700, 9, 0], [3, 4, 0, 0]], &Device::Cpu).unwrap();
         let e = m.forward(&bad, &tt, &mask, None, None).unwrap_err();
         assert!(e.to_string().contains("700"), "{e}");
-        let e = m.forward(&ids, &tt.narrow(1, 0, 3).unwrap(), &mask, None, None).unwrap_err();
+        let e = m
+            .forward(&ids, &tt.narrow(1, 0, 3).unwrap(), &mask, None, None)
+            .unwrap_err();
         assert!(e.to_string().contains("token_type_ids"), "{e}");
         let labels = Tensor::new(&[0u32, 5], &Device::Cpu).unwrap();
         let logits = m.forward(&ids, &tt, &mask, None, None).unwrap().logits;
@@ -915,8 +938,15 @@ mod tests {
             .unwrap();
         let logits = Tensor::new(&[[1.0f32], [3.0]], &Device::Cpu).unwrap();
         let labels = Tensor::new(&[0.0f32, 1.0], &Device::Cpu).unwrap();
-        let l = m.loss(&logits, &labels).unwrap().to_scalar::<f32>().unwrap();
+        let l = m
+            .loss(&logits, &labels)
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
         assert!((l - 2.5).abs() < 1e-6);
-        assert_eq!(m.param("classifier.weight").unwrap().var.as_tensor().dims(), [1, 64]);
+        assert_eq!(
+            m.param("classifier.weight").unwrap().var.as_tensor().dims(),
+            [1, 64]
+        );
     }
 }

@@ -253,16 +253,16 @@ pub fn load_checkpoint(
     let cfg = BertConfig::from_file(&config_path)?;
     let (head, labels) = head_from_config(&cfg, &config_path)?;
     let (tensors, files) = read_weights(dir)?;
-    let (model, initialised) =
-        BertForSequenceClassification::from_tensors(cfg, head, tensors, device, 0).map_err(
-            |e| match e {
-                ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
-                    name,
-                    source_file: files.first().cloned(),
-                },
-                other => other,
-            },
-        )?;
+    let (model, initialised) = BertForSequenceClassification::from_tensors(
+        cfg, head, tensors, device, 0,
+    )
+    .map_err(|e| match e {
+        ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
+            name,
+            source_file: files.first().cloned(),
+        },
+        other => other,
+    })?;
     if !initialised.is_empty() {
         return Err(ModelError::Checkpoint {
             path: files.first().cloned().unwrap_or_else(|| dir.to_path_buf()),
@@ -292,7 +292,11 @@ mod tests {
         let ids = Tensor::new(&[[1u32, 5, 9, 3], [2, 6, 0, 0]], d).unwrap();
         let tt = Tensor::new(&[[0u32, 0, 1, 1], [0, 0, 0, 0]], d).unwrap();
         let mask = Tensor::new(&[[1u32, 1, 1, 1], [1, 1, 0, 0]], d).unwrap();
-        m.forward(&ids, &tt, &mask, None, None).unwrap().logits.to_vec2().unwrap()
+        m.forward(&ids, &tt, &mask, None, None)
+            .unwrap()
+            .logits
+            .to_vec2()
+            .unwrap()
     }
 
     fn same_params(a: &BertForSequenceClassification, b: &BertForSequenceClassification) {
@@ -344,11 +348,14 @@ mod tests {
         let info = meta.metadata().as_ref().expect("metadata");
         assert_eq!(info.get("format").map(String::as_str), Some("pt"));
         let st = safetensors::SafeTensors::deserialize(&bytes).unwrap();
-        let mut keys: Vec<String> = st.names().into_iter().cloned().collect();
+        let mut keys: Vec<String> = st.names().into_iter().map(str::to_string).collect();
         keys.sort();
         assert_eq!(keys.len(), m.params().len());
         for k in &keys {
-            assert!(k.starts_with("bert.") || k.starts_with("classifier."), "{k}");
+            assert!(
+                k.starts_with("bert.") || k.starts_with("classifier."),
+                "{k}"
+            );
         }
         for k in [
             "bert.embeddings.word_embeddings.weight",
@@ -364,12 +371,18 @@ mod tests {
             assert!(keys.iter().any(|x| x == k), "missing {k}");
         }
         assert_eq!(st.tensor("classifier.weight").unwrap().shape(), &[1, 16]);
-        assert_eq!(st.tensor("classifier.weight").unwrap().dtype(), safetensors::Dtype::F32);
+        assert_eq!(
+            st.tensor("classifier.weight").unwrap().dtype(),
+            safetensors::Dtype::F32
+        );
 
         let cfg: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(tmp.path().join("config.json")).unwrap())
                 .unwrap();
-        assert_eq!(cfg["architectures"], serde_json::json!(["BertForSequenceClassification"]));
+        assert_eq!(
+            cfg["architectures"],
+            serde_json::json!(["BertForSequenceClassification"])
+        );
         assert_eq!(cfg["model_type"], "bert");
         assert_eq!(cfg["num_labels"], 1);
         assert_eq!(cfg["problem_type"], "regression");
@@ -410,14 +423,20 @@ mod tests {
             .unwrap();
         let s = e.to_string();
         assert!(matches!(e, ModelError::MissingFile { .. }), "{s}");
-        assert!(s.contains("model.safetensors") && s.contains("all-MiniLM-L6-v2"), "{s}");
+        assert!(
+            s.contains("model.safetensors") && s.contains("all-MiniLM-L6-v2"),
+            "{s}"
+        );
         // A pytorch_model.bin-only folder.
         std::fs::write(tmp.path().join("pytorch_model.bin"), b"PK").unwrap();
         let e = BertForSequenceClassification::load_dir(tmp.path(), head, &Device::Cpu, 0)
             .err()
             .unwrap()
             .to_string();
-        assert!(e.contains("pytorch_model.bin") && e.contains("safetensors"), "{e}");
+        assert!(
+            e.contains("pytorch_model.bin") && e.contains("safetensors"),
+            "{e}"
+        );
         // Missing config.json.
         let empty = tmp.path().join("empty");
         std::fs::create_dir_all(&empty).unwrap();
@@ -426,7 +445,10 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("config.json") && e.contains("empty"), "{e}");
-        let e = load_checkpoint(&empty, &Device::Cpu).err().unwrap().to_string();
+        let e = load_checkpoint(&empty, &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("config.json"), "{e}");
     }
 
@@ -436,7 +458,11 @@ mod tests {
         let cfg = serde_json::to_string(&BertConfig::tiny_demo(40)).unwrap();
         std::fs::write(tmp.path().join("config.json"), cfg).unwrap();
         let weights = tmp.path().join("model.safetensors");
-        std::fs::write(&weights, b"\x13\x00\x00\x00\x00\x00\x00\x00garbage garbage garbage").unwrap();
+        std::fs::write(
+            &weights,
+            b"\x13\x00\x00\x00\x00\x00\x00\x00garbage garbage garbage",
+        )
+        .unwrap();
         let e = BertForSequenceClassification::load_dir(
             tmp.path(),
             HeadKind::Classification { num_labels: 2 },
@@ -460,7 +486,10 @@ mod tests {
         let mut t = candle_core::safetensors::load(&path, &Device::Cpu).unwrap();
         t.retain(|k, _| !k.starts_with("classifier."));
         candle_core::safetensors::save(&t, &path).unwrap();
-        let e = load_checkpoint(tmp.path(), &Device::Cpu).err().unwrap().to_string();
+        let e = load_checkpoint(tmp.path(), &Device::Cpu)
+            .err()
+            .unwrap()
+            .to_string();
         assert!(e.contains("classifier"), "{e}");
     }
 }

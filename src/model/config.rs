@@ -120,15 +120,18 @@ impl BertConfig {
     /// Parse and validate the text of a `config.json`; `path` is only used in error messages.
     pub fn from_json_str(text: &str, path: Option<&Path>) -> Result<Self, ModelError> {
         let cfg: BertConfig = serde_json::from_str(text).map_err(|e| ModelError::ConfigParse {
-            path: path.map(Path::to_path_buf).unwrap_or_else(|| "config.json".into()),
+            path: path
+                .map(Path::to_path_buf)
+                .unwrap_or_else(|| "config.json".into()),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
         })?;
-        cfg.validate().map_err(|message| ModelError::UnsupportedConfig {
-            path: path.map(Path::to_path_buf),
-            message,
-        })?;
+        cfg.validate()
+            .map_err(|message| ModelError::UnsupportedConfig {
+                path: path.map(Path::to_path_buf),
+                message,
+            })?;
         Ok(cfg)
     }
 
@@ -169,7 +172,7 @@ impl BertConfig {
                 return Err(format!("{name} must be at least 1"));
             }
         }
-        if self.hidden_size % self.num_attention_heads != 0 {
+        if !self.hidden_size.is_multiple_of(self.num_attention_heads) {
             return Err(format!(
                 "hidden_size {} is not a multiple of num_attention_heads {}",
                 self.hidden_size, self.num_attention_heads
@@ -177,7 +180,10 @@ impl BertConfig {
         }
         for (name, p) in [
             ("hidden_dropout_prob", self.hidden_dropout_prob),
-            ("attention_probs_dropout_prob", self.attention_probs_dropout_prob),
+            (
+                "attention_probs_dropout_prob",
+                self.attention_probs_dropout_prob,
+            ),
             ("classifier_dropout", self.classifier_dropout()),
         ] {
             if !(0.0..1.0).contains(&p) {
@@ -275,8 +281,11 @@ mod tests {
 
     #[test]
     fn parse_error_names_file_and_line() {
-        let e = BertConfig::from_json_str("{\n\"hidden_size\": \"x\"}", Some(Path::new("a/config.json")))
-            .unwrap_err();
+        let e = BertConfig::from_json_str(
+            "{\n\"hidden_size\": \"x\"}",
+            Some(Path::new("a/config.json")),
+        )
+        .unwrap_err();
         let s = e.to_string();
         assert!(s.contains("a/config.json") && s.contains("line 2"), "{s}");
     }
@@ -285,7 +294,10 @@ mod tests {
     fn missing_file_names_path() {
         let e = BertConfig::from_file(Path::new("/nonexistent/dir/config.json")).unwrap_err();
         let s = e.to_string();
-        assert!(s.contains("/nonexistent/dir/config.json") && s.contains("model.safetensors"), "{s}");
+        assert!(
+            s.contains("/nonexistent/dir/config.json") && s.contains("model.safetensors"),
+            "{s}"
+        );
     }
 
     #[test]

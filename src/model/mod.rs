@@ -8,9 +8,11 @@
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
 
 pub mod bert;
+pub mod blas;
 pub mod checkpoint_io;
 pub mod config;
 pub mod dropout;
+pub mod ops;
 pub mod params;
 
 pub use bert::{BertForSequenceClassification, ForwardOutput, HeadKind, WeightOverrides};

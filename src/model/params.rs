@@ -121,19 +121,31 @@ mod tests {
     #[test]
     fn flags_and_modules() {
         let q = p("encoder.layer.3.attention.self.query.weight");
-        assert_eq!((q.layer(), q.module(), q.decay, q.dps), (Some(3), "q", true, true));
+        assert_eq!(
+            (q.layer(), q.module(), q.decay, q.dps),
+            (Some(3), "q", true, true)
+        );
         let qb = p("encoder.layer.3.attention.self.query.bias");
-        assert_eq!((qb.layer(), qb.module(), qb.decay, qb.dps), (Some(3), "bias", false, false));
+        assert_eq!(
+            (qb.layer(), qb.module(), qb.decay, qb.dps),
+            (Some(3), "bias", false, false)
+        );
         let o = p("encoder.layer.11.attention.output.dense.weight");
         assert_eq!((o.layer(), o.module(), o.dps), (Some(11), "o", true));
         let ln = p("encoder.layer.0.attention.output.LayerNorm.weight");
-        assert_eq!((ln.module(), ln.decay, ln.dps), ("layer_norm", false, false));
+        assert_eq!(
+            (ln.module(), ln.decay, ln.dps),
+            ("layer_norm", false, false)
+        );
         let fi = p("encoder.layer.1.intermediate.dense.weight");
         assert_eq!((fi.module(), fi.dps), ("ffn_in", true));
         let fo = p("encoder.layer.1.output.dense.weight");
         assert_eq!((fo.module(), fo.dps), ("ffn_out", true));
         let we = p("embeddings.word_embeddings.weight");
-        assert_eq!((we.layer(), we.module(), we.decay, we.dps), (None, "embeddings", true, false));
+        assert_eq!(
+            (we.layer(), we.module(), we.decay, we.dps),
+            (None, "embeddings", true, false)
+        );
         let eln = p("embeddings.LayerNorm.bias");
         assert_eq!((eln.module(), eln.decay), ("layer_norm", false));
         let pw = p("pooler.dense.weight");

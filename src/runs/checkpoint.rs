@@ -44,8 +44,13 @@ impl RunCheckpointer {
     fn write(&self, snap: &TrainerSnapshot, tmp: &Path) -> Result<(), String> {
         let e = |what: &str, err: &dyn std::fmt::Display| format!("{what}: {err}");
         std::fs::create_dir_all(tmp).map_err(|err| e(&tmp.display().to_string(), &err))?;
-        save_hf(snap.model, tmp, &self.id2label, self.tokenizer_dir.as_deref())
-            .map_err(|err| e("model", &err))?;
+        save_hf(
+            snap.model,
+            tmp,
+            &self.id2label,
+            self.tokenizer_dir.as_deref(),
+        )
+        .map_err(|err| e("model", &err))?;
         let opt = snap
             .optimizer
             .state_tensors(snap.model.params())

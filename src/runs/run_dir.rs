@@ -75,10 +75,11 @@ impl RunDir {
 
     pub fn read_config(&self) -> Result<TrainConfig, crate::config::ConfigError> {
         let p = self.path.join("config.yaml");
-        let text = std::fs::read_to_string(&p).map_err(|source| crate::config::ConfigError::Io {
-            path: p.clone(),
-            source,
-        })?;
+        let text =
+            std::fs::read_to_string(&p).map_err(|source| crate::config::ConfigError::Io {
+                path: p.clone(),
+                source,
+            })?;
         crate::config::preset::parse_preset(&text, &p.display().to_string())
     }
 

@@ -99,7 +99,10 @@ pub enum Event {
         step_seconds: Option<f64>,
     },
     /// A dev-set evaluation.
-    Eval { step: usize, metrics: Metrics },
+    Eval {
+        step: usize,
+        metrics: Metrics,
+    },
     /// A new DPS stage begins at `step`.
     Stage {
         stage: usize,
@@ -127,11 +130,24 @@ pub enum Event {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         message: Option<String>,
     },
-    Paused { step: usize },
-    Resumed { step: usize },
-    Checkpoint { step: usize, path: String },
-    Warning { step: usize, message: String },
-    Error { step: usize, message: String },
+    Paused {
+        step: usize,
+    },
+    Resumed {
+        step: usize,
+    },
+    Checkpoint {
+        step: usize,
+        path: String,
+    },
+    Warning {
+        step: usize,
+        message: String,
+    },
+    Error {
+        step: usize,
+        message: String,
+    },
     /// Training finished (or was stopped); final dev metrics.
     Done {
         step: usize,
@@ -173,15 +189,23 @@ pub enum Command {
     Pause,
     Resume,
     /// Set the share frozen at the next selection.
-    SetP { value: f64 },
+    SetP {
+        value: f64,
+    },
     /// Set the peak learning rate of the schedule (the schedule's shape is kept).
-    SetLearningRate { value: f64 },
+    SetLearningRate {
+        value: f64,
+    },
     /// Set the stage length as a share of the total steps.
-    SetUpdateRatio { value: f64 },
+    SetUpdateRatio {
+        value: f64,
+    },
     /// Evaluate on the dev set now.
     Evaluate,
     /// Write a checkpoint now.
     Checkpoint,
     /// Stop; checkpoint first when asked.
-    Quit { checkpoint: bool },
+    Quit {
+        checkpoint: bool,
+    },
 }

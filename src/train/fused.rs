@@ -73,7 +73,10 @@ pub fn masked_sq_norm(g: &Tensor, mask: Option<&Tensor>) -> Result<f64> {
         Some(m) => (g * m)?,
         None => g,
     };
-    gm.to_dtype(DType::F64)?.sqr()?.sum_all()?.to_scalar::<f64>()
+    gm.to_dtype(DType::F64)?
+        .sqr()?
+        .sum_all()?
+        .to_scalar::<f64>()
 }
 
 /// In-place `acc += (g·mask)² / divisor` (mask = 1 when absent). `divisor` follows the authors'
@@ -371,8 +374,12 @@ mod tests {
     #[test]
     fn cpu_and_tensor_paths_agree() {
         let n = 70_000; // more than one chunk
-        let g: Vec<f32> = (0..n).map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0).collect();
-        let p: Vec<f32> = (0..n).map(|i| ((i * 104729) % 997) as f32 / 997.0).collect();
+        let g: Vec<f32> = (0..n)
+            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
+            .collect();
+        let p: Vec<f32> = (0..n)
+            .map(|i| ((i * 104729) % 997) as f32 / 997.0)
+            .collect();
         let mask: Vec<f32> = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
         let h = AdamWStep {
             lr: 1e-3,

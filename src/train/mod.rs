@@ -8,4 +8,4 @@ pub mod schedule;
 pub mod setup;
 pub mod trainer;
 
-pub use trainer::{Trainer, TrainError};
+pub use trainer::{TrainError, Trainer};

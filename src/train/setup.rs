@@ -46,7 +46,10 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
         return Ok(Device::Cpu);
     }
     if let Some(rest) = name.strip_prefix("cuda") {
-        let ordinal = rest.strip_prefix(':').map(|n| n.parse().unwrap_or(0)).unwrap_or(0);
+        let ordinal = rest
+            .strip_prefix(':')
+            .map(|n| n.parse().unwrap_or(0))
+            .unwrap_or(0);
         if !cfg!(feature = "cuda") {
             return Err(SetupError::Device(format!(
                 "device `{name}`: this binary was built without CUDA support. Fix: rebuild with `cargo build --release --features cuda`, or use --device cpu"
@@ -159,7 +162,8 @@ pub fn apply_threads(threads: usize) {
 /// Load the model and data a configuration names.
 pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     let device = select_device(&config.device)?;
-    let task = glue::task(&config.task).ok_or_else(|| SetupError::UnknownTask(config.task.clone()))?;
+    let task =
+        glue::task(&config.task).ok_or_else(|| SetupError::UnknownTask(config.task.clone()))?;
     let mut notes = Vec::new();
     if config.task == "demo" || config.model == "demo" {
         let vocab = 64;
@@ -175,7 +179,8 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             cfg.hidden_dropout_prob = p;
             cfg.attention_probs_dropout_prob = p;
         }
-        let model = BertForSequenceClassification::random(cfg, head_for(task), &device, config.seed)?;
+        let model =
+            BertForSequenceClassification::random(cfg, head_for(task), &device, config.seed)?;
         notes.push("demo: a tiny randomly initialised BERT on a synthetic task".into());
         return Ok(Prepared {
             task,
@@ -213,10 +218,9 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     }
     let data_dir = match &config.data_dir {
         Some(d) => d.clone(),
-        None => cached_snapshot("datasets", "nyu-mll/glue")
-            .ok_or_else(|| SetupError::NoData {
-                task: config.task.clone(),
-            })?,
+        None => cached_snapshot("datasets", "nyu-mll/glue").ok_or_else(|| SetupError::NoData {
+            task: config.task.clone(),
+        })?,
     };
     let mut train_ds = glue::load_split(&data_dir, task, Split::Train)?;
     if let Some(n) = config.train_size {
@@ -226,7 +230,10 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     let mut devs = Vec::new();
     for split in glue::dev_splits(task) {
         let ds = glue::load_split(&data_dir, task, split)?;
-        devs.push((split.metric_suffix().to_string(), encoder.encode_dataset(&ds)?));
+        devs.push((
+            split.metric_suffix().to_string(),
+            encoder.encode_dataset(&ds)?,
+        ));
     }
     Ok(Prepared {
         task,

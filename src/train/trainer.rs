@@ -193,7 +193,11 @@ impl Trainer {
     }
 
     pub fn steps_per_epoch(&self) -> usize {
-        self.train.items.len().div_ceil(self.config.batch_size).max(1)
+        self.train
+            .items
+            .len()
+            .div_ceil(self.config.batch_size)
+            .max(1)
     }
 
     fn emit(&mut self, e: Event) {
@@ -642,9 +646,9 @@ impl Trainer {
                 step_seconds: Some(secs),
             });
             let eval_due = if self.config.eval_every > 0 {
-                step % self.config.eval_every == 0
+                step.is_multiple_of(self.config.eval_every)
             } else {
-                step % per_epoch == 0
+                step.is_multiple_of(per_epoch)
             };
             let mut metric = None;
             if eval_due && step < self.total_steps {
@@ -658,7 +662,7 @@ impl Trainer {
                 }
             }
             if self.config.checkpoint_every > 0
-                && step % self.config.checkpoint_every == 0
+                && step.is_multiple_of(self.config.checkpoint_every)
                 && step < self.total_steps
                 && self.checkpoint(metric).is_err()
                 && self.on_failure == OnFailure::Stop
@@ -698,7 +702,7 @@ impl Trainer {
         let within = (step - 1) % per_epoch;
         let n = self.train.items.len();
         let bs = self.config.batch_size;
-        if within + 1 == per_epoch && n % bs != 0 {
+        if within + 1 == per_epoch && !n.is_multiple_of(bs) {
             n % bs
         } else {
             bs

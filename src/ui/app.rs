@@ -447,10 +447,7 @@ impl Run {
     }
 
     fn add_row(&mut self, key: RowKey) -> usize {
-        match self
-            .rows
-            .binary_search_by(|r| r.order().cmp(&key.order()))
-        {
+        match self.rows.binary_search_by(|r| r.order().cmp(&key.order())) {
             Ok(i) => i,
             Err(i) => {
                 self.rows.insert(i, key);
@@ -774,15 +771,20 @@ impl App {
                 matrices,
                 seconds,
             } => {
-                let mut row_ids = Vec::with_capacity(matrices.len());
-                for m in matrices {
-                    row_ids.push(run.add_row(RowKey {
+                let keys: Vec<RowKey> = matrices
+                    .iter()
+                    .map(|m| RowKey {
                         layer: m.layer,
                         module: m.module.clone(),
-                    }));
+                    })
+                    .collect();
+                // Insert every new row first: an insertion shifts the rows after it.
+                for k in &keys {
+                    run.add_row(k.clone());
                 }
                 let mut row_index = vec![None; run.rows.len()];
-                for (i, r) in row_ids.into_iter().enumerate() {
+                for (i, k) in keys.into_iter().enumerate() {
+                    let r = run.add_row(k);
                     row_index[r] = Some(i as u16);
                 }
                 run.selections.retain(|c| c.stage != *stage);
@@ -856,9 +858,7 @@ impl App {
                             "learning_rate" => {
                                 run.hyper.learning_rate = v.or(run.hyper.learning_rate)
                             }
-                            "update_ratio" => {
-                                run.hyper.update_ratio = v.or(run.hyper.update_ratio)
-                            }
+                            "update_ratio" => run.hyper.update_ratio = v.or(run.hyper.update_ratio),
                             _ => {}
                         }
                         run.markers.push((*step, ck.clone()));
@@ -896,7 +896,11 @@ impl App {
                 if run.activity == Some(Activity::Checkpointing) {
                     run.activity = None;
                 }
-                run.log(Some(*step), LogKind::Checkpoint, format!("checkpoint {path}"));
+                run.log(
+                    Some(*step),
+                    LogKind::Checkpoint,
+                    format!("checkpoint {path}"),
+                );
             }
             Event::Warning { step, message } => {
                 run.log(Some(*step), LogKind::Warning, message.clone());
@@ -955,7 +959,8 @@ impl App {
             self.run.status = RunStatus::Error;
             let msg = "the trainer stopped without a `done` event (see the log above or stderr)";
             self.run.error = Some(msg.into());
-            self.run.log(Some(self.run.step), LogKind::Error, msg.into());
+            self.run
+                .log(Some(self.run.step), LogKind::Error, msg.into());
         }
     }
 
@@ -1143,16 +1148,15 @@ impl App {
             }
             KeyCode::Tab => self.view.focus = self.view.focus.next(),
             KeyCode::BackTab => self.view.focus = self.view.focus.next().next(),
-            KeyCode::Enter => {
-                if self.view.focus == Focus::Heatmap && self.cursor_report().is_some() {
-                    self.view.zoom = true;
-                }
+            KeyCode::Enter
+                if self.view.focus == Focus::Heatmap && self.cursor_report().is_some() =>
+            {
+                self.view.zoom = true;
             }
             KeyCode::Esc => {
                 self.view.zoom = false;
             }
-            KeyCode::Up | KeyCode::Down | KeyCode::Left | KeyCode::Right => match self.view.focus
-            {
+            KeyCode::Up | KeyCode::Down | KeyCode::Left | KeyCode::Right => match self.view.focus {
                 Focus::Heatmap => self.move_heat_cursor(key.code),
                 Focus::Log => match key.code {
                     KeyCode::Up => {
@@ -1285,8 +1289,11 @@ impl App {
         } else {
             "stop"
         };
-        self.run
-            .log(Some(self.run.step), LogKind::Info, format!("asked the trainer to {what}"));
+        self.run.log(
+            Some(self.run.step),
+            LogKind::Info,
+            format!("asked the trainer to {what}"),
+        );
         vec![Command::Quit { checkpoint }]
     }
 
@@ -1440,5 +1447,146 @@ pub fn fmt_bytes(b: u64) -> String {
         format!("{:.1} GiB", mib / 1024.0)
     } else {
         format!("{mib:.0} MiB")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn start(total: usize) -> Event {
+        Event::Start {
+            schema: crate::train::events::EVENT_SCHEMA_VERSION,
+            task: "demo".into(),
+            method: "dps-dense".into(),
+            total_steps: total,
+            steps_per_epoch: 10,
+            num_train: 160,
+            num_dev: 32,
+            config: serde_json::json!({"p": 0.3, "learning_rate": 1e-3, "update_ratio": 0.05, "batch_size": 16}),
+            start_step: 0,
+        }
+    }
+
+    fn step(s: usize) -> Event {
+        Event::Step {
+            step: s,
+            epoch: s as f64 / 10.0,
+            loss: 1.0 / s as f64,
+            lr: 1e-3,
+            examples_per_sec: 100.0,
+            grad_norm: None,
+            step_seconds: Some(0.16),
+        }
+    }
+
+    fn report(layer: Option<usize>, module: &str) -> MatrixReport {
+        MatrixReport {
+            name: format!("{module}.weight"),
+            layer,
+            module: module.into(),
+            shape: vec![4, 4],
+            selected_fraction: 0.7,
+            importance_share: 0.25,
+            overlap_prev: None,
+            update_rel: 0.01,
+            row_density: vec![],
+            head_density: vec![],
+            density: vec![],
+            density_shape: vec![],
+        }
+    }
+
+    #[test]
+    fn start_and_steps() {
+        let mut app = App::new();
+        assert_eq!(app.run.status, RunStatus::Waiting);
+        app.apply(&start(100));
+        for s in 1..=10 {
+            app.apply(&step(s));
+        }
+        assert_eq!(app.run.status, RunStatus::Running);
+        assert_eq!((app.run.step, app.run.total_steps), (10, 100));
+        assert_eq!(app.run.hyper.p, Some(0.3));
+        assert_eq!(app.run.hyper.batch_size, Some(16));
+        assert!((app.run.train_seconds - 1.6).abs() < 1e-9);
+        assert!((app.run.eta_seconds().unwrap() - 90.0 * 0.16).abs() < 1e-6);
+    }
+
+    #[test]
+    fn stages_and_steps_left() {
+        let mut app = App::from_events(&[start(100)]);
+        app.apply(&Event::Stage {
+            stage: 0,
+            kind: StageKind::Full,
+            step: 0,
+            update_steps: 5,
+        });
+        app.apply(&step(3));
+        let (s, left) = app.run.current_stage().unwrap();
+        assert_eq!((s.stage, left), (0, Some(2)));
+        app.apply(&Event::Stage {
+            stage: 1,
+            kind: StageKind::Subnet,
+            step: 5,
+            update_steps: 5,
+        });
+        app.apply(&step(6));
+        let (s, left) = app.run.current_stage().unwrap();
+        assert_eq!((s.kind, left), (StageKind::Subnet, Some(4)));
+        assert_eq!(
+            app.run.stage_ranges(8),
+            vec![(0, 5, StageKind::Full), (5, 8, StageKind::Subnet)]
+        );
+    }
+
+    #[test]
+    fn selections_become_sorted_rows_and_columns() {
+        let mut app = App::from_events(&[start(100)]);
+        // Out of order, pooler first: rows are sorted by layer then module.
+        app.apply(&Event::Selection {
+            stage: 1,
+            step: 5,
+            p: 0.3,
+            matrices: vec![
+                report(None, "pooler"),
+                report(Some(1), "q"),
+                report(Some(0), "ffn_out"),
+                report(Some(0), "q"),
+            ],
+            seconds: None,
+        });
+        let labels: Vec<String> = app.run.rows.iter().map(|r| r.label()).collect();
+        assert_eq!(labels, ["L0 q", "L0 ffn_out", "L1 q", "pooler"]);
+        assert_eq!(app.run.cell(1, 0).unwrap().module, "ffn_out");
+        // A later selection adds the classifier row; the old column gets a gap.
+        app.apply(&Event::Selection {
+            stage: 3,
+            step: 15,
+            p: 0.3,
+            matrices: vec![report(Some(0), "q"), report(None, "classifier")],
+            seconds: None,
+        });
+        assert_eq!(app.run.rows.len(), 5);
+        assert_eq!(app.run.selections.len(), 2);
+        assert!(app.run.cell(4, 0).is_none());
+        assert_eq!(app.run.cell(4, 1).unwrap().module, "classifier");
+        assert!(app.run.cell(1, 1).is_none());
+        assert_eq!(
+            app.heat_col(),
+            Some(1),
+            "the cursor follows the newest column"
+        );
+    }
+
+    #[test]
+    fn number_formatting() {
+        assert_eq!(fmt_num(2e-5), "2e-5");
+        assert_eq!(fmt_num(0.3), "0.3");
+        assert_eq!(fmt_num(0.025), "0.025");
+        assert_eq!(fmt_num(1234.0), "1234");
+        assert_eq!(fmt_duration(65.0), "1m05s");
+        assert_eq!(fmt_duration(3725.0), "1h02m");
+        assert_eq!(fmt_bytes(512 * 1024 * 1024), "512 MiB");
     }
 }

@@ -250,7 +250,11 @@ impl Picker {
 /// Short form of a model id for narrow columns (`sentence-transformers/all-MiniLM-L6-v2` →
 /// `all-MiniLM-L6-v2`).
 pub fn short_model(model: &str) -> &str {
-    model.trim_end_matches('/').rsplit('/').next().unwrap_or(model)
+    model
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(model)
 }
 
 /// The length of a preset's run, e.g. `468 steps` or `3 epochs`.
@@ -317,7 +321,10 @@ mod tests {
         p.field = 1;
         p.clear_field();
         p.type_char('0');
-        assert!(p.resolve().is_none(), "dps-mix with p=0 is refused by validate");
+        assert!(
+            p.resolve().is_none(),
+            "dps-mix with p=0 is refused by validate"
+        );
         assert!(p.form_error.as_deref().unwrap().contains("dps-mix"));
         p.cycle_method(-1);
         assert!(p.resolve().is_some());
@@ -327,7 +334,10 @@ mod tests {
     fn text_parsing() {
         assert_eq!(parse_text(""), serde_yaml::Value::Null);
         assert_eq!(parse_text("null"), serde_yaml::Value::Null);
-        assert_eq!(parse_text("cuda:1"), serde_yaml::Value::String("cuda:1".into()));
+        assert_eq!(
+            parse_text("cuda:1"),
+            serde_yaml::Value::String("cuda:1".into())
+        );
         assert_eq!(parse_text("[1"), serde_yaml::Value::String("[1".into()));
         assert_eq!(short_model("a/b/c"), "c");
     }

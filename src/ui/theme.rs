@@ -98,7 +98,9 @@ impl Theme {
     /// Errors.
     pub fn error(&self) -> Style {
         if self.color {
-            Style::new().fg(Color::LightRed).add_modifier(Modifier::BOLD)
+            Style::new()
+                .fg(Color::LightRed)
+                .add_modifier(Modifier::BOLD)
         } else {
             Style::new().add_modifier(Modifier::BOLD | Modifier::UNDERLINED)
         }
@@ -135,7 +137,8 @@ impl Theme {
     }
     /// Smoothed (EMA) loss line.
     pub fn loss_ema(&self) -> Style {
-        self.fg(Color::Rgb(255, 170, 60)).add_modifier(Modifier::BOLD)
+        self.fg(Color::Rgb(255, 170, 60))
+            .add_modifier(Modifier::BOLD)
     }
     /// Markers where a hyperparameter changed.
     pub fn marker(&self) -> Style {
@@ -160,7 +163,11 @@ impl Theme {
 
     /// The ramp colour for `t` in `0..=1` (viridis).
     pub fn ramp(t: f64) -> Color {
-        let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         let x = t * (VIRIDIS.len() - 1) as f64;
         let i = (x.floor() as usize).min(VIRIDIS.len() - 2);
         let f = x - i as f64;
@@ -171,7 +178,11 @@ impl Theme {
 
     /// The shade character for `t` in `0..=1` (plain mode).
     pub fn shade(t: f64) -> char {
-        let t = if t.is_finite() { t.clamp(0.0, 1.0) } else { 0.0 };
+        let t = if t.is_finite() {
+            t.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
         SHADES[((t * (SHADES.len() - 1) as f64).round() as usize).min(SHADES.len() - 1)]
     }
 
@@ -202,7 +213,15 @@ mod tests {
     #[test]
     fn plain_theme_has_no_colours() {
         let t = Theme::plain();
-        for s in [t.text(), t.title(), t.key(), t.ok(), t.warn(), t.loss_ema(), t.series(2)] {
+        for s in [
+            t.text(),
+            t.title(),
+            t.key(),
+            t.ok(),
+            t.warn(),
+            t.loss_ema(),
+            t.series(2),
+        ] {
             assert_eq!(s.fg, None);
             assert_eq!(s.bg, None);
         }

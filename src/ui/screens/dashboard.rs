@@ -102,7 +102,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let l = layout(area, app);
     let buf = frame.buffer_mut();
     title_line(app, l.title, buf);
-    if let (Some(r), Some(msg)) = (l.banner, &app.run.error) {
+    if let (Some(r), Some(msg)) = (l.banner.filter(|r| !r.is_empty()), &app.run.error) {
         let theme = &app.theme;
         buf.set_style(r, theme.banner());
         let fix = if app.run.status == RunStatus::Paused {
@@ -117,7 +117,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
         ]);
         buf.set_line(r.x, r.y, &line, r.width);
     }
-    if let Some(r) = l.settings_line {
+    if let Some(r) = l.settings_line.filter(|r| !r.is_empty()) {
         hyperparams::render_line(app, r, buf);
     }
     if app.view.zoom {
@@ -145,6 +145,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
 }
 
 fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
     let theme = &app.theme;
     let run = &app.run;
     let model = run
@@ -184,7 +187,11 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(
             format!(
                 "   {} at step {}{best}",
-                if d.stopped_early { "stopped" } else { "finished" },
+                if d.stopped_early {
+                    "stopped"
+                } else {
+                    "finished"
+                },
                 d.step
             ),
             theme.ok(),
@@ -204,6 +211,9 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
+    if area.is_empty() {
+        return;
+    }
     let theme = &app.theme;
     let wide = area.width >= 140;
     let keys: Vec<(&str, &str)> = if app.replay.is_some() {

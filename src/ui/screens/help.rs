@@ -26,9 +26,15 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
         &[
             ("l", "loss chart: log-y on / off"),
             ("s", "smoothing (EMA): 0 → 0.6 → 0.9 → 0.97"),
-            ("v / 1-4", "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected"),
+            (
+                "v / 1-4",
+                "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected",
+            ),
             ("tab", "focus: loss chart → heatmap → event log"),
-            ("arrows", "heatmap: move the cursor · log: scroll · loss: zoom x"),
+            (
+                "arrows",
+                "heatmap: move the cursor · log: scroll · loss: zoom x",
+            ),
             ("enter", "zoom into the matrix under the cursor"),
             ("esc", "back"),
             ("mouse", "click a heatmap cell · wheel over charts: zoom x"),

@@ -27,6 +27,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Constraint::Length(1),
     ])
     .areas(area);
+    if area.height < 3 || area.width < 10 {
+        return;
+    }
     buf.set_line(
         title.x,
         title.y,
@@ -153,7 +156,11 @@ fn preset_detail(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
     let Some(e) = p.presets.get(p.selected) else {
         return;
     };
-    let block = panel(theme, Line::styled(format!(" {} ", e.name), theme.title()), false);
+    let block = panel(
+        theme,
+        Line::styled(format!(" {} ", e.name), theme.title()),
+        false,
+    );
     let mut lines = vec![Line::styled(e.origin.clone(), theme.dim())];
     match &e.config {
         Ok(c) => {
@@ -180,10 +187,7 @@ fn preset_detail(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
             );
             l4.extend(kv("freeze", format!("{:?}", c.freeze).to_ascii_lowercase()));
             lines.push(Line::from(l4));
-            lines.push(Line::styled(
-                format!("model {}", c.model),
-                theme.text(),
-            ));
+            lines.push(Line::styled(format!("model {}", c.model), theme.text()));
         }
         Err(msg) => lines.push(Line::styled(msg.clone(), theme.error())),
     }
@@ -201,18 +205,35 @@ fn form_panel(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
     } else {
         Span::styled(" ✗ fix the marked fields ", theme.error())
     };
-    let block = panel(theme, Line::styled(" run settings ", theme.title()), focused)
-        .title(Line::from(status).right_aligned());
+    let block = panel(
+        theme,
+        Line::styled(" run settings ", theme.title()),
+        focused,
+    )
+    .title(Line::from(status).right_aligned());
     let inner = block.inner(area);
     block.render(area, buf);
     let label_w = 15usize;
     let mut y = inner.y;
     let bottom = inner.y + inner.height;
     // Keep the highlighted field visible on short screens.
+    let err_w = inner.width.saturating_sub(6).max(1) as usize;
+    let err_lines = |e: &str| -> Vec<String> {
+        let msg = e
+            .strip_prefix(FORM_ORIGIN)
+            .map(|s| s.trim_start_matches(':').trim())
+            .unwrap_or(e);
+        let chars: Vec<char> = msg.chars().collect();
+        chars
+            .chunks(err_w)
+            .take(3)
+            .map(|c| c.iter().collect())
+            .collect()
+    };
     let need: Vec<u16> = p
         .fields
         .iter()
-        .map(|f| 1 + u16::from(f.error.is_some()))
+        .map(|f| 1 + f.error.as_deref().map_or(0, |e| err_lines(e).len() as u16))
         .collect();
     let mut first = 0;
     while first < p.field && need[first..=p.field].iter().sum::<u16>() > inner.height {
@@ -262,20 +283,19 @@ fn form_panel(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
         buf.set_line(inner.x, y, &line, inner.width);
         y += 1;
         if let Some(e) = &f.error {
-            if y >= bottom {
-                break;
+            for (k, chunk) in err_lines(e).into_iter().enumerate() {
+                if y >= bottom {
+                    break;
+                }
+                let lead = if k == 0 { "↳ " } else { "  " };
+                buf.set_line(
+                    inner.x + 4,
+                    y,
+                    &Line::styled(format!("{lead}{chunk}"), theme.error()),
+                    inner.width.saturating_sub(4),
+                );
+                y += 1;
             }
-            let msg = e
-                .strip_prefix(FORM_ORIGIN)
-                .map(|s| s.trim_start_matches(':').trim())
-                .unwrap_or(e);
-            buf.set_line(
-                inner.x + 4,
-                y,
-                &Line::styled(format!("↳ {msg}"), theme.error()),
-                inner.width.saturating_sub(4),
-            );
-            y += 1;
         }
     }
 }

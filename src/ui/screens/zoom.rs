@@ -74,9 +74,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
             theme.text(),
         ),
     ]);
-    Paragraph::new(info)
-        .wrap(Wrap { trim: true })
-        .render(Rect::new(inner.x, inner.y, inner.width, 2.min(inner.height)), buf);
+    Paragraph::new(info).wrap(Wrap { trim: true }).render(
+        Rect::new(inner.x, inner.y, inner.width, 2.min(inner.height)),
+        buf,
+    );
     let body = Rect::new(
         inner.x,
         inner.y + 2,
@@ -99,6 +100,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
 }
 
+/// A block in the ramp colour for `t` (a shade character without colours).
+fn ramp_span(app: &App, t: f64) -> Span<'static> {
+    if app.theme.color {
+        Span::styled("█", Style::new().fg(Theme::ramp(t)))
+    } else {
+        Span::raw(Theme::shade(t).to_string())
+    }
+}
+
 fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffer) {
     let theme = &app.theme;
     if area.height < 3 || area.width < 6 {
@@ -117,12 +127,9 @@ fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffe
             ),
             theme.dim(),
         ),
-        Span::styled(
-            if theme.color { "█" } else { "░" },
-            Style::new().fg(Theme::ramp(0.0)),
-        ),
+        ramp_span(app, 0.0),
         Span::styled(" … ", theme.dim()),
-        Span::styled("█", Style::new().fg(Theme::ramp(1.0))),
+        ramp_span(app, 1.0),
         Span::styled(" 1)", theme.dim()),
     ]);
     buf.set_line(area.x, area.y, &label, area.width);
@@ -148,7 +155,9 @@ fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffe
     if want_w < w {
         w = want_w.max(1);
     } else {
-        h = ((w as f64 / aspect) * px_per_line as f64 / 2.0).round().max(1.0) as usize;
+        h = ((w as f64 / aspect) * px_per_line as f64 / 2.0)
+            .round()
+            .max(1.0) as usize;
         h = h.min(map.height as usize * px_per_line);
     }
     let sample = |py: usize, px: usize| -> f64 {

@@ -50,7 +50,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         return;
     }
     // Legend: one line per metric with its last and best value.
-    let legend_h = (names.len() as u16).min(inner.height.saturating_sub(3)).min(4);
+    let legend_h = (names.len() as u16)
+        .min(inner.height.saturating_sub(3))
+        .min(4);
     for (i, name) in names.iter().take(legend_h as usize).enumerate() {
         let series: Vec<(usize, f64)> = evals
             .iter()
@@ -58,12 +60,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             .collect();
         let last = series.last().map(|x| x.1).unwrap_or(f64::NAN);
         let lower_better = name == "loss";
-        let best = series.iter().copied().fold(None, |acc: Option<(usize, f64)>, x| {
-            match acc {
+        let best = series
+            .iter()
+            .copied()
+            .fold(None, |acc: Option<(usize, f64)>, x| match acc {
                 Some(b) if (lower_better && b.1 <= x.1) || (!lower_better && b.1 >= x.1) => Some(b),
                 _ => Some(x),
-            }
-        });
+            });
         let mut spans = vec![
             Span::styled("● ", theme.series(i)),
             Span::styled(format!("{name} "), theme.text()),

@@ -49,7 +49,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         .map_or(1, |s| s.to_string().len());
     for (i, e) in log.range(start..end).enumerate() {
         let (t, style) = tag(app, e.kind);
-        let step = e.step.map_or(" ".repeat(step_w), |s| format!("{s:>step_w$}"));
+        let step = e
+            .step
+            .map_or(" ".repeat(step_w), |s| format!("{s:>step_w$}"));
         let text_style = match e.kind {
             LogKind::Error => theme.error(),
             LogKind::Warning => theme.warn(),

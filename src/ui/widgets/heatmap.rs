@@ -63,14 +63,14 @@ fn line_label(rows: &[RowKey], line: usize, rpl: usize) -> String {
     }
     match rows.get(line * rpl + 1) {
         Some(b) if b.layer == a.layer => match a.layer {
-            Some(l) => format!("L{l} {}/{}", short_module(&a.module), short_module(&b.module)),
+            Some(l) => format!(
+                "L{l} {}/{}",
+                short_module(&a.module),
+                short_module(&b.module)
+            ),
             None => format!("{}/{}", short_module(&a.module), short_module(&b.module)),
         },
-        Some(b) => format!(
-            "{}/{}",
-            short_label(a),
-            short_label(b)
-        ),
+        Some(b) => format!("{}/{}", short_label(a), short_label(b)),
         None => short_label(a),
     }
 }
@@ -96,7 +96,11 @@ pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
     let header_h = u16::from(roomy);
     let foot_h = if roomy { 2 } else { 0 };
     let grid_h = inner.height.saturating_sub(header_h + foot_h) as usize;
-    let rows_per_line = if app.theme.color && rows > grid_h { 2 } else { 1 };
+    let rows_per_line = if app.theme.color && rows > grid_h {
+        2
+    } else {
+        1
+    };
     let lines = rows.div_ceil(rows_per_line);
     let n_lines = lines.min(grid_h);
     let cursor_line = app.heat_row().unwrap_or(0) / rows_per_line;
@@ -112,11 +116,9 @@ pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
         .min(inner.width as usize / 3) as u16
         + 1;
     let grid_w = inner.width.saturating_sub(label_w);
-    let col_w = if cols == 0 {
-        1
-    } else {
-        (grid_w as usize / cols).clamp(1, 6) as u16
-    };
+    let col_w = (grid_w as usize)
+        .checked_div(cols)
+        .map_or(1, |w| w.clamp(1, 8) as u16);
     let max_cols = (grid_w / col_w) as usize;
     let n_cols = cols.min(max_cols);
     let cursor_col = app.heat_col().unwrap_or(0);
@@ -133,7 +135,12 @@ pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
         header: Rect::new(grid.x, inner.y, grid.width, header_h),
         labels: Rect::new(inner.x, grid.y, label_w, grid.height),
         grid,
-        info: Rect::new(inner.x, inner.y + inner.height.saturating_sub(foot_h), inner.width, foot_h.min(1)),
+        info: Rect::new(
+            inner.x,
+            inner.y + inner.height.saturating_sub(foot_h),
+            inner.width,
+            foot_h.min(1),
+        ),
         legend: Rect::new(
             inner.x,
             inner.y + inner.height.saturating_sub(1),
@@ -321,16 +328,18 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                     let v = lens.value(m).map_or("n/a".into(), fmt_num);
                     spans.push(Span::styled(format!("{} {v}", lens.short()), theme.key()));
                     if g.info.width >= 70 {
-                        spans.push(Span::styled(
-                            format!(
-                                " · sel {:.1}% · imp {} · churn {} · upd {}",
-                                m.selected_fraction * 100.0,
-                                fmt_num(m.importance_share),
-                                m.overlap_prev.map_or("n/a".into(), |o| fmt_num(1.0 - o)),
-                                fmt_num(m.update_rel)
-                            ),
-                            theme.dim(),
-                        ));
+                        let others = Lens::ALL
+                            .iter()
+                            .filter(|l| **l != lens)
+                            .map(|l| {
+                                let v = l.value(m).map_or("n/a".into(), |v| match l {
+                                    Lens::Selected => format!("{:.1}%", v * 100.0),
+                                    _ => fmt_num(v),
+                                });
+                                format!(" · {} {v}", l.short())
+                            })
+                            .collect::<String>();
+                        spans.push(Span::styled(others, theme.dim()));
                     }
                     if focused && g.info.width >= 100 {
                         spans.push(Span::styled("  enter", theme.key()));
@@ -350,7 +359,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         for i in 0..steps {
             let t = i as f64 / (steps - 1) as f64;
             if theme.color {
-                spans.push(Span::styled("█", ratatui::style::Style::new().fg(Theme::ramp(t))));
+                spans.push(Span::styled(
+                    "█",
+                    ratatui::style::Style::new().fg(Theme::ramp(t)),
+                ));
             } else {
                 spans.push(Span::raw(Theme::shade(t).to_string()));
             }
@@ -359,10 +371,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         spans.push(Span::styled(format!("  {}", lens.name()), theme.text()));
         if g.legend.width >= 70 {
             spans.push(Span::styled("  · ", theme.dim()));
-            spans.push(Span::styled(
-                if theme.color { "▒" } else { "·" },
-                ratatui::style::Style::new().fg(MISSING),
-            ));
+            spans.push(if theme.color {
+                Span::styled("█", ratatui::style::Style::new().fg(MISSING))
+            } else {
+                Span::raw("·")
+            });
             spans.push(Span::styled(" no value", theme.dim()));
         }
         buf.set_line(g.legend.x, g.legend.y, &Line::from(spans), g.legend.width);

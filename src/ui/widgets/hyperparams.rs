@@ -18,11 +18,21 @@ fn change_spans<'a>(app: &App, key: &str) -> Vec<Span<'a>> {
     let theme = &app.theme;
     let mut out = Vec::new();
     if let Some(v) = app.run.pending_value(key) {
-        let when = if key == "p" { "next selection" } else { "pending" };
-        out.push(Span::styled(format!(" → {} ({when})", fmt_num(v)), theme.warn()));
+        let when = if key == "p" {
+            "next selection"
+        } else {
+            "pending"
+        };
+        out.push(Span::styled(
+            format!(" → {} ({when})", fmt_num(v)),
+            theme.warn(),
+        ));
     }
     if let Some(v) = app.requested.get(key) {
-        out.push(Span::styled(format!(" → {} sent", fmt_num(*v)), theme.dim()));
+        out.push(Span::styled(
+            format!(" → {} sent", fmt_num(*v)),
+            theme.dim(),
+        ));
     }
     out
 }
@@ -93,7 +103,11 @@ pub fn render_line(app: &App, area: Rect, buf: &mut Buffer) {
         let v = app.run.current(key).map_or("?".into(), fmt_num);
         spans.push(Span::styled(format!(" {short} "), theme.dim()));
         spans.push(Span::styled(v, theme.text()));
-        if let Some(p) = app.run.pending_value(key).or(app.requested.get(key).copied()) {
+        if let Some(p) = app
+            .run
+            .pending_value(key)
+            .or(app.requested.get(key).copied())
+        {
             spans.push(Span::styled(format!("→{}", fmt_num(p)), theme.warn()));
         }
     }
@@ -102,7 +116,11 @@ pub fn render_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(b.to_string(), theme.text()));
     }
     if let Some((step, m)) = app.run.evals.last() {
-        if let Some((k, v)) = m.iter().find(|(k, _)| k.as_str() != "loss").or(m.iter().next()) {
+        if let Some((k, v)) = m
+            .iter()
+            .find(|(k, _)| k.as_str() != "loss")
+            .or(m.iter().next())
+        {
             spans.push(Span::styled(format!("  dev@{step} "), theme.dim()));
             spans.push(Span::styled(format!("{k} {v:.3}"), theme.ok()));
         }

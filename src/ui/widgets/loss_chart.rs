@@ -27,7 +27,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     if s > 0.0 {
         right.push(Span::styled(
             format!("ema {s}"),
-            theme.loss_ema().remove_modifier(ratatui::style::Modifier::BOLD),
+            theme
+                .loss_ema()
+                .remove_modifier(ratatui::style::Modifier::BOLD),
         ));
     }
     if app.view.log_y {
@@ -47,11 +49,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         return;
     }
     if h.is_empty() {
-        Paragraph::new(Line::styled(
-            "waiting for the first step…",
-            theme.dim(),
-        ))
-        .render(inner, buf);
+        Paragraph::new(Line::styled("waiting for the first step…", theme.dim())).render(inner, buf);
         return;
     }
 
@@ -82,7 +80,14 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         (y0, y1) = (0.0, 1.0);
     }
     let pad = ((y1 - y0) * 0.05).max(1e-6);
-    let (y0, y1) = (if log { y0 - pad } else { (y0 - pad).max(0.0).min(y0) }, y1 + pad);
+    let (y0, y1) = (
+        if log {
+            y0 - pad
+        } else {
+            (y0 - pad).max(0.0).min(y0)
+        },
+        y1 + pad,
+    );
 
     let raw_style = theme.loss_raw();
     let env_style = theme.loss_envelope();
@@ -112,7 +117,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         .y_bounds([y0, y1])
         .paint(|ctx| {
             for (x, _) in &markers {
-                ctx.draw(&CLine::new(*x, y0, *x, y1, marker_style.fg.unwrap_or_default()));
+                ctx.draw(&CLine::new(
+                    *x,
+                    y0,
+                    *x,
+                    y1,
+                    marker_style.fg.unwrap_or_default(),
+                ));
             }
             ctx.layer();
             if decimated {
@@ -137,7 +148,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                 }
                 let p = (b.x, tf(b.mean));
                 if let Some(q) = prev {
-                    ctx.draw(&CLine::new(q.0, q.1, p.0, p.1, raw_style.fg.unwrap_or_default()));
+                    ctx.draw(&CLine::new(
+                        q.0,
+                        q.1,
+                        p.0,
+                        p.1,
+                        raw_style.fg.unwrap_or_default(),
+                    ));
                 }
                 prev = Some(p);
             }
@@ -150,7 +167,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                     }
                     let p = (b.x, tf(b.ema));
                     if let Some(q) = prev {
-                        ctx.draw(&CLine::new(q.0, q.1, p.0, p.1, ema_style.fg.unwrap_or_default()));
+                        ctx.draw(&CLine::new(
+                            q.0,
+                            q.1,
+                            p.0,
+                            p.1,
+                            ema_style.fg.unwrap_or_default(),
+                        ));
                     }
                     prev = Some(p);
                 }

@@ -69,13 +69,10 @@ pub fn x_range(app: &App) -> (f64, f64) {
         .max(app.run.evals.last().map_or(0, |e| e.0));
     let first = match app.view.x_window {
         Some(w) => last.saturating_sub(w.saturating_sub(1)),
-        None => h.first_step().unwrap_or(app.run.start_step).min(
-            app.run
-                .evals
-                .first()
-                .map_or(usize::MAX, |e| e.0)
-                .min(last),
-        ),
+        None => h
+            .first_step()
+            .unwrap_or(app.run.start_step)
+            .min(app.run.evals.first().map_or(usize::MAX, |e| e.0).min(last)),
     };
     let (a, b) = (first as f64, last as f64);
     if b - a < 1.0 {

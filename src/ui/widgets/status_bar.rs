@@ -36,7 +36,7 @@ fn state_symbol(word: &str) -> &'static str {
 
 /// Draw the status bar into one row.
 pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    if area.height == 0 {
+    if area.is_empty() {
         return;
     }
     let theme = &app.theme;
@@ -55,7 +55,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     let narrow = area.width < 110;
     let sep = Span::styled(if narrow { " " } else { "  │ " }, theme.dim());
     let mut spans: Vec<Span> = vec![
-        Span::styled(format!(" {} {word} ", state_symbol(word)), state_style.reversed()),
+        Span::styled(
+            format!(" {} {word} ", state_symbol(word)),
+            state_style.reversed(),
+        ),
         Span::raw(" "),
     ];
     let pct = if run.total_steps > 0 {
@@ -98,10 +101,13 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
                 }
             })
             .unwrap_or_default();
-        spans.push(Span::styled(
-            format!("stage {} {kind}{left}", stage.stage),
-            style,
-        ));
+        let text = if narrow {
+            let kind = if kind == "subnet" { "sub" } else { kind };
+            format!("S{} {kind}{left}", stage.stage)
+        } else {
+            format!("stage {} {kind}{left}", stage.stage)
+        };
+        spans.push(Span::styled(text, style));
     }
     spans.push(sep.clone());
     spans.push(Span::styled(
@@ -113,7 +119,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         theme.text(),
     ));
     spans.push(sep.clone());
-    let eta = run.eta_seconds().map(fmt_duration).unwrap_or_else(|| "–".into());
+    let eta = run
+        .eta_seconds()
+        .map(fmt_duration)
+        .unwrap_or_else(|| "–".into());
     spans.push(Span::styled(format!("ETA {eta}"), theme.text()));
     let elapsed = app
         .wall_elapsed
