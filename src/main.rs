@@ -3,7 +3,6 @@
 
 mod cli;
 
-use anyhow::Result;
 use clap::Parser;
 
 fn main() {
@@ -16,9 +15,4 @@ fn main() {
         }
     };
     std::process::exit(code);
-}
-
-#[allow(dead_code)]
-fn _assert_result_is_anyhow(r: Result<()>) -> Result<()> {
-    r
 }

@@ -130,7 +130,6 @@ impl Dps {
             noise: Vec::new(),
         };
         d.noise = vec![None; d.matrices.len()];
-        d.stage_len = d.stage_len.max(1);
         Ok(d)
     }
 

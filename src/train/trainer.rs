@@ -293,6 +293,15 @@ impl Trainer {
         m.get(self.task.main_metric).copied()
     }
 
+    /// The main metric of an evaluation, also kept as the best so far when it improves.
+    fn record_metric(&mut self, m: &Metrics) -> Option<f64> {
+        let v = self.main_metric(m)?;
+        if self.best_metric.is_none_or(|b| v > b) {
+            self.best_metric = Some(v);
+        }
+        Some(v)
+    }
+
     fn run_eval(&mut self) -> Result<Metrics, TrainError> {
         let metrics = self.evaluate()?;
         let step = self.step;
@@ -653,13 +662,7 @@ impl Trainer {
             let mut metric = None;
             if eval_due && step < self.total_steps {
                 let m = self.run_eval()?;
-                metric = self.main_metric(&m);
-                let _ = &m;
-                if let Some(v) = metric {
-                    if self.best_metric.is_none_or(|b| v > b) {
-                        self.best_metric = Some(v);
-                    }
-                }
+                metric = self.record_metric(&m);
             }
             if self.config.checkpoint_every > 0
                 && step.is_multiple_of(self.config.checkpoint_every)
@@ -674,14 +677,9 @@ impl Trainer {
             }
         }
         let metrics = self.run_eval()?;
-        if let Some(v) = self.main_metric(&metrics) {
-            if self.best_metric.is_none_or(|b| v > b) {
-                self.best_metric = Some(v);
-            }
-        }
+        let metric = self.record_metric(&metrics);
         if self.checkpointer.is_some() {
-            let m = self.main_metric(&metrics);
-            self.checkpoint(m)?;
+            self.checkpoint(metric)?;
         }
         let step = self.step;
         self.emit(Event::Done {
