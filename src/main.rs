@@ -6,6 +6,7 @@ mod cli;
 use clap::Parser;
 
 fn main() {
+    dps_tui::train::allocator::keep_freed_memory();
     let args = cli::Cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,

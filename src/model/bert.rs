@@ -4,13 +4,14 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use candle_core::{DType, Device, Tensor, Var, D};
+use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::BertConfig;
 use super::dropout::dropout;
 use super::params::Param;
+use super::{blas, ops};
 use super::ModelError;
 
 /// What sits on top of the pooled output.
@@ -234,45 +235,31 @@ impl ModelIdx {
     }
 }
 
-/// `y = x Wᵀ + b` over the last axis of `x` (any rank ≥ 1); `w` is `[out, in]`.
+/// `y = x Wᵀ + b` over the last axis of `x` (any rank ≥ 1); `w` is `[out, in]`. The product
+/// goes through OpenBLAS with the feature `openblas`, through candle otherwise.
 fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    let dims = x.dims();
-    let in_f = *dims.last().unwrap_or(&1);
-    let rows = x.elem_count() / in_f.max(1);
-    let y = x.reshape((rows, in_f))?.matmul(&w.t()?)?.broadcast_add(b)?;
-    let mut out_dims = dims.to_vec();
-    if let Some(last) = out_dims.last_mut() {
-        *last = w.dim(0)?;
-    }
-    y.reshape(out_dims)
+    blas::linear(x, w, Some(b))
 }
 
-/// LayerNorm over the last axis with the biased variance, built from differentiable ops.
+/// LayerNorm over the last axis with the biased variance (fused with backward on the CPU).
 fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-    let mean = x.mean_keepdim(D::Minus1)?;
-    let xc = x.broadcast_sub(&mean)?;
-    let var = xc.sqr()?.mean_keepdim(D::Minus1)?;
-    let denom = (var + eps)?.sqrt()?;
-    xc.broadcast_div(&denom)?.broadcast_mul(w)?.broadcast_add(b)
+    ops::layer_norm(x, w, b, eps)
 }
 
-/// Softmax over keys of `scores + mask` (`mask` is additive, broadcast to `[B, heads, Lq, Lk]`).
-fn attention_probs(scores: &Tensor, mask: &Tensor) -> candle_core::Result<Tensor> {
-    candle_nn::ops::softmax(&scores.broadcast_add(mask)?, D::Minus1)
+/// Softmax over keys of `scores · scale + mask` (`mask` is additive, broadcast to
+/// `[B, heads, Lq, Lk]`), fused with backward on the CPU.
+fn attention_probs(scores: &Tensor, mask: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
+    ops::masked_softmax(scores, mask, scale)
 }
 
-/// The feed-forward activation named by `hidden_act`.
-fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
+/// The feed-forward activation named by `hidden_act`, applied to `x + b`.
+fn bias_activation(x: &Tensor, b: &Tensor, act: &str) -> candle_core::Result<Tensor> {
     match act {
-        "gelu_new" => x.gelu(),
-        "relu" => x.relu(),
-        _ => gelu(x),
+        "gelu_new" => x.broadcast_add(b)?.gelu(),
+        "relu" => x.broadcast_add(b)?.relu(),
+        // Exact GELU, `0.5 · x · (1 + erf(x / √2))` (Hugging Face `"gelu"`), fused with the bias.
+        _ => ops::bias_gelu_erf(x, b),
     }
-}
-
-/// Exact GELU, `0.5 · x · (1 + erf(x / √2))` (Hugging Face `"gelu"`).
-fn gelu(x: &Tensor) -> candle_core::Result<Tensor> {
-    x.gelu_erf()
 }
 
 /// Apply dropout when training (`rng` is `Some`) and `p > 0`.
@@ -652,14 +639,20 @@ impl BertForSequenceClassification {
             let q = heads(self.lin(&hidden, layer.q, ov)?)?;
             let k = heads(self.lin(&hidden, layer.k, ov)?)?;
             let v = heads(self.lin(&hidden, layer.v, ov)?)?;
-            let scores = q.matmul(&k.t()?)?.affine(scale, 0.0)?;
-            let probs = attention_probs(&scores, &mask)?;
+            let scores = blas::matmul(&q, &k.t()?)?;
+            let probs = attention_probs(&scores, &mask, scale)?;
             let probs = maybe_dropout(probs, p_attn, &mut rng)?;
-            let ctx = probs.matmul(&v)?.transpose(1, 2)?.reshape((b, l, h))?;
+            let ctx = blas::matmul(&probs, &v)?
+                .transpose(1, 2)?
+                .reshape((b, l, h))?;
             let attn = self.lin(&ctx, layer.o, ov)?;
             let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
             let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
-            let f = activation(&self.lin(&a, layer.ffn_in, ov)?, &cfg.hidden_act)?;
+            let f = bias_activation(
+                &blas::linear(&a, self.weight(layer.ffn_in.w, ov)?, None)?,
+                self.weight(layer.ffn_in.b, ov)?,
+                &cfg.hidden_act,
+            )?;
             let f = self.lin(&f, layer.ffn_out, ov)?;
             let f = maybe_dropout(f, p_hidden, &mut rng)?;
             hidden = self.norm(&(f + &a)?, layer.out_ln, ov)?;

@@ -1,5 +1,6 @@
 //! THE training loop and what it needs: optimizer, schedule, events and commands.
 
+pub mod allocator;
 pub mod events;
 pub mod fused;
 pub mod optimizer;
