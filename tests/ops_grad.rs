@@ -477,6 +477,77 @@ fn bias_gelu_matches_composite() -> Result<()> {
 
 /// Every fused kernel gives bit-identical results with 1 and 2 rayon threads.
 #[test]
+fn linear_forward_and_grads_match_composite() -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(11);
+    for (shape, out_f) in [
+        (vec![3usize, 7, 24], 40usize),
+        (vec![5, 16], 3),
+        (vec![2, 1, 9], 1),
+    ] {
+        let in_f = *shape.last().unwrap();
+        let x = Var::from_tensor(&randn(&mut rng, &shape, 1.0))?;
+        let w = Var::from_tensor(&randn(&mut rng, &[out_f, in_f], 0.2))?;
+        let b = Var::from_tensor(&randn(&mut rng, &[out_f], 0.5))?;
+        let fused = ops::linear(x.as_tensor(), w.as_tensor(), b.as_tensor())?;
+        let composite = x
+            .as_tensor()
+            .broadcast_matmul(&w.as_tensor().t()?)?
+            .broadcast_add(b.as_tensor())?;
+        assert_eq!(fused.dims(), composite.dims());
+        assert_close("linear forward", &fused, &composite, 1e-5);
+        let r = randn(&mut rng, fused.dims(), 1.0);
+        let gf = weighted_loss(&fused, &r).backward()?;
+        let gc = weighted_loss(&composite, &r).backward()?;
+        for (what, v) in [("dx", &x), ("dw", &w), ("db", &b)] {
+            let a = gf.get(v.as_tensor()).expect("fused grad");
+            let c = gc.get(v.as_tensor()).expect("composite grad");
+            assert_close(&format!("linear {what} {shape:?}"), a, c, 1e-4);
+        }
+    }
+    // Shapes that do not fit are an error, not a panic.
+    let x = Tensor::zeros((2, 3), DType::F32, &Device::Cpu)?;
+    let w = Tensor::zeros((4, 5), DType::F32, &Device::Cpu)?;
+    let b = Tensor::zeros(4, DType::F32, &Device::Cpu)?;
+    assert!(ops::linear(&x, &w, &b).is_err());
+    Ok(())
+}
+
+#[test]
+fn attention_forward_and_grads_match_composite() -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(12);
+    for (b, l, heads, d, lens) in [
+        (3usize, 7usize, 2usize, 4usize, vec![7usize, 3, 1]),
+        (2, 16, 4, 8, vec![16, 9]),
+        (1, 1, 1, 3, vec![1]),
+    ] {
+        let h = heads * d;
+        let q = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+        let k = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+        let v = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+        let mask = key_mask(&lens, l, f32::MIN).reshape((b, l))?;
+        let scale = (d as f64).powf(-0.5);
+        let (qt, kt, vt) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
+        let fused = ops::attention(qt, kt, vt, &mask, heads, scale)?;
+        let composite = ops::attention_composite(qt, kt, vt, &mask, heads, scale)?;
+        assert_close("attention forward", &fused, &composite, 1e-5);
+        let r = randn(&mut rng, fused.dims(), 1.0);
+        let gf = weighted_loss(&fused, &r).backward()?;
+        let gc = weighted_loss(&composite, &r).backward()?;
+        for (what, var) in [("dq", &q), ("dk", &k), ("dv", &v)] {
+            let a = gf.get(var.as_tensor()).expect("fused grad");
+            let c = gc.get(var.as_tensor()).expect("composite grad");
+            assert_close(&format!("attention {what} b{b} l{l} h{heads}"), a, c, 1e-4);
+        }
+    }
+    // Shapes that do not fit are an error, not a panic.
+    let x = Tensor::zeros((2, 3, 6), DType::F32, &Device::Cpu)?;
+    let m = Tensor::zeros((2, 3), DType::F32, &Device::Cpu)?;
+    assert!(ops::attention(&x, &x, &x, &m, 4, 1.0).is_err());
+    assert!(ops::attention(&x, &x, &x, &m.narrow(1, 0, 2)?, 2, 1.0).is_err());
+    Ok(())
+}
+
+#[test]
 fn results_do_not_depend_on_thread_count() -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);
     let (x, w, b) = ln_inputs(&mut rng, &[256, 384]);

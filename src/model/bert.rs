@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use super::config::BertConfig;
 use super::dropout::dropout;
 use super::params::Param;
-use super::{blas, ops};
 use super::ModelError;
+use super::{blas, ops};
 
 /// What sits on top of the pooled output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -235,10 +235,10 @@ impl ModelIdx {
     }
 }
 
-/// `y = x Wᵀ + b` over the last axis of `x` (any rank ≥ 1); `w` is `[out, in]`. The product
-/// goes through OpenBLAS with the feature `openblas`, through candle otherwise.
+/// `y = x Wᵀ + b` over the last axis of `x` (any rank ≥ 1); `w` is `[out, in]`. One fused
+/// graph node on the CPU.
 fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    blas::linear(x, w, Some(b))
+    ops::linear(x, w, b)
 }
 
 /// LayerNorm over the last axis with the biased variance (fused with backward on the CPU).
@@ -252,13 +252,13 @@ fn attention_probs(scores: &Tensor, mask: &Tensor, scale: f64) -> candle_core::R
     ops::masked_softmax(scores, mask, scale)
 }
 
-/// The feed-forward activation named by `hidden_act`, applied to `x + b`.
-fn bias_activation(x: &Tensor, b: &Tensor, act: &str) -> candle_core::Result<Tensor> {
+/// The feed-forward activation named by `hidden_act`.
+fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
     match act {
-        "gelu_new" => x.broadcast_add(b)?.gelu(),
-        "relu" => x.broadcast_add(b)?.relu(),
-        // Exact GELU, `0.5 · x · (1 + erf(x / √2))` (Hugging Face `"gelu"`), fused with the bias.
-        _ => ops::bias_gelu_erf(x, b),
+        "gelu_new" => x.gelu(),
+        "relu" => x.relu(),
+        // Exact GELU, `0.5 · x · (1 + erf(x / √2))` (Hugging Face `"gelu"`), fused.
+        _ => ops::gelu_erf(x),
     }
 }
 
@@ -624,10 +624,13 @@ impl BertForSequenceClassification {
         let mut hidden = maybe_dropout(x, p_hidden, &mut rng)?;
 
         // Additive key mask: 0 for real tokens, f32::MIN for padding; [B, 1, 1, L].
-        let mask = attention_mask
+        let key_mask = attention_mask
             .to_dtype(DType::F32)?
-            .affine(-(f32::MIN as f64), f32::MIN as f64)?
-            .reshape((b, 1, 1, l))?;
+            .affine(-(f32::MIN as f64), f32::MIN as f64)?;
+        let mask = key_mask.reshape((b, 1, 1, l))?;
+        // Dropout on the attention probabilities needs them as a tensor; otherwise the
+        // attention core is one fused op.
+        let attn_dropout = rng.is_some() && p_attn > 0.0;
         let scale = (hd as f64).powf(-0.5);
 
         let mut hidden_states = Vec::with_capacity(cfg.num_hidden_layers + 1);
@@ -636,23 +639,24 @@ impl BertForSequenceClassification {
             let heads = |t: Tensor| -> candle_core::Result<Tensor> {
                 t.reshape((b, l, nh, hd))?.transpose(1, 2)?.contiguous()
             };
-            let q = heads(self.lin(&hidden, layer.q, ov)?)?;
-            let k = heads(self.lin(&hidden, layer.k, ov)?)?;
-            let v = heads(self.lin(&hidden, layer.v, ov)?)?;
-            let scores = blas::matmul(&q, &k.t()?)?;
-            let probs = attention_probs(&scores, &mask, scale)?;
-            let probs = maybe_dropout(probs, p_attn, &mut rng)?;
-            let ctx = blas::matmul(&probs, &v)?
-                .transpose(1, 2)?
-                .reshape((b, l, h))?;
+            let q = self.lin(&hidden, layer.q, ov)?;
+            let k = self.lin(&hidden, layer.k, ov)?;
+            let v = self.lin(&hidden, layer.v, ov)?;
+            let ctx = if attn_dropout {
+                let (q, k, v) = (heads(q)?, heads(k)?, heads(v)?);
+                let scores = blas::matmul(&q, &k.t()?)?;
+                let probs = attention_probs(&scores, &mask, scale)?;
+                let probs = maybe_dropout(probs, p_attn, &mut rng)?;
+                blas::matmul(&probs, &v)?
+                    .transpose(1, 2)?
+                    .reshape((b, l, h))?
+            } else {
+                ops::attention(&q, &k, &v, &key_mask, nh, scale)?
+            };
             let attn = self.lin(&ctx, layer.o, ov)?;
             let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
             let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
-            let f = bias_activation(
-                &blas::linear(&a, self.weight(layer.ffn_in.w, ov)?, None)?,
-                self.weight(layer.ffn_in.b, ov)?,
-                &cfg.hidden_act,
-            )?;
+            let f = activation(&self.lin(&a, layer.ffn_in, ov)?, &cfg.hidden_act)?;
             let f = self.lin(&f, layer.ffn_out, ov)?;
             let f = maybe_dropout(f, p_hidden, &mut rng)?;
             hidden = self.norm(&(f + &a)?, layer.out_ln, ov)?;

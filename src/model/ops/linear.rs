@@ -1,0 +1,134 @@
+//! Fused linear layer `y = x · wᵀ + b`, forward and backward, as one graph node.
+//!
+//! Built from candle ops, a linear layer is five nodes (reshape, transpose of `w`, matmul,
+//! broadcast add of `b`, reshape), and candle's backward pass fills a zero tensor and adds
+//! into it for every node: four activation-sized zero-fill-and-add passes per layer. As one
+//! custom op there is one node: the forward adds the bias inside the matrix product (the
+//! destination starts as the broadcast bias), and the backward computes `dx = g · w`,
+//! `dw = gᵀ · x` and `db = Σ_rows g` directly.
+
+use super::{contiguous_f32, rows_per_task};
+use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use rayon::prelude::*;
+
+/// `y = x · wᵀ + b` for `x` `[rows, in]`, `w` `[out, in]`, `b` `[out]`, all contiguous f32.
+pub(crate) struct LinearOp;
+
+impl CustomOp3 for LinearOp {
+    fn name(&self) -> &'static str {
+        "fused-linear"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let x = contiguous_f32(s1, l1, name, "x")?;
+        let w = contiguous_f32(s2, l2, name, "w")?;
+        let b = contiguous_f32(s3, l3, name, "b")?;
+        let (rows, in_f) = l1.shape().dims2()?;
+        let (out_f, in_w) = l2.shape().dims2()?;
+        if in_w != in_f || b.len() != out_f {
+            candle_core::bail!(
+                "{name}: x {:?}, w {:?} and b {:?} do not fit y = x·wᵀ + b",
+                l1.dims(),
+                l2.dims(),
+                l3.dims()
+            );
+        }
+        // Start from the broadcast bias; the product is accumulated onto it.
+        let mut dst = vec![0f32; rows * out_f];
+        if out_f > 0 {
+            dst.par_chunks_mut(out_f * rows_per_task(out_f))
+                .for_each(|chunk| {
+                    for row in chunk.chunks_mut(out_f) {
+                        row.copy_from_slice(b);
+                    }
+                });
+        }
+        if rows > 0 && out_f > 0 && in_f > 0 {
+            // SAFETY: x is rows×in (row stride in_f), wᵀ is read from w (out×in) as an
+            // in×out matrix with row stride 1 and column stride in_f, dst is rows×out; all
+            // three slices hold exactly those elements and dst aliases neither input.
+            unsafe {
+                gemm::gemm(
+                    rows,
+                    out_f,
+                    in_f,
+                    dst.as_mut_ptr(),
+                    1,
+                    out_f as isize,
+                    true,
+                    x.as_ptr(),
+                    1,
+                    in_f as isize,
+                    w.as_ptr(),
+                    in_f as isize,
+                    1,
+                    1.0,
+                    1.0,
+                    false,
+                    false,
+                    false,
+                    gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                );
+            }
+        }
+        Ok((CpuStorage::F32(dst), Shape::from((rows, out_f))))
+    }
+
+    fn bwd(
+        &self,
+        x: &Tensor,
+        w: &Tensor,
+        _b: &Tensor,
+        _res: &Tensor,
+        grad: &Tensor,
+    ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
+        let grad = grad.contiguous()?;
+        let dx = grad.matmul(w)?;
+        let dw = grad.t()?.matmul(x)?;
+        let db = column_sums(&grad)?;
+        Ok((Some(dx), Some(dw), Some(db)))
+    }
+}
+
+/// `Σ_rows g` for a contiguous `[rows, cols]` f32 tensor.
+fn column_sums(g: &Tensor) -> Result<Tensor> {
+    g.apply_op1_no_bwd(&ColumnSumOp)
+}
+
+/// Column sums of a `[rows, cols]` matrix, split over columns (the sums are exactly those of a
+/// sequential loop over rows, whatever the thread count).
+struct ColumnSumOp;
+
+impl CustomOp1 for ColumnSumOp {
+    fn name(&self) -> &'static str {
+        "column-sum"
+    }
+
+    fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
+        let g = contiguous_f32(storage, layout, self.name(), "grad")?;
+        let (rows, cols) = layout.shape().dims2()?;
+        const COLS_PER_TASK: usize = 64;
+        let mut sums = vec![0f32; cols];
+        sums.par_chunks_mut(COLS_PER_TASK)
+            .enumerate()
+            .for_each(|(task, out)| {
+                let c0 = task * COLS_PER_TASK;
+                for r in 0..rows {
+                    let row = &g[r * cols + c0..r * cols + c0 + out.len()];
+                    for (s, &v) in out.iter_mut().zip(row) {
+                        *s += v;
+                    }
+                }
+            });
+        Ok((CpuStorage::F32(sums), Shape::from(cols)))
+    }
+}
