@@ -100,6 +100,16 @@ pub enum Cmd {
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
+    /// Overlay the loss and dev-metric curves of several runs and compare their configurations
+    /// and metrics.
+    Compare {
+        /// Run folders (`dps-tui runs` lists them).
+        #[arg(required = true)]
+        runs: Vec<PathBuf>,
+        /// No terminal UI: print the comparison as JSON on stdout.
+        #[arg(long, visible_alias = "json")]
+        headless: bool,
+    },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -177,6 +187,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Cmd::Runs { out }) => list_runs(&out),
         Some(Cmd::Export { run, format }) => export(&run, &format),
         Some(Cmd::Replay { run }) => replay(&run),
+        Some(Cmd::Compare { runs, headless }) => compare(&runs, headless),
     }
 }
 
@@ -578,5 +589,23 @@ fn replay(run: &Path) -> Result<i32> {
         tracing::warn!("torn last line skipped: {} bytes", t.len());
     }
     dps_tui::ui::replay_view(log.events)?;
+    Ok(0)
+}
+
+fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
+    let state = dps_tui::ui::compare::CompareState::load(runs)?;
+    for r in &state.runs {
+        if r.torn_tail {
+            eprintln!(
+                "warning: {}: the last line of events.jsonl is torn and was skipped",
+                r.path.display()
+            );
+        }
+    }
+    if headless {
+        println!("{}", serde_json::to_string_pretty(&state.to_json())?);
+        return Ok(0);
+    }
+    dps_tui::ui::compare_view(state)?;
     Ok(0)
 }

@@ -375,6 +375,80 @@ fn replay_is_reapplying_a_prefix() {
     assert!(app.on_key(chr(' ')).is_empty(), "replay sends nothing");
 }
 
+/// Replay with the cursor in the middle of a run shows the state at the cursor: its step, the
+/// loss up to it, its last evaluation and only the heatmap stages selected by then.
+#[test]
+fn render_replay_at_a_cursor_mid_run() {
+    let events = stream(200);
+    let mut full = App::from_events(&events);
+    full.theme = Theme::colored();
+    let full_buf = render(&mut full, 200, 60);
+    let cut = events
+        .iter()
+        .position(|e| matches!(e, Event::Step { step: 110, .. }))
+        .unwrap()
+        + 1;
+    let mut app = replay_app(&events, cut, Some(&full));
+    let buf = render(&mut app, 200, 60);
+    let screen = text(&buf);
+    let loss_at =
+        |step: usize| 0.7 * (-(step as f64) / 150.0).exp() + 0.05 * ((step * 7) % 11) as f64 / 11.0;
+    let (l110, l200) = (
+        dps_tui::ui::app::fmt_num(loss_at(110)),
+        dps_tui::ui::app::fmt_num(loss_at(200)),
+    );
+    assert_ne!(l110, l200);
+    assert_has(
+        &screen,
+        &[
+            &format!("replay {cut}/{} events", events.len()),
+            "step 110/400",
+            "stage 5 subnet",
+            &format!(" loss {l110}"),
+            " dev @100",
+            "stage 5 @100",
+        ],
+    );
+    for later in [
+        "step 200/400".to_string(),
+        format!(" loss {l200}"),
+        " dev @200".into(),
+        "stage 9 @180".into(),
+    ] {
+        assert!(
+            !screen.contains(&later),
+            "{later:?} is after the cursor:\n{screen}"
+        );
+    }
+    // The charts end at the cursor: the loss chart's last x label is 110.
+    let x_label_row = screen
+        .lines()
+        .find(|l| l.contains(" 110") && !l.contains("step 110"))
+        .unwrap_or_else(|| panic!("no x label 110 in:\n{screen}"));
+    assert!(!x_label_row.contains(" 200 "), "{x_label_row}");
+    // Heatmap columns: subnet stages 1, 3 and 5 by step 110, against 1-9 at the end.
+    assert_eq!(app.run.selections.len(), 3);
+    assert_eq!(full.run.selections.len(), 5);
+    let ramp_cells = |b: &Buffer| {
+        b.content()
+            .iter()
+            .filter(|c| c.symbol() == " " && matches!(c.bg, Color::Rgb(..)))
+            .filter(|c| Some(c.bg) != Theme::colored().subnet_bg())
+            .count()
+    };
+    let (at_cursor, at_end) = (ramp_cells(&buf), ramp_cells(&full_buf));
+    assert!(
+        at_cursor >= 14 * 3 && at_cursor < at_end,
+        "{at_cursor} heatmap cells at the cursor, {at_end} at the end"
+    );
+    // Moving the cursor back one event (to before step 110) rebuilds the state there.
+    let mut back = app.clone();
+    back.view.focus = Focus::Loss;
+    back.on_key(key(KeyCode::Left));
+    let prev = replay_app(&events, back.replay.unwrap().cursor, Some(&back));
+    assert_eq!(prev.run.step, 109);
+}
+
 // ---------------------------------------------------------------- input
 
 #[test]

@@ -63,6 +63,22 @@ impl RunCheckpointer {
         Ok(())
     }
 
+    /// The message for a checkpoint that could not be written: what failed, what is still
+    /// there, and the fix.
+    fn failure(&self, what: &str) -> String {
+        let run = RunDir {
+            path: self.dir.parent().map(Path::to_path_buf).unwrap_or_default(),
+        };
+        let kept = match run.checkpoints().pop() {
+            Some((_, p)) => format!("the last complete checkpoint, {}, is intact", p.display()),
+            None => "no earlier checkpoint exists".to_string(),
+        };
+        format!(
+            "{what}; {kept}. Fix: free disk space, or make sure {} is a writable folder (nothing else in its place), then checkpoint again",
+            self.dir.display()
+        )
+    }
+
     /// Remove checkpoints beyond keep-last-N, sparing the best.
     fn prune(&self) {
         if self.keep_last == 0 {
@@ -115,17 +131,14 @@ impl Checkpointer for RunCheckpointer {
         let _ = std::fs::remove_dir_all(&tmp);
         if let Err(e) = self.write(snap, &tmp) {
             let _ = std::fs::remove_dir_all(&tmp);
-            return Err(format!(
-                "{e}. The previous checkpoint is intact. Fix: free disk space or make {} writable",
-                self.dir.display()
-            ));
+            return Err(self.failure(&e));
         }
         if final_dir.exists() {
             let _ = std::fs::remove_dir_all(&final_dir);
         }
         std::fs::rename(&tmp, &final_dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&tmp);
-            format!("{}: {e}", final_dir.display())
+            self.failure(&format!("{}: {e}", final_dir.display()))
         })?;
         let _ = sync_dir(&self.dir);
         if let Some(m) = snap.metric {

@@ -38,12 +38,13 @@ pub enum TrainError {
     EmptyTrainSet,
 }
 
-/// What the trainer does when the loss is not finite.
+/// What the trainer does when the loss is not finite or a checkpoint cannot be written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum OnFailure {
     /// Emit an error event and stop (headless).
     Stop,
-    /// Emit an error event and pause, waiting for commands (the TUI).
+    /// Emit an error event and pause, waiting for commands (the TUI). A failed final
+    /// checkpoint is tried again on resume.
     Pause,
 }
 
@@ -667,19 +668,34 @@ impl Trainer {
             if self.config.checkpoint_every > 0
                 && step.is_multiple_of(self.config.checkpoint_every)
                 && step < self.total_steps
-                && self.checkpoint(metric).is_err()
-                && self.on_failure == OnFailure::Stop
             {
-                return Err(TrainError::Checkpoint {
-                    step,
-                    message: "see the error event".into(),
-                });
+                if let Err(e) = self.checkpoint(metric) {
+                    // The error event is out; the previous checkpoint is intact.
+                    match self.on_failure {
+                        OnFailure::Stop => return Err(e),
+                        OnFailure::Pause => {
+                            self.paused = true;
+                            self.emit(Event::Paused { step });
+                        }
+                    }
+                }
             }
         }
         let metrics = self.run_eval()?;
         let metric = self.record_metric(&metrics);
         if self.checkpointer.is_some() {
-            self.checkpoint(metric)?;
+            // The final checkpoint: in the TUI a failure pauses, and resuming tries again.
+            while let Err(e) = self.checkpoint(metric) {
+                if self.on_failure == OnFailure::Stop || self.commands.is_none() {
+                    return Err(e);
+                }
+                self.paused = true;
+                let step = self.step;
+                self.emit(Event::Paused { step });
+                if let Some(s) = self.poll_commands()? {
+                    return Ok(s);
+                }
+            }
         }
         let step = self.step;
         self.emit(Event::Done {

@@ -1,5 +1,6 @@
 //! The event loops: the preset picker followed by the dashboard ([`run_app`]), the dashboard
-//! alone ([`run_dashboard`]) and the replay viewer ([`replay_view`]).
+//! alone ([`run_dashboard`]), the replay viewer ([`replay_view`]) and the compare screen
+//! ([`compare_view`]).
 //!
 //! Each pass drains every pending trainer event, redraws at most ~30 times a second and only
 //! when something changed, and waits for input with a timeout. The trainer is never blocked by
@@ -242,4 +243,29 @@ pub fn replay_app(events: &[Event], cursor: usize, prev: Option<&App>) -> App {
         total: events.len(),
     });
     app
+}
+
+/// Show the compare screen until the user quits.
+pub fn compare_view(mut state: crate::ui::compare::CompareState) -> anyhow::Result<()> {
+    let mut guard = TerminalGuard::new()?;
+    let term = &mut guard.terminal;
+    let mut dirty = true;
+    loop {
+        if state.should_quit() {
+            return Ok(());
+        }
+        if dirty {
+            term.draw(|f| crate::ui::screens::compare::draw(f, &state))?;
+            dirty = false;
+        }
+        if !ct::poll(FRAME)? {
+            continue;
+        }
+        match ct::read()? {
+            CtEvent::Key(k) => state.on_key(k),
+            CtEvent::Resize(..) => {}
+            _ => continue,
+        }
+        dirty = true;
+    }
 }

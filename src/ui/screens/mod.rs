@@ -1,5 +1,6 @@
 //! Whole screens and overlays.
 
+pub mod compare;
 pub mod dashboard;
 pub mod help;
 pub mod picker;
