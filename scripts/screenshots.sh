@@ -35,19 +35,19 @@ sock=""
 n_sessions=0
 cleanup() {
   local i
-  for i in $(seq "$n_sessions"); do tmux -L "dps-tui-shots-$$-$i" kill-server 2>/dev/null || true; done
+  for i in $(seq "$n_sessions"); do tmux -S "$tmp/tmux-$i.sock" kill-server 2>/dev/null || true; done
   rm -rf "$tmp"
 }
 trap cleanup EXIT
 mkdir -p "$OUT"
 
-tm() { tmux -L "$sock" -f /dev/null "$@"; }
+tm() { tmux -S "$sock" -f /dev/null "$@"; }
 
-# Start the binary with these arguments in a fresh tmux server (private socket), W×H cells.
+# Start the binary with these arguments in a fresh tmux server (a private socket in $tmp), W×H cells.
 start() {
   [ -n "$sock" ] && tm kill-server 2>/dev/null || true
   n_sessions=$((n_sessions + 1))
-  sock="dps-tui-shots-$$-$n_sessions"
+  sock="$tmp/tmux-$n_sessions.sock"
   local cmd
   cmd=$(printf '%q ' "$BIN" "$@")
   tm new-session -d -x "$W" -y "$H" "cd $(printf '%q' "$PWD") && $cmd; sleep 600"

@@ -9,7 +9,7 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// How long any one wait may take (generous: CI machines are small and busy).
 const WAIT: Duration = Duration::from_secs(60);
@@ -23,19 +23,15 @@ fn tmux_available() -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
-/// A tmux server on a private socket, killed on drop.
+/// A tmux server on a private socket (a file in `dir`, unique to this test), killed on drop.
 struct Tmux {
-    socket: String,
+    socket: PathBuf,
 }
 
 impl Tmux {
-    fn start(width: u16, height: u16, shell_command: &str) -> Tmux {
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_nanos();
+    fn start(dir: &Path, width: u16, height: u16, shell_command: &str) -> Tmux {
         let t = Tmux {
-            socket: format!("dps-tui-test-{}-{nanos}", std::process::id()),
+            socket: dir.join("tmux.sock"),
         };
         let out = t.run(&[
             "-f",
@@ -58,7 +54,7 @@ impl Tmux {
 
     fn run(&self, args: &[&str]) -> Output {
         Command::new("tmux")
-            .arg("-L")
+            .arg("-S")
             .arg(&self.socket)
             .args(args)
             .output()
@@ -106,6 +102,7 @@ impl Tmux {
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = self.run(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
     }
 }
 
@@ -225,7 +222,7 @@ fn demo_dashboard_pause_edit_checkpoint_quit_under_tmux() {
     cmd.push_str(
         "; echo EXIT=$?; if stty -a | grep -q -- -icanon; then echo TTY=raw; else echo TTY=cooked; fi; sleep 600",
     );
-    let tmux = Tmux::start(160, 48, &cmd);
+    let tmux = Tmux::start(tmp.path(), 160, 48, &cmd);
 
     // 1. The dashboard reaches the second stage (a subnetwork stage, after the first selection).
     let screen = tmux.wait_for("the second stage", |s| {
