@@ -1,0 +1,354 @@
+//! The real binary's terminal UI, driven under tmux: start the demo preset, wait for the second
+//! stage, pause (the step counter stops), raise p (pending, then applied at the next selection),
+//! checkpoint (a folder appears on disk), quit with confirmation (exit status 0, terminal
+//! restored).
+//!
+//! Needs `tmux` on the PATH (CI installs it); without it the test prints a SKIP line to stderr
+//! and returns.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use std::time::{Duration, Instant};
+
+/// How long any one wait may take (generous: CI machines are small and busy).
+const WAIT: Duration = Duration::from_secs(60);
+/// How often the pane is captured while waiting.
+const POLL: Duration = Duration::from_millis(100);
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+/// A tmux server on a private socket (a file in `dir`, unique to this test), killed on drop.
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn start(dir: &Path, width: u16, height: u16, shell_command: &str) -> Tmux {
+        let t = Tmux {
+            socket: dir.join("tmux.sock"),
+        };
+        let out = t.run(&[
+            "-f",
+            "/dev/null",
+            "new-session",
+            "-d",
+            "-x",
+            &width.to_string(),
+            "-y",
+            &height.to_string(),
+            shell_command,
+        ]);
+        assert!(
+            out.status.success(),
+            "tmux new-session failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        t
+    }
+
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn capture(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
+        assert!(
+            out.status.success(),
+            "tmux capture-pane failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn send(&self, key: &str) {
+        let out = self.run(&["send-keys", "-t", "0", key]);
+        assert!(out.status.success(), "tmux send-keys {key} failed");
+    }
+
+    /// A pane format variable, e.g. `alternate_on`.
+    fn pane_var(&self, name: &str) -> String {
+        let fmt = format!("#{{{name}}}");
+        let out = self.run(&["display-message", "-p", "-t", "0", &fmt]);
+        String::from_utf8_lossy(&out.stdout).trim().to_string()
+    }
+
+    /// Capture the pane until `ok` holds; panic with the last capture after [`WAIT`].
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            if t0.elapsed() > WAIT {
+                panic!("timed out after {WAIT:?} waiting for {what}; the pane shows:\n{screen}");
+            }
+            std::thread::sleep(POLL);
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+        let _ = std::fs::remove_file(&self.socket);
+    }
+}
+
+/// The status bar: `▶ running  step 53/20000 (0%)  │ epoch 0.42  │ stage 3 full · 8 left  │ …`.
+fn status_line(screen: &str) -> &str {
+    screen
+        .lines()
+        .rev()
+        .find(|l| l.contains(" step ") && l.contains("│ epoch"))
+        .unwrap_or("")
+}
+
+/// The number after `label` in the status bar, e.g. the step counter for `" step "`.
+fn status_number(screen: &str, label: &str) -> Option<u64> {
+    let line = status_line(screen);
+    let rest = &line[line.find(label)? + label.len()..];
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    digits.parse().ok()
+}
+
+fn status_step(screen: &str) -> Option<u64> {
+    status_number(screen, " step ")
+}
+
+/// The hyperparameter panel's row for p.
+fn p_row(screen: &str) -> &str {
+    screen
+        .lines()
+        .find(|l| l.contains("p (frozen)"))
+        .unwrap_or("")
+}
+
+/// The step of the first event-log line that contains `text`.
+fn log_step(screen: &str, text: &str) -> Option<u64> {
+    screen.lines().find_map(|l| {
+        let at = l.find(text)?;
+        // The log is the right-hand panel: `│ 141 set   p = 0.35 applied │`.
+        let before = &l[..at];
+        let start = before.rfind('│')? + '│'.len_utf8();
+        before[start..].split_whitespace().next()?.parse().ok()
+    })
+}
+
+fn complete_checkpoints(run: &Path) -> Vec<PathBuf> {
+    let dir = run.join("checkpoints");
+    let mut v: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|rd| {
+            rd.filter_map(|e| e.ok().map(|e| e.path()))
+                .filter(|p| {
+                    p.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.starts_with("step-"))
+                        && p.join("trainer_state.json").is_file()
+                        && p.join("model.safetensors").is_file()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+fn only_run(out: &Path) -> PathBuf {
+    let runs: Vec<PathBuf> = std::fs::read_dir(out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    assert_eq!(
+        runs.len(),
+        1,
+        "expected one run folder in {out:?}: {runs:?}"
+    );
+    runs.into_iter().next().unwrap()
+}
+
+fn sh_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+#[test]
+fn demo_dashboard_pause_edit_checkpoint_quit_under_tmux() {
+    if !tmux_available() {
+        // Written to the process's stderr directly, so it shows even when the harness
+        // captures test output.
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: tmux not found; the end-to-end TUI test did not run. Fix: install tmux"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs");
+    std::fs::create_dir_all(&out).unwrap();
+    // A long run with short stages: it cannot finish while the test steers it, and a new
+    // selection comes every 20 steps.
+    let args = [
+        "--preset",
+        "demo",
+        "--out",
+        out.to_str().unwrap(),
+        "--set",
+        "max_steps=20000",
+        "--set",
+        "update_ratio=0.001",
+        "--set",
+        "p=0.3",
+        "--set",
+        "eval_every=100",
+    ];
+    let mut cmd = sh_quote(env!("CARGO_BIN_EXE_dps-tui"));
+    for a in args {
+        cmd.push(' ');
+        cmd.push_str(&sh_quote(a));
+    }
+    // After the binary: its exit status, and whether the tty is back in cooked mode.
+    cmd.push_str(
+        "; echo EXIT=$?; if stty -a | grep -q -- -icanon; then echo TTY=raw; else echo TTY=cooked; fi; sleep 600",
+    );
+    let tmux = Tmux::start(tmp.path(), 160, 48, &cmd);
+
+    // 1. The dashboard reaches the second stage (a subnetwork stage, after the first selection).
+    let screen = tmux.wait_for("the second stage", |s| {
+        status_number(s, "│ stage ").is_some_and(|k| k >= 2)
+    });
+    assert!(screen.contains("selection"), "no heatmap panel:\n{screen}");
+    assert_eq!(
+        tmux.pane_var("alternate_on"),
+        "1",
+        "dashboard not on the alternate screen"
+    );
+    let running_at = status_step(&screen).expect("a step counter in the status bar");
+    // The counter moves while running (so the pause check below can fail).
+    tmux.wait_for("the step counter to move", |s| {
+        status_step(s).is_some_and(|n| n > running_at)
+    });
+
+    // 2. space pauses: "paused" shows and the step counter stops.
+    tmux.send("space");
+    let paused = tmux.wait_for("`paused` in the status bar", |s| {
+        status_line(s).contains("paused")
+    });
+    let paused_at = status_step(&paused).unwrap();
+    std::thread::sleep(Duration::from_millis(1500));
+    let still = tmux.capture();
+    assert!(status_line(&still).contains("paused"), "{still}");
+    assert_eq!(
+        status_step(&still),
+        Some(paused_at),
+        "the step counter moved while paused:\n{still}"
+    );
+
+    // 3. `+` raises p by 0.05: pending in the hyperparameter panel while paused ...
+    tmux.send("+");
+    let pending = tmux.wait_for("p pending in the hyperparameter panel", |s| {
+        p_row(s).contains("→ 0.35")
+    });
+    assert!(
+        p_row(&pending).contains("0.3 "),
+        "current p not shown beside the pending one: {}",
+        p_row(&pending)
+    );
+    assert_eq!(status_step(&pending), Some(paused_at), "{pending}");
+    // ... then, once resumed, applied at the next selection.
+    tmux.send("space");
+    let applied = tmux.wait_for("p = 0.35 applied in the event log", |s| {
+        s.contains("p = 0.35 applied") && s.contains("p=0.35")
+    });
+    let applied_at = log_step(&applied, "p = 0.35 applied").expect("step of the applied line");
+    let selected_at = log_step(&applied, "p=0.35").expect("step of the selection with p=0.35");
+    assert!(
+        applied_at > paused_at,
+        "applied at {applied_at}, paused at {paused_at}"
+    );
+    assert_eq!(
+        applied_at, selected_at,
+        "p applied away from a selection:\n{applied}"
+    );
+    assert!(
+        p_row(&applied).contains("0.35") && !p_row(&applied).contains('→'),
+        "p still pending after it was applied: {}",
+        p_row(&applied)
+    );
+    assert!(status_line(&applied).contains("running"), "{applied}");
+
+    // 4. `c` writes a checkpoint folder under the run's checkpoints/.
+    let run = only_run(&out);
+    let before = complete_checkpoints(&run);
+    tmux.send("c");
+    let t0 = Instant::now();
+    let new_ckpt = loop {
+        let now = complete_checkpoints(&run);
+        if let Some(p) = now.iter().find(|p| !before.contains(p)) {
+            break p.clone();
+        }
+        assert!(
+            t0.elapsed() < WAIT,
+            "no new checkpoint under {:?} after {WAIT:?}; the pane shows:\n{}",
+            run.join("checkpoints"),
+            tmux.capture()
+        );
+        std::thread::sleep(POLL);
+    };
+    let name = new_ckpt.file_name().unwrap().to_str().unwrap().to_string();
+    tmux.wait_for("the checkpoint in the event log", |s| {
+        s.lines()
+            .any(|l| l.contains("ckpt") && l.contains("checkpoint"))
+    });
+
+    // 5. `q` asks; `q` again confirms quitting without a checkpoint.
+    tmux.send("q");
+    tmux.wait_for("the quit dialog", |s| s.contains("quit without checkpoint"));
+    tmux.send("q");
+    let done = tmux.wait_for("the process to exit", |s| s.contains("EXIT="));
+    assert!(done.contains("EXIT=0"), "non-zero exit status:\n{done}");
+    // The terminal is restored: the normal screen, cooked mode, a visible cursor, no mouse
+    // capture, and nothing of the dashboard left on screen.
+    let done = tmux.wait_for("the tty mode line", |s| s.contains("TTY="));
+    assert!(done.contains("TTY=cooked"), "tty left in raw mode:\n{done}");
+    assert_eq!(
+        tmux.pane_var("alternate_on"),
+        "0",
+        "alternate screen not left"
+    );
+    assert_eq!(tmux.pane_var("cursor_flag"), "1", "cursor left hidden");
+    assert_eq!(
+        tmux.pane_var("mouse_any_flag"),
+        "0",
+        "mouse capture left on"
+    );
+    assert_eq!(
+        tmux.pane_var("mouse_standard_flag"),
+        "0",
+        "mouse capture left on"
+    );
+    for dashboard_text in ["space pause", "selection ·", "events", "p (frozen)"] {
+        assert!(
+            !done.contains(dashboard_text),
+            "dashboard text {dashboard_text:?} still on screen after exit:\n{done}"
+        );
+    }
+    // The manual checkpoint is still complete on disk after the quit.
+    assert!(
+        complete_checkpoints(&run)
+            .iter()
+            .any(|p| p.ends_with(&name)),
+        "{name} gone after quitting"
+    );
+}
