@@ -11,8 +11,8 @@ use rand_chacha::ChaCha8Rng;
 use super::config::BertConfig;
 use super::dropout::dropout;
 use super::params::Param;
-use super::{blas, ops};
 use super::ModelError;
+use super::{blas, ops};
 
 /// What sits on top of the pooled output.
 #[derive(Debug, Clone, Copy, PartialEq)]
