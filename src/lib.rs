@@ -7,6 +7,7 @@
 //! - [`data`]: GLUE task registry, TSV reading, tokenization, batching, metrics, the demo task.
 //! - [`train`]: THE training loop, the masked AdamW, the LR schedule, events and commands.
 //! - [`dps`]: strategies that plug into the trainer (vanilla, DPS-Dense, DPS-Mix, ChildTuning).
+//! - [`hub`]: Hugging Face Hub models and datasets, from the local cache first.
 //! - [`runs`]: run folders, event logs and checkpoints on disk.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
 
@@ -14,6 +15,7 @@ pub mod bench;
 pub mod config;
 pub mod data;
 pub mod dps;
+pub mod hub;
 pub mod model;
 pub mod runs;
 pub mod train;

@@ -1,6 +1,7 @@
 //! GLUE data: task registry, TSV reading, tokenization, batching, metrics, the demo task.
 //!
 //! - [`glue`]: the task registry ([`glue::TaskSpec`]), examples, splits and loading from TSV.
+//! - [`hub_glue`]: GLUE from the Hub dataset `nyu-mll/glue` (parquet), cache first.
 //! - [`tsv`]: the raw tab-separated reader (no quoting, BOM and CRLF tolerant).
 //! - [`tokenize`]: [`tokenize::TextEncoder`], a `tokenizers` WordPiece tokenizer set up like HF's
 //!   `truncation=True, max_length=N` with no padding.
@@ -10,6 +11,7 @@
 
 pub mod batching;
 pub mod glue;
+pub mod hub_glue;
 pub mod metrics;
 pub mod synthetic;
 pub mod tokenize;
@@ -27,6 +29,35 @@ pub use tokenize::TextEncoder;
 use std::path::PathBuf;
 use thiserror::Error;
 
+/// Where GLUE splits come from: a folder in the GLUE layout, or the Hub dataset
+/// `nyu-mll/glue` through the Hugging Face cache.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DataSource {
+    /// `<dir>/<TASK>/train.tsv`, `dev.tsv`, ...
+    Dir(PathBuf),
+    /// The parquet files of `nyu-mll/glue`, cache first.
+    Hub(crate::hub::HubSource),
+}
+
+impl DataSource {
+    /// A folder when one is given, else the Hub with the cache and offline flag from the
+    /// environment.
+    pub fn from_option(data_dir: Option<&std::path::Path>) -> Self {
+        match data_dir {
+            Some(d) => DataSource::Dir(d.to_path_buf()),
+            None => DataSource::Hub(crate::hub::HubSource::from_env()),
+        }
+    }
+
+    /// Load `split` of `task` (test splits are refused).
+    pub fn load(&self, task: &'static TaskSpec, split: Split) -> Result<Dataset, DataError> {
+        match self {
+            DataSource::Dir(d) => glue::load_split(d, task, split),
+            DataSource::Hub(h) => hub_glue::load_hub_split(h, task, split),
+        }
+    }
+}
+
 /// Everything that can go wrong while reading, tokenizing or batching GLUE data.
 #[derive(Debug, Error)]
 pub enum DataError {
@@ -41,6 +72,12 @@ pub enum DataError {
         dir_name: String,
         file: String,
     },
+    /// The Hub dataset could not be found in the cache or fetched.
+    #[error("{0}")]
+    Hub(String),
+    /// A parquet file could not be read or has unexpected columns or values.
+    #[error("{path}: {message}")]
+    Parquet { path: PathBuf, message: String },
     /// The file exists but could not be read.
     #[error("cannot read {path}: {source}. Fix: check the file's permissions and that it is a regular file")]
     Io {

@@ -7,6 +7,8 @@ use crate::data::batching::EncodedDataset;
 use crate::data::glue::{self, Split, TaskSpec};
 use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
+use crate::data::DataSource;
+use crate::hub::{self, HubError, HubSource, RepoKind};
 use crate::model::bert::{BertForSequenceClassification, HeadKind};
 use crate::model::config::BertConfig;
 use candle_core::Device;
@@ -19,8 +21,6 @@ pub enum SetupError {
     UnknownTask(String),
     #[error("{0}")]
     Device(String),
-    #[error("model `{model}` not found: it is not a local folder and it is not in the Hugging Face cache ({cache}). Fix: pass a local folder holding config.json, model.safetensors and tokenizer.json (for example --model ../shared/models/all-MiniLM-L6-v2), or download the model once with network access")]
-    ModelNotFound { model: String, cache: String },
     #[error("{path}: no tokenizer.json in the model folder. Fix: copy the model's tokenizer.json beside config.json")]
     NoTokenizer { path: PathBuf },
     #[error("the tokenizer {tokenizer} has {tok_vocab} tokens but the model's config.json says vocab_size {model_vocab}. Fix: use the tokenizer.json that belongs to this model")]
@@ -29,8 +29,8 @@ pub enum SetupError {
         tok_vocab: usize,
         model_vocab: usize,
     },
-    #[error("task `{task}`: no data folder given and the Hugging Face Hub dataset nyu-mll/glue is not in the local cache. Fix: pass --data-dir pointing at a folder in the GLUE layout (for example ../shared/glue)")]
-    NoData { task: String },
+    #[error(transparent)]
+    Hub(#[from] HubError),
     #[error(transparent)]
     Model(#[from] crate::model::ModelError),
     #[error(transparent)]
@@ -74,57 +74,50 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
 
 /// The Hugging Face cache folder (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`).
 pub fn hf_cache_dir() -> PathBuf {
-    if let Ok(p) = std::env::var("HF_HUB_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Ok(p) = std::env::var("HUGGINGFACE_HUB_CACHE") {
-        return PathBuf::from(p);
-    }
-    if let Ok(p) = std::env::var("HF_HOME") {
-        return PathBuf::from(p).join("hub");
-    }
-    let base = std::env::var("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .unwrap_or_else(|_| {
-            PathBuf::from(std::env::var("HOME").unwrap_or_else(|_| ".".into())).join(".cache")
-        });
-    base.join("huggingface").join("hub")
+    hub::cache_dir_from_env()
 }
 
 /// The snapshot folder of a cached Hub repository (`kind` is `models` or `datasets`), following
-/// `refs/main`, else the newest snapshot.
+/// `refs/main`, else the newest snapshot, in the cache the environment names.
 pub fn cached_snapshot(kind: &str, repo_id: &str) -> Option<PathBuf> {
-    let repo = hf_cache_dir().join(format!("{kind}--{}", repo_id.replace('/', "--")));
-    let snaps = repo.join("snapshots");
-    if let Ok(commit) = std::fs::read_to_string(repo.join("refs").join("main")) {
-        let p = snaps.join(commit.trim());
-        if p.is_dir() {
-            return Some(p);
-        }
-    }
-    let mut dirs: Vec<_> = std::fs::read_dir(&snaps)
-        .ok()?
-        .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir())
-        .collect();
-    dirs.sort_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
-    dirs.last().map(|e| e.path())
+    let kind = if kind == "datasets" {
+        RepoKind::Dataset
+    } else {
+        RepoKind::Model
+    };
+    HubSource::from_env().snapshot(kind, repo_id)
 }
 
-/// A local model folder, or the cached snapshot of a Hub model id.
+/// A local model folder, or a Hub model id resolved through the cache and network the
+/// environment allows (see [`resolve_model_dir_with`]).
 pub fn resolve_model_dir(model: &str) -> Result<PathBuf, SetupError> {
+    resolve_model_dir_with(model, &HubSource::from_env())
+}
+
+/// Whether `model` names a local path rather than a Hub id.
+fn is_local_path(model: &str) -> bool {
+    let p = Path::new(model);
+    p.exists()
+        || model.starts_with('.')
+        || model.starts_with('/')
+        || model.starts_with('~')
+        || model.contains('\\')
+        || model.split('/').count() > 2
+}
+
+/// A local model folder, or a Hub model id: its cached snapshot when that holds config.json,
+/// model.safetensors and tokenizer.json, else (unless `hub` is offline) those files are
+/// downloaded into the cache.
+pub fn resolve_model_dir_with(model: &str, hub: &HubSource) -> Result<PathBuf, SetupError> {
     let p = Path::new(model);
     if p.is_dir() {
         return Ok(p.to_path_buf());
     }
-    if p.exists() || model.starts_with('.') || model.starts_with('/') {
+    if is_local_path(model) {
         // A path that is not a folder: let the loader name the missing files.
         return Ok(p.to_path_buf());
     }
-    cached_snapshot("models", model).ok_or_else(|| SetupError::ModelNotFound {
-        model: model.into(),
-        cache: hf_cache_dir().display().to_string(),
-    })
+    Ok(hub.model_dir(model)?)
 }
 
 /// Everything a run needs, prepared once.
@@ -216,20 +209,15 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             model_vocab,
         });
     }
-    let data_dir = match &config.data_dir {
-        Some(d) => d.clone(),
-        None => cached_snapshot("datasets", "nyu-mll/glue").ok_or_else(|| SetupError::NoData {
-            task: config.task.clone(),
-        })?,
-    };
-    let mut train_ds = glue::load_split(&data_dir, task, Split::Train)?;
+    let source = DataSource::from_option(config.data_dir.as_deref());
+    let mut train_ds = source.load(task, Split::Train)?;
     if let Some(n) = config.train_size {
         train_ds = glue::subsample(&train_ds, n, config.seed);
     }
     let train = encoder.encode_dataset(&train_ds)?;
     let mut devs = Vec::new();
     for split in glue::dev_splits(task) {
-        let ds = glue::load_split(&data_dir, task, split)?;
+        let ds = source.load(task, split)?;
         devs.push((
             split.metric_suffix().to_string(),
             encoder.encode_dataset(&ds)?,

@@ -1,0 +1,417 @@
+//! Hugging Face Hub sources: models and datasets from the local Hugging Face cache first, and
+//! through the Hub (the `hf-hub` crate's blocking client) only when a file is not cached.
+//!
+//! The cache has Python's layout, so a cache filled by `huggingface_hub` is used as is:
+//! `<cache>/{models|datasets}--<org>--<name>/snapshots/<commit>/<file>`, with `refs/main`
+//! naming the commit. The cache folder is `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else
+//! `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
+//! `HF_HUB_OFFLINE=1` forbids any network access: a file that is not cached is then an error
+//! that names the cache folder.
+
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// The Hub dataset GLUE is read from when no data folder is given.
+pub const GLUE_DATASET: &str = "nyu-mll/glue";
+
+/// The weights file the model loader reads.
+pub const MODEL_WEIGHTS: &str = "model.safetensors";
+/// The files a model snapshot must hold.
+pub const MODEL_FILES: [&str; 3] = ["config.json", MODEL_WEIGHTS, "tokenizer.json"];
+
+/// Whether a Hub repository is a model or a dataset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RepoKind {
+    Model,
+    Dataset,
+}
+
+impl RepoKind {
+    /// The folder prefix in the cache (`models`, `datasets`).
+    pub fn cache_prefix(&self) -> &'static str {
+        match self {
+            RepoKind::Model => "models",
+            RepoKind::Dataset => "datasets",
+        }
+    }
+
+    fn word(&self) -> &'static str {
+        match self {
+            RepoKind::Model => "model",
+            RepoKind::Dataset => "dataset",
+        }
+    }
+}
+
+/// Everything that can go wrong while finding Hub files.
+#[derive(Debug, Error)]
+pub enum HubError {
+    /// Offline and not cached.
+    #[error(
+        "{kind} `{repo}`: {what} is not in the Hugging Face cache ({cache}) and HF_HUB_OFFLINE \
+         is set, so nothing is downloaded. Fix: run once with network access and without \
+         HF_HUB_OFFLINE to fill the cache, point HF_HUB_CACHE (or HF_HOME) at a cache that holds \
+         it, or pass a local folder instead"
+    )]
+    Offline {
+        kind: &'static str,
+        repo: String,
+        what: String,
+        cache: PathBuf,
+    },
+    /// The model has PyTorch weights only.
+    #[error(
+        "model `{repo}` has only PyTorch weights ({file}); only model.safetensors is supported. \
+         Fix: pick a model that ships model.safetensors, or convert the weights to safetensors \
+         and pass the local folder"
+    )]
+    OnlyPytorch { repo: String, file: String },
+    /// A file the program needs is not in the repository.
+    #[error("{kind} `{repo}` has no {file} on the Hub (files: {listing}). Fix: {fix}")]
+    MissingInRepo {
+        kind: &'static str,
+        repo: String,
+        file: String,
+        listing: String,
+        fix: String,
+    },
+    /// The Hub could not be reached, or answered with an error.
+    #[error(
+        "{kind} `{repo}`: {action} failed: {message}. The cache folder is {cache}. Fix: check \
+         the network and the repository id (private repositories need HF_TOKEN or a token file), \
+         or pass a local folder"
+    )]
+    Request {
+        kind: &'static str,
+        repo: String,
+        action: String,
+        message: String,
+        cache: PathBuf,
+    },
+}
+
+/// Whether `HF_HUB_OFFLINE` asks for no network access (`1`, `true`, `yes`, `on`).
+pub fn offline_from_env() -> bool {
+    std::env::var("HF_HUB_OFFLINE")
+        .map(|v| {
+            matches!(
+                v.trim().to_ascii_lowercase().as_str(),
+                "1" | "true" | "yes" | "on"
+            )
+        })
+        .unwrap_or(false)
+}
+
+/// The Hugging Face cache folder named by the environment (see the module docs).
+pub fn cache_dir_from_env() -> PathBuf {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.is_empty());
+    if let Some(p) = var("HF_HUB_CACHE").or_else(|| var("HUGGINGFACE_HUB_CACHE")) {
+        return PathBuf::from(p);
+    }
+    if let Some(p) = var("HF_HOME") {
+        return PathBuf::from(p).join("hub");
+    }
+    let base = var("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(var("HOME").unwrap_or_else(|| ".".into())).join(".cache"));
+    base.join("huggingface").join("hub")
+}
+
+/// Where Hub files come from: a cache folder, and whether the network may be used.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HubSource {
+    /// The Hugging Face cache folder (the `hub` folder).
+    pub cache_dir: PathBuf,
+    /// Never touch the network.
+    pub offline: bool,
+    /// The Hub's address (`$HF_ENDPOINT`, default `https://huggingface.co`).
+    pub endpoint: Option<String>,
+}
+
+impl HubSource {
+    /// The cache folder, offline flag and endpoint from the environment.
+    pub fn from_env() -> Self {
+        Self {
+            cache_dir: cache_dir_from_env(),
+            offline: offline_from_env(),
+            endpoint: std::env::var("HF_ENDPOINT").ok().filter(|v| !v.is_empty()),
+        }
+    }
+
+    /// An offline source reading only `cache_dir`.
+    pub fn offline(cache_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            cache_dir: cache_dir.into(),
+            offline: true,
+            endpoint: None,
+        }
+    }
+
+    /// The cache folder of one repository (`<cache>/models--org--name`).
+    pub fn repo_dir(&self, kind: RepoKind, repo_id: &str) -> PathBuf {
+        self.cache_dir.join(format!(
+            "{}--{}",
+            kind.cache_prefix(),
+            repo_id.replace('/', "--")
+        ))
+    }
+
+    /// The cached snapshot folder of a repository: the commit `refs/main` names, else the most
+    /// recently modified snapshot.
+    pub fn snapshot(&self, kind: RepoKind, repo_id: &str) -> Option<PathBuf> {
+        let repo = self.repo_dir(kind, repo_id);
+        let snaps = repo.join("snapshots");
+        if let Ok(commit) = std::fs::read_to_string(repo.join("refs").join("main")) {
+            let p = snaps.join(commit.trim());
+            if p.is_dir() {
+                return Some(p);
+            }
+        }
+        let mut dirs: Vec<_> = std::fs::read_dir(&snaps)
+            .ok()?
+            .filter_map(|e| e.ok())
+            .filter(|e| e.path().is_dir())
+            .collect();
+        dirs.sort_by_key(|e| e.metadata().and_then(|m| m.modified()).ok());
+        dirs.last().map(|e| e.path())
+    }
+
+    fn api(&self, kind: RepoKind, repo_id: &str) -> Result<hf_hub::api::sync::Api, HubError> {
+        let mut b =
+            hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(self.cache_dir.clone()))
+                .with_progress(false);
+        if let Some(e) = &self.endpoint {
+            b = b.with_endpoint(e.clone());
+        }
+        if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()) {
+            b = b.with_token(Some(t));
+        }
+        b.build()
+            .map_err(|e| self.request_error(kind, repo_id, "setting up the Hub client", e))
+    }
+
+    fn repo(&self, kind: RepoKind, repo_id: &str) -> hf_hub::Repo {
+        match kind {
+            RepoKind::Model => hf_hub::Repo::model(repo_id.to_string()),
+            RepoKind::Dataset => hf_hub::Repo::dataset(repo_id.to_string()),
+        }
+    }
+
+    fn request_error(
+        &self,
+        kind: RepoKind,
+        repo_id: &str,
+        action: &str,
+        e: impl std::fmt::Display,
+    ) -> HubError {
+        HubError::Request {
+            kind: kind.word(),
+            repo: repo_id.into(),
+            action: action.into(),
+            message: e.to_string(),
+            cache: self.cache_dir.clone(),
+        }
+    }
+
+    fn offline_error(&self, kind: RepoKind, repo_id: &str, what: impl Into<String>) -> HubError {
+        HubError::Offline {
+            kind: kind.word(),
+            repo: repo_id.into(),
+            what: what.into(),
+            cache: self.cache_dir.clone(),
+        }
+    }
+
+    /// The repository's file listing from the Hub (paths relative to the repository root).
+    /// Refused offline.
+    pub fn remote_files(&self, kind: RepoKind, repo_id: &str) -> Result<Vec<String>, HubError> {
+        if self.offline {
+            return Err(self.offline_error(kind, repo_id, "its file listing"));
+        }
+        tracing::info!("listing the files of {} {repo_id} on the Hub", kind.word());
+        let info = self
+            .api(kind, repo_id)?
+            .repo(self.repo(kind, repo_id))
+            .info()
+            .map_err(|e| self.request_error(kind, repo_id, "listing the files", e))?;
+        Ok(info.siblings.into_iter().map(|s| s.rfilename).collect())
+    }
+
+    /// Download one file of a repository into the cache (a cached copy under `refs/main` is
+    /// used as is) and return its path in the snapshot folder. Refused offline.
+    pub fn download(&self, kind: RepoKind, repo_id: &str, file: &str) -> Result<PathBuf, HubError> {
+        if self.offline {
+            return Err(self.offline_error(kind, repo_id, file));
+        }
+        tracing::info!(
+            "downloading {file} of {} {repo_id} from the Hub",
+            kind.word()
+        );
+        self.api(kind, repo_id)?
+            .repo(self.repo(kind, repo_id))
+            .get(file)
+            .map_err(|e| self.request_error(kind, repo_id, &format!("downloading {file}"), e))
+    }
+
+    /// The folder holding `config.json`, `model.safetensors` and `tokenizer.json` of a Hub
+    /// model: the cached snapshot when it holds all three, else (online) the files are
+    /// downloaded into the cache.
+    pub fn model_dir(&self, repo_id: &str) -> Result<PathBuf, HubError> {
+        let snapshot = self.snapshot(RepoKind::Model, repo_id);
+        if let Some(snap) = &snapshot {
+            if MODEL_FILES.iter().all(|f| snap.join(f).is_file()) {
+                tracing::info!(
+                    "model {repo_id}: using the cached snapshot {}",
+                    snap.display()
+                );
+                return Ok(snap.clone());
+            }
+        }
+        if self.offline {
+            if let Some(snap) = &snapshot {
+                if !snap.join(MODEL_WEIGHTS).is_file() && snap.join("pytorch_model.bin").is_file() {
+                    return Err(HubError::OnlyPytorch {
+                        repo: repo_id.into(),
+                        file: snap.join("pytorch_model.bin").display().to_string(),
+                    });
+                }
+            }
+            let missing: Vec<&str> = MODEL_FILES
+                .iter()
+                .copied()
+                .filter(|f| snapshot.as_ref().is_none_or(|s| !s.join(f).is_file()))
+                .collect();
+            return Err(self.offline_error(RepoKind::Model, repo_id, missing.join(", ")));
+        }
+        let files = self.remote_files(RepoKind::Model, repo_id)?;
+        let has = |f: &str| files.iter().any(|x| x == f);
+        if !has(MODEL_WEIGHTS) {
+            if let Some(pt) = files.iter().find(|f| f.ends_with("pytorch_model.bin")) {
+                return Err(HubError::OnlyPytorch {
+                    repo: repo_id.into(),
+                    file: pt.clone(),
+                });
+            }
+        }
+        for f in MODEL_FILES {
+            if !has(f) {
+                return Err(HubError::MissingInRepo {
+                    kind: "model",
+                    repo: repo_id.into(),
+                    file: f.into(),
+                    listing: short_listing(&files),
+                    fix: "use a BERT-style model repository that ships config.json, \
+                          model.safetensors and tokenizer.json, or pass a local folder"
+                        .into(),
+                });
+            }
+        }
+        let mut dir = None;
+        for f in MODEL_FILES {
+            let p = self.download(RepoKind::Model, repo_id, f)?;
+            dir.get_or_insert_with(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
+        }
+        Ok(dir.unwrap_or_default())
+    }
+}
+
+/// A short, readable list of repository files for error messages.
+pub fn short_listing(files: &[String]) -> String {
+    const MAX: usize = 12;
+    let mut s = files
+        .iter()
+        .take(MAX)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if files.len() > MAX {
+        s.push_str(&format!(", … ({} files)", files.len()));
+    }
+    if s.is_empty() {
+        s = "none".into();
+    }
+    s
+}
+
+/// Every file below a snapshot folder, as repository paths with `/` separators, sorted.
+/// Symbolic links (the cache's links into `blobs/`) count as files.
+pub fn snapshot_files(snapshot: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.filter_map(|e| e.ok()) {
+            let p = e.path();
+            if p.is_dir() {
+                walk(root, &p, out);
+            } else if p.is_file() {
+                if let Ok(rel) = p.strip_prefix(root) {
+                    let parts: Vec<String> = rel
+                        .components()
+                        .map(|c| c.as_os_str().to_string_lossy().into_owned())
+                        .collect();
+                    out.push(parts.join("/"));
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(snapshot, snapshot, &mut out);
+    out.sort();
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn snapshot_follows_refs_main_and_lists_files() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = HubSource::offline(tmp.path());
+        let repo = hub.repo_dir(RepoKind::Dataset, "org/data");
+        assert!(repo.ends_with("datasets--org--data"));
+        for c in ["aaa", "bbb"] {
+            std::fs::create_dir_all(repo.join("snapshots").join(c).join("x")).unwrap();
+            std::fs::write(repo.join("snapshots").join(c).join("x/f.parquet"), c).unwrap();
+        }
+        std::fs::create_dir_all(repo.join("refs")).unwrap();
+        std::fs::write(repo.join("refs/main"), "aaa\n").unwrap();
+        let snap = hub.snapshot(RepoKind::Dataset, "org/data").unwrap();
+        assert!(snap.ends_with("snapshots/aaa"));
+        assert_eq!(snapshot_files(&snap), vec!["x/f.parquet".to_string()]);
+        assert!(hub.snapshot(RepoKind::Model, "org/data").is_none());
+    }
+
+    #[test]
+    fn offline_refuses_the_network_and_names_the_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = HubSource::offline(tmp.path());
+        let e = hub.model_dir("org/absent").unwrap_err().to_string();
+        assert!(
+            e.contains("org/absent") && e.contains("HF_HUB_OFFLINE"),
+            "{e}"
+        );
+        assert!(e.contains(&tmp.path().display().to_string()), "{e}");
+        let e = hub
+            .remote_files(RepoKind::Dataset, GLUE_DATASET)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("nyu-mll/glue"), "{e}");
+    }
+
+    #[test]
+    fn offline_cache_with_pytorch_weights_only_is_refused() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = HubSource::offline(tmp.path());
+        let snap = hub
+            .repo_dir(RepoKind::Model, "org/pt")
+            .join("snapshots/c0ffee");
+        std::fs::create_dir_all(&snap).unwrap();
+        for f in ["config.json", "pytorch_model.bin", "tokenizer.json"] {
+            std::fs::write(snap.join(f), "{}").unwrap();
+        }
+        let e = hub.model_dir("org/pt").unwrap_err().to_string();
+        assert!(e.contains("only model.safetensors is supported"), "{e}");
+    }
+}
