@@ -160,7 +160,7 @@ fn resume_is_exact_for_every_method() {
     for method in [
         "vanilla",
         "dps-dense",
-        // dps-mix resume is not yet bit-exact (see README, "Not done yet").
+        "dps-mix",
         "child-tuning-f",
         "child-tuning-d",
     ] {

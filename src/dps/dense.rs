@@ -59,6 +59,9 @@ pub struct Dps {
     pending_p: Option<f64>,
     update_ratio: f64,
     pending_ratio: Option<f64>,
+    /// Live changes of the selection scope and the freeze mode, applied at the next selection.
+    pending_scope: Option<SelectionScope>,
+    pending_freeze: Option<Freeze>,
     total_steps: usize,
     stage_len: usize,
     /// 1-based; 0 before the first step.
@@ -101,9 +104,9 @@ impl Dps {
                     },
                     mask: None,
                     prev_mask: None,
-                    stage_start: w.copy()?,
+                    stage_start: snapshot(w)?,
                     pretrained: match variant {
-                        Variant::Mix => Some(w.copy()?),
+                        Variant::Mix => Some(snapshot(w)?),
                         Variant::Dense => None,
                     },
                     target: None,
@@ -116,6 +119,8 @@ impl Dps {
             pending_p: None,
             update_ratio: config.update_ratio,
             pending_ratio: None,
+            pending_scope: None,
+            pending_freeze: None,
             total_steps,
             stage_len: config.update_steps(total_steps),
             stage_index: 0,
@@ -267,16 +272,24 @@ impl Dps {
                         message: None,
                     });
                 }
+                if let Some(scope) = self.pending_scope.take() {
+                    self.scope = scope;
+                    events.push(option_applied(step, "selection_scope", &scope));
+                }
+                if let Some(freeze) = self.pending_freeze.take() {
+                    self.freeze = freeze;
+                    events.push(option_applied(step, "freeze", &freeze));
+                }
                 events.push(self.select(step, params)?);
                 if self.variant == Variant::Mix {
                     for m in &mut self.matrices {
-                        m.target = Some(params[m.param].var.as_tensor().copy()?);
+                        m.target = Some(snapshot(params[m.param].var.as_tensor())?);
                     }
                 }
             }
         }
         for m in &mut self.matrices {
-            m.stage_start = params[m.param].var.as_tensor().copy()?;
+            m.stage_start = snapshot(params[m.param].var.as_tensor())?;
         }
         Ok(events)
     }
@@ -301,6 +314,24 @@ impl Dps {
             self.noise[i] = Some(z);
         }
         Ok(())
+    }
+}
+
+/// A constant copy of a weight. `Tensor::copy` is differentiable, so a plain copy of a `Var`
+/// would let gradient flow through the snapshot (for DPS-Mix's target T) back into the weight;
+/// the snapshot must be a constant, as in the authors' code.
+fn snapshot(w: &Tensor) -> Result<Tensor> {
+    w.detach().copy()
+}
+
+/// The control event of a method option that takes effect now.
+fn option_applied(step: usize, key: &str, value: &impl serde::Serialize) -> Event {
+    Event::Control {
+        step,
+        key: key.into(),
+        value: serde_json::to_value(value).unwrap_or_default(),
+        status: ControlStatus::Applied,
+        message: None,
     }
 }
 
@@ -398,6 +429,20 @@ impl Strategy for Dps {
         ControlOutcome::pending("takes effect at the next stage")
     }
 
+    fn set_option(&mut self, key: &str, config: &TrainConfig) -> ControlOutcome {
+        match key {
+            "selection_scope" => self.pending_scope = Some(config.selection_scope),
+            "freeze" => self.pending_freeze = Some(config.freeze),
+            _ => {
+                return ControlOutcome::rejected(format!(
+                    "{} has no option `{key}` that can change while training (live options: selection_scope, freeze)",
+                    self.method()
+                ))
+            }
+        }
+        ControlOutcome::pending("takes effect at the next selection")
+    }
+
     fn save_state(&self) -> Result<StrategyState> {
         let mut tensors = HashMap::new();
         for (i, m) in self.matrices.iter().enumerate() {
@@ -430,6 +475,8 @@ impl Strategy for Dps {
                 "pending_p": self.pending_p,
                 "update_ratio": self.update_ratio,
                 "pending_ratio": self.pending_ratio,
+                "pending_scope": self.pending_scope,
+                "pending_freeze": self.pending_freeze,
                 "stage_len": self.stage_len,
                 "stage_index": self.stage_index,
                 "stage_start": self.stage_start,
@@ -448,6 +495,12 @@ impl Strategy for Dps {
         self.pending_p = f("pending_p");
         self.update_ratio = f("update_ratio").ok_or_else(|| bad("update_ratio"))?;
         self.pending_ratio = f("pending_ratio");
+        self.pending_scope = j
+            .get("pending_scope")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
+        self.pending_freeze = j
+            .get("pending_freeze")
+            .and_then(|v| serde_json::from_value(v.clone()).ok());
         self.stage_len = u("stage_len").ok_or_else(|| bad("stage_len"))?;
         self.stage_index = u("stage_index").ok_or_else(|| bad("stage_index"))?;
         self.stage_start = u("stage_start").ok_or_else(|| bad("stage_start"))?;

@@ -90,6 +90,14 @@ pub trait Strategy: Send {
         ControlOutcome::rejected(format!("{} has no stages", self.method()))
     }
 
+    /// Change a method option; `config` holds the new value, already validated under `key`.
+    fn set_option(&mut self, key: &str, _config: &TrainConfig) -> ControlOutcome {
+        ControlOutcome::rejected(format!(
+            "{} has no option `{key}` that can change while training",
+            self.method()
+        ))
+    }
+
     /// Whether the trainer must run [`add_fisher`](Self::add_fisher) over the training set
     /// before the first step (ChildTuning-D).
     fn needs_fisher(&self) -> bool {

@@ -200,6 +200,12 @@ pub enum Command {
     SetUpdateRatio {
         value: f64,
     },
+    /// Set a method option (`selection_scope`, `freeze`) by its preset key and value; the
+    /// strategy says when it takes effect.
+    SetOption {
+        key: String,
+        value: String,
+    },
     /// Evaluate on the dev set now.
     Evaluate,
     /// Write a checkpoint now.

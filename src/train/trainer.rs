@@ -15,7 +15,7 @@ use crate::config::TrainConfig;
 use crate::data::batching::{epoch_batches, epoch_order, make_batch, EncodedDataset};
 use crate::data::glue::{Label, TaskSpec};
 use crate::data::metrics::{compute_metrics, Predictions};
-use crate::dps::strategy::{Strategy, StrategyState};
+use crate::dps::strategy::{ControlOutcome, Strategy, StrategyState};
 use crate::model::bert::{BertForSequenceClassification, HeadKind};
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
@@ -406,6 +406,24 @@ impl Trainer {
                 self.emit(Event::Control {
                     step,
                     key: "update_ratio".into(),
+                    value: serde_json::json!(value),
+                    status: o.status,
+                    message: o.message,
+                });
+            }
+            Command::SetOption { key, value } => {
+                let mut probe = self.config.clone();
+                let yaml = serde_yaml::Value::String(value.clone());
+                let o = match probe.set(&key, &yaml, "live command") {
+                    Err(e) => ControlOutcome::rejected(e.to_string()),
+                    Ok(()) => self.strategy.set_option(&key, &probe),
+                };
+                if o.status != ControlStatus::Rejected {
+                    self.config = probe;
+                }
+                self.emit(Event::Control {
+                    step,
+                    key,
                     value: serde_json::json!(value),
                     status: o.status,
                     message: o.message,

@@ -540,6 +540,8 @@ pub struct App {
     pub memory_bytes: Option<u64>,
     /// Values sent to the trainer and not yet acknowledged by a `control` event, per key.
     pub requested: BTreeMap<String, f64>,
+    /// Method options (`freeze`, `selection_scope`) last requested with `f` / `g`.
+    pub requested_options: BTreeMap<String, String>,
     /// Set when the replay viewer drives this app.
     pub replay: Option<ReplayInfo>,
     start_request: Option<TrainConfig>,
@@ -566,6 +568,7 @@ impl App {
             wall_elapsed: None,
             memory_bytes: None,
             requested: BTreeMap::new(),
+            requested_options: BTreeMap::new(),
             replay: None,
             start_request: None,
             quit_requested: None,
@@ -1132,6 +1135,12 @@ impl App {
             KeyCode::Char('[') if live => return self.scale_lr(0.5),
             KeyCode::Char(']') if live => return self.scale_lr(2.0),
             KeyCode::Char('u') if live => return self.cycle_update_ratio(),
+            KeyCode::Char('f') if live => {
+                return self.toggle_option("freeze", ["gradient", "strict"]);
+            }
+            KeyCode::Char('g') if live => {
+                return self.toggle_option("selection_scope", ["per-matrix", "global"]);
+            }
             KeyCode::Char('e') if live => {
                 self.run.activity = Some(Activity::Evaluating);
                 return vec![Command::Evaluate];
@@ -1216,6 +1225,23 @@ impl App {
         let value = (lr * factor).clamp(1e-9, 1.0);
         self.requested.insert("learning_rate".into(), value);
         vec![Command::SetLearningRate { value }]
+    }
+
+    /// Request the other of two values of a method option (from the last request, else the
+    /// run's configuration, else the first value).
+    fn toggle_option(&mut self, key: &str, values: [&str; 2]) -> Vec<Command> {
+        let cur = self
+            .requested_options
+            .get(key)
+            .cloned()
+            .or_else(|| self.run.config.get(key).and_then(|v| v.as_str()).map(String::from))
+            .unwrap_or_else(|| values[0].to_string());
+        let value = if cur == values[0] { values[1] } else { values[0] }.to_string();
+        self.requested_options.insert(key.into(), value.clone());
+        vec![Command::SetOption {
+            key: key.into(),
+            value,
+        }]
     }
 
     fn cycle_update_ratio(&mut self) -> Vec<Command> {
