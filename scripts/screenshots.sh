@@ -10,6 +10,9 @@
 #   PYTHON=/tmp/dps-shots-venv/bin/python scripts/screenshots.sh
 # Other settings: DPS_TUI_BIN (default: cargo build, then target/debug/dps-tui),
 # WIDTH and HEIGHT (terminal size in cells, default 140×40).
+# Real runs, when given: REPLAY_RUN=<run folder> adds screenshots/replay.png (the replay viewer,
+# scrubbed back to mid-run); COMPARE_RUNS="<run folder> <run folder> ..." adds
+# screenshots/compare.png. ONLY_RUNS=1 takes just those two.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -85,6 +88,7 @@ shot() {
   echo "$OUT/$1.png"
 }
 
+if [ -z "${ONLY_RUNS:-}" ]; then
 # 1. The preset picker, with the demo preset highlighted.
 start --out "$tmp/runs"
 wait_for "run settings"
@@ -110,3 +114,21 @@ wait_for "events" # back on the dashboard (a key sent right after Escape would r
 tm send-keys -t 0 '?'
 wait_for "closes this help"
 shot help
+fi
+
+# 5. The replay viewer on a real run, scrubbed back to the middle of the run.
+if [ -n "${REPLAY_RUN:-}" ]; then
+  start replay "$(realpath "$REPLAY_RUN")"
+  wait_for "replay "
+  for _ in $(seq 25); do tm send-keys -t 0 PageUp; done
+  shot replay
+fi
+
+# 6. Compare of real runs.
+if [ -n "${COMPARE_RUNS:-}" ]; then
+  runs=()
+  for r in $COMPARE_RUNS; do runs+=("$(realpath "$r")"); done
+  start compare "${runs[@]}"
+  wait_for " compare "
+  shot compare
+fi

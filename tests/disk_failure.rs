@@ -48,12 +48,12 @@ fn headless_run_stops_cleanly_when_a_checkpoint_cannot_be_written() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // The run folder (the output folder also holds the log file).
     let a = std::fs::read_dir(&a_dir)
         .unwrap()
-        .next()
-        .unwrap()
-        .unwrap()
-        .path();
+        .map(|e| e.unwrap().path())
+        .find(|p| p.is_dir())
+        .expect("a run folder");
     // The same run lengthened to 30 steps, to be resumed from step 10; a file blocks the
     // checkpoint at step 20.
     let b = tmp.path().join("b-run");

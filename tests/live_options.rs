@@ -92,7 +92,10 @@ fn scope_and_freeze_are_pending_then_applied_at_the_next_selection() {
     let fractions: Vec<f64> = matrices.iter().map(|m| m.selected_fraction).collect();
     let spread = fractions.iter().cloned().fold(f64::MIN, f64::max)
         - fractions.iter().cloned().fold(f64::MAX, f64::min);
-    assert!(spread > 0.05, "global scope should give uneven shares: {fractions:?}");
+    assert!(
+        spread > 0.05,
+        "global scope should give uneven shares: {fractions:?}"
+    );
 }
 
 #[test]

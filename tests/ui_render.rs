@@ -461,6 +461,14 @@ fn keys_send_commands() {
     assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.4 }]);
     assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.45 }]);
     assert_eq!(app.on_key(chr('-')), vec![Command::SetP { value: 0.4 }]);
+    // f and g toggle the DPS options, building on the value last sent.
+    let opt = |key: &str, value: &str| Command::SetOption {
+        key: key.into(),
+        value: value.into(),
+    };
+    assert_eq!(app.on_key(chr('f')), vec![opt("freeze", "strict")]);
+    assert_eq!(app.on_key(chr('f')), vec![opt("freeze", "gradient")]);
+    assert_eq!(app.on_key(chr('g')), vec![opt("selection_scope", "global")]);
     assert_eq!(
         app.on_key(chr(']')),
         vec![Command::SetLearningRate { value: 8e-5 }]

@@ -368,15 +368,9 @@ pub fn dev_splits(task: &TaskSpec) -> Vec<Split> {
     }
 }
 
-/// Read `<data_dir>/<DIR_NAME>/<file>.tsv` for `split`.
-///
-/// `Split::Test` is refused: test splits have no labels and cannot be used for training or
-/// evaluation.
-pub fn load_split(
-    data_dir: &Path,
-    task: &'static TaskSpec,
-    split: Split,
-) -> Result<Dataset, DataError> {
+/// Refuse what no source can load: the synthetic demo task (generated in code) and test
+/// splits (no labels).
+pub(crate) fn check_loadable(task: &TaskSpec, split: Split) -> Result<(), DataError> {
     if task.synthetic {
         return Err(DataError::Synthetic {
             task: task.name.into(),
@@ -387,6 +381,19 @@ pub fn load_split(
             task: task.name.into(),
         });
     }
+    Ok(())
+}
+
+/// Read `<data_dir>/<DIR_NAME>/<file>.tsv` for `split`.
+///
+/// `Split::Test` is refused: test splits have no labels and cannot be used for training or
+/// evaluation.
+pub fn load_split(
+    data_dir: &Path,
+    task: &'static TaskSpec,
+    split: Split,
+) -> Result<Dataset, DataError> {
+    check_loadable(task, split)?;
     let file = task
         .file_name(split)
         .ok_or_else(|| DataError::NoSuchSplit {

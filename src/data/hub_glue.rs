@@ -120,16 +120,7 @@ pub fn load_hub_split(
     task: &'static TaskSpec,
     split: Split,
 ) -> Result<Dataset, DataError> {
-    if task.synthetic {
-        return Err(DataError::Synthetic {
-            task: task.name.into(),
-        });
-    }
-    if split == Split::Test {
-        return Err(DataError::TestSplit {
-            task: task.name.into(),
-        });
-    }
+    super::glue::check_loadable(task, split)?;
     if split == Split::DevMismatched && task.dev_mismatched_file.is_none() {
         return Err(DataError::NoSuchSplit {
             task: task.name.into(),

@@ -1234,9 +1234,20 @@ impl App {
             .requested_options
             .get(key)
             .cloned()
-            .or_else(|| self.run.config.get(key).and_then(|v| v.as_str()).map(String::from))
+            .or_else(|| {
+                self.run
+                    .config
+                    .get(key)
+                    .and_then(|v| v.as_str())
+                    .map(String::from)
+            })
             .unwrap_or_else(|| values[0].to_string());
-        let value = if cur == values[0] { values[1] } else { values[0] }.to_string();
+        let value = if cur == values[0] {
+            values[1]
+        } else {
+            values[0]
+        }
+        .to_string();
         self.requested_options.insert(key.into(), value.clone());
         vec![Command::SetOption {
             key: key.into(),

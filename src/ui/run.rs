@@ -233,10 +233,15 @@ pub fn replay_view(events: Vec<Event>) -> anyhow::Result<()> {
 pub fn replay_app(events: &[Event], cursor: usize, prev: Option<&App>) -> App {
     let cursor = cursor.min(events.len());
     let mut app = App::from_events(&events[..cursor]);
-    if let Some(p) = prev {
-        app.view = p.view.clone();
-        app.theme = p.theme;
-        app.area = p.area;
+    match prev {
+        Some(p) => {
+            app.view = p.view.clone();
+            app.theme = p.theme;
+            app.area = p.area;
+        }
+        // ←/→ scrub the time cursor unless the heatmap has the focus (then they move its
+        // cell cursor), so a replay opens with the focus on the loss chart.
+        None => app.view.focus = crate::ui::app::Focus::Loss,
     }
     app.replay = Some(crate::ui::app::ReplayInfo {
         cursor,

@@ -15,8 +15,14 @@ pub const KEYS: &[(&str, &[(&str, &str)])] = &[
             ("+ / -", "p (share frozen) ± 0.05, from the next selection"),
             ("[ / ]", "peak learning rate ÷ 2 / × 2"),
             ("u", "update ratio: cycle 0.025 → 0.05 → 0.1"),
-            ("f", "DPS freeze: gradient ↔ strict, from the next selection"),
-            ("g", "DPS selection scope: per-matrix ↔ global, from the next selection"),
+            (
+                "f",
+                "DPS freeze: gradient ↔ strict, from the next selection",
+            ),
+            (
+                "g",
+                "DPS selection scope: per-matrix ↔ global, from the next selection",
+            ),
             ("e", "evaluate on the dev set now"),
             ("c", "write a checkpoint now"),
             ("q", "quit: checkpoint and quit / quit / cancel"),
