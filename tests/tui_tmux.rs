@@ -352,3 +352,97 @@ fn demo_dashboard_pause_edit_checkpoint_quit_under_tmux() {
         "{name} gone after quitting"
     );
 }
+
+/// The number of events before the replay cursor and the total: `replay 12/54 events`.
+fn replay_position(screen: &str) -> Option<(u64, u64)> {
+    let rest = &screen[screen.find("replay ")? + "replay ".len()..];
+    let (cursor, rest) = rest.split_once('/')?;
+    let total: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    Some((cursor.trim().parse().ok()?, total.parse().ok()?))
+}
+
+#[test]
+fn replay_and_compare_of_finished_runs_under_tmux() {
+    if !tmux_available() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: tmux not found; the replay/compare TUI test did not run. Fix: install tmux"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("runs");
+    let bin = env!("CARGO_BIN_EXE_dps-tui");
+    for method in ["vanilla", "dps-dense"] {
+        let o = Command::new(bin)
+            .args([
+                "train",
+                "--preset",
+                "demo",
+                "--headless",
+                "--threads",
+                "1",
+                "--out",
+            ])
+            .arg(&out)
+            .args(["--set", "max_steps=40", "--set", "eval_every=20", "--set"])
+            .arg(format!("method={method}"))
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    }
+    let mut runs: Vec<PathBuf> = std::fs::read_dir(&out)
+        .unwrap()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir())
+        .collect();
+    runs.sort();
+    assert_eq!(runs.len(), 2, "{runs:?}");
+
+    // Replay opens at the end of the recording; Home, End and ← move the time cursor.
+    let dir = tmp.path().join("replay");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cmd = format!(
+        "{} replay {}; echo EXIT=$?; sleep 60",
+        sh_quote(bin),
+        sh_quote(runs[1].to_str().unwrap())
+    );
+    let tmux = Tmux::start(&dir, 140, 40, &cmd);
+    let s = tmux.wait_for("the replay header", |s| replay_position(s).is_some());
+    let (cursor, total) = replay_position(&s).unwrap();
+    assert_eq!(cursor, total, "replay should open at the end:\n{s}");
+    assert!(s.contains("finished"), "{s}");
+    tmux.send("Home");
+    tmux.wait_for("the cursor at the start", |s| {
+        replay_position(s) == Some((0, total))
+    });
+    tmux.send("End");
+    tmux.wait_for("the cursor at the end", |s| {
+        replay_position(s) == Some((total, total))
+    });
+    tmux.send("Left");
+    tmux.wait_for("one event back", |s| {
+        replay_position(s) == Some((total - 1, total))
+    });
+    tmux.send("q");
+    let done = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
+    assert!(done.contains("EXIT=0"), "{done}");
+    drop(tmux);
+
+    // Compare overlays both runs and marks the config key that differs (the method).
+    let dir = tmp.path().join("compare");
+    std::fs::create_dir_all(&dir).unwrap();
+    let cmd = format!(
+        "{} compare {} {}; echo EXIT=$?; sleep 60",
+        sh_quote(bin),
+        sh_quote(runs[0].to_str().unwrap()),
+        sh_quote(runs[1].to_str().unwrap())
+    );
+    let tmux = Tmux::start(&dir, 160, 48, &cmd);
+    let s = tmux.wait_for("the compare screen", |s| s.contains("2 runs"));
+    assert!(s.contains("vanilla") && s.contains("dps-dense"), "{s}");
+    assert!(s.contains("differ"), "no differing config keys shown:\n{s}");
+    tmux.send("q");
+    let done = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
+    assert!(done.contains("EXIT=0"), "{done}");
+}
