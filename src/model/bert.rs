@@ -235,23 +235,6 @@ impl ModelIdx {
     }
 }
 
-/// `y = x Wᵀ + b` over the last axis of `x` (any rank ≥ 1); `w` is `[out, in]`. One fused
-/// graph node on the CPU.
-fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
-    ops::linear(x, w, b)
-}
-
-/// LayerNorm over the last axis with the biased variance (fused with backward on the CPU).
-fn layer_norm(x: &Tensor, w: &Tensor, b: &Tensor, eps: f64) -> candle_core::Result<Tensor> {
-    ops::layer_norm(x, w, b, eps)
-}
-
-/// Softmax over keys of `scores · scale + mask` (`mask` is additive, broadcast to
-/// `[B, heads, Lq, Lk]`), fused with backward on the CPU.
-fn attention_probs(scores: &Tensor, mask: &Tensor, scale: f64) -> candle_core::Result<Tensor> {
-    ops::masked_softmax(scores, mask, scale)
-}
-
 /// The feed-forward activation named by `hidden_act`.
 fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
     match act {
@@ -512,11 +495,15 @@ impl BertForSequenceClassification {
     }
 
     fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(linear(x, self.weight(wb.w, ov)?, self.weight(wb.b, ov)?)?)
+        Ok(ops::linear(
+            x,
+            self.weight(wb.w, ov)?,
+            self.weight(wb.b, ov)?,
+        )?)
     }
 
     fn norm(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(layer_norm(
+        Ok(ops::layer_norm(
             x,
             self.weight(wb.w, ov)?,
             self.weight(wb.b, ov)?,
@@ -645,7 +632,7 @@ impl BertForSequenceClassification {
             let ctx = if attn_dropout {
                 let (q, k, v) = (heads(q)?, heads(k)?, heads(v)?);
                 let scores = blas::matmul(&q, &k.t()?)?;
-                let probs = attention_probs(&scores, &mask, scale)?;
+                let probs = ops::masked_softmax(&scores, &mask, scale)?;
                 let probs = maybe_dropout(probs, p_attn, &mut rng)?;
                 blas::matmul(&probs, &v)?
                     .transpose(1, 2)?
