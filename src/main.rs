@@ -7,6 +7,7 @@ use clap::Parser;
 
 fn main() {
     dps_tui::train::allocator::keep_freed_memory();
+    dps_tui::train::setup::single_threaded_candle_pool();
     let args = cli::Cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,

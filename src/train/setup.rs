@@ -152,6 +152,19 @@ pub fn apply_threads(threads: usize) {
     }
 }
 
+/// Call at the start of `main`, before any candle op and before other threads exist.
+///
+/// candle's own elementwise ops (what is left of them after the fused kernels: residual adds,
+/// gradient accumulation) run on a separate pool whose workers spin after every op and then
+/// take CPU from the rayon threads of the next matrix product. On 2 cores the whole step is
+/// faster with that pool off (`CANDLE_NUM_THREADS=1`, measured with `dps-tui bench`), so that
+/// is the default unless the environment sets it.
+pub fn single_threaded_candle_pool() {
+    if std::env::var_os("CANDLE_NUM_THREADS").is_none() {
+        std::env::set_var("CANDLE_NUM_THREADS", "1");
+    }
+}
+
 /// Load the model and data a configuration names.
 pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     let device = select_device(&config.device)?;

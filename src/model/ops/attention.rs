@@ -10,7 +10,8 @@
 //! The softmax probabilities are kept from the forward pass for the backward pass (the
 //! memory the candle graph keeps for them too).
 
-use super::{contiguous_f32, math};
+use super::contiguous_f32;
+use super::softmax::{masked_softmax_rows, softmax_bwd_rows};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 use std::sync::{Arc, Mutex};
@@ -171,19 +172,7 @@ impl CustomOp3 for AttentionOp {
                     let kt = Mat(k.as_ptr().add(off), 1, hs);
                     gemm_into(l, l, d, p.as_mut_ptr(), l as isize, qm, kt);
                 }
-                for row in p.chunks_exact_mut(l) {
-                    for (s, &m) in row.iter_mut().zip(mask) {
-                        *s = *s * scale + m;
-                    }
-                    let mx = math::max(row);
-                    for s in row.iter_mut() {
-                        *s = math::exp_f32(*s - mx);
-                    }
-                    let inv = 1.0 / math::sum(row);
-                    for s in row.iter_mut() {
-                        *s *= inv;
-                    }
-                }
+                masked_softmax_rows(p, mask, scale);
                 // SAFETY: as above.
                 unsafe {
                     let pm = Mat(p.as_ptr(), l as isize, 1);
@@ -257,12 +246,7 @@ impl CustomOp3 for AttentionOp {
                                     gemm_into(l, d, l, dv_p.get().add(off), hs, pt, gm);
                                 }
                                 // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
-                                for (dsr, pr) in ds.chunks_exact_mut(l).zip(p.chunks_exact(l)) {
-                                    let dot = math::dot(dsr, pr);
-                                    for (x, &pv) in dsr.iter_mut().zip(pr) {
-                                        *x = scale * pv * (*x - dot);
-                                    }
-                                }
+                                softmax_bwd_rows(ds, p, l, scale);
                                 // SAFETY: as above.
                                 unsafe {
                                     let dsm = Mat(ds.as_ptr(), ls, 1);

@@ -1,8 +1,27 @@
 //! Fused exact-erf GELU (optionally with a bias added first), forward and backward.
 
+use super::simd::simd_kernel;
 use super::{contiguous_f32, math, rows_per_task, GRAIN};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+simd_kernel! {
+    /// `y = gelu(x)` elementwise.
+    fn gelu_chunk(y: &mut [f32], x: &[f32]) {
+        for (y, &x) in y.iter_mut().zip(x) {
+            *y = math::gelu_erf(x);
+        }
+    }
+}
+
+simd_kernel! {
+    /// `y = g · gelu'(x)` elementwise.
+    fn gelu_grad_chunk(y: &mut [f32], x: &[f32], g: &[f32]) {
+        for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
+            *y = g * math::gelu_erf_grad(x);
+        }
+    }
+}
 
 /// Forward GELU op: `x · Φ(x)`.
 pub(crate) struct GeluErfOp;
@@ -17,11 +36,7 @@ impl CustomOp1 for GeluErfOp {
         let mut dst = vec![0f32; x.len()];
         dst.par_chunks_mut(GRAIN)
             .zip(x.par_chunks(GRAIN))
-            .for_each(|(y, x)| {
-                for (y, &x) in y.iter_mut().zip(x) {
-                    *y = math::gelu_erf(x);
-                }
-            });
+            .for_each(|(y, x)| gelu_chunk(y, x));
         Ok((CpuStorage::F32(dst), layout.shape().clone()))
     }
 
@@ -55,11 +70,7 @@ impl CustomOp2 for GeluErfBwdOp {
         let mut dst = vec![0f32; x.len()];
         dst.par_chunks_mut(GRAIN)
             .zip(x.par_chunks(GRAIN).zip(g.par_chunks(GRAIN)))
-            .for_each(|(y, (x, g))| {
-                for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
-                    *y = g * math::gelu_erf_grad(x);
-                }
-            });
+            .for_each(|(y, (x, g))| gelu_grad_chunk(y, x, g));
         Ok((CpuStorage::F32(dst), l1.shape().clone()))
     }
 }
@@ -183,5 +194,31 @@ impl CustomOp3 for BiasGeluErfBwdOp {
         }
         let n = out.len();
         Ok((CpuStorage::F32(out), Shape::from_dims(&[n])))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dispatched kernels (AVX2 + FMA where the CPU has them) give the bits of the scalar
+    /// formulas compiled for the baseline target.
+    #[test]
+    fn kernels_match_scalar_bit_for_bit() {
+        let x: Vec<f32> = (0..10_001).map(|i| (i as f32 - 5000.0) / 700.0).collect();
+        let g: Vec<f32> = x.iter().map(|v| v.sin()).collect();
+        let (mut y, mut dy) = (vec![0f32; x.len()], vec![0f32; x.len()]);
+        gelu_chunk(&mut y, &x);
+        gelu_grad_chunk(&mut dy, &x, &g);
+        for i in 0..x.len() {
+            assert_eq!(
+                y[i].to_bits(),
+                math::gelu_erf(x[i]).to_bits(),
+                "x = {}",
+                x[i]
+            );
+            let want = g[i] * math::gelu_erf_grad(x[i]);
+            assert_eq!(dy[i].to_bits(), want.to_bits(), "x = {}", x[i]);
+        }
     }
 }

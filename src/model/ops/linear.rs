@@ -7,6 +7,7 @@
 //! destination starts as the broadcast bias), and the backward computes `dx = g · w`,
 //! `dw = gᵀ · x` and `db = Σ_rows g` directly.
 
+use super::simd::simd_kernel;
 use super::{contiguous_f32, rows_per_task};
 use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -104,6 +105,18 @@ fn column_sums(g: &Tensor) -> Result<Tensor> {
     g.apply_op1_no_bwd(&ColumnSumOp)
 }
 
+simd_kernel! {
+    /// Adds, row by row, columns `c0 .. c0 + out.len()` of the `[rows, cols]` matrix `g` to `out`.
+    fn add_column_block(out: &mut [f32], g: &[f32], rows: usize, cols: usize, c0: usize) {
+        for r in 0..rows {
+            let row = &g[r * cols + c0..r * cols + c0 + out.len()];
+            for (s, &v) in out.iter_mut().zip(row) {
+                *s += v;
+            }
+        }
+    }
+}
+
 /// Column sums of a `[rows, cols]` matrix, split over columns (the sums are exactly those of a
 /// sequential loop over rows, whatever the thread count).
 struct ColumnSumOp;
@@ -120,15 +133,7 @@ impl CustomOp1 for ColumnSumOp {
         let mut sums = vec![0f32; cols];
         sums.par_chunks_mut(COLS_PER_TASK)
             .enumerate()
-            .for_each(|(task, out)| {
-                let c0 = task * COLS_PER_TASK;
-                for r in 0..rows {
-                    let row = &g[r * cols + c0..r * cols + c0 + out.len()];
-                    for (s, &v) in out.iter_mut().zip(row) {
-                        *s += v;
-                    }
-                }
-            });
+            .for_each(|(task, out)| add_column_block(out, g, rows, cols, task * COLS_PER_TASK));
         Ok((CpuStorage::F32(sums), Shape::from(cols)))
     }
 }

@@ -17,6 +17,7 @@ mod gelu;
 mod layer_norm;
 mod linear;
 mod math;
+pub(crate) mod simd;
 mod softmax;
 
 use candle_core::{CpuStorage, DType, Layout, Result, Tensor, D};

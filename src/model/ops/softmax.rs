@@ -1,8 +1,43 @@
 //! Fused masked, scaled softmax over the last dimension, forward and backward.
 
+use super::simd::simd_kernel;
 use super::{contiguous_f32, math, rows_per_task};
 use candle_core::{CpuStorage, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+
+simd_kernel! {
+    /// In place, for each row of `rows` (rows of `mask.len()` scores):
+    /// `softmax(row · scale + mask)`.
+    pub(crate) fn masked_softmax_rows(rows: &mut [f32], mask: &[f32], scale: f32) {
+        for row in rows.chunks_exact_mut(mask.len().max(1)) {
+            for (s, &m) in row.iter_mut().zip(mask) {
+                *s = *s * scale + m;
+            }
+            let mx = math::max(row);
+            for s in row.iter_mut() {
+                *s = math::exp_f32(*s - mx);
+            }
+            let inv = 1.0 / math::sum(row);
+            for s in row.iter_mut() {
+                *s *= inv;
+            }
+        }
+    }
+}
+
+simd_kernel! {
+    /// In place, for each row (of `len` elements) of `dp`, with the softmax output `p`:
+    /// `dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))`.
+    pub(crate) fn softmax_bwd_rows(dp: &mut [f32], p: &[f32], len: usize, scale: f32) {
+        let len = len.max(1);
+        for (row, pr) in dp.chunks_exact_mut(len).zip(p.chunks_exact(len)) {
+            let dot = math::dot(row, pr);
+            for (x, &pv) in row.iter_mut().zip(pr) {
+                *x = scale * pv * (*x - dot);
+            }
+        }
+    }
+}
 
 /// Forward op over `(scores, mask)`, where `mask` has already been broadcast (as a strided
 /// view) to the shape of `scores`: `softmax(scores * scale + mask)` over the last dim.
@@ -84,17 +119,8 @@ impl CustomOp2 for MaskedSoftmaxOp {
                             }
                             &mask_row
                         };
-                        for ((y, &s), &m) in y.iter_mut().zip(s).zip(m) {
-                            *y = s * scale + m;
-                        }
-                        let mx = math::max(y);
-                        for v in y.iter_mut() {
-                            *v = math::exp_f32(*v - mx);
-                        }
-                        let inv = 1.0 / math::sum(y);
-                        for v in y.iter_mut() {
-                            *v *= inv;
-                        }
+                        y.copy_from_slice(s);
+                        masked_softmax_rows(y, m, scale);
                     }
                 });
         }
@@ -156,18 +182,50 @@ impl CustomOp2 for SoftmaxBwdOp {
             dst.par_chunks_mut(chunk)
                 .zip(p.par_chunks(chunk).zip(dp.par_chunks(chunk)))
                 .for_each(|(dst, (p, dp))| {
-                    for ((y, p), dp) in dst
-                        .chunks_exact_mut(lk)
-                        .zip(p.chunks_exact(lk))
-                        .zip(dp.chunks_exact(lk))
-                    {
-                        let dotp = math::dot(p, dp);
-                        for ((y, &p), &dp) in y.iter_mut().zip(p).zip(dp) {
-                            *y = scale * p * (dp - dotp);
-                        }
-                    }
+                    dst.copy_from_slice(dp);
+                    softmax_bwd_rows(dst, p, lk, scale);
                 });
         }
         Ok((CpuStorage::F32(dst), l1.shape().clone()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The dispatched row kernels give the bits of scalar loops compiled for the baseline target.
+    #[test]
+    fn kernels_match_scalar_bit_for_bit() {
+        let l = 37;
+        let rows = 5;
+        let scores: Vec<f32> = (0..l * rows)
+            .map(|i| ((i * 31) % 97) as f32 / 9.0 - 4.0)
+            .collect();
+        let mask: Vec<f32> = (0..l)
+            .map(|j| if j % 7 == 3 { -1e4 } else { 0.0 })
+            .collect();
+        let dp: Vec<f32> = (0..l * rows).map(|i| (i as f32 * 0.37).cos()).collect();
+        let scale = 0.176_776_7;
+        let mut p = scores.clone();
+        masked_softmax_rows(&mut p, &mask, scale);
+        let mut ds = dp.clone();
+        softmax_bwd_rows(&mut ds, &p, l, scale);
+        for r in 0..rows {
+            let row: Vec<f32> = (0..l)
+                .map(|j| scores[r * l + j] * scale + mask[j])
+                .collect();
+            let mx = math::max(&row);
+            let e: Vec<f32> = row.iter().map(|&s| math::exp_f32(s - mx)).collect();
+            let inv = 1.0 / math::sum(&e);
+            for j in 0..l {
+                assert_eq!(p[r * l + j].to_bits(), (e[j] * inv).to_bits(), "p[{r},{j}]");
+            }
+            let dot = math::dot(&dp[r * l..(r + 1) * l], &p[r * l..(r + 1) * l]);
+            for j in 0..l {
+                let want = scale * p[r * l + j] * (dp[r * l + j] - dot);
+                assert_eq!(ds[r * l + j].to_bits(), want.to_bits(), "ds[{r},{j}]");
+            }
+        }
     }
 }
