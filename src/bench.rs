@@ -179,10 +179,12 @@ fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<()> {
     c.data_dir = o.data_dir.clone();
     c.max_seq_length = 128;
     let mut results = Vec::new();
-    for (label, pad, group) in [
-        ("dynamic", false, o.group_by_length),
-        ("padded_128", true, false),
-    ] {
+    let mut variants = vec![("dynamic", false, false)];
+    if o.group_by_length {
+        variants.push(("dynamic_grouped", false, true));
+    }
+    variants.push(("padded_128", true, false));
+    for (label, pad, group) in variants {
         c.pad_to_max_length = pad;
         c.group_by_length = group;
         c.max_steps = Some(o.steps);

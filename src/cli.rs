@@ -129,12 +129,17 @@ pub struct BenchArgs {
     /// Measure a real task's epoch instead of a fixed shape.
     #[arg(long)]
     pub task: Option<String>,
+    /// A GLUE data folder in the original layout (with --task).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
+    /// With --task: also measure the epoch with length-grouped batches (as the Hugging Face
+    /// Trainer's `group_by_length`).
     #[arg(long)]
     pub group_by_length: bool,
+    /// Threads for the matrix products and fused kernels (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
+    /// Dropout probability for the measured model.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
 }
