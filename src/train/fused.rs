@@ -73,14 +73,15 @@ fn moment_grad<const GM: bool>(g: &[f32], gm: &[f32], j: usize, scale: f32) -> f
     x * scale
 }
 
-/// The moment loop for one combination of masks; `SQ` picks the second moment.
+/// The moment loop for one combination of masks; `square` picks the second moment.
 #[inline(always)]
-fn moment_loop<const GM: bool, const UM: bool, const SQ: bool>(
+fn moment_loop<const GM: bool, const UM: bool>(
     st: &mut [f32],
     g: &[f32],
     gm: &[f32],
     um: &[f32],
     k: MomentCoeffs,
+    square: bool,
 ) {
     let n = st.len();
     let (g, gm, um) = (
@@ -91,7 +92,7 @@ fn moment_loop<const GM: bool, const UM: bool, const SQ: bool>(
     for j in 0..n {
         let x = moment_grad::<GM>(g, gm, j, k.scale);
         let old = st[j];
-        let new = if SQ {
+        let new = if square {
             old * k.beta + k.one_minus * (x * x)
         } else {
             // torch: exp_avg.lerp_(grad, 1 - beta1)
@@ -102,26 +103,15 @@ fn moment_loop<const GM: bool, const UM: bool, const SQ: bool>(
 }
 
 simd_kernel! {
-    /// `m ← m + (1 − β1)·(g − m)` over one chunk (`gm`/`um` empty: no gradient / update mask;
-    /// elements whose update mask is 0 keep their value).
-    fn first_moment(st: &mut [f32], g: &[f32], gm: &[f32], um: &[f32], k: MomentCoeffs) {
+    /// Over one chunk: `m ← m + (1 − β1)·(g − m)`, or with `square` `v ← β2·v + (1 − β2)·g²`
+    /// (`gm`/`um` empty: no gradient / update mask; elements whose update mask is 0 keep their
+    /// value).
+    fn adamw_moment(st: &mut [f32], g: &[f32], gm: &[f32], um: &[f32], k: MomentCoeffs, square: bool) {
         match (gm.is_empty(), um.is_empty()) {
-            (true, true) => moment_loop::<false, false, false>(st, g, gm, um, k),
-            (false, true) => moment_loop::<true, false, false>(st, g, gm, um, k),
-            (true, false) => moment_loop::<false, true, false>(st, g, gm, um, k),
-            (false, false) => moment_loop::<true, true, false>(st, g, gm, um, k),
-        }
-    }
-}
-
-simd_kernel! {
-    /// `v ← β2·v + (1 − β2)·g²` over one chunk (masks as in [`first_moment`]).
-    fn second_moment(st: &mut [f32], g: &[f32], gm: &[f32], um: &[f32], k: MomentCoeffs) {
-        match (gm.is_empty(), um.is_empty()) {
-            (true, true) => moment_loop::<false, false, true>(st, g, gm, um, k),
-            (false, true) => moment_loop::<true, false, true>(st, g, gm, um, k),
-            (true, false) => moment_loop::<false, true, true>(st, g, gm, um, k),
-            (false, false) => moment_loop::<true, true, true>(st, g, gm, um, k),
+            (true, true) => moment_loop::<false, false>(st, g, gm, um, k, square),
+            (false, true) => moment_loop::<true, false>(st, g, gm, um, k, square),
+            (true, false) => moment_loop::<false, true>(st, g, gm, um, k, square),
+            (false, false) => moment_loop::<true, true>(st, g, gm, um, k, square),
         }
     }
 }
@@ -343,11 +333,7 @@ pub fn adamw_update(
                             one_minus: self.one_minus,
                             scale: self.scale,
                         };
-                        if self.square {
-                            second_moment(chunk, &self.g[r], gm, um, k);
-                        } else {
-                            first_moment(chunk, &self.g[r], gm, um, k);
-                        }
+                        adamw_moment(chunk, &self.g[r], gm, um, k, self.square);
                     });
                 Ok(())
             }
@@ -474,19 +460,16 @@ mod tests {
         Tensor::from_slice(v, v.len(), &Device::Cpu).unwrap()
     }
 
-    /// The dispatched AdamW kernels (AVX2 + FMA where the CPU has them) give, for every
-    /// element, the bits of the scalar formulas compiled for the baseline target, with and
-    /// without masks.
-    #[test]
-    fn adamw_kernels_match_scalar_bit_for_bit() {
-        let n = 70_001;
-        let g: Vec<f32> = (0..n)
+    /// Gradients, parameters (shifted down by `p_shift`), a mask dropping every third element,
+    /// and AdamW hyperparameters at step 3 with this gradient scale.
+    fn case(n: usize, p_shift: f32, grad_scale: f32) -> (Vec<f32>, Vec<f32>, Vec<f32>, AdamWStep) {
+        let g = (0..n)
             .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
             .collect();
-        let p: Vec<f32> = (0..n)
-            .map(|i| ((i * 104729) % 997) as f32 / 997.0 - 0.4)
+        let p = (0..n)
+            .map(|i| ((i * 104729) % 997) as f32 / 997.0 - p_shift)
             .collect();
-        let mask: Vec<f32> = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
+        let mask = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
         let h = AdamWStep {
             lr: 1e-3,
             beta1: 0.9,
@@ -494,8 +477,18 @@ mod tests {
             eps: 1e-8,
             weight_decay: 0.01,
             t: 3,
-            grad_scale: 0.7,
+            grad_scale,
         };
+        (g, p, mask, h)
+    }
+
+    /// The dispatched AdamW kernels (AVX2 + FMA where the CPU has them) give, for every
+    /// element, the bits of the scalar formulas compiled for the baseline target, with and
+    /// without masks.
+    #[test]
+    fn adamw_kernels_match_scalar_bit_for_bit() {
+        let n = 70_001;
+        let (g, p, mask, h) = case(n, 0.4, 0.7);
         let bc1 = 1.0 - h.beta1.powi(3);
         let bc2 = 1.0 - h.beta2.powi(3);
         let (step_size, bc2_sqrt) = ((h.lr / bc1) as f32, bc2.sqrt() as f32);
@@ -538,22 +531,7 @@ mod tests {
     #[test]
     fn cpu_and_tensor_paths_agree() {
         let n = 70_000; // more than one chunk
-        let g: Vec<f32> = (0..n)
-            .map(|i| ((i * 7919) % 1000) as f32 / 500.0 - 1.0)
-            .collect();
-        let p: Vec<f32> = (0..n)
-            .map(|i| ((i * 104729) % 997) as f32 / 997.0)
-            .collect();
-        let mask: Vec<f32> = (0..n).map(|i| (i % 3 != 0) as u8 as f32).collect();
-        let h = AdamWStep {
-            lr: 1e-3,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.01,
-            t: 3,
-            grad_scale: 0.5,
-        };
+        let (g, p, mask, h) = case(n, 0.0, 0.5);
         // Fast path.
         let (pa, ma, va) = (
             Var::from_tensor(&t(&p)).unwrap(),
