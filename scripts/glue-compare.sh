@@ -8,7 +8,9 @@
 #
 # Every run is a normal run folder under OUT/runs/; its stdout events go to OUT/logs/. A run
 # whose log already holds a `done` event is not run again, so the script can be stopped and
-# restarted. The table goes to OUT/results.md (and stdout). Needs jq and python3.
+# restarted. The table goes to OUT/results.md (and stdout). Needs jq and python3. With
+# --train-size N, each run trains on N examples drawn with the run's seed for the preset's
+# num_epochs epochs (max_steps unset; the DPS stage length follows from those steps).
 set -euo pipefail
 
 tasks="rte"; seeds="42"; methods="vanilla dps-dense"; train_size=""
@@ -48,8 +50,10 @@ for task in $tasks; do
         continue
       fi
       args=(train --headless --preset "$task" --model "$model" --data-dir "$data_dir"
-            --out "$out/runs" --set "method=$method" --set "seed=$seed" "${extra[@]}")
-      [ -n "$train_size" ] && args+=(--set "train_size=$train_size")
+            --out "$out/runs" --set "method=$method" --set "seed=$seed")
+      # A subsample trains num_epochs epochs of itself, not the preset's max_steps.
+      [ -n "$train_size" ] && args+=(--set "train_size=$train_size" --set max_steps=null)
+      args+=("${extra[@]}")
       [ -n "$threads" ] && args+=(--threads "$threads")
       echo "== $tag: $bin ${args[*]}" >&2
       start=$(date +%s.%N)
