@@ -7,6 +7,8 @@
 //!   accumulation, one selection and masked steps, as in the baseline.
 //! - A real task (`--task rte --data-dir ...`): one epoch with dynamic padding (optionally
 //!   length-grouped), as examples per second, against the same epoch padded to 128.
+//! - `--against vanilla`: two trainers in one process stepping alternately, for a step-time
+//!   ratio that load changes on the machine do not skew.
 
 use crate::config::{Method, TrainConfig};
 use crate::data::batching::{Encoded, EncodedDataset};
@@ -28,6 +30,8 @@ pub struct BenchOptions {
     pub group_by_length: bool,
     pub threads: Option<usize>,
     pub dropout: f64,
+    /// Fixed shape only: step a trainer of this method alternately with `method`'s.
+    pub against: Option<String>,
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -79,8 +83,11 @@ pub fn run(o: &BenchOptions) -> Result<()> {
     }
 }
 
-fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
+/// A trainer on synthetic full-length batches of the fixed shape, for `method`, and the number
+/// of steps it runs (3 warm-up steps + `o.steps`).
+fn fixed_shape_trainer(o: &BenchOptions, method: &str) -> Result<(Trainer, usize)> {
     let mut c = base_config(o)?;
+    c.method = Method::parse(method).ok_or_else(|| anyhow!("unknown method `{method}`"))?;
     c.task = if o.model == "demo" {
         "demo".into()
     } else {
@@ -135,7 +142,15 @@ fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
         items: train.items[..o.batch].to_vec(),
         task,
     };
-    let mut trainer = Trainer::new(c.clone(), task, model, train, vec![(String::new(), dev)])?;
+    let trainer = Trainer::new(c, task, model, train, vec![(String::new(), dev)])?;
+    Ok((trainer, total))
+}
+
+fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
+    if let Some(base) = &o.against {
+        return interleaved(o, base, threads);
+    }
+    let (mut trainer, total) = fixed_shape_trainer(o, &o.method)?;
     let mut times = Vec::new();
     let mut phases: Vec<StepTimings> = Vec::new();
     for s in 0..total {
@@ -169,6 +184,55 @@ fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
         med,
         o.batch as f64 / med,
         threads
+    );
+    Ok(())
+}
+
+/// `--against BASE`: trainers for BASE and `--method` in one process, stepping alternately on the
+/// same batches, so that load changes on the machine hit both alike. Reports both medians and the
+/// median of the per-pair ratios `method / BASE`.
+fn interleaved(o: &BenchOptions, base: &str, threads: usize) -> Result<()> {
+    let (mut a, total) = fixed_shape_trainer(o, base)?;
+    let (mut b, _) = fixed_shape_trainer(o, &o.method)?;
+    let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    let mut strategy = Vec::new();
+    for s in 0..total {
+        let mut pair = [0.0; 2];
+        for (i, t) in [&mut a, &mut b].into_iter().enumerate() {
+            let t0 = Instant::now();
+            t.train_step()?;
+            pair[i] = t0.elapsed().as_secs_f64();
+        }
+        eprintln!(
+            "step {:>3} {base} {:.3} s, {} {:.3} s",
+            s + 1,
+            pair[0],
+            o.method,
+            pair[1]
+        );
+        if s >= 3 {
+            ta.push(pair[0]);
+            tb.push(pair[1]);
+            ratios.push(pair[1] / pair[0]);
+            strategy.push(b.last_timings.strategy);
+        }
+    }
+    let (ma, mb, mr) = (median(&mut ta), median(&mut tb), median(&mut ratios));
+    println!(
+        "{}",
+        serde_json::json!({
+            "bench": "fixed_shape_interleaved", "model": o.model, "batch": o.batch, "seq": o.seq,
+            "threads": threads, "dropout": o.dropout, "timed_steps": ta.len(),
+            "baseline": base, "method": o.method,
+            "baseline_median_s_per_step": ma, "method_median_s_per_step": mb,
+            "ratio_of_medians": mb / ma, "median_pair_ratio": mr,
+            "method_strategy_median_s": median(&mut strategy),
+            "peak_rss_mib": peak_rss_mib(),
+        })
+    );
+    eprintln!(
+        "{base} {ma:.3} s/step, {} {mb:.3} s/step, median pair ratio {mr:.3}",
+        o.method
     );
     Ok(())
 }

@@ -142,6 +142,10 @@ pub struct BenchArgs {
     /// Dropout probability for the measured model.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+    /// Fixed shape: also build a trainer of this method (e.g. vanilla) and step the two
+    /// alternately, reporting the step-time ratio.
+    #[arg(long)]
+    pub against: Option<String>,
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -441,6 +445,7 @@ fn crate_bench(b: BenchArgs) -> Result<i32> {
         task: b.task,
         data_dir: b.data_dir,
         group_by_length: b.group_by_length,
+        against: b.against,
         threads: b.threads,
         dropout: b.dropout,
     })?;
