@@ -1,6 +1,8 @@
 //! The real binary in headless mode: the event stream, the run folder, exact resume, a crash
 //! with `kill -9`, and clear errors for bad input.
 
+mod common;
+
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -240,39 +242,19 @@ fn copy_dir(from: &Path, to: &Path) {
 #[test]
 fn kill_9_then_resume_reaches_the_same_weights() {
     let tmp = tempfile::tempdir().unwrap();
-    let args = |out: &Path| -> Vec<String> {
-        [
-            "train",
-            "--preset",
-            "demo",
-            "--headless",
-            "--threads",
-            "1",
-            "--set",
-            "max_steps=60",
-            "--set",
-            "checkpoint_every=10",
-            "--set",
-            "eval_every=0",
-            "--out",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .chain([out.display().to_string()])
-        .collect()
+    let run = |out: &Path| {
+        common::headless_demo(
+            out,
+            &["max_steps=60", "checkpoint_every=10", "eval_every=0"],
+        )
     };
     let full_dir = tmp.path().join("full");
-    run_ok(
-        &args(&full_dir)
-            .iter()
-            .map(|s| s.as_str())
-            .collect::<Vec<_>>(),
-    );
+    let o = run(&full_dir).output().unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let full = only_run(&full_dir);
 
     let crash_dir = tmp.path().join("crash");
-    let mut child = bin()
-        .args(args(&crash_dir))
+    let mut child = run(&crash_dir)
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()

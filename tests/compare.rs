@@ -1,6 +1,8 @@
 //! `dps-tui compare`: the state built from runs, the screen rendered into a `TestBackend` at
 //! fixed states, and `compare --json` on real demo runs.
 
+mod common;
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use dps_tui::train::events::{Event, Metrics, EVENT_SCHEMA_VERSION};
 use dps_tui::ui::compare::{CompareRun, CompareState, RunState};
@@ -385,27 +387,17 @@ fn bin() -> Command {
 }
 
 fn demo_run(out: &Path, method: &str) -> (std::path::PathBuf, Value) {
-    let o = bin()
-        .args([
-            "train",
-            "--preset",
-            "demo",
-            "--headless",
-            "--threads",
-            "1",
-            "--out",
-            out.to_str().unwrap(),
-            "--set",
+    let o = common::headless_demo(
+        out,
+        &[
             "max_steps=20",
-            "--set",
             "eval_every=10",
-            "--set",
             "update_ratio=0.1",
-            "--set",
             &format!("method={method}"),
-        ])
-        .output()
-        .unwrap();
+        ],
+    )
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let done: Value = String::from_utf8_lossy(&o.stdout)
         .lines()

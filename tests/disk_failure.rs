@@ -3,6 +3,8 @@
 //! Headless training stops cleanly; the trainer in the TUI's mode pauses and goes on once the
 //! obstacle is gone. Either way the previous checkpoint stays intact.
 
+mod common;
+
 use crossbeam_channel::unbounded;
 use dps_tui::config;
 use dps_tui::runs::checkpoint::RunCheckpointer;
@@ -28,25 +30,12 @@ fn headless_run_stops_cleanly_when_a_checkpoint_cannot_be_written() {
     let tmp = tempfile::tempdir().unwrap();
     // A finished 10-step run with its checkpoint at step 10.
     let a_dir = tmp.path().join("a");
-    let o = bin()
-        .args([
-            "train",
-            "--preset",
-            "demo",
-            "--headless",
-            "--threads",
-            "1",
-            "--out",
-            a_dir.to_str().unwrap(),
-            "--set",
-            "max_steps=10",
-            "--set",
-            "checkpoint_every=10",
-            "--set",
-            "eval_every=0",
-        ])
-        .output()
-        .unwrap();
+    let o = common::headless_demo(
+        &a_dir,
+        &["max_steps=10", "checkpoint_every=10", "eval_every=0"],
+    )
+    .output()
+    .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     // The run folder (the output folder also holds the log file).
     let a = std::fs::read_dir(&a_dir)

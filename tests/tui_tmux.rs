@@ -6,6 +6,8 @@
 //! Needs `tmux` on the PATH (CI installs it); without it the test prints a SKIP line to stderr
 //! and returns.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -374,21 +376,12 @@ fn replay_and_compare_of_finished_runs_under_tmux() {
     let out = tmp.path().join("runs");
     let bin = env!("CARGO_BIN_EXE_dps-tui");
     for method in ["vanilla", "dps-dense"] {
-        let o = Command::new(bin)
-            .args([
-                "train",
-                "--preset",
-                "demo",
-                "--headless",
-                "--threads",
-                "1",
-                "--out",
-            ])
-            .arg(&out)
-            .args(["--set", "max_steps=40", "--set", "eval_every=20", "--set"])
-            .arg(format!("method={method}"))
-            .output()
-            .unwrap();
+        let o = common::headless_demo(
+            &out,
+            &["max_steps=40", "eval_every=20", &format!("method={method}")],
+        )
+        .output()
+        .unwrap();
         assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     }
     let mut runs: Vec<PathBuf> = std::fs::read_dir(&out)
