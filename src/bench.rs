@@ -61,7 +61,7 @@ fn base_config(o: &BenchOptions) -> Result<TrainConfig> {
         method: Method::parse(&o.method).ok_or_else(|| anyhow!("unknown method `{}`", o.method))?,
         batch_size: o.batch,
         max_seq_length: o.seq,
-        dropout: Some(o.dropout),
+        dropout: crate::config::Dropout::Fixed(o.dropout),
         warmup_ratio: 0.1,
         ..TrainConfig::default()
     };

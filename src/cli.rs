@@ -98,6 +98,19 @@ pub enum Cmd {
         #[arg(long, default_value = "csv")]
         format: String,
     },
+    /// Results over seeds: the finished runs under ROOT grouped by task × method (and any
+    /// other key that differs), with mean, std, median, min, max of the main dev metric, and
+    /// each method against a baseline, paired by seed, with a bootstrap 95% interval.
+    Report {
+        /// A folder holding run folders at any depth (`runs`, a sweep's root, ...).
+        root: PathBuf,
+        /// Print JSON instead of markdown tables.
+        #[arg(long)]
+        json: bool,
+        /// The method the others are compared with.
+        #[arg(long, default_value = "vanilla")]
+        baseline: String,
+    },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
     /// Overlay the loss and dev-metric curves of several runs and compare their configurations
@@ -195,6 +208,11 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Cmd::Runs { out }) => list_runs(&out),
         Some(Cmd::Export { run, format }) => export(&run, &format),
+        Some(Cmd::Report {
+            root,
+            json,
+            baseline,
+        }) => report(&root, json, &baseline),
         Some(Cmd::Replay { run }) => replay(&run),
         Some(Cmd::Compare { runs, headless }) => compare(&runs, headless),
     }
@@ -307,6 +325,12 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
     let (mut trainer, assets) = build_trainer(&config)?;
     for n in &assets.notes {
         tracing::info!("{n}");
+    }
+    if !resuming {
+        // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
+        run_dir
+            .write_config(&trainer.config)
+            .with_context(|| format!("cannot write {}", run_dir.path.display()))?;
     }
     if resuming {
         let Some((_, ck)) = run_dir.checkpoints().pop() else {
@@ -617,5 +641,31 @@ fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
         return Ok(0);
     }
     dps_tui::ui::compare_view(state)?;
+    Ok(0)
+}
+
+fn report(root: &Path, json: bool, baseline: &str) -> Result<i32> {
+    if !root.is_dir() {
+        bail!(
+            "{}: no such folder. Fix: pass the folder that holds the run folders (default runs/)",
+            root.display()
+        );
+    }
+    let (runs, skipped) = dps_tui::runs::report::collect(root);
+    for (dir, why) in &skipped {
+        eprintln!("left out {}: {why}", dir.display());
+    }
+    if runs.is_empty() {
+        bail!(
+            "{}: no finished runs found (a run is finished when its events.jsonl ends with a `done` event)",
+            root.display()
+        );
+    }
+    let r = dps_tui::runs::report::build(&runs, baseline);
+    if json {
+        println!("{}", serde_json::to_string_pretty(&r)?);
+    } else {
+        print!("{}", dps_tui::runs::report::to_markdown(&r));
+    }
     Ok(0)
 }

@@ -187,7 +187,7 @@ fn dps_config() -> TrainConfig {
         weight_decay: 0.01,
         max_grad_norm: 0.0,
         shuffle: false,
-        dropout: Some(0.0),
+        dropout: dps_tui::config::Dropout::Fixed(0.0),
         p: 0.3,
         ..TrainConfig::default()
     }

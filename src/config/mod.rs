@@ -121,6 +121,79 @@ pub enum LrScheduler {
     Constant,
 }
 
+/// Runs of DPS with at least this many total steps keep the model's own dropout; shorter ones
+/// train without dropout (the authors' `script/run_trainer.py`, lines 345-364).
+pub const DPS_DROPOUT_MIN_STEPS: usize = 2000;
+
+/// The hidden and attention dropout of a run.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Dropout {
+    /// The published recipes: vanilla and the ChildTuning baselines use the model's own dropout
+    /// (as Hugging Face `run_glue.py` does); DPS-Dense and DPS-Mix use 0 below
+    /// [`DPS_DROPOUT_MIN_STEPS`] total steps and the model's own from there on.
+    Auto,
+    /// The model config's own `hidden_dropout_prob` and `attention_probs_dropout_prob`.
+    Model,
+    /// This probability for hidden states, attention probabilities and the classifier input.
+    Fixed(f64),
+}
+
+impl Dropout {
+    /// The setting a run uses, given its method, its total steps and the model config's own
+    /// (hidden, attention) probabilities: a single number whenever one describes it.
+    pub fn resolve(self, method: Method, total_steps: usize, model: (f64, f64)) -> Dropout {
+        let own = if model.0 == model.1 {
+            Dropout::Fixed(model.0)
+        } else {
+            Dropout::Model
+        };
+        match self {
+            Dropout::Fixed(p) => Dropout::Fixed(p),
+            Dropout::Model => own,
+            Dropout::Auto if method.is_dps() && total_steps < DPS_DROPOUT_MIN_STEPS => {
+                Dropout::Fixed(0.0)
+            }
+            Dropout::Auto => own,
+        }
+    }
+
+    /// The probability to set on the model, `None` for the model's own.
+    pub fn probability(self) -> Option<f64> {
+        match self {
+            Dropout::Fixed(p) => Some(p),
+            Dropout::Auto | Dropout::Model => None,
+        }
+    }
+}
+
+impl Serialize for Dropout {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Dropout::Auto => s.serialize_str("auto"),
+            Dropout::Model => s.serialize_none(),
+            Dropout::Fixed(p) => s.serialize_f64(*p),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Dropout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        match serde_json::Value::deserialize(d)? {
+            serde_json::Value::Null => Ok(Dropout::Model),
+            serde_json::Value::String(s) if s == "auto" => Ok(Dropout::Auto),
+            v => v
+                .as_f64()
+                .filter(|p| (0.0..1.0).contains(p))
+                .map(Dropout::Fixed)
+                .ok_or_else(|| {
+                    serde::de::Error::custom(format!(
+                        "dropout must be auto, null or a number in [0, 1), not {v}"
+                    ))
+                }),
+        }
+    }
+}
+
 /// The fully resolved configuration of one run.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TrainConfig {
@@ -147,8 +220,9 @@ pub struct TrainConfig {
     pub adam_epsilon: f64,
     /// Global gradient-norm clipping; 0 disables it.
     pub max_grad_norm: f64,
-    /// Hidden and attention dropout; `None` keeps the model config's.
-    pub dropout: Option<f64>,
+    /// Hidden and attention dropout: `auto` (the authors' recipe, see [`Dropout`]), `null` for
+    /// the model's own, or a probability. A run's `config.yaml` holds the resolved value.
+    pub dropout: Dropout,
     pub seed: u64,
     /// Shuffle the training set every epoch (deterministically from the seed).
     pub shuffle: bool,
@@ -198,7 +272,7 @@ impl Default for TrainConfig {
             adam_beta2: 0.999,
             adam_epsilon: 1e-8,
             max_grad_norm: 1.0,
-            dropout: Some(0.0),
+            dropout: Dropout::Auto,
             seed: 42,
             shuffle: true,
             eval_every: 0,
@@ -248,7 +322,8 @@ pub const KEYS: &[(&str, &str)] = &[
     ("max_grad_norm", "a number >= 0 (0 disables clipping)"),
     (
         "dropout",
-        "a number from 0 to 1 (exclusive), or null for the model's own",
+        "auto (the model's own for vanilla and ChildTuning; for DPS 0 below 2000 total steps, \
+         else the model's own), null for the model's own, or a number from 0 to 1 (exclusive)",
     ),
     ("seed", "a non-negative integer"),
     ("shuffle", "true or false"),
@@ -388,8 +463,9 @@ impl TrainConfig {
             }
             "dropout" => {
                 self.dropout = match value {
-                    V::Null => None,
-                    v => Some(
+                    V::Null => Dropout::Model,
+                    v if as_str(v).as_deref() == Some("auto") => Dropout::Auto,
+                    v => Dropout::Fixed(
                         as_f64(v)
                             .filter(|&x| in_range(x, 0.0, 1.0, true, false))
                             .ok_or_else(bad)?,
@@ -585,7 +661,50 @@ mod tests {
         assert_eq!(c.method, Method::Vanilla);
         assert_eq!(c.max_steps, Some(10));
         assert_eq!(c.device, "cuda:1");
-        assert_eq!(c.dropout, None);
+        assert_eq!(c.dropout, Dropout::Model);
+        c.set_override("dropout=auto").unwrap();
+        assert_eq!(c.dropout, Dropout::Auto);
+        c.set_override("dropout=0.25").unwrap();
+        assert_eq!(c.dropout, Dropout::Fixed(0.25));
+        assert!(c.set_override("dropout=1.0").is_err());
+        assert!(c.set_override("dropout=often").is_err());
+    }
+
+    #[test]
+    fn auto_dropout_follows_the_published_recipes() {
+        let model = (0.1, 0.1);
+        let auto = Dropout::Auto;
+        for m in [Method::Vanilla, Method::ChildTuningF, Method::ChildTuningD] {
+            assert_eq!(auto.resolve(m, 690, model), Dropout::Fixed(0.1), "{m}");
+            assert_eq!(auto.resolve(m, 5000, model), Dropout::Fixed(0.1), "{m}");
+        }
+        for m in [Method::DpsDense, Method::DpsMix] {
+            assert_eq!(auto.resolve(m, 690, model), Dropout::Fixed(0.0), "{m}");
+            assert_eq!(auto.resolve(m, 1999, model), Dropout::Fixed(0.0), "{m}");
+            assert_eq!(auto.resolve(m, 2000, model), Dropout::Fixed(0.1), "{m}");
+        }
+        // An explicit number always wins; the model's own stays unresolved when its two
+        // probabilities differ.
+        let fixed = Dropout::Fixed(0.2);
+        assert_eq!(fixed.resolve(Method::DpsDense, 10, model), fixed);
+        assert_eq!(
+            Dropout::Model.resolve(Method::DpsDense, 10, (0.1, 0.0)),
+            Dropout::Model
+        );
+        assert_eq!(
+            auto.resolve(Method::Vanilla, 10, (0.1, 0.0)),
+            Dropout::Model
+        );
+        // config.yaml round trip of every form.
+        for d in [Dropout::Auto, Dropout::Model, Dropout::Fixed(0.1)] {
+            let c = TrainConfig {
+                dropout: d,
+                ..TrainConfig::default()
+            };
+            let yaml = serde_yaml::to_string(&c).unwrap();
+            let back = crate::config::preset::parse_preset(&yaml, "test").unwrap();
+            assert_eq!(back.dropout, d, "{yaml}");
+        }
     }
 
     #[test]

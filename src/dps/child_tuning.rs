@@ -1,13 +1,21 @@
-//! ChildTuning (Xu et al. 2021), the baselines DPS is judged against.
+//! ChildTuning (Xu et al. 2021), the baselines DPS is judged against, as the original code
+//! (`ChildTuning/` in alibaba/AliceMind) does them.
 //!
 //! - **ChildTuning-F** (task-free): every step, every gradient element is multiplied by
 //!   `Bernoulli(keep) / keep`.
-//! - **ChildTuning-D** (task-driven): before training, the empirical Fisher information
-//!   `F = Σ_batches g²` of every encoder-layer parameter (names containing `layer.`) is computed
-//!   over the training set; one *global* top-k mask keeps the `keep` share with the largest F
-//!   and is fixed for the whole run (`g ← g ⊙ M`, no rescaling).
+//! - **ChildTuning-D** (task-driven): before training, the Fisher information of every
+//!   encoder-layer parameter (names containing `layer.`) over the training set, in train mode
+//!   (dropout on), each tensor's gradient clipped to `max_grad_norm` before it is squared:
+//!   `F = Σ_batches clip(g)² / N`. One global mask keeps the elements with
+//!   `F >= percentile(F, 100·(1 − keep))` and is fixed for the whole run (`g ← g ⊙ M`, no
+//!   rescaling).
+//!
+//! Both masks act inside the optimizer step, after the gradients were clipped with their
+//! whole norm ([`StepMasks::grad_after_clip`]): `ChildTuningOptimizer.py`,
+//! `ChildTuningAdamW.step`, lines 55-64, masks `p.grad` there, and the Hugging Face Trainer
+//! calls `clip_grad_norm_` before `optimizer.step()`.
 
-use super::selection::{global_threshold, mask_from_threshold};
+use super::selection::percentile_linear;
 use super::strategy::{Strategy, StrategyState};
 use crate::config::Method;
 use crate::model::params::Param;
@@ -71,6 +79,7 @@ impl Strategy for ChildTuningF {
             let m = self.mask(step, i, g.elem_count());
             masks.grad[i] = Some(Tensor::from_vec(m, g.shape(), p.var.device())?);
         }
+        masks.grad_after_clip = true;
         Ok(())
     }
     fn save_state(&self) -> Result<StrategyState> {
@@ -86,6 +95,8 @@ impl Strategy for ChildTuningF {
 
 pub struct ChildTuningD {
     keep: f64,
+    /// Each tensor's gradient is clipped to this L2 norm before it is squared (0: no clipping).
+    max_grad_norm: f64,
     /// Indices of the parameters the mask covers (encoder layers).
     covered: Vec<usize>,
     fisher: Vec<Option<Tensor>>,
@@ -93,7 +104,7 @@ pub struct ChildTuningD {
 }
 
 impl ChildTuningD {
-    pub fn new(keep: f64, params: &[Param]) -> Result<Self> {
+    pub fn new(keep: f64, max_grad_norm: f64, params: &[Param]) -> Result<Self> {
         let covered: Vec<usize> = params
             .iter()
             .enumerate()
@@ -102,6 +113,7 @@ impl ChildTuningD {
             .collect();
         Ok(ChildTuningD {
             keep,
+            max_grad_norm,
             fisher: vec![None; covered.len()],
             masks: vec![None; covered.len()],
             covered,
@@ -121,10 +133,19 @@ impl Strategy for ChildTuningD {
     fn needs_fisher(&self) -> bool {
         self.masks.iter().all(|m| m.is_none())
     }
-    fn add_fisher(&mut self, _params: &[Param], grads: &[Option<Tensor>]) -> Result<()> {
+    fn add_fisher(
+        &mut self,
+        _params: &[Param],
+        grads: &[Option<Tensor>],
+        num_batches: usize,
+    ) -> Result<()> {
+        // `ChildTuningD.py`, `calculate_fisher`, lines 82-85: per tensor,
+        // `clip_grad_norm_(params, max_grad_norm)` then `fisher += grad ** 2 / N`.
+        let n = num_batches.max(1) as f64;
         for (j, &i) in self.covered.iter().enumerate() {
             let Some(g) = &grads[i] else { continue };
-            let sq = g.sqr()?;
+            let g = clip_tensor(g, self.max_grad_norm)?;
+            let sq = (g.sqr()? / n)?;
             self.fisher[j] = Some(match self.fisher[j].take() {
                 None => sq,
                 Some(f) => (f + sq)?,
@@ -132,7 +153,7 @@ impl Strategy for ChildTuningD {
         }
         Ok(())
     }
-    fn finish_fisher(&mut self, params: &[Param], _batches: usize) -> Result<Vec<Event>> {
+    fn finish_fisher(&mut self, params: &[Param]) -> Result<Vec<Event>> {
         let host: Vec<Vec<f32>> = self
             .covered
             .iter()
@@ -143,11 +164,15 @@ impl Strategy for ChildTuningD {
             })
             .collect::<Result<_>>()?;
         let parts: Vec<&[f32]> = host.iter().map(|v| v.as_slice()).collect();
-        let thr = global_threshold(&parts, 1.0 - self.keep);
+        // Lines 91-101: `polar = np.percentile(r, (1 - reserve_p) * 100)`, mask `F >= polar`.
+        let polar = percentile_linear(&parts, (1.0 - self.keep) * 100.0);
         let mut reports = Vec::new();
         for (j, &i) in self.covered.iter().enumerate() {
             let p = &params[i];
-            let m = mask_from_threshold(&host[j], thr);
+            let m: Vec<f32> = host[j]
+                .iter()
+                .map(|&f| if f as f64 >= polar { 1.0 } else { 0.0 })
+                .collect();
             let frac = m.iter().sum::<f32>() as f64 / m.len().max(1) as f64;
             if p.dps {
                 reports.push(MatrixReport {
@@ -197,6 +222,7 @@ impl Strategy for ChildTuningD {
         for (j, &i) in self.covered.iter().enumerate() {
             masks.grad[i] = self.masks[j].clone();
         }
+        masks.grad_after_clip = true;
         Ok(())
     }
     fn save_state(&self) -> Result<StrategyState> {
@@ -216,5 +242,138 @@ impl Strategy for ChildTuningD {
             *m = state.tensors.get(&format!("{j}.mask")).cloned();
         }
         Ok(())
+    }
+}
+
+/// `torch.nn.utils.clip_grad_norm_` on one tensor: scale by `min(1, max_norm / (‖g‖ + 1e-6))`.
+/// A `max_norm` of 0 leaves the gradient as it is.
+fn clip_tensor(g: &Tensor, max_norm: f64) -> Result<Tensor> {
+    if max_norm <= 0.0 {
+        return Ok(g.clone());
+    }
+    let norm = g.sqr()?.sum_all()?.to_scalar::<f32>()?.sqrt() as f64;
+    let coef = max_norm / (norm + 1e-6);
+    if coef < 1.0 {
+        g.affine(coef, 0.0)
+    } else {
+        Ok(g.clone())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::bert::{BertForSequenceClassification, HeadKind};
+    use crate::model::config::BertConfig;
+    use candle_core::Device;
+
+    fn tiny() -> BertForSequenceClassification {
+        let head = HeadKind::Classification { num_labels: 2 };
+        BertForSequenceClassification::random(BertConfig::tiny_demo(32), head, &Device::Cpu, 7)
+            .unwrap()
+    }
+
+    #[test]
+    fn fisher_clips_each_tensor_then_squares_and_averages_over_batches() {
+        let model = tiny();
+        let params = model.params();
+        let mut ct = ChildTuningD::new(0.3, 1.0, params).unwrap();
+        let (first, second) = (ct.covered[0], ct.covered[1]);
+        let n_first = params[first].var.elem_count();
+        let mut grads: Vec<Option<Tensor>> = vec![None; params.len()];
+        // A gradient of norm 1000·√n, clipped to norm 1: every element 1/√n.
+        grads[first] =
+            Some(Tensor::full(1000f32, params[first].var.shape(), &Device::Cpu).unwrap());
+        // A gradient of norm 0.5 is left as it is.
+        let shape = params[second].var.shape().clone();
+        let mut small = vec![0f32; shape.elem_count()];
+        small[0] = 0.5;
+        grads[second] = Some(Tensor::from_vec(small, shape, &Device::Cpu).unwrap());
+        ct.add_fisher(params, &grads, 4).unwrap();
+        ct.add_fisher(params, &grads, 4).unwrap();
+        let f0 = ct.fisher[0]
+            .as_ref()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        let want = 2.0 * (1.0 / n_first as f64) / 4.0;
+        assert!(
+            f0.iter().all(|&x| ((x as f64) - want).abs() < want * 1e-4),
+            "{} vs {want}",
+            f0[0]
+        );
+        let f1 = ct.fisher[1]
+            .as_ref()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
+        assert!((f1[0] as f64 - 2.0 * 0.25 / 4.0).abs() < 1e-7, "{}", f1[0]);
+        assert!(f1[1..].iter().all(|&x| x == 0.0));
+    }
+
+    #[test]
+    fn fisher_mask_keeps_the_elements_at_or_above_the_numpy_percentile() {
+        let model = tiny();
+        let params = model.params();
+        let mut ct = ChildTuningD::new(0.3, 0.0, params).unwrap();
+        let mut grads: Vec<Option<Tensor>> = vec![None; params.len()];
+        let mut all = Vec::new();
+        for (j, &i) in ct.covered.iter().enumerate() {
+            let shape = params[i].var.shape().clone();
+            let v: Vec<f32> = (0..shape.elem_count())
+                .map(|k| ((k * 7919 + j * 104729) % 1000) as f32 / 1000.0)
+                .collect();
+            all.extend(v.iter().map(|x| x * x));
+            grads[i] = Some(Tensor::from_vec(v, shape, &Device::Cpu).unwrap());
+        }
+        ct.add_fisher(params, &grads, 1).unwrap();
+        ct.finish_fisher(params).unwrap();
+        let kept: f32 = ct
+            .masks()
+            .iter()
+            .map(|m| {
+                m.as_ref()
+                    .unwrap()
+                    .sum_all()
+                    .unwrap()
+                    .to_scalar::<f32>()
+                    .unwrap()
+            })
+            .sum();
+        let polar = percentile_linear(&[&all], 70.0);
+        let want = all.iter().filter(|&&x| x as f64 >= polar).count();
+        assert_eq!(kept as usize, want);
+        let share = want as f64 / all.len() as f64;
+        assert!((share - 0.3).abs() < 0.01, "kept share {share}");
+    }
+
+    #[test]
+    fn both_variants_mask_after_clipping() {
+        let model = tiny();
+        let params = model.params();
+        let grads: Vec<Option<Tensor>> = params
+            .iter()
+            .map(|p| {
+                Some(Tensor::ones(p.var.shape(), candle_core::DType::F32, &Device::Cpu).unwrap())
+            })
+            .collect();
+        let mut f = ChildTuningF::new(0.3, 1);
+        let mut masks = StepMasks::none(params.len());
+        f.on_gradients(1, params, &mut grads.clone(), &mut masks)
+            .unwrap();
+        assert!(masks.grad_after_clip && masks.for_clip_norm(0).is_none());
+        let mut d = ChildTuningD::new(0.3, 1.0, params).unwrap();
+        d.add_fisher(params, &grads, 1).unwrap();
+        d.finish_fisher(params).unwrap();
+        let mut masks = StepMasks::none(params.len());
+        d.on_gradients(1, params, &mut grads.clone(), &mut masks)
+            .unwrap();
+        assert!(masks.grad_after_clip);
+        assert!(masks.grad[d.covered[0]].is_some());
+        assert!(masks.for_clip_norm(d.covered[0]).is_none());
     }
 }

@@ -30,6 +30,32 @@ pub fn global_threshold(parts: &[&[f32]], p: f64) -> f32 {
     threshold(&work, p)
 }
 
+/// `numpy.percentile(values, q)` with NumPy's default linear interpolation, over several
+/// vectors taken together: the value at fractional rank `q/100 · (N−1)` of the ascending order.
+/// ChildTuning-D keeps the elements `>=` this value (see `child_tuning`). NaN ranks highest,
+/// as NumPy sorts it.
+pub fn percentile_linear(parts: &[&[f32]], q: f64) -> f64 {
+    let mut work: Vec<f32> = parts.iter().flat_map(|s| s.iter().copied()).collect();
+    assert!(!work.is_empty(), "cannot take a percentile of nothing");
+    let rank = (q / 100.0).clamp(0.0, 1.0) * (work.len() - 1) as f64;
+    let lo = rank.floor() as usize;
+    let asc = |a: &f32, b: &f32| desc(*b, *a);
+    let (_, at_lo, above) = work.select_nth_unstable_by(lo, asc);
+    let a = *at_lo as f64;
+    let t = rank - lo as f64;
+    if t == 0.0 || above.is_empty() {
+        return a;
+    }
+    let b = above.iter().copied().min_by(asc).unwrap() as f64;
+    // NumPy's `_lerp`: a + (b − a)·t, taken from the upper end when t ≥ 0.5.
+    let diff = b - a;
+    if t >= 0.5 {
+        b - diff * (1.0 - t)
+    } else {
+        a + diff * t
+    }
+}
+
 /// Descending order with NaN last.
 fn desc(a: f32, b: f32) -> std::cmp::Ordering {
     match (a.is_nan(), b.is_nan()) {
@@ -51,6 +77,27 @@ pub fn mask_from_threshold(scores: &[f32], thr: f32) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn percentile_matches_numpy() {
+        // np.percentile([3, 1, 4, 1, 5, 9, 2, 6], q) for q = 0, 70, 25, 50, 100:
+        // 1.0, 4.9, 1.75, 3.5, 9.0.
+        let v = [3f32, 1., 4., 1., 5., 9., 2., 6.];
+        let (a, b) = v.split_at(3);
+        let parts: [&[f32]; 2] = [a, b];
+        let cases = [
+            (0.0, 1.0),
+            (70.0, 4.9),
+            (25.0, 1.75),
+            (50.0, 3.5),
+            (100.0, 9.0),
+        ];
+        for (q, want) in cases {
+            let got = percentile_linear(&parts, q);
+            assert!((got - want).abs() < 1e-12, "q={q}: {got} vs {want}");
+        }
+        assert_eq!(percentile_linear(&[&[2.5f32]], 70.0), 2.5);
+    }
     use rand::{Rng, SeedableRng};
 
     fn by_sort(scores: &[f32], p: f64) -> f32 {

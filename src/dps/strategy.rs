@@ -103,10 +103,16 @@ pub trait Strategy: Send {
     fn needs_fisher(&self) -> bool {
         false
     }
-    fn add_fisher(&mut self, _params: &[Param], _grads: &[Option<Tensor>]) -> Result<()> {
+    /// One batch of the Fisher pass; `num_batches` is the number of batches in the pass.
+    fn add_fisher(
+        &mut self,
+        _params: &[Param],
+        _grads: &[Option<Tensor>],
+        _num_batches: usize,
+    ) -> Result<()> {
         Ok(())
     }
-    fn finish_fisher(&mut self, _params: &[Param], _batches: usize) -> Result<Vec<Event>> {
+    fn finish_fisher(&mut self, _params: &[Param]) -> Result<Vec<Event>> {
         Ok(Vec::new())
     }
 
@@ -169,6 +175,10 @@ pub fn build(
             num_heads,
         )?),
         Method::ChildTuningF => Box::new(ChildTuningF::new(config.child_tuning_keep, config.seed)),
-        Method::ChildTuningD => Box::new(ChildTuningD::new(config.child_tuning_keep, params)?),
+        Method::ChildTuningD => Box::new(ChildTuningD::new(
+            config.child_tuning_keep,
+            config.max_grad_norm,
+            params,
+        )?),
     })
 }

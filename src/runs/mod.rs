@@ -3,6 +3,7 @@
 
 pub mod checkpoint;
 pub mod event_log;
+pub mod report;
 pub mod run_dir;
 
 pub use run_dir::RunDir;

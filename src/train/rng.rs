@@ -11,6 +11,8 @@ pub const STREAM_DROPOUT: u64 = 2;
 pub const STREAM_MIX: u64 = 3;
 pub const STREAM_CHILD_TUNING: u64 = 4;
 pub const STREAM_SUBSET: u64 = 5;
+/// Dropout masks of ChildTuning-D's Fisher pass, which runs in train mode.
+pub const STREAM_FISHER: u64 = 6;
 
 /// A generator for one purpose (`stream`) of a run seeded with `seed`.
 pub fn seeded(seed: u64, stream: u64) -> ChaCha8Rng {

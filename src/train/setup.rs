@@ -2,7 +2,7 @@
 //! load and tokenize the data once, apply the run's dropout, build the strategy.
 
 use super::trainer::Trainer;
-use crate::config::TrainConfig;
+use crate::config::{Dropout, TrainConfig};
 use crate::data::batching::EncodedDataset;
 use crate::data::glue::{self, Split, TaskSpec};
 use crate::data::synthetic;
@@ -130,6 +130,9 @@ pub struct Prepared {
     pub tokenizer_dir: Option<PathBuf>,
     /// Notes for the log (initialised heads and the like).
     pub notes: Vec<String>,
+    /// The run's dropout, resolved from the configuration, the method, the total steps and
+    /// the model's own (already applied to `model`).
+    pub dropout: Dropout,
 }
 
 fn head_for(task: &TaskSpec) -> HeadKind {
@@ -180,13 +183,10 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             vocab,
             config.max_seq_length.min(64),
         );
-        let mut cfg = BertConfig::tiny_demo(vocab);
-        if let Some(p) = config.dropout {
-            cfg.hidden_dropout_prob = p;
-            cfg.attention_probs_dropout_prob = p;
-        }
-        let model =
+        let cfg = BertConfig::tiny_demo(vocab);
+        let mut model =
             BertForSequenceClassification::random(cfg, head_for(task), &device, config.seed)?;
+        let dropout = apply_dropout(config, &mut model, train.items.len());
         notes.push("demo: a tiny randomly initialised BERT on a synthetic task".into());
         return Ok(Prepared {
             task,
@@ -195,6 +195,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             devs: vec![(String::new(), dev)],
             tokenizer_dir: None,
             notes,
+            dropout,
         });
     }
     let model_dir = resolve_model_dir(&config.model)?;
@@ -205,9 +206,6 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             "initialised from scratch (not in the checkpoint): {}",
             initialised.join(", ")
         ));
-    }
-    if let Some(p) = config.dropout {
-        model.set_dropout(p);
     }
     let tok_path = model_dir.join("tokenizer.json");
     if !tok_path.exists() {
@@ -236,6 +234,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             encoder.encode_dataset(&ds)?,
         ));
     }
+    let dropout = apply_dropout(config, &mut model, train.items.len());
     Ok(Prepared {
         task,
         model,
@@ -243,7 +242,27 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
         devs,
         tokenizer_dir: Some(model_dir),
         notes,
+        dropout,
     })
+}
+
+/// Resolve the run's dropout (see [`Dropout`]) and set it on the model.
+fn apply_dropout(
+    config: &TrainConfig,
+    model: &mut BertForSequenceClassification,
+    num_train: usize,
+) -> Dropout {
+    let own = (
+        model.config().hidden_dropout_prob,
+        model.config().attention_probs_dropout_prob,
+    );
+    let resolved = config
+        .dropout
+        .resolve(config.method, config.total_steps(num_train), own);
+    if let Some(p) = resolved.probability() {
+        model.set_dropout(p);
+    }
+    resolved
 }
 
 /// Prepare and build the trainer.
@@ -254,7 +273,11 @@ pub fn build_trainer(config: &TrainConfig) -> Result<(Trainer, RunAssets), Setup
         notes: p.notes.clone(),
         id2label: p.task.id2label(),
     };
-    let trainer = Trainer::new(config.clone(), p.task, p.model, p.train, p.devs)?;
+    let config = TrainConfig {
+        dropout: p.dropout,
+        ..config.clone()
+    };
+    let trainer = Trainer::new(config, p.task, p.model, p.train, p.devs)?;
     Ok((trainer, extra))
 }
 

@@ -518,11 +518,14 @@ impl Trainer {
         self.emit(e);
     }
 
-    /// ChildTuning-D's Fisher pass over the training set.
+    /// ChildTuning-D's Fisher pass over the training set, in train mode as the original
+    /// (`ChildTuningD.py`, `calculate_fisher`, line 56: `model.train()`), with its own dropout
+    /// stream so the training steps draw the same masks as without the pass.
     fn fisher_pass(&mut self) -> Result<(), TrainError> {
         let regression = self.task.is_regression();
         let n = self.train.items.len();
-        let mut batches = 0;
+        let num_batches = n.div_ceil(self.config.batch_size);
+        let mut rng = rng::seeded(self.config.seed, rng::STREAM_FISHER);
         for start in (0..n).step_by(self.config.batch_size) {
             let idx: Vec<usize> = (start..(start + self.config.batch_size).min(n)).collect();
             let refs = self.train.select(&idx);
@@ -531,7 +534,7 @@ impl Trainer {
                 &b.input_ids,
                 &b.token_type_ids,
                 &b.attention_mask,
-                None,
+                Some(&mut rng),
                 None,
             )?;
             let loss = self.model.loss(&out.logits, &b.labels)?;
@@ -542,10 +545,10 @@ impl Trainer {
                 .iter()
                 .map(|p| grads.get(p.var.as_tensor()).cloned())
                 .collect();
-            self.strategy.add_fisher(self.model.params(), &gs)?;
-            batches += 1;
+            self.strategy
+                .add_fisher(self.model.params(), &gs, num_batches)?;
         }
-        let events = self.strategy.finish_fisher(self.model.params(), batches)?;
+        let events = self.strategy.finish_fisher(self.model.params())?;
         self.emit_all(events);
         Ok(())
     }
@@ -598,7 +601,7 @@ impl Trainer {
         let mut sq = 0f64;
         for (i, g) in gs.iter().enumerate() {
             if let Some(g) = g {
-                sq += masked_sq_norm(g, masks.grad[i].as_ref())?;
+                sq += masked_sq_norm(g, masks.for_clip_norm(i))?;
             }
         }
         let norm = sq.sqrt();

@@ -1,0 +1,483 @@
+//! `dps-tui report ROOT`: results over seeds. Every finished run under a root is grouped by
+//! task × method (and by any other configuration key whose value differs between the runs);
+//! each group gets the statistics of its main dev metric, and each method is compared with a
+//! baseline method, paired by seed, with a bootstrap interval of the mean difference.
+
+use super::event_log;
+use super::run_dir::RunDir;
+use crate::train::events::Event;
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// Keys that never split groups: they change how a run is executed or logged, not what it
+/// computes (`eval_every` only adds evaluations, which draw no random numbers).
+const IGNORED_KEYS: &[&str] = &[
+    "seed",
+    "threads",
+    "device",
+    "data_dir",
+    "checkpoint_every",
+    "keep_last",
+    "keep_best",
+    "eval_every",
+];
+
+/// Keys that belong to a method (or resolve per method, as `dropout: auto` does): a method is
+/// paired with its baseline whatever their values.
+const METHOD_KEYS: &[&str] = &[
+    "method",
+    "dropout",
+    "p",
+    "update_ratio",
+    "selection_scope",
+    "freeze",
+    "child_tuning_keep",
+];
+
+/// Bootstrap resamples for the interval of a mean difference.
+const BOOTSTRAP_SAMPLES: usize = 10_000;
+
+/// One finished run, as the report sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunResult {
+    pub path: PathBuf,
+    pub task: String,
+    pub method: String,
+    pub seed: u64,
+    /// The task's main metric name and its final value.
+    pub metric: String,
+    pub value: f64,
+    /// Every configuration key with its value as text.
+    pub config: BTreeMap<String, String>,
+}
+
+/// The statistics of one group's main metric.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub task: String,
+    pub method: String,
+    /// The values of the other keys that differ between runs (empty when none do).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+    pub metric: String,
+    pub n: usize,
+    pub mean: f64,
+    /// Sample standard deviation (n − 1); 0 for a single run.
+    pub std: f64,
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+    pub seeds: Vec<u64>,
+}
+
+/// A method against the baseline on the seeds both have.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Comparison {
+    pub task: String,
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub keys: BTreeMap<String, String>,
+    pub metric: String,
+    pub method: String,
+    pub baseline: String,
+    pub n_pairs: usize,
+    /// Mean of (method − baseline) over the pairs.
+    pub mean_diff: f64,
+    /// Percentile bootstrap 95% interval of the mean difference.
+    pub ci95: [f64; 2],
+    pub wins: usize,
+    pub losses: usize,
+    pub ties: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Report {
+    pub groups: Vec<Group>,
+    pub comparisons: Vec<Comparison>,
+}
+
+/// Every run folder under `root` (the root itself included), found recursively.
+pub fn find_run_dirs(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("events.jsonl").is_file() && dir.join("config.yaml").is_file() {
+            out.push(dir);
+            continue;
+        }
+        if let Ok(rd) = std::fs::read_dir(&dir) {
+            stack.extend(
+                rd.filter_map(|e| e.ok())
+                    .map(|e| e.path())
+                    .filter(|p| p.is_dir()),
+            );
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The finished runs under `root` (a `done` event that was not an early stop), and for
+/// every other run folder why it is left out.
+pub fn collect(root: &Path) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
+    let mut runs = Vec::new();
+    let mut skipped = Vec::new();
+    for dir in find_run_dirs(root) {
+        match read_result(&dir) {
+            Ok(r) => runs.push(r),
+            Err(why) => skipped.push((dir, why)),
+        }
+    }
+    (runs, skipped)
+}
+
+fn read_result(dir: &Path) -> Result<RunResult, String> {
+    let config = RunDir::open(dir)
+        .and_then(|rd| rd.read_config().map_err(std::io::Error::other))
+        .map_err(|e| e.to_string())?;
+    let log = event_log::read(&dir.join("events.jsonl")).map_err(|e| e.to_string())?;
+    let metrics = log
+        .events
+        .iter()
+        .rev()
+        .find_map(|e| match e {
+            Event::Done {
+                metrics,
+                stopped_early: false,
+                ..
+            } => Some(metrics),
+            _ => None,
+        })
+        .ok_or("not finished (no final `done` event)")?;
+    let task = crate::data::glue::task(&config.task).ok_or("unknown task")?;
+    let value = *metrics
+        .get(task.main_metric)
+        .ok_or_else(|| format!("no `{}` in the final metrics", task.main_metric))?;
+    let yaml = serde_yaml::to_value(&config).map_err(|e| e.to_string())?;
+    let config_text = yaml
+        .as_mapping()
+        .into_iter()
+        .flatten()
+        .filter_map(|(k, v)| {
+            let text = match v {
+                serde_yaml::Value::String(s) => s.clone(),
+                other => serde_yaml::to_string(other).ok()?.trim().to_string(),
+            };
+            Some((k.as_str()?.to_string(), text))
+        })
+        .collect();
+    Ok(RunResult {
+        path: dir.to_path_buf(),
+        task: config.task.clone(),
+        method: config.method.as_str().to_string(),
+        seed: config.seed,
+        metric: task.main_metric.to_string(),
+        value,
+        config: config_text,
+    })
+}
+
+/// Group runs and compare every method with `baseline`.
+pub fn build(runs: &[RunResult], baseline: &str) -> Report {
+    let differing = differing_keys(runs);
+    let split_keys = |r: &RunResult, skip: &[&str]| -> BTreeMap<String, String> {
+        differing
+            .iter()
+            .filter(|k| !skip.contains(&k.as_str()))
+            .map(|k| (k.clone(), r.config.get(k).cloned().unwrap_or_default()))
+            .collect()
+    };
+    // (task, method, keys) → runs, in a stable order.
+    type Key = (String, String, BTreeMap<String, String>);
+    let mut groups: BTreeMap<Key, Vec<&RunResult>> = BTreeMap::new();
+    for r in runs {
+        let keys = split_keys(r, &["task", "method"]);
+        groups
+            .entry((r.task.clone(), r.method.clone(), keys))
+            .or_default()
+            .push(r);
+    }
+    let out_groups = groups
+        .iter()
+        .map(|((task, method, keys), rs)| {
+            let values: Vec<f64> = rs.iter().map(|r| r.value).collect();
+            let mut seeds: Vec<u64> = rs.iter().map(|r| r.seed).collect();
+            seeds.sort_unstable();
+            Group {
+                task: task.clone(),
+                method: method.clone(),
+                keys: keys.clone(),
+                metric: rs[0].metric.clone(),
+                n: values.len(),
+                mean: mean(&values),
+                std: sample_std(&values),
+                median: median(&values),
+                min: values.iter().copied().fold(f64::INFINITY, f64::min),
+                max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
+                seeds,
+            }
+        })
+        .collect();
+
+    // Pair each method's runs with the baseline's of the same task and non-method keys.
+    let mut by_pairing: BTreeMap<(String, BTreeMap<String, String>), Vec<&RunResult>> =
+        BTreeMap::new();
+    for r in runs {
+        let keys = split_keys(r, METHOD_KEYS);
+        let keys = keys.into_iter().filter(|(k, _)| k != "task").collect();
+        by_pairing
+            .entry((r.task.clone(), keys))
+            .or_default()
+            .push(r);
+    }
+    let mut comparisons = Vec::new();
+    for ((task, keys), rs) in &by_pairing {
+        let base: BTreeMap<u64, f64> = rs
+            .iter()
+            .filter(|r| r.method == baseline)
+            .map(|r| (r.seed, r.value))
+            .collect();
+        let methods: BTreeSet<&str> = rs
+            .iter()
+            .map(|r| r.method.as_str())
+            .filter(|m| *m != baseline)
+            .collect();
+        for method in methods {
+            let diffs: Vec<f64> = rs
+                .iter()
+                .filter(|r| r.method == method)
+                .filter_map(|r| base.get(&r.seed).map(|b| r.value - b))
+                .collect();
+            if diffs.is_empty() {
+                continue;
+            }
+            comparisons.push(Comparison {
+                task: task.clone(),
+                keys: keys.clone(),
+                metric: rs[0].metric.clone(),
+                method: method.to_string(),
+                baseline: baseline.to_string(),
+                n_pairs: diffs.len(),
+                mean_diff: mean(&diffs),
+                ci95: bootstrap_ci95(&diffs),
+                wins: diffs.iter().filter(|d| **d > 0.0).count(),
+                losses: diffs.iter().filter(|d| **d < 0.0).count(),
+                ties: diffs.iter().filter(|d| **d == 0.0).count(),
+            });
+        }
+    }
+    Report {
+        groups: out_groups,
+        comparisons,
+    }
+}
+
+/// Configuration keys (other than the ignored ones) whose values are not all equal.
+fn differing_keys(runs: &[RunResult]) -> Vec<String> {
+    let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
+    all.into_iter()
+        .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
+        .filter(|k| {
+            let vals: BTreeSet<Option<&String>> = runs.iter().map(|r| r.config.get(*k)).collect();
+            vals.len() > 1
+        })
+        .cloned()
+        .collect()
+}
+
+fn mean(v: &[f64]) -> f64 {
+    v.iter().sum::<f64>() / v.len().max(1) as f64
+}
+
+fn sample_std(v: &[f64]) -> f64 {
+    if v.len() < 2 {
+        return 0.0;
+    }
+    let m = mean(v);
+    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
+}
+
+fn median(v: &[f64]) -> f64 {
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+/// The 2.5th and 97.5th percentiles of the means of [`BOOTSTRAP_SAMPLES`] resamples (with
+/// replacement, from a fixed seed so a report is reproducible).
+pub fn bootstrap_ci95(diffs: &[f64]) -> [f64; 2] {
+    let n = diffs.len();
+    let mut rng = ChaCha8Rng::seed_from_u64(0);
+    let mut means: Vec<f64> = (0..BOOTSTRAP_SAMPLES)
+        .map(|_| (0..n).map(|_| diffs[rng.random_range(0..n)]).sum::<f64>() / n as f64)
+        .collect();
+    means.sort_by(f64::total_cmp);
+    let at = |q: f64| means[((q * (BOOTSTRAP_SAMPLES - 1) as f64).round()) as usize];
+    [at(0.025), at(0.975)]
+}
+
+/// The report as markdown tables.
+pub fn to_markdown(r: &Report) -> String {
+    let keys_text = |k: &BTreeMap<String, String>| {
+        k.iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut s = String::from(
+        "| task | method | keys | metric | n | mean | std | median | min | max | seeds |\n\
+         |---|---|---|---|---|---|---|---|---|---|---|\n",
+    );
+    for g in &r.groups {
+        let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
+        s += &format!(
+            "| {} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} |\n",
+            g.task,
+            g.method,
+            keys_text(&g.keys),
+            g.metric,
+            g.n,
+            g.mean,
+            g.std,
+            g.median,
+            g.min,
+            g.max,
+            seeds.join(" ")
+        );
+    }
+    if !r.comparisons.is_empty() {
+        s += "\n| task | keys | metric | method − baseline | pairs | mean diff | 95% CI | wins / losses / ties |\n\
+              |---|---|---|---|---|---|---|---|\n";
+        for c in &r.comparisons {
+            s += &format!(
+                "| {} | {} | {} | {} − {} | {} | {:+.4} | [{:+.4}, {:+.4}] | {} / {} / {} |\n",
+                c.task,
+                keys_text(&c.keys),
+                c.metric,
+                c.method,
+                c.baseline,
+                c.n_pairs,
+                c.mean_diff,
+                c.ci95[0],
+                c.ci95[1],
+                c.wins,
+                c.losses,
+                c.ties
+            );
+        }
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run(task: &str, method: &str, seed: u64, value: f64, extra: &[(&str, &str)]) -> RunResult {
+        let mut config: BTreeMap<String, String> = [
+            ("task", task),
+            ("method", method),
+            ("learning_rate", "2e-5"),
+            ("threads", if seed % 2 == 0 { "1" } else { "2" }),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+        config.insert("seed".into(), seed.to_string());
+        for (k, v) in extra {
+            config.insert(k.to_string(), v.to_string());
+        }
+        RunResult {
+            path: PathBuf::from(format!("{task}-{method}-{seed}")),
+            task: task.into(),
+            method: method.into(),
+            seed,
+            metric: "accuracy".into(),
+            value,
+            config,
+        }
+    }
+
+    #[test]
+    fn groups_have_the_statistics_of_their_runs() {
+        let runs = vec![
+            run("mrpc", "vanilla", 1, 0.80, &[]),
+            run("mrpc", "vanilla", 2, 0.82, &[]),
+            run("mrpc", "vanilla", 3, 0.78, &[]),
+            run("mrpc", "dps-dense", 1, 0.81, &[]),
+        ];
+        let r = build(&runs, "vanilla");
+        assert_eq!(r.groups.len(), 2);
+        let v = r.groups.iter().find(|g| g.method == "vanilla").unwrap();
+        assert_eq!((v.n, v.seeds.clone()), (3, vec![1, 2, 3]));
+        assert!((v.mean - 0.80).abs() < 1e-12);
+        assert!((v.std - 0.02).abs() < 1e-12, "{}", v.std);
+        assert_eq!((v.median, v.min, v.max), (0.80, 0.78, 0.82));
+        assert!(v.keys.is_empty(), "threads and seed never split groups");
+        let d = r.groups.iter().find(|g| g.method == "dps-dense").unwrap();
+        assert_eq!((d.n, d.std), (1, 0.0));
+    }
+
+    #[test]
+    fn comparisons_pair_by_seed() {
+        let runs = vec![
+            run("mrpc", "vanilla", 1, 0.80, &[("dropout", "0.1")]),
+            run("mrpc", "vanilla", 2, 0.82, &[("dropout", "0.1")]),
+            run("mrpc", "vanilla", 3, 0.78, &[("dropout", "0.1")]),
+            run("mrpc", "dps-dense", 1, 0.81, &[("dropout", "0.0")]),
+            run("mrpc", "dps-dense", 2, 0.82, &[("dropout", "0.0")]),
+            run("mrpc", "dps-dense", 4, 0.99, &[("dropout", "0.0")]),
+        ];
+        let r = build(&runs, "vanilla");
+        // dropout differs (per method) and so splits groups, but not pairs.
+        assert_eq!(r.groups.len(), 2);
+        assert_eq!(r.comparisons.len(), 1);
+        let c = &r.comparisons[0];
+        assert_eq!((c.n_pairs, c.wins, c.losses, c.ties), (2, 1, 0, 1));
+        assert!((c.mean_diff - 0.005).abs() < 1e-12);
+        assert!(c.ci95[0] <= c.mean_diff && c.mean_diff <= c.ci95[1]);
+        assert!((c.ci95[0] - 0.0).abs() < 1e-12 && (c.ci95[1] - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn other_differing_keys_split_groups_and_comparisons() {
+        let runs = vec![
+            run("rte", "vanilla", 1, 0.5, &[("train_size", "1000")]),
+            run("rte", "dps-dense", 1, 0.6, &[("train_size", "1000")]),
+            run("rte", "vanilla", 1, 0.7, &[("train_size", "null")]),
+            run("rte", "dps-dense", 1, 0.6, &[("train_size", "null")]),
+        ];
+        let r = build(&runs, "vanilla");
+        assert_eq!(r.groups.len(), 4);
+        assert!(r.groups.iter().all(|g| g.keys.contains_key("train_size")));
+        let diffs: Vec<f64> = r.comparisons.iter().map(|c| c.mean_diff).collect();
+        assert_eq!(r.comparisons.len(), 2);
+        assert!(diffs.iter().any(|d| (d - 0.1).abs() < 1e-12));
+        assert!(diffs.iter().any(|d| (d + 0.1).abs() < 1e-12));
+    }
+
+    #[test]
+    fn bootstrap_interval_brackets_the_mean_and_narrows_with_agreement() {
+        let spread = [0.05, -0.03, 0.02, 0.04, -0.01];
+        let ci = bootstrap_ci95(&spread);
+        let m = mean(&spread);
+        assert!(ci[0] < m && m < ci[1], "{ci:?}");
+        assert!(ci[0] < 0.0, "a mixed sign sample includes 0: {ci:?}");
+        let same = [0.02; 5];
+        assert_eq!(bootstrap_ci95(&same), [0.02, 0.02]);
+        let md = to_markdown(&build(&[run("rte", "vanilla", 1, 0.5, &[])], "vanilla"));
+        assert!(
+            md.contains("| rte | vanilla |  | accuracy | 1 | 0.5000 |"),
+            "{md}"
+        );
+    }
+}
