@@ -3,7 +3,8 @@
 //! per-element masks: a gradient mask (the DPS subnetwork, ChildTuning) and an update mask
 //! (the strict freeze). The moments are kept as tensors so they can be checkpointed.
 
-use super::fused::{adamw_update, AdamWStep};
+use crate::core::fused::{adamw_update, AdamWStep};
+use crate::core::StepMasks;
 use crate::model::params::Param;
 use candle_core::{DType, Result, Tensor, Var};
 use std::collections::HashMap;
@@ -23,25 +24,6 @@ impl Default for AdamWConfig {
             beta2: 0.999,
             eps: 1e-8,
             weight_decay: 0.01,
-        }
-    }
-}
-
-/// Per-parameter masks for one optimizer step, aligned with the parameter list.
-#[derive(Default)]
-pub struct StepMasks {
-    /// Multiplies the gradient before clipping and the update (1 = kept, 0 = frozen; other
-    /// values scale, as ChildTuning-F's 1/keep).
-    pub grad: Vec<Option<Tensor>>,
-    /// Elements where this is 0 do not change at all (no decay, no moment update).
-    pub update: Vec<Option<Tensor>>,
-}
-
-impl StepMasks {
-    pub fn none(n: usize) -> Self {
-        StepMasks {
-            grad: vec![None; n],
-            update: vec![None; n],
         }
     }
 }
