@@ -11,7 +11,7 @@
 //! - `main`, `cli` (the binary): argument parsing and the subcommands.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
 //! - [`runs`]: run folders on disk: event logs, checkpoints, and the one summary of a run.
-//! - [`bench`]: training-throughput measurements.
+//! - [`bench`](mod@bench): training-throughput measurements.
 //! - [`train`]: THE training loop, the masked AdamW, the LR schedule, the setup of a run.
 //! - [`dps`]: strategies that plug into the trainer (vanilla, DPS-Dense, DPS-Mix, ChildTuning).
 //! - [`core`]: the vocabulary `train` and `dps` share: events and commands, step masks, seeded
