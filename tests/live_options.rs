@@ -4,7 +4,9 @@
 use crossbeam_channel::unbounded;
 use dps_tui::config::{self, Control, Freeze, SelectionScope};
 use dps_tui::core::events::{Command as TrainCommand, ControlStatus, Event};
+use dps_tui::model::checkpoint_io::checkpoint_key;
 use dps_tui::train::setup::build_trainer;
+use dps_tui::train::{Checkpoint, Trainer};
 
 fn run_with(method: &str, commands: Vec<TrainCommand>) -> Vec<Event> {
     let (mut c, _) = config::load_preset("demo").unwrap();
@@ -126,17 +128,21 @@ fn a_resume_keeps_the_applied_freeze_and_scope() {
     for _ in 0..5 {
         a.train_step().unwrap(); // the options apply at step 4's selection
     }
-    let (mut b, _) = build_trainer(&c).unwrap();
-    for (pa, pb) in a.model.params().iter().zip(b.model.params()) {
-        pb.var.set(pa.var.as_tensor()).unwrap();
-    }
-    let optimizer = a.optimizer.state_tensors(a.model.params()).unwrap();
-    b.restore(
-        &a.trainer_state(),
-        &optimizer,
-        &a.strategy.save_state().unwrap(),
-    )
-    .unwrap();
+    let weights = a
+        .model
+        .params()
+        .iter()
+        .map(|p| (checkpoint_key(&p.name), p.var.as_tensor().clone()))
+        .collect();
+    let mut checkpoint = Checkpoint {
+        dir: "runs/x/checkpoints/step-5".into(),
+        weights,
+        optimizer: a.optimizer.state_tensors(a.model.params()).unwrap(),
+        strategy: a.strategy.save_state().unwrap(),
+        state: a.trainer_state(),
+    };
+    let (mut b, _) = Trainer::resume(&c, &checkpoint).unwrap();
+    assert_eq!(b.step, 5);
     let (atx, arx) = unbounded::<Event>();
     let (btx, brx) = unbounded::<Event>();
     a.add_sink(Box::new(atx));
@@ -186,4 +192,9 @@ fn a_resume_keeps_the_applied_freeze_and_scope() {
         );
         assert!(x == y, "{} differs after the resume", pa.name);
     }
+    // A checkpoint without one of the model's weights is refused, naming the file and key.
+    let key = checkpoint_key(&a.model.params()[0].name);
+    checkpoint.weights.remove(&key);
+    let e = Trainer::resume(&c, &checkpoint).err().unwrap().to_string();
+    assert!(e.contains("model.safetensors") && e.contains(&key), "{e}");
 }
