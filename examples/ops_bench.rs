@@ -140,18 +140,10 @@ fn main() -> Result<()> {
 
     // GELU [2048, 1536].
     let g = Var::from_tensor(&Tensor::randn(0f32, 1.0, (2048, 1536), &dev)?)?;
-    let gb = Var::from_tensor(&Tensor::randn(0f32, 0.1, 1536, &dev)?)?;
     let r = Tensor::randn(0f32, 1.0, (2048, 1536), &dev)?;
     let fused = bench("gelu_erf", &[&g], &r, iters, || ops::gelu_erf(&g))?;
     let comp = bench("gelu_erf", &[&g], &r, iters, || g.gelu_erf())?;
     report("gelu_erf [2048,1536]", fused, comp);
 
-    let fused = bench("bias_gelu_erf", &[&g, &gb], &r, iters, || {
-        ops::bias_gelu_erf(&g, &gb)
-    })?;
-    let comp = bench("bias_gelu_erf", &[&g, &gb], &r, iters, || {
-        g.broadcast_add(&gb)?.gelu_erf()
-    })?;
-    report("bias+gelu_erf [2048,1536]", fused, comp);
     Ok(())
 }

@@ -4,7 +4,7 @@
 //! `cargo run --release --example render_bench` (target: median ≤ 5 ms). With `-- --dump WxH`
 //! it also prints the frame at that size as text.
 
-use dps_tui::train::events::{Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION};
+use dps_tui::core::events::{Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION};
 use dps_tui::ui::render::draw;
 use dps_tui::ui::theme::Theme;
 use dps_tui::ui::App;

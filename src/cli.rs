@@ -4,10 +4,10 @@ use anyhow::{anyhow, bail, Context, Result};
 use clap::{Args, Parser, Subcommand};
 use crossbeam_channel::{unbounded, Receiver, Sender};
 use dps_tui::config::{self, TrainConfig};
+use dps_tui::core::events::{Command, Event};
 use dps_tui::runs::checkpoint::{self, RunCheckpointer};
 use dps_tui::runs::event_log::{self, EventLog};
-use dps_tui::runs::RunDir;
-use dps_tui::train::events::{Command, Event};
+use dps_tui::runs::{self, RunDir, RunRecord};
 use dps_tui::train::setup::{self, build_trainer};
 use dps_tui::train::trainer::{EventSink, OnFailure, Trainer};
 use std::io::Write;
@@ -322,41 +322,31 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
         }
     };
     setup::apply_threads(config.threads);
-    let (mut trainer, assets) = build_trainer(&config)?;
-    for n in &assets.notes {
-        tracing::info!("{n}");
-    }
-    if !resuming {
-        // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
-        run_dir
-            .write_config(&trainer.config)
-            .with_context(|| format!("cannot write {}", run_dir.path.display()))?;
-    }
-    if resuming {
+    let (mut trainer, assets) = if resuming {
         let Some((_, ck)) = run_dir.checkpoints().pop() else {
             bail!(
                 "{}: no complete checkpoint to resume from. Fix: start a new run, or set checkpoint_every",
                 run_dir.path.display()
             );
         };
-        let loaded = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
-        let weights = candle_core::safetensors::load(
-            ck.join("model.safetensors"),
-            &candle_core::Device::Cpu,
-        )?;
-        for p in trainer.model.params() {
-            let key = dps_tui::model::checkpoint_io::checkpoint_key(&p.name);
-            let t = weights
-                .get(&key)
-                .ok_or_else(|| anyhow!("{}: lacks {key}", ck.display()))?;
-            p.var.set(&t.to_device(p.var.device())?)?;
-        }
-        trainer.restore(&loaded.state, &loaded.optimizer, &loaded.strategy)?;
+        let checkpoint = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
+        let resumed = Trainer::resume(&config, &checkpoint)?;
         eprintln!(
             "resuming {} from step {}",
             run_dir.path.display(),
-            loaded.state.step
+            checkpoint.state.step
         );
+        resumed
+    } else {
+        let built = build_trainer(&config)?;
+        // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
+        run_dir
+            .write_config(&built.0.config)
+            .with_context(|| format!("cannot write {}", run_dir.path.display()))?;
+        built
+    };
+    for n in &assets.notes {
+        tracing::info!("{n}");
     }
     let log = EventLog::open(&run_dir.events_path())
         .with_context(|| format!("cannot write {}", run_dir.events_path().display()))?;
@@ -477,119 +467,52 @@ fn crate_bench(b: BenchArgs) -> Result<i32> {
 }
 
 fn list_runs(out: &Path) -> Result<i32> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(out)
-        .with_context(|| format!("cannot list {}", out.display()))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("events.jsonl").exists())
-        .collect();
-    dirs.sort();
+    if !out.is_dir() {
+        bail!(
+            "cannot list {}: not a folder. Fix: pass --out with the folder your runs are in",
+            out.display()
+        );
+    }
     println!(
         "{:<48} {:<6} {:<15} {:>11} {:>10} status",
         "run", "task", "method", "steps", "best"
     );
-    for d in dirs {
-        let log = event_log::read(&d.join("events.jsonl"))?;
-        let (mut task, mut method, mut total, mut step, mut best) =
-            (String::new(), String::new(), 0, 0, None::<f64>);
-        let mut status = "crashed";
-        let mut main_metric = None;
-        for e in &log.events {
-            match e {
-                Event::Start {
-                    task: t,
-                    method: m,
-                    total_steps,
-                    ..
-                } => {
-                    task = t.clone();
-                    method = m.clone();
-                    total = *total_steps;
-                    main_metric = dps_tui::data::glue::task(t).map(|s| s.main_metric);
-                    status = "crashed";
-                }
-                Event::Step { step: s, .. } => step = *s,
-                Event::Eval { metrics, .. } | Event::Done { metrics, .. } => {
-                    if let Some(v) = main_metric.and_then(|k| metrics.get(k)) {
-                        best = Some(best.map_or(*v, |b: f64| b.max(*v)));
-                    }
-                    if matches!(e, Event::Done { .. }) {
-                        status = "finished";
-                    }
-                }
-                _ => {}
+    for dir in runs::scan(out) {
+        let name = dir.strip_prefix(out).unwrap_or(&dir).display().to_string();
+        let s = match RunRecord::read(&dir) {
+            Ok(r) => r.summary,
+            Err(e) => {
+                eprintln!("warning: {e}");
+                continue;
             }
-        }
-        if status == "crashed" {
-            // A run whose log was written to in the last minute is probably still running.
-            let recent = std::fs::metadata(d.join("events.jsonl"))
-                .and_then(|m| m.modified())
-                .ok()
-                .and_then(|t| t.elapsed().ok())
-                .is_some_and(|e| e.as_secs() < 60);
-            if recent {
-                status = "running";
-            }
-        }
+        };
         println!(
-            "{:<48} {:<6} {:<15} {:>5}/{:<5} {:>10} {status}",
-            d.file_name().unwrap_or_default().to_string_lossy(),
-            task,
-            method,
-            step,
-            total,
-            best.map(|b| format!("{b:.4}"))
-                .unwrap_or_else(|| "-".into())
+            "{:<48} {:<6} {:<15} {:>5}/{:<5} {:>10} {}",
+            name,
+            s.task,
+            s.method,
+            s.step,
+            s.total_steps,
+            s.best
+                .map(|b| format!("{:.4}", b.value))
+                .unwrap_or_else(|| "-".into()),
+            s.status.word()
         );
     }
     Ok(0)
 }
 
 fn export(run: &Path, format: &str) -> Result<i32> {
-    let log = event_log::read(&run.join("events.jsonl"))
-        .with_context(|| format!("cannot read {}/events.jsonl", run.display()))?;
-    if let Some(t) = &log.torn_tail {
-        eprintln!(
-            "warning: the last line of the log is torn and was skipped ({} bytes)",
-            t.len()
-        );
+    let record = RunRecord::read(run)?;
+    if record.torn_tail {
+        eprintln!("warning: the last line of the log is torn and was skipped");
     }
-    let mut rows: std::collections::BTreeMap<usize, serde_json::Map<String, serde_json::Value>> =
-        Default::default();
-    let mut eval_keys = std::collections::BTreeSet::new();
-    for e in &log.events {
-        match e {
-            Event::Step {
-                step,
-                epoch,
-                loss,
-                lr,
-                examples_per_sec,
-                ..
-            } => {
-                let r = rows.entry(*step).or_default();
-                r.insert("step".into(), (*step).into());
-                r.insert("epoch".into(), (*epoch).into());
-                r.insert("loss".into(), (*loss).into());
-                r.insert("lr".into(), (*lr).into());
-                r.insert("examples_per_sec".into(), (*examples_per_sec).into());
-            }
-            Event::Eval { step, metrics } | Event::Done { step, metrics, .. } => {
-                let r = rows.entry(*step).or_default();
-                r.insert("step".into(), (*step).into());
-                for (k, v) in metrics {
-                    let key = format!("eval_{k}");
-                    eval_keys.insert(key.clone());
-                    r.insert(key, (*v).into());
-                }
-            }
-            _ => {}
-        }
-    }
+    let (rows, eval_keys) = record.scalar_rows();
     let mut out = std::io::stdout().lock();
     match format {
         "jsonl" => {
-            for r in rows.values() {
-                writeln!(out, "{}", serde_json::Value::Object(r.clone()))?;
+            for r in rows {
+                writeln!(out, "{}", serde_json::Value::Object(r))?;
             }
         }
         "csv" => {
@@ -599,7 +522,7 @@ fn export(run: &Path, format: &str) -> Result<i32> {
                 .collect::<Vec<_>>();
             cols.extend(eval_keys);
             writeln!(out, "{}", cols.join(","))?;
-            for r in rows.values() {
+            for r in &rows {
                 let line: Vec<String> = cols
                     .iter()
                     .map(|c| r.get(c).map(|v| v.to_string()).unwrap_or_default())
@@ -632,7 +555,7 @@ fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
         if r.torn_tail {
             eprintln!(
                 "warning: {}: the last line of events.jsonl is torn and was skipped",
-                r.path.display()
+                r.summary.path.display()
             );
         }
     }

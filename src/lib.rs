@@ -1,18 +1,30 @@
 //! dps-tui: fine-tune BERT-style encoders on GLUE with Dynamic Parameter Selection (DPS),
 //! and watch and steer the run live in the terminal.
 //!
-//! Module map (one concept, one place):
-//! - [`config`]: presets (YAML), run configuration, `--set` overrides and validation.
-//! - [`model`]: the BERT encoder we own (every weight a trainable `Var`), heads, checkpoint I/O.
-//! - [`data`]: GLUE task registry, TSV reading, tokenization, batching, metrics, the demo task.
-//! - [`train`]: THE training loop, the masked AdamW, the LR schedule, events and commands.
-//! - [`dps`]: strategies that plug into the trainer (vanilla, DPS-Dense, DPS-Mix, ChildTuning).
-//! - [`hub`]: Hugging Face Hub models and datasets, from the local cache first.
-//! - [`runs`]: run folders, event logs and checkpoints on disk.
+//! Module map (one concept, one place), top to bottom. A module imports only modules below it
+//! (`tests/layers.rs` checks this):
+//!
+//! ```text
+//! main → cli → ui → runs, bench → train → dps → core → config → data → hub, model
+//! ```
+//!
+//! - `main`, `cli` (the binary): argument parsing and the subcommands.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
+//! - [`runs`]: run folders on disk: event logs, checkpoints, and the one summary of a run.
+//! - [`bench`](mod@bench): training-throughput measurements.
+//! - [`train`]: THE training loop, the masked AdamW, the LR schedule, the setup of a run.
+//! - [`dps`]: strategies that plug into the trainer (vanilla, DPS-Dense, DPS-Mix, ChildTuning).
+//! - [`core`]: the vocabulary `train` and `dps` share: events and commands, step masks, seeded
+//!   random streams, the fused per-element kernels.
+//! - [`config`]: presets (YAML), run configuration, `--set` overrides, validation, and the typed
+//!   live controls with their ranges.
+//! - [`data`]: GLUE task registry, TSV reading, tokenization, batching, metrics, the demo task.
+//! - [`hub`]: Hugging Face Hub models and datasets, from the local cache first.
+//! - [`model`]: the BERT encoder we own (every weight a trainable `Var`), heads, checkpoint I/O.
 
 pub mod bench;
 pub mod config;
+pub mod core;
 pub mod data;
 pub mod dps;
 pub mod hub;

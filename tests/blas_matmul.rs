@@ -1,4 +1,4 @@
-//! `blas::matmul` and `blas::linear` against candle's own matmul: forward values and gradients,
+//! `blas::matmul` against candle's own matmul: forward values and gradients,
 //! for plain, transposed-view, strided, broadcast and batched (3-D, 4-D attention) operands.
 //! Runs with and without the `openblas` feature (without it both sides are candle's matmul).
 
@@ -6,7 +6,7 @@
 #[path = "../src/model/blas/mod.rs"]
 mod blas;
 
-use candle_core::{DType, Device, IndexOp, Module, Tensor, Var};
+use candle_core::{DType, Device, IndexOp, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -272,53 +272,6 @@ fn gradients_batched() {
     );
 }
 
-/// `blas::linear` against `candle_nn::Linear`, forward and gradients of x, w, b.
-fn check_linear(x_dims: &[usize], out_f: usize, bias: bool, seed: u64) {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
-    let in_f = *x_dims.last().unwrap();
-    let x = Var::from_tensor(&rand_tensor(&mut rng, x_dims)).unwrap();
-    let w = Var::from_tensor(&rand_tensor(&mut rng, &[out_f, in_f])).unwrap();
-    let b = Var::from_tensor(&rand_tensor(&mut rng, &[out_f])).unwrap();
-    let bt = bias.then(|| b.as_tensor().clone());
-    let got = blas::linear(x.as_tensor(), w.as_tensor(), bt.as_ref()).unwrap();
-    let lin = candle_nn::Linear::new(w.as_tensor().clone(), bt.clone());
-    // candle_nn::Linear takes inputs of rank >= 2.
-    let want = if x_dims.len() == 1 {
-        let x2 = x.as_tensor().unsqueeze(0).unwrap();
-        lin.forward(&x2).unwrap().squeeze(0).unwrap()
-    } else {
-        lin.forward(x.as_tensor()).unwrap()
-    };
-    let what = format!("linear {x_dims:?}->{out_f} bias={bias}");
-    assert_close(&format!("{what} forward"), &got, &want);
-    let r = rand_tensor(&mut rng, got.dims());
-    let g = (&got * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    let gw = (&want * &r).unwrap().sum_all().unwrap().backward().unwrap();
-    let mut vars = vec![("dx", &x), ("dw", &w)];
-    if bias {
-        vars.push(("db", &b));
-    } else {
-        assert!(
-            g.get(b.as_tensor()).is_none(),
-            "{what}: unused bias got a gradient"
-        );
-    }
-    for (name, v) in vars {
-        let got = g.get(v.as_tensor()).expect("blas::linear gave no gradient");
-        let exp = gw.get(v.as_tensor()).expect("candle gave no gradient");
-        assert_close(&format!("{what} {name}"), got, exp);
-    }
-}
-
-#[test]
-fn linear_with_and_without_bias() {
-    check_linear(&[40, 24], 18, true, 30);
-    check_linear(&[40, 24], 18, false, 31);
-    check_linear(&[4, 32, 48], 20, true, 32);
-    check_linear(&[4, 32, 48], 20, false, 33);
-    check_linear(&[24], 7, true, 34);
-}
-
 #[test]
 fn shape_errors_and_fallbacks() {
     let mut rng = ChaCha8Rng::seed_from_u64(40);
@@ -332,11 +285,8 @@ fn shape_errors_and_fallbacks() {
         blas::matmul(&a3, &rand_tensor(&mut rng, &[4, 6])).is_err(),
         "ranks differ"
     );
-    let w = rand_tensor(&mut rng, &[7, 5]);
-    let err = blas::linear(&a, &w, None).unwrap_err().to_string();
-    assert!(err.contains("[3, 4]") && err.contains("[7, 5]"), "{err}");
-    let bias = rand_tensor(&mut rng, &[6]);
-    assert!(blas::linear(&rand_tensor(&mut rng, &[2, 5]), &w, Some(&bias)).is_err());
+    let err = blas::matmul(&a, &b).unwrap_err().to_string();
+    assert!(err.contains("[3, 4]") && err.contains("[5, 6]"), "{err}");
     // f64 falls back to candle's matmul.
     let a64 = a.to_dtype(DType::F64).unwrap();
     let b64 = rand_tensor(&mut rng, &[4, 6]).to_dtype(DType::F64).unwrap();

@@ -4,8 +4,9 @@
 mod common;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use dps_tui::train::events::{Event, Metrics, EVENT_SCHEMA_VERSION};
-use dps_tui::ui::compare::{CompareRun, CompareState, RunState};
+use dps_tui::core::events::{Event, Metrics, EVENT_SCHEMA_VERSION};
+use dps_tui::runs::summary::RunState;
+use dps_tui::ui::compare::{CompareRun, CompareState};
 use dps_tui::ui::screens::compare::{draw, DIFF_MARK};
 use dps_tui::ui::theme::Theme;
 use ratatui::backend::TestBackend;
@@ -16,6 +17,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
+use std::time::Duration;
 
 // ---------------------------------------------------------------- fixtures
 
@@ -100,7 +102,7 @@ fn state() -> CompareState {
             ("learning_rate", "2e-5"),
             ("p", "0.3"),
         ]),
-        false,
+        None,
     );
     let b = CompareRun::from_events(
         "20260101T000100Z-rte-dps-dense",
@@ -112,7 +114,7 @@ fn state() -> CompareState {
             ("learning_rate", "2e-5"),
             ("p", "0.1"),
         ]),
-        false,
+        None,
     );
     let mut st = CompareState::new(vec![a, b]);
     st.theme = Theme::colored();
@@ -197,13 +199,13 @@ fn state_marks_differing_keys_and_metrics() {
     assert_eq!(st.metrics, vec!["accuracy", "f1", "loss"]);
     let a = &st.runs[0];
     let b = &st.runs[1];
-    assert_eq!(a.state, RunState::Finished);
-    assert_eq!(b.state, RunState::Crashed);
-    assert_eq!(a.best("accuracy"), Some((0.75, 80)));
-    assert_eq!(a.final_metrics()["accuracy"], 0.6875);
-    assert_eq!(b.best("accuracy"), Some((0.625, 60)));
+    assert_eq!(a.summary.status, RunState::Finished);
+    assert_eq!(b.summary.status, RunState::Crashed);
+    assert_eq!(a.summary.best("accuracy"), Some((0.75, 80)));
+    assert_eq!(a.summary.final_metrics["accuracy"], 0.6875);
+    assert_eq!(b.summary.best("accuracy"), Some((0.625, 60)));
     // Loss is lower-is-better.
-    assert_eq!(a.best("loss").unwrap().1, 80);
+    assert_eq!(a.summary.best("loss").unwrap().1, 80);
     let json = st.to_json();
     assert_eq!(json["differing_keys"], serde_json::json!(["method", "p"]));
     let ra = &json["runs"][0];
@@ -222,11 +224,11 @@ fn state_marks_differing_keys_and_metrics() {
         Path::new("runs/live"),
         &events("vanilla", 100, 10, 1.0, |_| 0.5),
         BTreeMap::new(),
-        true,
+        Some(Duration::ZERO),
     );
-    assert_eq!(live.state, RunState::Running);
+    assert_eq!(live.summary.status, RunState::Running);
     assert_eq!(
-        live.config.get("method").map(String::as_str),
+        live.summary.config.get("method").map(String::as_str),
         Some("vanilla"),
         "without config.yaml the start event's configuration is used"
     );

@@ -7,9 +7,9 @@ mod common;
 
 use crossbeam_channel::unbounded;
 use dps_tui::config;
+use dps_tui::core::events::{Command as TrainCommand, Event};
 use dps_tui::runs::checkpoint::RunCheckpointer;
 use dps_tui::runs::RunDir;
-use dps_tui::train::events::{Command as TrainCommand, Event};
 use dps_tui::train::setup::build_trainer;
 use dps_tui::train::trainer::OnFailure;
 use serde_json::Value;

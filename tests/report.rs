@@ -23,17 +23,12 @@ fn report_groups_finished_runs_and_pairs_seeds() {
     // A run folder that never finished is left out, with the reason on stderr.
     let broken = root.join("broken/run");
     std::fs::create_dir_all(&broken).unwrap();
-    std::fs::copy(
-        std::fs::read_dir(root.join("vanilla-1"))
-            .unwrap()
-            .next()
-            .unwrap()
-            .unwrap()
-            .path()
-            .join("config.yaml"),
-        broken.join("config.yaml"),
-    )
-    .unwrap();
+    let finished = std::fs::read_dir(root.join("vanilla-1"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.join("config.yaml").is_file())
+        .unwrap();
+    std::fs::copy(finished.join("config.yaml"), broken.join("config.yaml")).unwrap();
     std::fs::write(broken.join("events.jsonl"), "").unwrap();
 
     let bin = env!("CARGO_BIN_EXE_dps-tui");
@@ -43,7 +38,8 @@ fn report_groups_finished_runs_and_pairs_seeds() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(String::from_utf8_lossy(&o.stderr).contains("not finished"));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("left out") && err.contains("broken"), "{err}");
     let r: Value = serde_json::from_slice(&o.stdout).unwrap();
     let groups = r["groups"].as_array().unwrap();
     assert_eq!(groups.len(), 2, "{r}");

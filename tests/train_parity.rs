@@ -4,11 +4,12 @@
 
 use candle_core::{DType, Device, Tensor};
 use dps_tui::config::{LrScheduler, Method, TrainConfig};
+use dps_tui::core::StepMasks;
 use dps_tui::data::batching::{Encoded, EncodedDataset};
 use dps_tui::data::glue::{self, Label};
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
 use dps_tui::model::config::BertConfig;
-use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW, StepMasks};
+use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW};
 use dps_tui::train::Trainer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -2,8 +2,8 @@
 //! (keys → commands) and rendering into a `TestBackend`.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use dps_tui::config::TrainConfig;
-use dps_tui::train::events::{
+use dps_tui::config::{Control, Freeze, SelectionScope, TrainConfig};
+use dps_tui::core::events::{
     Command, ControlStatus, Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION,
 };
 use dps_tui::ui::app::{Focus, Lens, Overlay, RunStatus, Screen};
@@ -313,7 +313,7 @@ fn reducer_error_pauses_with_banner_and_resume_clears_it() {
     app.apply(&Event::Paused { step: 60 });
     // The user lowers the lr and resumes.
     let cmds = app.on_key(chr('['));
-    assert_eq!(cmds, vec![Command::SetLearningRate { value: 1e-5 }]);
+    assert_eq!(cmds, vec![Command::Control(Control::LearningRate(1e-5))]);
     assert_eq!(app.on_key(chr(' ')), vec![Command::Resume]);
     app.apply(&Event::Resumed { step: 60 });
     assert_eq!(app.run.status, RunStatus::Running);
@@ -458,28 +458,37 @@ fn keys_send_commands() {
     app.apply(&Event::Paused { step: 120 });
     assert_eq!(app.on_key(chr(' ')), vec![Command::Resume]);
     // p is pending at 0.35: + builds on it, and on the value just sent.
-    assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.4 }]);
-    assert_eq!(app.on_key(chr('+')), vec![Command::SetP { value: 0.45 }]);
-    assert_eq!(app.on_key(chr('-')), vec![Command::SetP { value: 0.4 }]);
+    assert_eq!(
+        app.on_key(chr('+')),
+        vec![Command::Control(Control::P(0.4))]
+    );
+    assert_eq!(
+        app.on_key(chr('+')),
+        vec![Command::Control(Control::P(0.45))]
+    );
+    assert_eq!(
+        app.on_key(chr('-')),
+        vec![Command::Control(Control::P(0.4))]
+    );
     // f and g toggle the DPS options, building on the value last sent.
-    let opt = |key: &str, value: &str| Command::SetOption {
-        key: key.into(),
-        value: value.into(),
-    };
-    assert_eq!(app.on_key(chr('f')), vec![opt("freeze", "strict")]);
-    assert_eq!(app.on_key(chr('f')), vec![opt("freeze", "gradient")]);
-    assert_eq!(app.on_key(chr('g')), vec![opt("selection_scope", "global")]);
+    let opt = |c: Control| vec![Command::Control(c)];
+    assert_eq!(app.on_key(chr('f')), opt(Control::Freeze(Freeze::Strict)));
+    assert_eq!(app.on_key(chr('f')), opt(Control::Freeze(Freeze::Gradient)));
+    assert_eq!(
+        app.on_key(chr('g')),
+        opt(Control::SelectionScope(SelectionScope::Global))
+    );
     assert_eq!(
         app.on_key(chr(']')),
-        vec![Command::SetLearningRate { value: 8e-5 }]
+        vec![Command::Control(Control::LearningRate(8e-5))]
     );
     assert_eq!(
         app.on_key(chr('u')),
-        vec![Command::SetUpdateRatio { value: 0.1 }]
+        vec![Command::Control(Control::UpdateRatio(0.1))]
     );
     assert_eq!(
         app.on_key(chr('u')),
-        vec![Command::SetUpdateRatio { value: 0.025 }]
+        vec![Command::Control(Control::UpdateRatio(0.025))]
     );
     assert_eq!(app.on_key(chr('e')), vec![Command::Evaluate]);
     assert_eq!(app.on_key(chr('c')), vec![Command::Checkpoint]);

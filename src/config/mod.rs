@@ -3,6 +3,7 @@
 //! Every key goes through one function, [`TrainConfig::set`], whether it comes from a preset file
 //! or from the command line, so both give the same precise errors.
 
+pub mod control;
 pub mod preset;
 
 use serde::{Deserialize, Serialize};
@@ -10,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use thiserror::Error;
 
+pub use control::{Control, ControlKey, Range};
 pub use preset::{find_preset, list_presets, load_preset, PresetInfo};
 
 #[derive(Debug, Error)]
@@ -43,6 +45,8 @@ pub enum ConfigError {
     NoSuchPreset { name: String, available: String },
     #[error("`--set {0}` is not of the form key=value")]
     BadOverride(String),
+    #[error("`{key}` cannot change while training. Keys that can: {live}")]
+    NotLive { key: String, live: String },
 }
 
 /// The fine-tuning strategy.
@@ -348,11 +352,6 @@ pub const KEYS: &[(&str, &str)] = &[
     ("keep_best", "true or false"),
 ];
 
-/// GLUE task names accepted in `task`.
-pub const TASKS: &[&str] = &[
-    "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "demo",
-];
-
 impl TrainConfig {
     /// Apply one `key: value`. `origin` names the file or `--set` for errors.
     pub fn set(
@@ -426,11 +425,6 @@ impl TrainConfig {
             }
             "pad_to_max_length" => self.pad_to_max_length = value.as_bool().ok_or_else(bad)?,
             "group_by_length" => self.group_by_length = value.as_bool().ok_or_else(bad)?,
-            "learning_rate" => {
-                self.learning_rate = as_f64(value)
-                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
-                    .ok_or_else(bad)?
-            }
             "warmup_ratio" => {
                 self.warmup_ratio = as_f64(value)
                     .filter(|&x| in_range(x, 0.0, 1.0, true, true))
@@ -507,29 +501,10 @@ impl TrainConfig {
                 self.device = s;
             }
             "threads" => self.threads = as_usize(value).ok_or_else(bad)?,
-            "p" => {
-                self.p = as_f64(value)
-                    .filter(|&x| in_range(x, 0.0, 1.0, true, false))
-                    .ok_or_else(bad)?
-            }
-            "update_ratio" => {
-                self.update_ratio = as_f64(value)
-                    .filter(|&x| in_range(x, 0.0, 1.0, false, true))
-                    .ok_or_else(bad)?
-            }
-            "selection_scope" => {
-                self.selection_scope = match as_str(value).as_deref() {
-                    Some("per-matrix") => SelectionScope::PerMatrix,
-                    Some("global") => SelectionScope::Global,
-                    _ => return Err(bad()),
-                }
-            }
-            "freeze" => {
-                self.freeze = match as_str(value).as_deref() {
-                    Some("gradient") => Freeze::Gradient,
-                    Some("strict") => Freeze::Strict,
-                    _ => return Err(bad()),
-                }
+            // The keys that can also change while training: their ranges live in `Control`.
+            "p" | "learning_rate" | "update_ratio" | "selection_scope" | "freeze" => {
+                let k = ControlKey::parse(key).expect("a live key");
+                Control::from_yaml(k, value).ok_or_else(bad)?.apply_to(self)
             }
             "child_tuning_keep" => {
                 self.child_tuning_keep = as_f64(value)
@@ -581,12 +556,13 @@ impl TrainConfig {
 
     /// Checks across keys, after all keys are applied.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
-        if self.method == Method::DpsMix && self.p <= 0.0 {
-            return Err(ConfigError::Invalid {
-                origin: origin.into(),
-                message: "dps-mix needs p > 0 (it divides by 1-p and mixes with probability p)"
-                    .into(),
-            });
+        for key in ControlKey::ALL {
+            Control::read(key, self)
+                .validate(self.method)
+                .map_err(|message| ConfigError::Invalid {
+                    origin: origin.into(),
+                    message,
+                })?;
         }
         Ok(())
     }

@@ -48,7 +48,7 @@ impl Column {
 /// Everything needed to read, encode and score one task.
 #[derive(Debug, PartialEq)]
 pub struct TaskSpec {
-    /// Canonical lowercase name, as in `crate::config::TASKS` (`"rte"`).
+    /// Canonical lowercase name, as in [`TASKS`] (`"rte"`).
     pub name: &'static str,
     /// Folder name in the GLUE layout (`"RTE"`).
     pub dir_name: &'static str,
@@ -246,11 +246,16 @@ pub const GLUE_TASKS: &[TaskSpec] = &[
     ),
 ];
 
+/// Every task name a configuration's `task` accepts: the GLUE tasks and the synthetic `demo`.
+pub const TASKS: &[&str] = &[
+    "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "demo",
+];
+
 /// Map a user-typed task name (`RTE`, `sst-2`, `STS-B`, `mnli`, `demo`) to the canonical
-/// lowercase name in `crate::config::TASKS`.
+/// lowercase name in [`TASKS`].
 pub fn normalise_task_name(s: &str) -> Option<&'static str> {
     let s = s.trim().to_ascii_lowercase().replace(['-', '_'], "");
-    crate::config::TASKS.iter().copied().find(|t| *t == s)
+    TASKS.iter().copied().find(|t| *t == s)
 }
 
 /// The task registered under `name` (any spelling [`normalise_task_name`] accepts), including
@@ -540,7 +545,7 @@ mod tests {
         assert_eq!(task("mnli").unwrap().num_labels(), 3);
         assert_eq!(task("demo").unwrap().name, "demo");
         assert!(task("squad").is_none());
-        for t in crate::config::TASKS {
+        for t in TASKS {
             assert_eq!(task(t).unwrap().name, *t, "every config task is registered");
         }
     }

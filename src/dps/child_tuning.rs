@@ -18,10 +18,10 @@
 use super::selection::percentile_linear;
 use super::strategy::{Strategy, StrategyState};
 use crate::config::Method;
+use crate::core::events::{Event, MatrixReport, StageKind};
+use crate::core::rng;
+use crate::core::StepMasks;
 use crate::model::params::Param;
-use crate::train::events::{Event, MatrixReport, StageKind};
-use crate::train::optimizer::StepMasks;
-use crate::train::rng;
 use candle_core::{Result, Tensor};
 use rand::Rng;
 use rayon::prelude::*;

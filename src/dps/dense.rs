@@ -12,14 +12,14 @@
 use super::mix;
 use super::report::{matrix_report, MatrixInput};
 use super::selection::{global_threshold, mask_from_threshold, threshold};
-use super::strategy::{ControlOutcome, StageStatus, Strategy, StrategyState};
-use crate::config::{Freeze, Method, SelectionScope, TrainConfig};
+use super::strategy::{Strategy, StrategyState};
+use crate::config::{Control, Freeze, Method, SelectionScope, TrainConfig};
+use crate::core::events::{ControlOutcome, Event, StageKind};
+use crate::core::fused::accumulate_sq;
+use crate::core::rng;
+use crate::core::StepMasks;
 use crate::model::bert::WeightOverrides;
 use crate::model::params::Param;
-use crate::train::events::{ControlStatus, Event, StageKind};
-use crate::train::fused::accumulate_sq;
-use crate::train::optimizer::StepMasks;
-use crate::train::rng;
 use candle_core::{DType, Result, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -234,13 +234,11 @@ impl Dps {
         if let Some(r) = self.pending_ratio.take() {
             self.update_ratio = r;
             self.stage_len = ((self.total_steps as f64 * r).floor() as usize).max(1);
-            events.push(Event::Control {
+            events.push(Event::control(
                 step,
-                key: "update_ratio".into(),
-                value: serde_json::json!(r),
-                status: ControlStatus::Applied,
-                message: Some(format!("stages are now {} steps", self.stage_len)),
-            });
+                &Control::UpdateRatio(r),
+                ControlOutcome::applied(Some(format!("stages are now {} steps", self.stage_len))),
+            ));
         }
         let kind = self.kind();
         events.push(Event::Stage {
@@ -264,21 +262,15 @@ impl Dps {
             StageKind::Subnet => {
                 if let Some(p) = self.pending_p.take() {
                     self.p = p;
-                    events.push(Event::Control {
-                        step,
-                        key: "p".into(),
-                        value: serde_json::json!(p),
-                        status: ControlStatus::Applied,
-                        message: None,
-                    });
+                    events.push(applied(step, Control::P(p)));
                 }
                 if let Some(scope) = self.pending_scope.take() {
                     self.scope = scope;
-                    events.push(option_applied(step, "selection_scope", &scope));
+                    events.push(applied(step, Control::SelectionScope(scope)));
                 }
                 if let Some(freeze) = self.pending_freeze.take() {
                     self.freeze = freeze;
-                    events.push(option_applied(step, "freeze", &freeze));
+                    events.push(applied(step, Control::Freeze(freeze)));
                 }
                 events.push(self.select(step, params)?);
                 if self.variant == Variant::Mix {
@@ -324,15 +316,9 @@ fn snapshot(w: &Tensor) -> Result<Tensor> {
     w.detach().copy()
 }
 
-/// The control event of a method option that takes effect now.
-fn option_applied(step: usize, key: &str, value: &impl serde::Serialize) -> Event {
-    Event::Control {
-        step,
-        key: key.into(),
-        value: serde_json::to_value(value).unwrap_or_default(),
-        status: ControlStatus::Applied,
-        message: None,
-    }
+/// The event of a control that takes effect now.
+fn applied(step: usize, control: Control) -> Event {
+    Event::control(step, &control, ControlOutcome::applied(None))
 }
 
 impl Strategy for Dps {
@@ -401,46 +387,28 @@ impl Strategy for Dps {
         Ok(())
     }
 
-    fn stage(&self) -> Option<StageStatus> {
-        if self.stage_index == 0 {
-            return None;
-        }
-        Some(StageStatus {
-            stage: self.stage_index,
-            kind: self.kind(),
-            steps_left: (self.stage_start + self.stage_len).saturating_sub(self.current_step + 1),
-            update_steps: self.stage_len,
-        })
-    }
-
-    fn set_p(&mut self, p: f64) -> ControlOutcome {
-        if !(0.0..1.0).contains(&p) || (self.variant == Variant::Mix && p <= 0.0) {
-            return ControlOutcome::rejected(format!("p must be in [0, 1), got {p}"));
-        }
-        self.pending_p = Some(p);
-        ControlOutcome::pending("takes effect at the next selection")
-    }
-
-    fn set_update_ratio(&mut self, r: f64) -> ControlOutcome {
-        if !(r > 0.0 && r <= 1.0) {
-            return ControlOutcome::rejected(format!("update_ratio must be in (0, 1], got {r}"));
-        }
-        self.pending_ratio = Some(r);
-        ControlOutcome::pending("takes effect at the next stage")
-    }
-
-    fn set_option(&mut self, key: &str, config: &TrainConfig) -> ControlOutcome {
-        match key {
-            "selection_scope" => self.pending_scope = Some(config.selection_scope),
-            "freeze" => self.pending_freeze = Some(config.freeze),
-            _ => {
-                return ControlOutcome::rejected(format!(
-                    "{} has no option `{key}` that can change while training (live options: selection_scope, freeze)",
-                    self.method()
-                ))
+    fn control(&mut self, control: Control) -> ControlOutcome {
+        match control {
+            Control::P(p) => {
+                self.pending_p = Some(p);
+                ControlOutcome::pending("takes effect at the next selection")
+            }
+            Control::UpdateRatio(r) => {
+                self.pending_ratio = Some(r);
+                ControlOutcome::pending("takes effect at the next stage")
+            }
+            Control::SelectionScope(scope) => {
+                self.pending_scope = Some(scope);
+                ControlOutcome::pending("takes effect at the next selection")
+            }
+            Control::Freeze(freeze) => {
+                self.pending_freeze = Some(freeze);
+                ControlOutcome::pending("takes effect at the next selection")
+            }
+            Control::LearningRate(_) => {
+                ControlOutcome::rejected("the trainer, not the strategy, sets the learning rate")
             }
         }
-        ControlOutcome::pending("takes effect at the next selection")
     }
 
     fn save_state(&self) -> Result<StrategyState> {
@@ -475,6 +443,8 @@ impl Strategy for Dps {
                 "pending_p": self.pending_p,
                 "update_ratio": self.update_ratio,
                 "pending_ratio": self.pending_ratio,
+                "scope": self.scope,
+                "freeze": self.freeze,
                 "pending_scope": self.pending_scope,
                 "pending_freeze": self.pending_freeze,
                 "stage_len": self.stage_len,
@@ -495,6 +465,14 @@ impl Strategy for Dps {
         self.pending_p = f("pending_p");
         self.update_ratio = f("update_ratio").ok_or_else(|| bad("update_ratio"))?;
         self.pending_ratio = f("pending_ratio");
+        // Checkpoints written before the applied scope and freeze were saved keep the preset's.
+        let read = |k: &str| j.get(k).cloned().filter(|v| !v.is_null());
+        if let Some(v) = read("scope").and_then(|v| serde_json::from_value(v).ok()) {
+            self.scope = v;
+        }
+        if let Some(v) = read("freeze").and_then(|v| serde_json::from_value(v).ok()) {
+            self.freeze = v;
+        }
         self.pending_scope = j
             .get("pending_scope")
             .and_then(|v| serde_json::from_value(v.clone()).ok());

@@ -1,7 +1,7 @@
 //! The selection report: what each DPS matrix looks like at a selection, computed once per
 //! selection (not per step), compact enough to log and to draw.
 
-use crate::train::events::MatrixReport;
+use crate::core::events::MatrixReport;
 
 /// At most this many entries in a per-row density vector (rows are grouped beyond it).
 pub const MAX_ROW_CELLS: usize = 128;

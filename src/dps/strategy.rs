@@ -8,46 +8,13 @@
 
 use super::child_tuning::{ChildTuningD, ChildTuningF};
 use super::dense::{Dps, Variant};
-use crate::config::{Method, TrainConfig};
+use crate::config::{Control, ControlKey, Method, TrainConfig};
+use crate::core::events::{ControlOutcome, Event};
+use crate::core::StepMasks;
 use crate::model::bert::WeightOverrides;
 use crate::model::params::Param;
-use crate::train::events::{ControlStatus, Event, StageKind};
-use crate::train::optimizer::StepMasks;
 use candle_core::{Result, Tensor};
 use std::collections::HashMap;
-
-/// Where a DPS run stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StageStatus {
-    /// 1-based stage index.
-    pub stage: usize,
-    pub kind: StageKind,
-    /// Steps left in this stage after the current one.
-    pub steps_left: usize,
-    pub update_steps: usize,
-}
-
-/// The answer to a live control.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ControlOutcome {
-    pub status: ControlStatus,
-    pub message: Option<String>,
-}
-
-impl ControlOutcome {
-    pub fn rejected(msg: impl Into<String>) -> Self {
-        ControlOutcome {
-            status: ControlStatus::Rejected,
-            message: Some(msg.into()),
-        }
-    }
-    pub fn pending(msg: impl Into<String>) -> Self {
-        ControlOutcome {
-            status: ControlStatus::Pending,
-            message: Some(msg.into()),
-        }
-    }
-}
 
 /// A strategy's state for a checkpoint: tensors plus a JSON document of scalars.
 pub struct StrategyState {
@@ -76,26 +43,15 @@ pub trait Strategy: Send {
         masks: &mut StepMasks,
     ) -> Result<()>;
 
-    fn stage(&self) -> Option<StageStatus> {
-        None
-    }
-
-    /// Change the frozen share p.
-    fn set_p(&mut self, _p: f64) -> ControlOutcome {
-        ControlOutcome::rejected(format!("{} has no selection ratio p", self.method()))
-    }
-
-    /// Change the stage length as a share of the total steps.
-    fn set_update_ratio(&mut self, _r: f64) -> ControlOutcome {
-        ControlOutcome::rejected(format!("{} has no stages", self.method()))
-    }
-
-    /// Change a method option; `config` holds the new value, already validated under `key`.
-    fn set_option(&mut self, key: &str, _config: &TrainConfig) -> ControlOutcome {
-        ControlOutcome::rejected(format!(
-            "{} has no option `{key}` that can change while training",
-            self.method()
-        ))
+    /// Apply a live control the trainer has validated ([`Control::validate`]); the outcome says
+    /// whether it is in effect now, pending, or refused because the method has no such setting.
+    fn control(&mut self, control: Control) -> ControlOutcome {
+        let method = self.method();
+        ControlOutcome::rejected(match control.key() {
+            ControlKey::P => format!("{method} has no selection ratio p"),
+            ControlKey::UpdateRatio => format!("{method} has no stages"),
+            key => format!("{method} has no option `{key}` that can change while training"),
+        })
     }
 
     /// Whether the trainer must run [`add_fisher`](Self::add_fisher) over the training set

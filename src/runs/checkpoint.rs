@@ -9,6 +9,7 @@ use super::RunDir;
 use crate::dps::strategy::StrategyState;
 use crate::model::checkpoint_io::save_hf;
 use crate::train::trainer::{Checkpointer, TrainerSnapshot};
+use crate::train::Checkpoint;
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::fs::File;
@@ -151,16 +152,9 @@ impl Checkpointer for RunCheckpointer {
     }
 }
 
-/// A checkpoint read back for resume.
-pub struct LoadedCheckpoint {
-    pub dir: PathBuf,
-    pub optimizer: HashMap<String, Tensor>,
-    pub strategy: StrategyState,
-    pub state: crate::train::trainer::TrainerState,
-}
-
-/// Read the optimizer, strategy and trainer state of a checkpoint folder.
-pub fn load(dir: &Path) -> Result<LoadedCheckpoint, String> {
+/// Read a checkpoint folder for resume: the weights and the optimizer, strategy and trainer
+/// state.
+pub fn load(dir: &Path) -> Result<Checkpoint, String> {
     let dev = candle_core::Device::Cpu;
     let rd = |name: &str| -> Result<HashMap<String, Tensor>, String> {
         candle_core::safetensors::load(dir.join(name), &dev)
@@ -173,8 +167,9 @@ pub fn load(dir: &Path) -> Result<LoadedCheckpoint, String> {
     };
     let state = serde_json::from_value(json("trainer_state.json")?)
         .map_err(|e| format!("{}: {e}", dir.join("trainer_state.json").display()))?;
-    Ok(LoadedCheckpoint {
+    Ok(Checkpoint {
         dir: dir.to_path_buf(),
+        weights: rd("model.safetensors")?,
         optimizer: rd("optimizer.safetensors")?,
         strategy: StrategyState {
             tensors: rd("strategy.safetensors")?,

@@ -1,7 +1,7 @@
 //! `events.jsonl`: every event of a run, one JSON object per line. Flushed at least every
 //! second and at every stage, selection, eval, checkpoint, error and the end of the run.
 
-use crate::train::events::Event;
+use crate::core::events::Event;
 use crate::train::trainer::EventSink;
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, BufReader, BufWriter, Write};

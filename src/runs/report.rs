@@ -3,9 +3,8 @@
 //! each group gets the statistics of its main dev metric, and each method is compared with a
 //! baseline method, paired by seed, with a bootstrap interval of the mean difference.
 
-use super::event_log;
-use super::run_dir::RunDir;
-use crate::train::events::Event;
+use super::summary::{scan, RunRecord};
+use crate::core::events::Event;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -98,34 +97,16 @@ pub struct Report {
     pub comparisons: Vec<Comparison>,
 }
 
-/// Every run folder under `root` (the root itself included), found recursively.
-pub fn find_run_dirs(root: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![root.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        if dir.join("events.jsonl").is_file() && dir.join("config.yaml").is_file() {
-            out.push(dir);
-            continue;
-        }
-        if let Ok(rd) = std::fs::read_dir(&dir) {
-            stack.extend(
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.path())
-                    .filter(|p| p.is_dir()),
-            );
-        }
-    }
-    out.sort();
-    out
-}
-
-/// The finished runs under `root` (a `done` event that was not an early stop), and for
+/// The finished runs under `root` (a final `done` event that was not an early stop), and for
 /// every other run folder why it is left out.
 pub fn collect(root: &Path) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
-    for dir in find_run_dirs(root) {
-        match read_result(&dir) {
+    for dir in scan(root) {
+        match RunRecord::read(&dir)
+            .map_err(|e| e.to_string())
+            .and_then(|r| result_of(&r))
+        {
             Ok(r) => runs.push(r),
             Err(why) => skipped.push((dir, why)),
         }
@@ -133,49 +114,27 @@ pub fn collect(root: &Path) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
     (runs, skipped)
 }
 
-fn read_result(dir: &Path) -> Result<RunResult, String> {
-    let config = RunDir::open(dir)
-        .and_then(|rd| rd.read_config().map_err(std::io::Error::other))
-        .map_err(|e| e.to_string())?;
-    let log = event_log::read(&dir.join("events.jsonl")).map_err(|e| e.to_string())?;
-    let metrics = log
-        .events
-        .iter()
-        .rev()
-        .find_map(|e| match e {
-            Event::Done {
-                metrics,
-                stopped_early: false,
-                ..
-            } => Some(metrics),
-            _ => None,
-        })
-        .ok_or("not finished (no final `done` event)")?;
-    let task = crate::data::glue::task(&config.task).ok_or("unknown task")?;
-    let value = *metrics
-        .get(task.main_metric)
-        .ok_or_else(|| format!("no `{}` in the final metrics", task.main_metric))?;
-    let yaml = serde_yaml::to_value(&config).map_err(|e| e.to_string())?;
-    let config_text = yaml
-        .as_mapping()
-        .into_iter()
-        .flatten()
-        .filter_map(|(k, v)| {
-            let text = match v {
-                serde_yaml::Value::String(s) => s.clone(),
-                other => serde_yaml::to_string(other).ok()?.trim().to_string(),
-            };
-            Some((k.as_str()?.to_string(), text))
-        })
-        .collect();
+fn result_of(record: &RunRecord) -> Result<RunResult, String> {
+    let finished = record.events.iter().rev().find_map(|e| match e {
+        Event::Done { stopped_early, .. } => Some(!stopped_early),
+        _ => None,
+    });
+    if finished != Some(true) {
+        return Err("not finished (no final `done` event)".into());
+    }
+    let s = &record.summary;
+    let metric = s.main_metric.clone().ok_or("unknown task")?;
+    let value = s
+        .final_metric
+        .ok_or_else(|| format!("no `{metric}` in the final metrics"))?;
     Ok(RunResult {
-        path: dir.to_path_buf(),
-        task: config.task.clone(),
-        method: config.method.as_str().to_string(),
-        seed: config.seed,
-        metric: task.main_metric.to_string(),
+        path: s.path.clone(),
+        task: s.task.clone(),
+        method: s.method.clone(),
+        seed: s.seed.ok_or("no seed in the configuration")?,
+        metric,
         value,
-        config: config_text,
+        config: s.config.clone(),
     })
 }
 

@@ -1,12 +1,12 @@
-//! THE training loop and what it needs: optimizer, schedule, events and commands.
+//! THE training loop and what it needs: the masked AdamW, the schedule, the setup of a run.
+//! The events, commands and masks it speaks in live in [`crate::core`].
 
 pub mod allocator;
-pub mod events;
-pub mod fused;
 pub mod optimizer;
-pub mod rng;
+pub mod resume;
 pub mod schedule;
 pub mod setup;
 pub mod trainer;
 
+pub use resume::Checkpoint;
 pub use trainer::{TrainError, Trainer};

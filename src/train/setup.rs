@@ -8,7 +8,7 @@ use crate::data::glue::{self, Split, TaskSpec};
 use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
 use crate::data::DataSource;
-use crate::hub::{self, HubError, HubSource, RepoKind};
+use crate::hub::{HubError, HubSource};
 use crate::model::bert::{BertForSequenceClassification, HeadKind};
 use crate::model::config::BertConfig;
 use candle_core::Device;
@@ -37,6 +37,10 @@ pub enum SetupError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Train(#[from] super::trainer::TrainError),
+    #[error(
+        "{path} lacks `{key}`. Fix: resume from a checkpoint written for this model and method"
+    )]
+    CheckpointLacks { path: PathBuf, key: String },
 }
 
 /// Pick the device a configuration names. A binary built without the matching feature says
@@ -70,22 +74,6 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
     Err(SetupError::Device(format!(
         "unknown device `{name}`. Fix: use cpu, cuda, cuda:N or metal"
     )))
-}
-
-/// The Hugging Face cache folder (`$HF_HUB_CACHE`, `$HF_HOME/hub`, `~/.cache/huggingface/hub`).
-pub fn hf_cache_dir() -> PathBuf {
-    hub::cache_dir_from_env()
-}
-
-/// The snapshot folder of a cached Hub repository (`kind` is `models` or `datasets`), following
-/// `refs/main`, else the newest snapshot, in the cache the environment names.
-pub fn cached_snapshot(kind: &str, repo_id: &str) -> Option<PathBuf> {
-    let kind = if kind == "datasets" {
-        RepoKind::Dataset
-    } else {
-        RepoKind::Model
-    };
-    HubSource::from_env().snapshot(kind, repo_id)
 }
 
 /// A local model folder, or a Hub model id resolved through the cache and network the

@@ -6,17 +6,18 @@
 //! clipping of the masked gradients → masked AdamW at the scheduled learning rate → `step`
 //! event → evaluation and checkpoint when due.
 
-use super::events::{Command, ControlStatus, Event, Metrics};
-use super::fused::masked_sq_norm;
-use super::optimizer::{AdamWConfig, MaskedAdamW, StepMasks};
-use super::rng;
+use super::optimizer::{AdamWConfig, MaskedAdamW};
 use super::schedule::LinearSchedule;
-use crate::config::TrainConfig;
+use crate::config::{Control, TrainConfig};
+use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics};
+use crate::core::fused::masked_sq_norm;
+use crate::core::rng;
+use crate::core::StepMasks;
 use crate::data::batching::{epoch_batches, epoch_order, make_batch, EncodedDataset};
 use crate::data::glue::{Label, TaskSpec};
 use crate::data::metrics::{compute_metrics, Predictions};
-use crate::dps::strategy::{ControlOutcome, Strategy, StrategyState};
-use crate::model::bert::{BertForSequenceClassification, HeadKind};
+use crate::dps::strategy::{Strategy, StrategyState};
+use crate::model::bert::BertForSequenceClassification;
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -375,6 +376,26 @@ impl Trainer {
         }
     }
 
+    /// Apply a live control: checked against its declared range, then the learning rate here
+    /// and everything else by the strategy. The configuration follows what was accepted.
+    fn control(&mut self, control: Control) {
+        let outcome = match control.validate(self.config.method) {
+            Err(message) => ControlOutcome::rejected(message),
+            Ok(()) => match control {
+                Control::LearningRate(lr) => {
+                    self.schedule.peak_lr = lr;
+                    ControlOutcome::applied(None)
+                }
+                other => self.strategy.control(other),
+            },
+        };
+        if outcome.status != ControlStatus::Rejected {
+            control.apply_to(&mut self.config);
+        }
+        let step = self.step;
+        self.emit(Event::control(step, &control, outcome));
+    }
+
     /// Handle one command. Returns `Some(summary)` when the run must end.
     fn handle(&mut self, cmd: Command) -> Result<Option<RunSummary>, TrainError> {
         let step = self.step;
@@ -391,62 +412,7 @@ impl Trainer {
                     self.emit(Event::Resumed { step });
                 }
             }
-            Command::SetP { value } => {
-                let o = self.strategy.set_p(value);
-                self.emit(Event::Control {
-                    step,
-                    key: "p".into(),
-                    value: serde_json::json!(value),
-                    status: o.status,
-                    message: o.message,
-                });
-            }
-            Command::SetUpdateRatio { value } => {
-                let o = self.strategy.set_update_ratio(value);
-                self.emit(Event::Control {
-                    step,
-                    key: "update_ratio".into(),
-                    value: serde_json::json!(value),
-                    status: o.status,
-                    message: o.message,
-                });
-            }
-            Command::SetOption { key, value } => {
-                let mut probe = self.config.clone();
-                let yaml = serde_yaml::Value::String(value.clone());
-                let o = match probe.set(&key, &yaml, "live command") {
-                    Err(e) => ControlOutcome::rejected(e.to_string()),
-                    Ok(()) => self.strategy.set_option(&key, &probe),
-                };
-                if o.status != ControlStatus::Rejected {
-                    self.config = probe;
-                }
-                self.emit(Event::Control {
-                    step,
-                    key,
-                    value: serde_json::json!(value),
-                    status: o.status,
-                    message: o.message,
-                });
-            }
-            Command::SetLearningRate { value } => {
-                let ok = value.is_finite() && value > 0.0 && value <= 1.0;
-                if ok {
-                    self.schedule.peak_lr = value;
-                    self.config.learning_rate = value;
-                }
-                self.emit(Event::Control {
-                    step,
-                    key: "learning_rate".into(),
-                    value: serde_json::json!(value),
-                    status: if ok {
-                        ControlStatus::Applied
-                    } else {
-                        ControlStatus::Rejected
-                    },
-                    message: (!ok).then(|| "learning_rate must be in (0, 1]".to_string()),
-                });
-            }
+            Command::Control(control) => self.control(control),
             Command::Evaluate => {
                 self.run_eval()?;
             }
@@ -505,7 +471,7 @@ impl Trainer {
     /// Emit the `start` event.
     pub fn emit_start(&mut self) {
         let e = Event::Start {
-            schema: super::events::EVENT_SCHEMA_VERSION,
+            schema: crate::core::events::EVENT_SCHEMA_VERSION,
             task: self.config.task.clone(),
             method: self.config.method.as_str().into(),
             total_steps: self.total_steps,
@@ -742,10 +708,5 @@ impl Trainer {
         } else {
             bs
         }
-    }
-
-    /// The model head as configured.
-    pub fn head(&self) -> HeadKind {
-        self.model.head()
     }
 }

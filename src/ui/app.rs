@@ -4,8 +4,8 @@
 //!
 //! Rendering never changes the state; see [`crate::ui::render::draw`].
 
-use crate::config::TrainConfig;
-use crate::train::events::{Command, ControlStatus, Event, MatrixReport, Metrics, StageKind};
+use crate::config::{Control, ControlKey, TrainConfig};
+use crate::core::events::{Command, ControlStatus, Event, MatrixReport, Metrics, StageKind};
 use crate::ui::form::{Picker, PickerFocus};
 use crate::ui::history::LossHistory;
 use crate::ui::theme::Theme;
@@ -1213,18 +1213,22 @@ impl App {
             return Vec::new();
         };
         let value = ((p + delta) * 100.0).round() / 100.0;
-        let value = value.clamp(0.0, 0.95);
+        let value = ControlKey::P
+            .range()
+            .map_or(value, |r| r.clamp(value, 0.05));
         self.requested.insert("p".into(), value);
-        vec![Command::SetP { value }]
+        vec![Command::Control(Control::P(value))]
     }
 
     fn scale_lr(&mut self, factor: f64) -> Vec<Command> {
         let Some(lr) = self.base_value("learning_rate") else {
             return Vec::new();
         };
-        let value = (lr * factor).clamp(1e-9, 1.0);
+        let value = ControlKey::LearningRate
+            .range()
+            .map_or(lr * factor, |r| r.clamp(lr * factor, 1e-9));
         self.requested.insert("learning_rate".into(), value);
-        vec![Command::SetLearningRate { value }]
+        vec![Command::Control(Control::LearningRate(value))]
     }
 
     /// Request the other of two values of a method option (from the last request, else the
@@ -1248,11 +1252,11 @@ impl App {
             values[0]
         }
         .to_string();
-        self.requested_options.insert(key.into(), value.clone());
-        vec![Command::SetOption {
-            key: key.into(),
-            value,
-        }]
+        let Ok(control) = Control::parse(key, &value) else {
+            return Vec::new();
+        };
+        self.requested_options.insert(key.into(), value);
+        vec![Command::Control(control)]
     }
 
     fn cycle_update_ratio(&mut self) -> Vec<Command> {
@@ -1263,7 +1267,7 @@ impl App {
             .find(|r| *r > cur + 1e-9)
             .unwrap_or(UPDATE_RATIOS[0]);
         self.requested.insert("update_ratio".into(), value);
-        vec![Command::SetUpdateRatio { value }]
+        vec![Command::Control(Control::UpdateRatio(value))]
     }
 
     fn zoom_x(&mut self, closer: bool) {
@@ -1493,7 +1497,7 @@ mod tests {
 
     fn start(total: usize) -> Event {
         Event::Start {
-            schema: crate::train::events::EVENT_SCHEMA_VERSION,
+            schema: crate::core::events::EVENT_SCHEMA_VERSION,
             task: "demo".into(),
             method: "dps-dense".into(),
             total_steps: total,

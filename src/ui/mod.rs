@@ -1,8 +1,8 @@
-//! The terminal UI: a reducer over trainer [`Event`](crate::train::events::Event)s plus pure
+//! The terminal UI: a reducer over trainer [`Event`](crate::core::events::Event)s plus pure
 //! rendering with ratatui.
 //!
 //! - [`app`]: the whole UI state ([`App`]); `App::apply` folds events into it, `App::on_key` and
-//!   `App::on_mouse` turn input into view changes and trainer [`Command`](crate::train::events::Command)s.
+//!   `App::on_mouse` turn input into view changes and trainer [`Command`](crate::core::events::Command)s.
 //! - [`compare`]: the compare screen's state ([`compare::CompareState`]), built from run folders.
 //! - [`history`]: compact loss history with EMA smoothing and min/max decimation.
 //! - [`form`]: the preset picker's state and its validated form.

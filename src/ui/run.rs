@@ -7,7 +7,7 @@
 //! drawing: it sends on its own channel and the UI empties that channel every pass.
 
 use crate::config::TrainConfig;
-use crate::train::events::{Command, Event};
+use crate::core::events::{Command, Event};
 use crate::ui::app::{App, Outcome};
 use crate::ui::form::Picker;
 use crate::ui::render::draw;

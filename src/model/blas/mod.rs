@@ -1,10 +1,10 @@
 //! Matrix products through the system OpenBLAS (`cblas_sgemm`), as differentiable candle ops.
 //!
 //! With the cargo feature `openblas` (needs the system library, Debian: `libopenblas-dev`),
-//! [`matmul`] and [`linear`] run f32 CPU products as one `cblas_sgemm` per batch item and have a
+//! [`matmul`] runs f32 CPU products as one `cblas_sgemm` per batch item and has a
 //! backward pass that itself goes through [`matmul`]: `dA = dC · Bᵀ`, `dB = Aᵀ · dC`, with the
 //! transposes passed to BLAS as `CblasTrans` rather than copied. Without the feature, or for
-//! tensors that are not f32 on the CPU, both fall back to candle's own `Tensor::matmul`.
+//! tensors that are not f32 on the CPU, it falls back to candle's own `Tensor::matmul`.
 //!
 //! Threading: [`set_num_threads`] sets the number of OpenBLAS threads. When OpenBLAS runs with
 //! one thread and the current rayon pool has more than one, a product is split over the rayon
@@ -22,7 +22,7 @@ mod op;
 
 use candle_core::{DType, Tensor};
 
-/// What can be wrong with the arguments of [`matmul`] or [`linear`], or with a tensor layout
+/// What can be wrong with the arguments of [`matmul`], or with a tensor layout
 /// handed to the BLAS kernel.
 #[derive(Debug, thiserror::Error)]
 pub enum BlasError {
@@ -33,16 +33,6 @@ pub enum BlasError {
         lhs: Vec<usize>,
         /// Shape of the right operand.
         rhs: Vec<usize>,
-    },
-    /// The operands of [`linear`] do not fit together.
-    #[error("blas::linear: input {x:?}, weight {w:?}, bias {b:?} do not fit; expected x [.., in], w [out, in] (PyTorch layout), bias [out]")]
-    LinearShape {
-        /// Shape of the input.
-        x: Vec<usize>,
-        /// Shape of the weight.
-        w: Vec<usize>,
-        /// Shape of the bias, if any.
-        b: Option<Vec<usize>>,
     },
     /// The BLAS kernel only handles f32.
     #[error("blas::matmul: the OpenBLAS kernel got {0:?} data, only f32 is supported; call candle's Tensor::matmul for other dtypes")]
@@ -186,37 +176,5 @@ pub fn matmul(a: &Tensor, b: &Tensor) -> candle_core::Result<Tensor> {
     #[cfg(not(feature = "openblas"))]
     {
         unreachable!("use_blas is false without the openblas feature")
-    }
-}
-
-/// `y = x · wᵀ + b` for `x` `[.., in]`, `w` `[out, in]` (PyTorch layout) and `b` `[out]`;
-/// differentiable. Leading dims of `x` are folded into one matrix product.
-pub fn linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> candle_core::Result<Tensor> {
-    let err = || BlasError::LinearShape {
-        x: x.dims().to_vec(),
-        w: w.dims().to_vec(),
-        b: b.map(|b| b.dims().to_vec()),
-    };
-    let &[out_f, in_f] = w.dims() else {
-        return Err(err().into());
-    };
-    let dims = x.dims();
-    if dims.last() != Some(&in_f) || b.is_some_and(|b| b.dims() != [out_f]) {
-        return Err(err().into());
-    }
-    let wt = w.t()?;
-    let y = match dims.len() {
-        1 => matmul(&x.unsqueeze(0)?, &wt)?.squeeze(0)?,
-        2 => matmul(x, &wt)?,
-        _ => {
-            let rows: usize = dims[..dims.len() - 1].iter().product();
-            let mut out_dims = dims.to_vec();
-            *out_dims.last_mut().expect("rank >= 3") = out_f;
-            matmul(&x.reshape((rows, in_f))?, &wt)?.reshape(out_dims)?
-        }
-    };
-    match b {
-        Some(b) => y.broadcast_add(b),
-        None => Ok(y),
     }
 }

@@ -218,16 +218,3 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
         x.gelu_erf()
     }
 }
-
-/// `gelu_erf(x + b)` with `b` of shape `[D]` broadcast over the last dimension of `x`, fused,
-/// with gradients to both `x` and `b`. Elsewhere it is `x.broadcast_add(b)?.gelu_erf()`.
-pub fn bias_gelu_erf(x: &Tensor, b: &Tensor) -> Result<Tensor> {
-    let d = x.dim(D::Minus1)?;
-    if fused_applies(&[x, b]) && b.dims() == [d] {
-        let x = x.contiguous()?;
-        let b = b.contiguous()?;
-        x.apply_op2(&b, gelu::BiasGeluErfOp)
-    } else {
-        x.broadcast_add(b)?.gelu_erf()
-    }
-}

@@ -2,8 +2,9 @@
 //! with a legend), and a table of their status, metrics and configurations with the keys that
 //! differ highlighted. A pure function of [`CompareState`].
 
+use crate::runs::summary::RunState;
 use crate::ui::app::{fmt_duration, fmt_num};
-use crate::ui::compare::{CompareState, RunState};
+use crate::ui::compare::CompareState;
 use crate::ui::screens::help::centered;
 use crate::ui::widgets::plot::{chart_areas, panel, x_labels, x_to_col, y_labels};
 use ratatui::buffer::Buffer;
@@ -179,7 +180,7 @@ fn legend(
         let vals_w: usize = vals.iter().map(|s| s.width()).sum();
         let name_w = (inner.width as usize).saturating_sub(4 + vals_w + 1).max(8);
         spans.push(Span::styled(
-            format!("{} ", fit_tail(&r.name, name_w)),
+            format!("{} ", fit_tail(&r.summary.name, name_w)),
             st.theme.text(),
         ));
         spans.extend(vals);
@@ -293,7 +294,7 @@ fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
     };
     let legend_h = legend(st, inner, buf, |i| {
         let r = &st.runs[i];
-        let series = r.metric_series(&metric);
+        let series = r.summary.metric_series(&metric);
         let mut v = vec![Span::styled(
             series
                 .last()
@@ -301,7 +302,7 @@ fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
                 .unwrap_or_else(|| "-".into()),
             run_style(st, i),
         )];
-        if let Some((b, s)) = r.best(&metric) {
+        if let Some((b, s)) = r.summary.best(&metric) {
             v.push(Span::styled(format!(" best {b:.4} @{s}"), theme.dim()));
         }
         v
@@ -322,7 +323,8 @@ fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
         .runs
         .iter()
         .map(|r| {
-            r.metric_series(&metric)
+            r.summary
+                .metric_series(&metric)
                 .into_iter()
                 .map(|(s, v)| (s as f64, v))
                 .collect()
@@ -461,7 +463,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .map(|(i, r)| {
                 let w = col_w.saturating_sub(3);
                 Span::styled(
-                    format!("{} {}", i + 1, fit_tail(&r.name, w)),
+                    format!("{} {}", i + 1, fit_tail(&r.summary.name, w)),
                     run_style(st, i).add_modifier(Modifier::BOLD),
                 )
             })
@@ -476,8 +478,8 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .iter()
             .map(|r| {
                 Span::styled(
-                    r.state.word().to_string(),
-                    match r.state {
+                    r.summary.status.word().to_string(),
+                    match r.summary.status {
                         RunState::Finished => theme.ok(),
                         RunState::Crashed => theme.error(),
                         RunState::Running => theme.warn(),
@@ -492,7 +494,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
         Span::styled("steps", theme.dim()),
         st.runs
             .iter()
-            .map(|r| text(format!("{}/{}", r.run.step, r.run.total_steps)))
+            .map(|r| text(format!("{}/{}", r.summary.step, r.summary.total_steps)))
             .collect(),
     );
     line(
@@ -504,8 +506,9 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .map(|r| {
                 text(format!(
                     "{} · {}",
-                    fmt_duration(r.run.train_seconds),
-                    r.wall_seconds
+                    fmt_duration(r.summary.train_seconds),
+                    r.summary
+                        .wall_seconds
                         .map(fmt_duration)
                         .unwrap_or_else(|| "n/a".into())
                 ))
@@ -533,9 +536,10 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
         let finals: Vec<Option<f64>> = st
             .runs
             .iter()
-            .map(|r| r.final_metrics().get(metric).copied())
+            .map(|r| r.summary.final_metrics.get(metric).copied())
             .collect();
-        let bests: Vec<Option<(f64, usize)>> = st.runs.iter().map(|r| r.best(metric)).collect();
+        let bests: Vec<Option<(f64, usize)>> =
+            st.runs.iter().map(|r| r.summary.best(metric)).collect();
         let lower = metric == "loss";
         let top = bests.iter().flatten().map(|b| b.0).fold(None, |acc, v| {
             Some(match acc {

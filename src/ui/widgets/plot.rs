@@ -1,6 +1,6 @@
 //! Shared chart plumbing: panel blocks, axis areas, axis labels, x ranges and stage bands.
 
-use crate::train::events::StageKind;
+use crate::core::events::StageKind;
 use crate::ui::app::{fmt_num, App};
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;

@@ -1,6 +1,6 @@
 //! The one-line status bar: state, progress, stage, speed, ETA, elapsed time and memory.
 
-use crate::train::events::StageKind;
+use crate::core::events::StageKind;
 use crate::ui::app::{fmt_bytes, fmt_duration, Activity, App, RunStatus};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;

@@ -4,6 +4,7 @@
 //! `events.jsonl` in the run folder). Commands flow in; the trainer applies them between steps.
 //! Both are plain serde enums. Events are serialised with an `"event"` tag.
 
+use crate::config::Control;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -31,6 +32,34 @@ pub enum ControlStatus {
     Applied,
     /// Refused (out of range, not applicable to this method); `message` says why.
     Rejected,
+}
+
+/// The answer to a live control: its status and, where there is one, why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ControlOutcome {
+    pub status: ControlStatus,
+    pub message: Option<String>,
+}
+
+impl ControlOutcome {
+    pub fn applied(message: Option<String>) -> Self {
+        ControlOutcome {
+            status: ControlStatus::Applied,
+            message,
+        }
+    }
+    pub fn pending(msg: impl Into<String>) -> Self {
+        ControlOutcome {
+            status: ControlStatus::Pending,
+            message: Some(msg.into()),
+        }
+    }
+    pub fn rejected(msg: impl Into<String>) -> Self {
+        ControlOutcome {
+            status: ControlStatus::Rejected,
+            message: Some(msg.into()),
+        }
+    }
 }
 
 /// One DPS weight matrix in a selection report.
@@ -176,6 +205,17 @@ impl Event {
         }
     }
 
+    /// The `control` event of `control` at `step`: the one way such events are built.
+    pub fn control(step: usize, control: &Control, outcome: ControlOutcome) -> Event {
+        Event::Control {
+            step,
+            key: control.key().name().into(),
+            value: control.value_json(),
+            status: outcome.status,
+            message: outcome.message,
+        }
+    }
+
     /// One JSON line (no trailing newline).
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("events always serialise")
@@ -188,24 +228,9 @@ impl Event {
 pub enum Command {
     Pause,
     Resume,
-    /// Set the share frozen at the next selection.
-    SetP {
-        value: f64,
-    },
-    /// Set the peak learning rate of the schedule (the schedule's shape is kept).
-    SetLearningRate {
-        value: f64,
-    },
-    /// Set the stage length as a share of the total steps.
-    SetUpdateRatio {
-        value: f64,
-    },
-    /// Set a method option (`selection_scope`, `freeze`) by its preset key and value; the
-    /// strategy says when it takes effect.
-    SetOption {
-        key: String,
-        value: String,
-    },
+    /// Change a setting while training; the trainer answers with a `control` event (applied
+    /// now, pending until the next stage or selection, or rejected with the reason).
+    Control(Control),
     /// Evaluate on the dev set now.
     Evaluate,
     /// Write a checkpoint now.
@@ -214,4 +239,51 @@ pub enum Command {
     Quit {
         checkpoint: bool,
     },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Freeze;
+
+    #[test]
+    fn control_events_keep_the_log_schema() {
+        let e = Event::control(
+            7,
+            &Control::Freeze(Freeze::Strict),
+            ControlOutcome::pending("takes effect at the next selection"),
+        );
+        let j: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"event": "control", "step": 7, "key": "freeze", "value": "strict",
+                "status": "pending", "message": "takes effect at the next selection"})
+        );
+        let e = Event::control(3, &Control::P(0.4), ControlOutcome::applied(None));
+        let j: serde_json::Value = serde_json::from_str(&e.to_json_line()).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"event": "control", "step": 3, "key": "p", "value": 0.4,
+                "status": "applied"})
+        );
+    }
+
+    #[test]
+    fn commands_round_trip_through_json() {
+        for c in [
+            Command::Pause,
+            Command::Control(Control::LearningRate(1e-4)),
+            Command::Control(Control::Freeze(Freeze::Gradient)),
+            Command::Quit { checkpoint: true },
+        ] {
+            let text = serde_json::to_string(&c).unwrap();
+            assert_eq!(serde_json::from_str::<Command>(&text).unwrap(), c, "{text}");
+        }
+        let text = serde_json::to_string(&Command::Control(Control::P(0.5))).unwrap();
+        let j: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            j,
+            serde_json::json!({"command": "control", "key": "p", "value": 0.5})
+        );
+    }
 }

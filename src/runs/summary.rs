@@ -1,0 +1,522 @@
+//! What is known about a run folder, read once: the one [`RunSummary`] that `dps-tui runs`,
+//! `compare` (its screen and `--json`) and `export` show, and that any other view of runs on
+//! disk reuses. [`scan`] finds every run folder under a root; [`RunRecord::read`] reads one.
+//!
+//! A run is *finished* when its log has a `done` event, *running* when it has none and was
+//! written to within [`RUNNING_WINDOW`], and *crashed* otherwise ([`RunState::of`], the one rule).
+
+use super::event_log;
+use crate::core::events::{Event, Metrics};
+use serde::Serialize;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Why a run folder could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("cannot read {path}: {source}. Fix: pass run folders (`dps-tui runs` lists them)")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{path}: not valid YAML: {message}. Fix: repair the file, or remove it to use the configuration recorded in events.jsonl")]
+    Config { path: PathBuf, message: String },
+    #[error("{path}: no `start` event. Fix: pass a run folder whose events.jsonl begins with a start event")]
+    NoStart { path: PathBuf },
+}
+
+/// Whether a run finished, crashed or is still running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunState {
+    Finished,
+    Crashed,
+    Running,
+}
+
+/// A log written to within this long is taken to belong to a running run.
+pub const RUNNING_WINDOW: Duration = Duration::from_secs(60);
+
+impl RunState {
+    /// The rule: a `done` event means finished; without one, a log written less than
+    /// [`RUNNING_WINDOW`] ago (`log_age`) means running, anything else crashed.
+    pub fn of(done: bool, log_age: Option<Duration>) -> RunState {
+        if done {
+            RunState::Finished
+        } else if log_age.is_some_and(|a| a < RUNNING_WINDOW) {
+            RunState::Running
+        } else {
+            RunState::Crashed
+        }
+    }
+
+    pub fn word(self) -> &'static str {
+        match self {
+            RunState::Finished => "finished",
+            RunState::Crashed => "crashed",
+            RunState::Running => "running",
+        }
+    }
+}
+
+/// The best value of a metric and the step it was reached at.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct BestMetric {
+    pub metric: String,
+    pub value: f64,
+    pub step: usize,
+}
+
+/// Everything a listing, a comparison or an export says about one run.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RunSummary {
+    /// The run folder's name.
+    pub name: String,
+    pub path: PathBuf,
+    pub task: String,
+    pub method: String,
+    pub seed: Option<u64>,
+    pub status: RunState,
+    /// The last step reached.
+    pub step: usize,
+    pub total_steps: usize,
+    /// The task's main dev metric (`accuracy`, `mcc`, ...), when the task is known.
+    pub main_metric: Option<String>,
+    /// The final dev metrics: those of the `done` event, else the last evaluation.
+    pub final_metrics: Metrics,
+    /// The main metric's final value.
+    pub final_metric: Option<f64>,
+    /// The best value of the main metric.
+    pub best: Option<BestMetric>,
+    /// The last training loss.
+    pub final_loss: Option<f64>,
+    /// Sum of the reported step times.
+    pub train_seconds: f64,
+    /// Seconds from the run folder's creation (`config.yaml`) to the last write of
+    /// `events.jsonl`, from the files' times; includes any time between a crash and a resume.
+    pub wall_seconds: Option<f64>,
+    /// The configuration flattened to `key` (or `outer.inner`) → value text.
+    pub config: BTreeMap<String, String>,
+    /// Every evaluation, in order: `(step, metrics)`.
+    #[serde(skip)]
+    pub evals: Vec<(usize, Metrics)>,
+    /// The `done` event's step and metrics.
+    #[serde(skip)]
+    pub done: Option<(usize, Metrics)>,
+}
+
+impl RunSummary {
+    /// The summary of a run from its events (pure). An empty `config` falls back to the
+    /// configuration in the `start` event; `log_age` is how long ago the log was last written.
+    pub fn from_events(
+        name: &str,
+        path: &Path,
+        events: &[Event],
+        config: BTreeMap<String, String>,
+        log_age: Option<Duration>,
+    ) -> RunSummary {
+        let mut s = RunSummary {
+            name: name.to_string(),
+            path: path.to_path_buf(),
+            task: String::new(),
+            method: String::new(),
+            seed: None,
+            status: RunState::Crashed,
+            step: 0,
+            total_steps: 0,
+            main_metric: None,
+            final_metrics: Metrics::new(),
+            final_metric: None,
+            best: None,
+            final_loss: None,
+            train_seconds: 0.0,
+            wall_seconds: None,
+            config: BTreeMap::new(),
+            evals: Vec::new(),
+            done: None,
+        };
+        let mut start_config = serde_json::Value::Null;
+        for e in events {
+            match e {
+                Event::Start {
+                    task,
+                    method,
+                    total_steps,
+                    config,
+                    start_step,
+                    ..
+                } => {
+                    s.task = task.clone();
+                    s.method = method.clone();
+                    s.total_steps = *total_steps;
+                    s.step = *start_step;
+                    s.done = None;
+                    start_config = config.clone();
+                }
+                Event::Step {
+                    step,
+                    loss,
+                    step_seconds,
+                    ..
+                } => {
+                    s.step = *step;
+                    s.final_loss = Some(*loss);
+                    if let Some(t) = step_seconds.filter(|t| t.is_finite() && *t >= 0.0) {
+                        s.train_seconds += t;
+                    }
+                }
+                Event::Eval { step, metrics } => s.evals.push((*step, metrics.clone())),
+                Event::Done { step, metrics, .. } => {
+                    s.step = s.step.max(*step);
+                    s.done = Some((*step, metrics.clone()));
+                }
+                _ => {}
+            }
+        }
+        s.config = if config.is_empty() {
+            flatten_config(&start_config)
+        } else {
+            config
+        };
+        s.seed = s.config.get("seed").and_then(|v| v.parse().ok());
+        s.status = RunState::of(s.done.is_some(), log_age);
+        s.main_metric = crate::data::glue::task(&s.task).map(|t| t.main_metric.to_string());
+        s.final_metrics = match &s.done {
+            Some((_, m)) if !m.is_empty() => m.clone(),
+            _ => s.evals.last().map(|e| e.1.clone()).unwrap_or_default(),
+        };
+        if let Some(m) = s.main_metric.clone() {
+            s.final_metric = s.final_metrics.get(&m).copied();
+            s.best = s.best(&m).map(|(value, step)| BestMetric {
+                metric: m,
+                value,
+                step,
+            });
+        }
+        s
+    }
+
+    /// `(step, value)` of every evaluation of `metric`, plus the final one when it is not an
+    /// evaluation already.
+    pub fn metric_series(&self, metric: &str) -> Vec<(usize, f64)> {
+        let mut v: Vec<(usize, f64)> = self
+            .evals
+            .iter()
+            .filter_map(|(s, m)| m.get(metric).map(|x| (*s, *x)))
+            .filter(|p| p.1.is_finite())
+            .collect();
+        if let Some((step, metrics)) = &self.done {
+            if let Some(x) = metrics.get(metric).filter(|x| x.is_finite()) {
+                if v.last().is_none_or(|l| l.0 != *step) {
+                    v.push((*step, *x));
+                }
+            }
+        }
+        v
+    }
+
+    /// The best value of `metric` and its step (the lowest for `loss`, else the highest).
+    pub fn best(&self, metric: &str) -> Option<(f64, usize)> {
+        let lower = metric == "loss";
+        self.metric_series(metric)
+            .into_iter()
+            .fold(None, |acc: Option<(f64, usize)>, (s, v)| match acc {
+                Some(b) if (lower && b.0 <= v) || (!lower && b.0 >= v) => Some(b),
+                _ => Some((v, s)),
+            })
+    }
+
+    /// Every dev metric name the run reported.
+    pub fn metric_names(&self) -> BTreeSet<String> {
+        let mut names: BTreeSet<String> = BTreeSet::new();
+        for (_, m) in &self.evals {
+            names.extend(m.keys().cloned());
+        }
+        if let Some((_, m)) = &self.done {
+            names.extend(m.keys().cloned());
+        }
+        names
+    }
+}
+
+/// A run folder read from disk: its summary and its events.
+#[derive(Debug, Clone)]
+pub struct RunRecord {
+    pub summary: RunSummary,
+    pub events: Vec<Event>,
+    /// Whether the log's last line was torn (skipped).
+    pub torn_tail: bool,
+}
+
+impl RunRecord {
+    /// Read a run folder: `events.jsonl` (required, with a `start` event) and `config.yaml`
+    /// (optional).
+    pub fn read(path: &Path) -> Result<RunRecord, SummaryError> {
+        let events_path = path.join("events.jsonl");
+        let log = event_log::read(&events_path).map_err(|source| SummaryError::Read {
+            path: events_path.clone(),
+            source,
+        })?;
+        if !log.events.iter().any(|e| matches!(e, Event::Start { .. })) {
+            return Err(SummaryError::NoStart { path: events_path });
+        }
+        let config_path = path.join("config.yaml");
+        let config = match std::fs::read_to_string(&config_path) {
+            Ok(text) => {
+                let bad = |message: String| SummaryError::Config {
+                    path: config_path.clone(),
+                    message,
+                };
+                let v: serde_yaml::Value =
+                    serde_yaml::from_str(&text).map_err(|e| bad(e.to_string()))?;
+                flatten_config(&serde_json::to_value(v).map_err(|e| bad(e.to_string()))?)
+            }
+            Err(_) => BTreeMap::new(),
+        };
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        let log_time = modified(&events_path);
+        let log_age = log_time.and_then(|t| t.elapsed().ok());
+        let name = path
+            .file_name()
+            .map(|n| n.to_string_lossy().to_string())
+            .unwrap_or_else(|| path.display().to_string());
+        let mut summary = RunSummary::from_events(&name, path, &log.events, config, log_age);
+        summary.wall_seconds = match (modified(&config_path), log_time) {
+            (Some(a), Some(b)) => b.duration_since(a).ok().map(|d| d.as_secs_f64()),
+            _ => None,
+        };
+        Ok(RunRecord {
+            summary,
+            events: log.events,
+            torn_tail: log.torn_tail.is_some(),
+        })
+    }
+
+    /// The run's scalars, one row per step that has any: `step`, `epoch`, `loss`, `lr`,
+    /// `examples_per_sec` and `eval_<metric>`. Also returns the `eval_*` column names.
+    pub fn scalar_rows(
+        &self,
+    ) -> (
+        Vec<serde_json::Map<String, serde_json::Value>>,
+        BTreeSet<String>,
+    ) {
+        let mut rows: BTreeMap<usize, serde_json::Map<String, serde_json::Value>> = BTreeMap::new();
+        let mut eval_keys = BTreeSet::new();
+        for e in &self.events {
+            match e {
+                Event::Step {
+                    step,
+                    epoch,
+                    loss,
+                    lr,
+                    examples_per_sec,
+                    ..
+                } => {
+                    let r = rows.entry(*step).or_default();
+                    r.insert("step".into(), (*step).into());
+                    r.insert("epoch".into(), (*epoch).into());
+                    r.insert("loss".into(), (*loss).into());
+                    r.insert("lr".into(), (*lr).into());
+                    r.insert("examples_per_sec".into(), (*examples_per_sec).into());
+                }
+                Event::Eval { step, metrics } | Event::Done { step, metrics, .. } => {
+                    let r = rows.entry(*step).or_default();
+                    r.insert("step".into(), (*step).into());
+                    for (k, v) in metrics {
+                        let key = format!("eval_{k}");
+                        eval_keys.insert(key.clone());
+                        r.insert(key, (*v).into());
+                    }
+                }
+                _ => {}
+            }
+        }
+        (rows.into_values().collect(), eval_keys)
+    }
+}
+
+/// Every run folder (a folder holding `events.jsonl`) under `root`, at any depth, sorted. A
+/// run folder's own subfolders (checkpoints) are not searched. An unreadable `root` gives none.
+pub fn scan(root: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![root.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        if dir.join("events.jsonl").is_file() {
+            out.push(dir);
+            continue;
+        }
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                stack.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// Flatten a configuration into `key` / `outer.inner` → value text.
+pub fn flatten_config(v: &serde_json::Value) -> BTreeMap<String, String> {
+    fn text(v: &serde_json::Value) -> String {
+        match v {
+            serde_json::Value::String(s) => s.clone(),
+            other => other.to_string(),
+        }
+    }
+    fn go(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(m) if !m.is_empty() => {
+                for (k, x) in m {
+                    let key = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    go(&key, x, out);
+                }
+            }
+            _ if !prefix.is_empty() => {
+                out.insert(prefix.to_string(), text(v));
+            }
+            _ => {}
+        }
+    }
+    let mut out = BTreeMap::new();
+    go("", v, &mut out);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::events::EVENT_SCHEMA_VERSION;
+
+    fn metrics(acc: f64) -> Metrics {
+        Metrics::from([
+            ("accuracy".to_string(), acc),
+            ("loss".to_string(), 1.0 - acc),
+        ])
+    }
+
+    fn events(upto: usize, done: bool) -> Vec<Event> {
+        let mut ev = vec![Event::Start {
+            schema: EVENT_SCHEMA_VERSION,
+            task: "rte".into(),
+            method: "dps-dense".into(),
+            total_steps: 10,
+            steps_per_epoch: 5,
+            num_train: 80,
+            num_dev: 10,
+            config: serde_json::json!({"seed": 7, "method": "dps-dense"}),
+            start_step: 0,
+        }];
+        for step in 1..=upto {
+            ev.push(Event::Step {
+                step,
+                epoch: step as f64 / 5.0,
+                loss: 1.0 / step as f64,
+                lr: 1e-3,
+                examples_per_sec: 10.0,
+                grad_norm: None,
+                step_seconds: Some(0.25),
+            });
+            if step % 5 == 0 {
+                ev.push(Event::Eval {
+                    step,
+                    metrics: metrics(if step == 5 { 0.75 } else { 0.5 }),
+                });
+            }
+        }
+        if done {
+            ev.push(Event::Done {
+                step: upto,
+                metrics: metrics(0.625),
+                stopped_early: false,
+            });
+        }
+        ev
+    }
+
+    #[test]
+    fn one_rule_for_the_state() {
+        let minute = Duration::from_secs(60);
+        assert_eq!(RunState::of(true, None), RunState::Finished);
+        assert_eq!(RunState::of(true, Some(Duration::ZERO)), RunState::Finished);
+        assert_eq!(
+            RunState::of(false, Some(Duration::from_secs(5))),
+            RunState::Running
+        );
+        assert_eq!(RunState::of(false, Some(minute)), RunState::Crashed);
+        assert_eq!(RunState::of(false, None), RunState::Crashed);
+    }
+
+    #[test]
+    fn summary_of_a_finished_and_a_crashed_run() {
+        let p = Path::new("runs/x");
+        let s = RunSummary::from_events("x", p, &events(10, true), BTreeMap::new(), None);
+        assert_eq!(s.status, RunState::Finished);
+        assert_eq!((s.step, s.total_steps), (10, 10));
+        assert_eq!((s.task.as_str(), s.method.as_str()), ("rte", "dps-dense"));
+        assert_eq!(s.seed, Some(7));
+        assert_eq!(s.main_metric.as_deref(), Some("accuracy"));
+        assert_eq!(s.final_metric, Some(0.625));
+        let best = s.best.clone().unwrap();
+        assert_eq!((best.value, best.step), (0.75, 5));
+        assert_eq!(s.final_loss, Some(0.1));
+        assert_eq!(s.train_seconds, 2.5);
+        assert_eq!(s.best("loss"), Some((0.25, 5)));
+        assert_eq!(s.metric_series("accuracy"), vec![(5, 0.75), (10, 0.5)]);
+        let c = RunSummary::from_events("y", p, &events(7, false), BTreeMap::new(), None);
+        assert_eq!(c.status, RunState::Crashed);
+        assert_eq!(c.step, 7);
+        assert_eq!(
+            c.final_metric,
+            Some(0.75),
+            "the last evaluation when there is no done"
+        );
+        let j = serde_json::to_value(&s).unwrap();
+        assert_eq!(j["status"], "finished");
+        assert_eq!(j["best"]["step"], 5);
+        assert_eq!(j["config"]["seed"], "7");
+        assert!(j.get("evals").is_none());
+    }
+
+    #[test]
+    fn scan_finds_run_folders_at_any_depth_and_reads_them() {
+        let tmp = tempfile::tempdir().unwrap();
+        let root = tmp.path();
+        let a = root.join("a");
+        let b = root.join("group/seed-1/b");
+        for (dir, done) in [(&a, true), (&b, false)] {
+            std::fs::create_dir_all(dir.join("checkpoints/step-5")).unwrap();
+            let text: String = events(10, done)
+                .iter()
+                .map(|e| e.to_json_line() + "\n")
+                .collect();
+            std::fs::write(dir.join("events.jsonl"), text).unwrap();
+        }
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        assert_eq!(scan(root), vec![a.clone(), b.clone()]);
+        assert!(scan(&root.join("missing")).is_empty());
+        let ra = RunRecord::read(&a).unwrap();
+        assert_eq!(ra.summary.status, RunState::Finished);
+        assert_eq!(ra.summary.name, "a");
+        // Just written, no done event: running.
+        let rb = RunRecord::read(&b).unwrap();
+        assert_eq!(rb.summary.status, RunState::Running);
+        let (rows, keys) = ra.scalar_rows();
+        assert_eq!(rows.len(), 10);
+        assert_eq!(rows[4]["eval_accuracy"], 0.75);
+        assert!(keys.contains("eval_loss"));
+        std::fs::write(root.join("empty/events.jsonl"), "").unwrap();
+        let e = RunRecord::read(&root.join("empty"))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("no `start` event"), "{e}");
+    }
+}
