@@ -10,6 +10,8 @@
 //! - [`hub`]: Hugging Face Hub models and datasets, from the local cache first.
 //! - [`runs`]: run folders, event logs and checkpoints on disk.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
+//! - [`sweep`]: grids of runs from one SPEC file, run here or as a SLURM array job.
+//! - [`watch`]: a live board of every run under a root.
 
 pub mod bench;
 pub mod config;
@@ -18,5 +20,7 @@ pub mod dps;
 pub mod hub;
 pub mod model;
 pub mod runs;
+pub mod sweep;
 pub mod train;
 pub mod ui;
+pub mod watch;
