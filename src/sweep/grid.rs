@@ -131,23 +131,23 @@ impl SweepFile {
     }
 
     pub fn write(&self, root: &Path) -> Result<(), SweepError> {
-        std::fs::create_dir_all(root).map_err(|source| SweepError::Io {
+        std::fs::create_dir_all(root).map_err(|error| SweepError::Io {
             path: root.to_path_buf(),
-            source,
+            error,
         })?;
         let path = SweepFile::path(root);
         let tmp = root.join(format!("{SWEEP_FILE}.tmp"));
         let text = serde_json::to_string_pretty(self).expect("a sweep file serialises");
         std::fs::write(&tmp, text)
             .and_then(|_| std::fs::rename(&tmp, &path))
-            .map_err(|source| SweepError::Io { path, source })
+            .map_err(|error| SweepError::Io { path, error })
     }
 
     pub fn read(root: &Path) -> Result<SweepFile, SweepError> {
         let path = SweepFile::path(root);
-        let text = std::fs::read_to_string(&path).map_err(|source| SweepError::NotASweep {
+        let text = std::fs::read_to_string(&path).map_err(|error| SweepError::NotASweep {
             root: root.to_path_buf(),
-            source,
+            error,
         })?;
         serde_json::from_str(&text).map_err(|e| SweepError::Spec {
             origin: path.display().to_string(),

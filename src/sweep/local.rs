@@ -68,9 +68,9 @@ pub fn cell_command(
         }
         state => {
             if state == DiskState::Partial {
-                std::fs::remove_dir_all(&dir).map_err(|source| SweepError::Io {
+                std::fs::remove_dir_all(&dir).map_err(|error| SweepError::Io {
                     path: dir.clone(),
-                    source,
+                    error,
                 })?;
             }
             c.args([
@@ -125,9 +125,9 @@ fn open_log(path: &Path) -> Result<std::fs::File, SweepError> {
         .create(true)
         .append(true)
         .open(path)
-        .map_err(|source| SweepError::Io {
+        .map_err(|error| SweepError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })
 }
 
@@ -164,9 +164,9 @@ pub fn run_all(
                 .stdout(Stdio::null())
                 .stderr(err)
                 .spawn()
-                .map_err(|source| SweepError::Spawn {
+                .map_err(|error| SweepError::Spawn {
                     exe: exe.to_path_buf(),
-                    source,
+                    error,
                 })?;
             eprintln!(
                 "[{}/{n}] {}: {} ({threads} threads, log {})",
@@ -183,9 +183,9 @@ pub fn run_all(
         std::thread::sleep(Duration::from_millis(100));
         let mut i = 0;
         while i < running.len() {
-            let status = running[i].1.try_wait().map_err(|source| SweepError::Io {
+            let status = running[i].1.try_wait().map_err(|error| SweepError::Io {
                 path: cell_log(root, running[i].0),
-                source,
+                error,
             })?;
             match status {
                 None => i += 1,
@@ -236,9 +236,9 @@ pub fn run_one(
     let st = cmd
         .stdout(Stdio::null())
         .status()
-        .map_err(|source| SweepError::Spawn {
+        .map_err(|error| SweepError::Spawn {
             exe: exe.to_path_buf(),
-            source,
+            error,
         })?;
     Ok(st.code().unwrap_or(1))
 }

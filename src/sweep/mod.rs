@@ -24,23 +24,18 @@ use thiserror::Error;
 pub enum SweepError {
     #[error("{origin}: {message}")]
     Spec { origin: String, message: String },
-    #[error("{origin}: {source}")]
-    Config {
-        origin: String,
-        #[source]
-        source: crate::config::ConfigError,
-    },
-    #[error("{path}: {source}")]
+    /// A value the configuration refuses (its message names the SPEC and the key).
+    #[error("{0}")]
+    Config(crate::config::ConfigError),
+    #[error("{path}: {error}")]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
-    #[error("{root} is not a sweep root (cannot read its sweep.json: {source}). Fix: pass the --out folder of a `dps-tui sweep`")]
+    #[error("{root} is not a sweep root (cannot read its sweep.json: {error}). Fix: pass the --out folder of a `dps-tui sweep`")]
     NotASweep {
         root: PathBuf,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error("{root} holds another sweep's cells (its sweep.json lists {theirs} cells, this SPEC makes {ours}, or their names differ). Fix: choose another --out, or delete that folder")]
     OtherSweep {
@@ -50,17 +45,10 @@ pub enum SweepError {
     },
     #[error("this sweep has {count} cells; there is no cell {index}. Fix: pass --cell 0 to {}", count.saturating_sub(1))]
     NoSuchCell { index: usize, count: usize },
-    #[error("cannot start {exe}: {source}")]
-    Spawn {
-        exe: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("cannot run sbatch: {source}. Fix: run on a SLURM login node (or start one here with scripts/slurm-local.sh start), use --dry-run to only write the script, or --backend local")]
-    NoSbatch {
-        #[source]
-        source: std::io::Error,
-    },
+    #[error("cannot start {exe}: {error}")]
+    Spawn { exe: PathBuf, error: std::io::Error },
+    #[error("cannot run sbatch: {error}. Fix: run on a SLURM login node (or start one here with scripts/slurm-local.sh start), use --dry-run to only write the script, or --backend local")]
+    NoSbatch { error: std::io::Error },
     #[error("sbatch refused {script}: {message}")]
     Submit { script: PathBuf, message: String },
 }
@@ -73,7 +61,10 @@ pub fn prepare(spec_path: &Path, root: &Path) -> Result<(SweepSpec, SweepFile), 
     let mut file = SweepFile {
         spec: spec::absolute(spec_path).display().to_string(),
         preset: spec.preset.clone(),
-        workdir: spec::absolute(Path::new(".")),
+        workdir: std::env::current_dir().map_err(|error| SweepError::Io {
+            path: ".".into(),
+            error,
+        })?,
         cells,
         slurm_job: None,
     };

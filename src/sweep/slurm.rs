@@ -66,10 +66,10 @@ pub fn write_script(
 ) -> Result<PathBuf, SweepError> {
     let path = root.join(SBATCH_FILE);
     let _ = std::fs::create_dir_all(root.join("logs"));
-    std::fs::write(&path, sbatch_script(sweep, root, exe, resources)).map_err(|source| {
+    std::fs::write(&path, sbatch_script(sweep, root, exe, resources)).map_err(|error| {
         SweepError::Io {
             path: path.clone(),
-            source,
+            error,
         }
     })?;
     Ok(path)
@@ -81,7 +81,7 @@ pub fn submit(script: &Path) -> Result<String, SweepError> {
         .arg("--parsable")
         .arg(script)
         .output()
-        .map_err(|source| SweepError::NoSbatch { source })?;
+        .map_err(|error| SweepError::NoSbatch { error })?;
     if !out.status.success() {
         return Err(SweepError::Submit {
             script: script.to_path_buf(),

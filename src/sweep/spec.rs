@@ -63,9 +63,9 @@ fn scalar_string(v: &Value) -> Option<String> {
 impl SweepSpec {
     /// Read and validate a SPEC file.
     pub fn load(path: &Path) -> Result<SweepSpec, SweepError> {
-        let text = std::fs::read_to_string(path).map_err(|source| SweepError::Io {
+        let text = std::fs::read_to_string(path).map_err(|error| SweepError::Io {
             path: path.to_path_buf(),
-            source,
+            error,
         })?;
         let base = path.parent().unwrap_or(Path::new("."));
         SweepSpec::parse(&text, &path.display().to_string(), base)
@@ -194,14 +194,11 @@ impl SweepSpec {
 
     /// The configuration of one cell: the preset, then `set`, then the cell's grid values.
     pub fn config_for(&self, cell: &[(String, Value)]) -> Result<TrainConfig, SweepError> {
-        let (mut c, _) = config::load_preset(&self.preset).map_err(|e| SweepError::Config {
+        let (mut c, _) = config::load_preset(&self.preset).map_err(|e| SweepError::Spec {
             origin: self.origin.clone(),
-            source: e,
+            message: format!("preset: {e}"),
         })?;
-        let wrap = |e| SweepError::Config {
-            origin: self.origin.clone(),
-            source: e,
-        };
+        let wrap = SweepError::Config;
         for (k, v) in &self.set {
             c.set(k, v, &format!("{}: set.{k}", self.origin))
                 .map_err(wrap)?;
