@@ -122,6 +122,6 @@ pub fn watch(root: &std::path::Path) -> Result<i32> {
             root.display()
         );
     }
-    dps_tui::watch::watch(root, &exe()?)?;
+    dps_tui::watch::watch(root)?;
     Ok(0)
 }

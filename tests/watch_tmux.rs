@@ -1,5 +1,6 @@
 //! `dps-tui watch ROOT` under tmux: the board lists a finished run and a running one with their
-//! states, follows the running one's steps live, filters by state, and quits with `q`,
+//! states, follows the running one's steps live, filters by state, opens the running run's
+//! dashboard (which reads its new events as they come) and comes back, and quits with `q`,
 //! restoring the terminal.
 //!
 //! Needs `tmux` on the PATH (CI installs it); without it the test prints a SKIPPED line and
@@ -70,6 +71,14 @@ fn step_of(screen: &str, needle: &str) -> Option<u64> {
         .split_whitespace()
         .find(|w| w.contains('/') && w.ends_with("/100000"))?;
     cell.split('/').next()?.parse().ok()
+}
+
+/// The dashboard header's `replay <cursor>/<total> events`.
+fn replay_events(screen: &str) -> Option<(u64, u64)> {
+    let line = screen.lines().find(|l| l.contains(" replay "))?;
+    let rest = &line[line.find(" replay ")? + " replay ".len()..];
+    let (a, b) = rest.split_whitespace().next()?.split_once('/')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 fn sh_quote(p: &Path) -> String {
@@ -145,11 +154,19 @@ fn watch_shows_finished_and_running_runs_live() {
 
     // `f` keeps only running runs.
     tmux.run(&["send-keys", "-t", "0", "f"]);
-    let s = tmux.wait_for("the status filter", |s| s.contains("filter: [running]"));
-    let _ = s;
     tmux.wait_for("only the running run", |s| {
         s.contains("filter: [running]") && !s.contains("method=vanilla seed=42")
     });
+
+    // Enter opens the only row shown: the running run's dashboard, which follows its log.
+    tmux.run(&["send-keys", "-t", "0", "Enter"]);
+    let s = tmux.wait_for("the run's dashboard", |s| replay_events(s).is_some());
+    let (_, total) = replay_events(&s).unwrap();
+    tmux.wait_for("the dashboard to read new events", |s| {
+        replay_events(s).is_some_and(|(at, all)| all > total && at == all)
+    });
+    tmux.run(&["send-keys", "-t", "0", "q"]);
+    tmux.wait_for("the board again", |s| s.contains("filter: [running]"));
 
     tmux.run(&["send-keys", "-t", "0", "q"]);
     let s = tmux.wait_for("watch to exit", |s| s.contains("EXITED"));

@@ -5,7 +5,9 @@
 //!   with sorting, filtering and a mean ± std per group. Pure.
 //! - [`view`]: `draw(frame, &WatchState)`, a pure function.
 //! - [`run`]: the loop (refresh, draw, keys; enter opens a run's dashboard).
+//! - [`follow`]: a run's dashboard that follows its growing log.
 
+pub mod follow;
 pub mod run;
 pub mod state;
 pub mod view;

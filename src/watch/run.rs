@@ -1,5 +1,5 @@
 //! The board's loop: read the logs twice a second, redraw, and answer keys. Enter hands the
-//! terminal to the run's dashboard (`dps-tui replay RUN`, a child process) and takes it back
+//! terminal to the run's dashboard, following its log ([`super::follow`]), and takes it back
 //! when that closes.
 
 use super::state::{Action, WatchState};
@@ -12,9 +12,8 @@ use std::time::{Duration, Instant};
 /// How often the logs are read again.
 pub const REFRESH: Duration = Duration::from_millis(500);
 
-/// Show the board of every run under `root` until the user quits. `exe` is this program, run as
-/// `exe replay RUN` to open a run's dashboard.
-pub fn watch(root: &Path, exe: &Path) -> anyhow::Result<()> {
+/// Show the board of every run under `root` until the user quits.
+pub fn watch(root: &Path) -> anyhow::Result<()> {
     let mut state = WatchState::new(root);
     state.refresh();
     let mut guard = TerminalGuard::new()?;
@@ -38,13 +37,10 @@ pub fn watch(root: &Path, exe: &Path) -> anyhow::Result<()> {
                 Action::Quit => return Ok(()),
                 Action::Open(run) => {
                     drop(guard);
-                    let st = std::process::Command::new(exe)
-                        .arg("replay")
-                        .arg(&run)
-                        .status();
+                    let shown = super::follow::follow(&run);
                     guard = TerminalGuard::new()?;
-                    if let Err(e) = st {
-                        tracing::error!("cannot open {}: {e}", run.display());
+                    if let Err(e) = shown {
+                        tracing::error!("cannot show {}: {e:#}", run.display());
                     }
                 }
                 Action::None => {}

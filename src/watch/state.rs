@@ -150,14 +150,15 @@ impl RunRow {
 
 /// A growing `events.jsonl`, read from where the last read stopped.
 #[derive(Debug, Default, Clone)]
-struct Tail {
+pub(crate) struct Tail {
     offset: u64,
     /// An incomplete last line, kept until its newline arrives.
     partial: String,
 }
 
 impl Tail {
-    fn read_new(&mut self, path: &Path) -> Vec<Event> {
+    /// The complete lines appended since the last call, as events.
+    pub(crate) fn read_new(&mut self, path: &Path) -> Vec<Event> {
         let Ok(mut f) = std::fs::File::open(path) else {
             return Vec::new();
         };
