@@ -67,6 +67,10 @@ pub enum Cmd {
         /// No terminal UI: JSON lines on stdout, progress on stderr.
         #[arg(long)]
         headless: bool,
+        /// With --headless: create the run folder exactly here (instead of a new folder under
+        /// --out named after the time, task and method).
+        #[arg(long, requires = "headless", conflicts_with = "resume")]
+        run_dir: Option<PathBuf>,
         #[command(flatten)]
         run: RunArgs,
     },
@@ -123,6 +127,10 @@ pub enum Cmd {
         #[arg(long, visible_alias = "json")]
         headless: bool,
     },
+    /// Run a grid of headless runs from a SPEC file, here (--jobs N) or as a SLURM array job.
+    Sweep(crate::sweep_cli::SweepArgs),
+    /// A live board of every run under ROOT (a sweep's --out, or any runs folder).
+    Watch { root: PathBuf },
 }
 
 #[derive(Args, Debug, Clone)]
@@ -171,10 +179,11 @@ pub fn run(cli: Cli) -> Result<i32> {
             preset,
             resume,
             headless,
+            run_dir,
             run,
         }) => {
             if headless {
-                headless_train(preset, resume, &run)
+                headless_train(preset, resume, run_dir, &run)
             } else {
                 tui(preset.or(Some("rte".into())), resume, &run)
             }
@@ -215,6 +224,8 @@ pub fn run(cli: Cli) -> Result<i32> {
         }) => report(&root, json, &baseline),
         Some(Cmd::Replay { run }) => replay(&run),
         Some(Cmd::Compare { runs, headless }) => compare(&runs, headless),
+        Some(Cmd::Sweep(a)) => crate::sweep_cli::sweep(a),
+        Some(Cmd::Watch { root }) => crate::sweep_cli::watch(&root),
     }
 }
 
@@ -298,6 +309,8 @@ impl EventSink for StdoutSink {
 /// A new run from a resolved configuration, or a resumed one.
 enum Source {
     New(Box<TrainConfig>),
+    /// A new run in exactly this folder.
+    NewAt(Box<TrainConfig>, PathBuf),
     Resume(PathBuf),
 }
 
@@ -318,6 +331,12 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
             let rd = RunDir::create(&run.out, &c).with_context(|| {
                 format!("cannot create a run folder under {}", run.out.display())
             })?;
+            (c, rd)
+        }
+        Source::NewAt(c, dir) => {
+            let c = *c;
+            let rd = RunDir::create_at(&dir, &c)
+                .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
             (c, rd)
         }
     };
@@ -361,11 +380,17 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
     Ok((trainer, run_dir))
 }
 
-fn headless_train(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result<i32> {
+fn headless_train(
+    preset: Option<String>,
+    resume: Option<PathBuf>,
+    run_dir: Option<PathBuf>,
+    run: &RunArgs,
+) -> Result<i32> {
     init_logging(&run.out);
-    let source = match resume {
-        Some(r) => Source::Resume(r),
-        None => Source::New(Box::new(resolve_config(preset.as_deref(), run)?)),
+    let source = match (resume, run_dir) {
+        (Some(r), _) => Source::Resume(r),
+        (None, Some(d)) => Source::NewAt(Box::new(resolve_config(preset.as_deref(), run)?), d),
+        (None, None) => Source::New(Box::new(resolve_config(preset.as_deref(), run)?)),
     };
     let (mut trainer, run_dir) = make_trainer(source, run)?;
     eprintln!("run folder: {}", run_dir.path.display());

@@ -5,11 +5,13 @@
 //! (`tests/layers.rs` checks this):
 //!
 //! ```text
-//! main → cli → ui → runs, bench → train → dps → core → config → data → hub, model
+//! main → cli → watch → ui, sweep → runs, bench → train → dps → core → config → data → hub, model
 //! ```
 //!
 //! - `main`, `cli` (the binary): argument parsing and the subcommands.
+//! - [`watch`]: a live board of every run under a root.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
+//! - [`sweep`]: grids of runs from one SPEC file, run here or as a SLURM array job.
 //! - [`runs`]: run folders on disk: event logs, checkpoints, and the one summary of a run.
 //! - [`bench`](mod@bench): training-throughput measurements.
 //! - [`train`]: THE training loop, the masked AdamW, the LR schedule, the setup of a run.
@@ -30,5 +32,7 @@ pub mod dps;
 pub mod hub;
 pub mod model;
 pub mod runs;
+pub mod sweep;
 pub mod train;
 pub mod ui;
+pub mod watch;

@@ -2,6 +2,7 @@
 //! and run management.
 
 mod cli;
+mod sweep_cli;
 
 use clap::Parser;
 

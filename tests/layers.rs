@@ -9,7 +9,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["main"],
     &["cli"],
-    &["ui"],
+    &["sweep_cli"],
+    &["watch"],
+    &["ui", "sweep"],
     &["runs", "bench"],
     &["train"],
     &["dps"],

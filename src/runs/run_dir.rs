@@ -51,6 +51,27 @@ impl RunDir {
         Ok(dir)
     }
 
+    /// Create the run folder exactly at `path` and write `config.yaml`. Refuses a folder that
+    /// already holds a run (an `events.jsonl` or a `config.yaml`).
+    pub fn create_at(path: &Path, config: &TrainConfig) -> std::io::Result<Self> {
+        if path.join("events.jsonl").exists() || path.join("config.yaml").exists() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} already holds a run. Fix: resume it with `train --resume {}`, or choose another folder",
+                    path.display(),
+                    path.display()
+                ),
+            ));
+        }
+        std::fs::create_dir_all(path.join("checkpoints"))?;
+        let dir = RunDir {
+            path: path.to_path_buf(),
+        };
+        dir.write_config(config)?;
+        Ok(dir)
+    }
+
     /// Open an existing run folder (for resume, replay, export).
     pub fn open(path: &Path) -> std::io::Result<Self> {
         if !path.join("events.jsonl").exists() && !path.join("config.yaml").exists() {

@@ -1,0 +1,66 @@
+//! A run's dashboard that follows its log: the replay viewer over the events read so far, with
+//! new events appended as the run writes them (the time cursor stays at the end unless moved).
+
+use super::state::Tail;
+use crate::ui::render::draw;
+use crate::ui::run::replay_app;
+use crate::ui::terminal::TerminalGuard;
+use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
+use ratatui::layout::Rect;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+/// Show the dashboard of the run in `run` until the user quits, reading its log twice a second.
+pub fn follow(run: &Path) -> anyhow::Result<()> {
+    let path = run.join("events.jsonl");
+    let mut tail = Tail::default();
+    let mut events = tail.read_new(&path);
+    let mut guard = TerminalGuard::new()?;
+    let term = &mut guard.terminal;
+    let mut cursor = events.len();
+    let mut app = replay_app(&events, cursor, None);
+    let mut last_read = Instant::now();
+    let mut dirty = true;
+    loop {
+        if app.outcome().is_some() {
+            return Ok(());
+        }
+        if last_read.elapsed() >= super::run::REFRESH {
+            last_read = Instant::now();
+            let new = tail.read_new(&path);
+            if !new.is_empty() {
+                let at_end = cursor == events.len();
+                events.extend(new);
+                if at_end {
+                    cursor = events.len();
+                }
+                app = replay_app(&events, cursor, Some(&app));
+                dirty = true;
+            }
+        }
+        if dirty {
+            let size = term.size()?;
+            app.resize(Rect::new(0, 0, size.width, size.height));
+            term.draw(|f| draw(f, &app))?;
+            dirty = false;
+        }
+        if !ct::poll(Duration::from_millis(100))? {
+            continue;
+        }
+        match ct::read()? {
+            CtEvent::Key(k) if k.kind != KeyEventKind::Release => {
+                let _ = app.on_key(k);
+            }
+            CtEvent::Mouse(m) => {
+                let _ = app.on_mouse(m);
+            }
+            _ => {}
+        }
+        dirty = true;
+        let want = app.replay.map_or(cursor, |r| r.cursor);
+        if want != cursor {
+            cursor = want;
+            app = replay_app(&events, cursor, Some(&app));
+        }
+    }
+}

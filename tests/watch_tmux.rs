@@ -1,0 +1,180 @@
+//! `dps-tui watch ROOT` under tmux: the board lists a finished run and a running one with their
+//! states, follows the running one's steps live, filters by state, opens the running run's
+//! dashboard (which reads its new events as they come) and comes back, and quits with `q`,
+//! restoring the terminal.
+//!
+//! Needs `tmux` on the PATH (CI installs it); without it the test prints a SKIPPED line and
+//! returns.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+const WAIT: Duration = Duration::from_secs(60);
+
+struct Tmux {
+    socket: PathBuf,
+}
+
+impl Tmux {
+    fn run(&self, args: &[&str]) -> Output {
+        Command::new("tmux")
+            .arg("-S")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("run tmux")
+    }
+
+    fn capture(&self) -> String {
+        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let t0 = Instant::now();
+        loop {
+            let screen = self.capture();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                t0.elapsed() < WAIT,
+                "timed out waiting for {what}; the pane shows:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.run(&["kill-server"]);
+    }
+}
+
+/// Kills a background run when the test ends, however it ends.
+struct KillOnDrop(std::process::Child);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn step_of(screen: &str, needle: &str) -> Option<u64> {
+    let line = screen.lines().find(|l| l.contains(needle))?;
+    let cell = line
+        .split_whitespace()
+        .find(|w| w.contains('/') && w.ends_with("/100000"))?;
+    cell.split('/').next()?.parse().ok()
+}
+
+/// The dashboard header's `replay <cursor>/<total> events`.
+fn replay_events(screen: &str) -> Option<(u64, u64)> {
+    let line = screen.lines().find(|l| l.contains(" replay "))?;
+    let rest = &line[line.find(" replay ")? + " replay ".len()..];
+    let (a, b) = rest.split_whitespace().next()?.split_once('/')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn sh_quote(p: &Path) -> String {
+    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
+}
+
+#[test]
+fn watch_shows_finished_and_running_runs_live() {
+    if !Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+    {
+        eprintln!("SKIPPED watch_shows_finished_and_running_runs_live: tmux is not installed");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path().join("root");
+    let o = common::headless_demo(&root, &["max_steps=10", "eval_every=5", "method=vanilla"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let _running = KillOnDrop(
+        common::headless_demo(&root, &["max_steps=100000", "eval_every=0", "seed=7"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+
+    let tmux = Tmux {
+        socket: tmp.path().join("tmux.sock"),
+    };
+    let cmd = format!(
+        "{} watch {}; echo EXITED $?; sleep 30",
+        sh_quote(Path::new(env!("CARGO_BIN_EXE_dps-tui"))),
+        sh_quote(&root)
+    );
+    let out = tmux.run(&[
+        "-f",
+        "/dev/null",
+        "new-session",
+        "-d",
+        "-x",
+        "160",
+        "-y",
+        "30",
+        &cmd,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let screen = tmux.wait_for("a finished and a running run", |s| {
+        s.contains("2 runs: 1 running, 1 done") && step_of(s, "seed=7").is_some_and(|n| n > 0)
+    });
+    let done = screen
+        .lines()
+        .find(|l| l.contains("method=vanilla seed=42"))
+        .unwrap_or_else(|| panic!("no finished row:\n{screen}"));
+    assert!(done.contains("done") && done.contains("10/10"), "{done}");
+    assert!(done.contains("accuracy "), "its dev metric: {done}");
+    let first = step_of(&screen, "seed=7").unwrap();
+    let running = screen.lines().find(|l| l.contains("seed=7")).unwrap();
+    assert!(running.contains("running"), "{running}");
+
+    // The running run's step moves on the board as its log grows.
+    tmux.wait_for("the running run's step to advance", |s| {
+        step_of(s, "seed=7").is_some_and(|n| n > first)
+    });
+
+    // `f` keeps only running runs.
+    tmux.run(&["send-keys", "-t", "0", "f"]);
+    tmux.wait_for("only the running run", |s| {
+        s.contains("filter: [running]") && !s.contains("method=vanilla seed=42")
+    });
+
+    // Enter opens the only row shown: the running run's dashboard, which follows its log.
+    tmux.run(&["send-keys", "-t", "0", "Enter"]);
+    let s = tmux.wait_for("the run's dashboard", |s| replay_events(s).is_some());
+    let (_, total) = replay_events(&s).unwrap();
+    tmux.wait_for("the dashboard to read new events", |s| {
+        replay_events(s).is_some_and(|(at, all)| all > total && at == all)
+    });
+    tmux.run(&["send-keys", "-t", "0", "q"]);
+    tmux.wait_for("the board again", |s| s.contains("filter: [running]"));
+
+    tmux.run(&["send-keys", "-t", "0", "q"]);
+    let s = tmux.wait_for("watch to exit", |s| s.contains("EXITED"));
+    assert!(s.contains("EXITED 0"), "{s}");
+    let alt = tmux.run(&["display-message", "-p", "-t", "0", "#{alternate_on}"]);
+    assert_eq!(
+        String::from_utf8_lossy(&alt.stdout).trim(),
+        "0",
+        "the terminal left the alternate screen"
+    );
+}
