@@ -7,8 +7,10 @@
 
 use crate::runs::event_log;
 use crate::train::events::{Event, Metrics};
-use crate::ui::app::{value_text, App, Run, SMOOTHING};
+use crate::ui::format::value_text;
+use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
+use crate::ui::view::SMOOTHING;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
@@ -106,13 +108,13 @@ impl CompareRun {
         config: BTreeMap<String, String>,
         recently_written: bool,
     ) -> CompareRun {
-        let app = App::from_events(events);
+        let run = Run::from_events(events);
         let config = if config.is_empty() {
-            flatten_config(&app.run.config)
+            flatten_config(&run.config)
         } else {
             config
         };
-        let state = if app.run.done.is_some() {
+        let state = if run.done.is_some() {
             RunState::Finished
         } else if recently_written {
             RunState::Running
@@ -122,7 +124,7 @@ impl CompareRun {
         CompareRun {
             name: name.to_string(),
             path: path.to_path_buf(),
-            run: app.run,
+            run,
             config,
             state,
             wall_seconds: None,

@@ -2,8 +2,8 @@
 //! with a legend), and a table of their status, metrics and configurations with the keys that
 //! differ highlighted. A pure function of [`CompareState`].
 
-use crate::ui::app::{fmt_duration, fmt_num};
 use crate::ui::compare::{CompareState, RunState};
+use crate::ui::format::{fmt_duration, fmt_num};
 use crate::ui::screens::help::centered;
 use crate::ui::widgets::plot::{chart_areas, panel, x_labels, x_to_col, y_labels};
 use ratatui::buffer::Buffer;
