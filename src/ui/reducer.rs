@@ -430,6 +430,10 @@ mod tests {
         assert_eq!(run.hyper.batch_size, Some(16));
         assert!((run.train_seconds - 1.6).abs() < 1e-9);
         assert!((run.eta_seconds().unwrap() - 90.0 * 0.16).abs() < 1e-6);
+        // Paced: 10 steps took 10 s of wall time, so 90 steps to go take 90 s.
+        let wall = Some(std::time::Duration::from_secs(10));
+        assert!((run.eta_seconds_with_wall(wall).unwrap() - 90.0).abs() < 1e-6);
+        assert!((run.eta_seconds_with_wall(None).unwrap() - 90.0 * 0.16).abs() < 1e-6);
     }
 
     #[test]

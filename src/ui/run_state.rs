@@ -273,6 +273,19 @@ impl Run {
         Some(left * per_step)
     }
 
+    /// Seconds to go, from the slower of the step time and the wall-clock time per step since
+    /// the start (`wall`: time since the run started). A paced run (the demo in the TUI) waits
+    /// between steps, so only the wall clock tells its end.
+    pub fn eta_seconds_with_wall(&self, wall: Option<std::time::Duration>) -> Option<f64> {
+        let eta = self.eta_seconds()?;
+        let done = self.step.saturating_sub(self.start_step);
+        let Some(w) = wall.filter(|_| done > 0) else {
+            return Some(eta);
+        };
+        let left = self.total_steps.saturating_sub(self.step) as f64;
+        Some(eta.max(w.as_secs_f64() / done as f64 * left))
+    }
+
     /// The value now in effect for a changeable key (`p`, `learning_rate`, `update_ratio`).
     pub fn current(&self, key: &str) -> Option<f64> {
         match key {

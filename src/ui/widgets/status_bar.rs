@@ -120,7 +120,7 @@ pub fn render(run: &Run, clock: &Clock, theme: &Theme, area: Rect, buf: &mut Buf
     ));
     spans.push(sep.clone());
     let eta = run
-        .eta_seconds()
+        .eta_seconds_with_wall(clock.wall_elapsed)
         .map(fmt_duration)
         .unwrap_or_else(|| "–".into());
     spans.push(Span::styled(format!("ETA {eta}"), theme.text()));
