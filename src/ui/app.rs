@@ -8,12 +8,11 @@
 use crate::config::TrainConfig;
 use crate::train::events::{Event, MatrixReport};
 use crate::ui::form::Picker;
-use crate::ui::run_state::{canonical_key, Run, RunStatus};
+use crate::ui::run_state::{canonical_key, Clock, Run, RunStatus};
 use crate::ui::theme::Theme;
 use crate::ui::view::{Focus, ReplayInfo, View};
 use ratatui::layout::Rect;
 use std::collections::BTreeMap;
-use std::time::Duration;
 
 /// How a UI session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -31,16 +30,6 @@ pub enum Outcome {
 pub enum Screen {
     Picker,
     Dashboard,
-}
-
-/// Wall-clock read-outs the event loop keeps up to date (`None` in tests: the status bar then
-/// shows the sum of step times).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct Clock {
-    /// Time since the run started.
-    pub wall_elapsed: Option<Duration>,
-    /// Resident memory of this process.
-    pub memory_bytes: Option<u64>,
 }
 
 /// The whole UI state.

@@ -5,6 +5,7 @@
 use crate::train::events::{ControlStatus, MatrixReport, Metrics, StageKind};
 use crate::ui::history::LossHistory;
 use std::collections::VecDeque;
+use std::time::Duration;
 
 /// The trainer's state as the events tell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -325,6 +326,16 @@ impl Run {
             }
         }
     }
+}
+
+/// Wall-clock read-outs the event loop keeps up to date (`None` in tests: the status bar then
+/// shows the sum of step times).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Clock {
+    /// Time since the run started.
+    pub wall_elapsed: Option<Duration>,
+    /// Resident memory of this process.
+    pub memory_bytes: Option<u64>,
 }
 
 /// Normalise a control key to the name used by [`Hyper`] (`lr` → `learning_rate`).

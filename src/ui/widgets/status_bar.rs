@@ -1,9 +1,8 @@
 //! The one-line status bar: state, progress, stage, speed, ETA, elapsed time and memory.
 
 use crate::train::events::StageKind;
-use crate::ui::app::Clock;
 use crate::ui::format::{fmt_bytes, fmt_duration};
-use crate::ui::run_state::{Activity, Run, RunStatus};
+use crate::ui::run_state::{Activity, Clock, Run, RunStatus};
 use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
