@@ -232,6 +232,13 @@ pub fn run(cli: Cli) -> Result<i32> {
 /// The configuration from a preset plus command-line overrides.
 pub fn resolve_config(preset: Option<&str>, run: &RunArgs) -> Result<TrainConfig> {
     let (mut c, _origin) = config::load_preset(preset.unwrap_or("rte"))?;
+    apply_overrides(&mut c, run)?;
+    Ok(c)
+}
+
+/// Apply the command line's `--model`, `--data-dir`, `--device`, `--threads` and `--set` to a
+/// preset's configuration, then validate it.
+pub fn apply_overrides(c: &mut TrainConfig, run: &RunArgs) -> Result<()> {
     if let Some(m) = &run.model {
         c.model = m.clone();
     }
@@ -248,7 +255,7 @@ pub fn resolve_config(preset: Option<&str>, run: &RunArgs) -> Result<TrainConfig
         c.set_override(kv)?;
     }
     c.validate("the command line")?;
-    Ok(c)
+    Ok(())
 }
 
 fn init_logging(out: &Path) {
@@ -416,7 +423,12 @@ fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result
         spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
     };
     let outcome = match (preset, resume) {
-        (None, None) => dps_tui::ui::run_app(&mut start)?,
+        (None, None) => {
+            let picker = dps_tui::ui::form::Picker::from_presets(|c| {
+                apply_overrides(c, run).map_err(|e| format!("{e:#}"))
+            });
+            dps_tui::ui::run_app(picker, &mut start)?
+        }
         (_, Some(r)) => {
             let (events, commands) = spawn(Source::Resume(r), run)?;
             dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
@@ -431,8 +443,16 @@ fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result
     Ok(0)
 }
 
+/// Slow the demo down enough to watch and steer it (see [`dps_tui::ui::pacing`]); other runs,
+/// and every headless run, go at full speed.
+fn pace_for_tui(trainer: &mut Trainer) {
+    trainer.min_step_interval =
+        dps_tui::ui::pacing::step_interval(&trainer.config, trainer.total_steps);
+}
+
 fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>)> {
     let (mut trainer, _rd) = make_trainer(source, run)?;
+    pace_for_tui(&mut trainer);
     let (etx, erx) = unbounded::<Event>();
     let (ctx, crx) = unbounded::<Command>();
     trainer.add_sink(Box::new(etx));
@@ -616,4 +636,54 @@ fn report(root: &Path, json: bool, baseline: &str) -> Result<i32> {
         print!("{}", dps_tui::runs::report::to_markdown(&r));
     }
     Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_tui_paces_the_demo() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunArgs {
+            out: tmp.path().to_path_buf(),
+            threads: Some(1),
+            ..RunArgs::default()
+        };
+        let c = resolve_config(Some("demo"), &run).unwrap();
+        // `headless_train` builds its trainer with `make_trainer` alone.
+        let (headless, _) = make_trainer(Source::New(Box::new(c.clone())), &run).unwrap();
+        assert_eq!(
+            headless.min_step_interval, None,
+            "the headless demo is not paced"
+        );
+        let (mut tui, _) = make_trainer(Source::New(Box::new(c)), &run).unwrap();
+        pace_for_tui(&mut tui);
+        let every = tui.min_step_interval.expect("the TUI paces the demo");
+        assert!(every.as_secs_f64() * tui.total_steps as f64 >= 120.0);
+    }
+
+    #[test]
+    fn the_pickers_presets_carry_the_command_line() {
+        let run = RunArgs {
+            model: Some("/models/minilm".into()),
+            data_dir: Some("/data/glue".into()),
+            set: vec!["seed=7".into()],
+            ..RunArgs::default()
+        };
+        let picker = dps_tui::ui::form::Picker::from_presets(|c| {
+            apply_overrides(c, &run).map_err(|e| format!("{e:#}"))
+        });
+        let text = |k: &str| {
+            let f = picker.fields.iter().find(|f| f.key == k).unwrap();
+            f.text.clone()
+        };
+        assert_eq!(text("model"), "/models/minilm");
+        assert_eq!(text("data_dir"), "/data/glue");
+        assert_eq!(text("seed"), "7");
+        for p in &picker.presets {
+            let c = p.config.as_ref().unwrap();
+            assert_eq!(c.model, "/models/minilm", "{}", p.name);
+        }
+    }
 }

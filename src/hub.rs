@@ -78,8 +78,10 @@ pub enum HubError {
     /// The Hub could not be reached, or answered with an error.
     #[error(
         "{kind} `{repo}`: {action} failed: {message}. The cache folder is {cache}. Fix: check \
-         the network and the repository id (private repositories need HF_TOKEN or a token file), \
-         or pass a local folder"
+         the network and the repository id (private repositories need HF_TOKEN or a token file); \
+         or pass a local folder (--model DIR for a model, --data-dir DIR for GLUE data); or, \
+         when the files are already in the cache, set HF_HUB_OFFLINE=1 to use them without the \
+         network"
     )]
     Request {
         kind: &'static str,

@@ -439,3 +439,51 @@ fn replay_and_compare_of_finished_runs_under_tmux() {
     let done = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
     assert!(done.contains("EXIT=0"), "{done}");
 }
+
+#[test]
+fn picker_starts_from_the_command_lines_model_and_data_under_tmux() {
+    if !tmux_available() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: tmux not found; the picker test did not run. Fix: install tmux"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let model = tmp.path().join("my-model");
+    let data = tmp.path().join("my-glue");
+    let out = tmp.path().join("runs");
+    let mut cmd = sh_quote(env!("CARGO_BIN_EXE_dps-tui"));
+    for a in [
+        "--model",
+        model.to_str().unwrap(),
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ] {
+        cmd.push(' ');
+        cmd.push_str(&sh_quote(a));
+    }
+    cmd.push_str("; echo EXIT=$?; sleep 600");
+    let tmux = Tmux::start(tmp.path(), 160, 48, &cmd);
+
+    // The form starts from the command line's folders, and says they are not there.
+    let screen = tmux.wait_for("the picker's form", |s| s.contains("run settings"));
+    for path in [&model, &data] {
+        let p = path.to_str().unwrap();
+        assert!(screen.contains(p), "the form does not show {p}:\n{screen}");
+    }
+    assert!(screen.contains("not found"), "{screen}");
+    assert!(!screen.contains("✓ ready"), "{screen}");
+
+    // enter tries the local folder, not the Hub, and says why it failed.
+    tmux.send("Enter");
+    let failed = tmux.wait_for("the start error", |s| s.contains("could not start"));
+    assert!(failed.contains("my-model"), "{failed}");
+    assert!(!failed.contains("huggingface.co"), "{failed}");
+
+    tmux.send("q");
+    let end = tmux.wait_for("the exit status", |s| s.contains("EXIT="));
+    assert!(end.contains("EXIT=0"), "{end}");
+}

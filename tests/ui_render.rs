@@ -6,11 +6,13 @@ use dps_tui::config::{Control, Freeze, SelectionScope, TrainConfig};
 use dps_tui::core::events::{
     Command, ControlStatus, Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION,
 };
-use dps_tui::ui::app::{Focus, Lens, Overlay, RunStatus, Screen};
+use dps_tui::hub::HubSource;
+use dps_tui::ui::app::Screen;
 use dps_tui::ui::form::{Picker, PresetEntry};
 use dps_tui::ui::render::draw;
-use dps_tui::ui::run::replay_app;
+use dps_tui::ui::run_state::RunStatus;
 use dps_tui::ui::theme::Theme;
+use dps_tui::ui::view::{Focus, Lens, Overlay};
 use dps_tui::ui::widgets::heatmap;
 use dps_tui::ui::{App, Outcome};
 use ratatui::backend::TestBackend;
@@ -237,8 +239,19 @@ fn picker_app() -> App {
             config: Err("presets/broken.yaml: unknown key `lr`".into()),
         },
     ]));
+    // Online with an empty cache, whatever this machine's environment holds: the presets'
+    // Hub model and data will download.
+    let p = app.picker.as_mut().unwrap();
+    p.hub = online_empty_hub();
+    p.revalidate();
     app.theme = Theme::colored();
     app
+}
+
+fn online_empty_hub() -> HubSource {
+    let mut hub = HubSource::offline("/nonexistent/hub-cache");
+    hub.offline = false;
+    hub
 }
 
 // ---------------------------------------------------------------- reducer
@@ -366,7 +379,7 @@ fn replay_is_reapplying_a_prefix() {
         .iter()
         .position(|e| matches!(e, Event::Step { step: 50, .. }))
         .unwrap();
-    let mut app = replay_app(&events, cut + 1, Some(&full));
+    let mut app = App::replay_at(&events, cut + 1, Some(&full));
     assert_eq!(app.run.step, 50);
     assert_eq!(app.replay.unwrap().total, events.len());
     app.view.focus = Focus::Loss;
@@ -388,14 +401,14 @@ fn render_replay_at_a_cursor_mid_run() {
         .position(|e| matches!(e, Event::Step { step: 110, .. }))
         .unwrap()
         + 1;
-    let mut app = replay_app(&events, cut, Some(&full));
+    let mut app = App::replay_at(&events, cut, Some(&full));
     let buf = render(&mut app, 200, 60);
     let screen = text(&buf);
     let loss_at =
         |step: usize| 0.7 * (-(step as f64) / 150.0).exp() + 0.05 * ((step * 7) % 11) as f64 / 11.0;
     let (l110, l200) = (
-        dps_tui::ui::app::fmt_num(loss_at(110)),
-        dps_tui::ui::app::fmt_num(loss_at(200)),
+        dps_tui::ui::format::fmt_num(loss_at(110)),
+        dps_tui::ui::format::fmt_num(loss_at(200)),
     );
     assert_ne!(l110, l200);
     assert_has(
@@ -445,7 +458,7 @@ fn render_replay_at_a_cursor_mid_run() {
     let mut back = app.clone();
     back.view.focus = Focus::Loss;
     back.on_key(key(KeyCode::Left));
-    let prev = replay_app(&events, back.replay.unwrap().cursor, Some(&back));
+    let prev = App::replay_at(&events, back.replay.unwrap().cursor, Some(&back));
     assert_eq!(prev.run.step, 109);
 }
 
@@ -552,9 +565,9 @@ fn heatmap_cursor_and_mouse_click() {
     app.on_key(key(KeyCode::Left));
     assert_eq!((app.heat_row(), app.heat_col()), (Some(1), Some(1)));
     let _ = render(&mut app, 200, 60);
-    let layout = dps_tui::ui::screens::dashboard::layout(app.area, &app);
+    let layout = dps_tui::ui::screens::dashboard::layout(app.area, app.run.error.is_some());
     let panel = layout.heatmap.unwrap();
-    let g = heatmap::geometry(panel, &app);
+    let g = heatmap::geometry(panel, &app.run, &app.view, &app.theme);
     // Click the first column, third line.
     let at = Position::new(g.grid.x, g.grid.y + 2);
     app.view.focus = Focus::Loss;
@@ -649,7 +662,10 @@ fn render_picker() {
             "update_ratio",
             "data_dir",
             "device",
-            "ready",
+            "⇣ will download from the Hub: enter starts",
+            "⇣ model sentence-transformers/all-MiniLM-L6-v2",
+            "will download from the Hub",
+            "⇣ data  GLUE rte will download from the Hub",
             "enter",
         ],
     );
@@ -897,4 +913,149 @@ fn render_heatmap_half_blocks_for_a_six_layer_model() {
     }
     let small = text(&render(&mut app, 80, 24));
     assert_has(&small, &["classifier · stage 5", "pool/cls", "↑"]);
+}
+
+/// A picker over one preset with `config`, its readiness checked against `hub`.
+fn one_preset_picker(config: TrainConfig, hub: HubSource) -> App {
+    let mut picker = Picker::new(vec![PresetEntry {
+        name: "x".into(),
+        origin: "test".into(),
+        config: Ok(config),
+    }]);
+    picker.hub = hub;
+    picker.revalidate();
+    let mut app = App::with_picker(picker);
+    app.theme = Theme::colored();
+    app
+}
+
+#[test]
+fn render_picker_status_is_honest_about_model_and_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let offline = HubSource::offline(tmp.path().join("cache"));
+    // The demo needs nothing from disk.
+    let demo = TrainConfig {
+        task: "demo".into(),
+        model: "demo".into(),
+        ..TrainConfig::default()
+    };
+    let screen = text(&render(
+        &mut one_preset_picker(demo, offline.clone()),
+        120,
+        40,
+    ));
+    assert_has(&screen, &["✓ ready: enter starts", "built-in demo model"]);
+    // A local model folder and data folder that do not exist.
+    let model = tmp.path().join("no-model");
+    let data = tmp.path().join("no-glue");
+    let gone = TrainConfig {
+        task: "rte".into(),
+        model: model.display().to_string(),
+        data_dir: Some(data.clone()),
+        ..TrainConfig::default()
+    };
+    let mut app = one_preset_picker(gone.clone(), offline.clone());
+    let screen = text(&render(&mut app, 160, 40));
+    assert!(!screen.contains("ready"), "{screen}");
+    assert_has(
+        &screen,
+        &["✗ model or data missing", "not found", "train.tsv"],
+    );
+    // Once the files are there, the same form is ready.
+    std::fs::create_dir_all(&model).unwrap();
+    for f in dps_tui::hub::MODEL_FILES {
+        std::fs::write(model.join(f), "x").unwrap();
+    }
+    std::fs::create_dir_all(data.join("RTE")).unwrap();
+    for f in ["train.tsv", "dev.tsv"] {
+        std::fs::write(data.join("RTE").join(f), "x").unwrap();
+    }
+    let mut app = one_preset_picker(gone, offline.clone());
+    let screen = text(&render(&mut app, 160, 40));
+    assert_has(&screen, &["✓ ready: enter starts", "model folder"]);
+    // A Hub id offline with an empty cache cannot be had.
+    let hub_id = TrainConfig {
+        task: "rte".into(),
+        ..TrainConfig::default()
+    };
+    let screen = text(&render(&mut one_preset_picker(hub_id, offline), 160, 40));
+    assert_has(
+        &screen,
+        &["✗ model or data missing", "HF_HUB_OFFLINE is set"],
+    );
+}
+
+#[test]
+fn render_start_error_shows_the_whole_message_and_scrolls() {
+    let msg = "model `sentence-transformers/all-MiniLM-L6-v2`: listing the files failed: request \
+               error: https://huggingface.co/api/models/sentence-transformers/all-MiniLM-L6-v2/revision/main: \
+               Dns Failed to resolve 'huggingface.co'. The cache folder is /home/user/.cache/huggingface/hub. \
+               Fix: check the network and the repository id (private repositories need HF_TOKEN or a \
+               token file); or pass a local folder (--model DIR for a model, --data-dir DIR for GLUE \
+               data); or, when the files are already in the cache, set HF_HUB_OFFLINE=1 to use them \
+               without the network";
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    // The error box's text (its lines start with a thin border; the focused preset list's
+    // with a thick one), without whitespace.
+    let boxed = |screen: &str| -> String {
+        squeeze(
+            &screen
+                .lines()
+                .filter(|l| l.starts_with('│'))
+                .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    };
+    let mut app = picker_app();
+    app.start_failed(msg.into());
+    // Big enough: every word of the message is on screen, cause and fix included.
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(
+        &screen,
+        &[
+            "could not start",
+            "Dns Failed to resolve",
+            "HF_HUB_OFFLINE=1",
+        ],
+    );
+    assert!(
+        boxed(&screen).contains(&squeeze(msg)),
+        "the message is cut:\n{screen}"
+    );
+    // Small: the box shows the start and says there is more; page down reaches the fix.
+    let small = text(&render(&mut app, 80, 20));
+    assert_has(&small, &["could not start", "more below: pgdn"]);
+    assert!(
+        boxed(&small).starts_with(&squeeze("model `sentence-transformers")),
+        "{small}"
+    );
+    assert!(!boxed(&small).contains("withoutthenetwork"), "{small}");
+    for _ in 0..20 {
+        app.on_key(key(KeyCode::PageDown));
+    }
+    let end = text(&render(&mut app, 80, 20));
+    assert_has(&end, &["pgup: back to the top"]);
+    assert!(boxed(&end).ends_with("withoutthenetwork"), "{end}");
+    assert!(!end.contains("more below"), "{end}");
+    app.on_key(key(KeyCode::PageUp));
+    let back = text(&render(&mut app, 80, 20));
+    assert_has(&back, &["more below: pgdn"]);
+}
+
+#[test]
+fn render_help_lists_every_key_of_the_key_table() {
+    let mut app = app_at(5);
+    app.on_key(chr('?'));
+    let screen = text(&render(&mut app, 160, 50));
+    for b in dps_tui::ui::keys::BINDINGS {
+        if b.section == dps_tui::ui::keys::Section::Replay {
+            assert!(
+                !screen.contains(b.help),
+                "replay keys outside a replay:\n{screen}"
+            );
+        } else {
+            assert_has(&screen, &[b.label, b.help]);
+        }
+    }
 }

@@ -101,6 +101,9 @@ pub struct Trainer {
     pub step: usize,
     pub best_metric: Option<f64>,
     pub on_failure: OnFailure,
+    /// The shortest time a step takes: after a quicker step the trainer waits out the rest,
+    /// still answering commands (the TUI paces the demo so it can be watched). `None`: full speed.
+    pub min_step_interval: Option<std::time::Duration>,
     sinks: Vec<Box<dyn EventSink>>,
     commands: Option<Receiver<Command>>,
     checkpointer: Option<Box<dyn Checkpointer>>,
@@ -173,6 +176,7 @@ impl Trainer {
             step: 0,
             best_metric: None,
             on_failure: OnFailure::Stop,
+            min_step_interval: None,
             sinks: Vec::new(),
             commands: None,
             checkpointer: None,
@@ -468,6 +472,29 @@ impl Trainer {
         }
     }
 
+    /// Wait out the rest of `min_step_interval` after a step that began at `began`, applying
+    /// commands as they arrive.
+    fn pace(&mut self, began: Instant) -> Result<Option<RunSummary>, TrainError> {
+        let Some(deadline) = self.min_step_interval.map(|d| began + d) else {
+            return Ok(None);
+        };
+        while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+            let Some(rx) = self.commands.clone() else {
+                std::thread::sleep(left);
+                break;
+            };
+            match rx.recv_timeout(left) {
+                Ok(cmd) => {
+                    if let Some(s) = self.handle(cmd)? {
+                        return Ok(Some(s));
+                    }
+                }
+                Err(_) => break,
+            }
+        }
+        Ok(None)
+    }
+
     /// Emit the `start` event.
     pub fn emit_start(&mut self) {
         let e = Event::Start {
@@ -666,6 +693,9 @@ impl Trainer {
                         }
                     }
                 }
+            }
+            if let Some(s) = self.pace(t0)? {
+                return Ok(s);
             }
         }
         let metrics = self.run_eval()?;

@@ -7,8 +7,9 @@
 
 use crate::core::events::Event;
 use crate::runs::summary::{RunRecord, RunSummary, SummaryError};
-use crate::ui::app::{App, Run, SMOOTHING};
+use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
+use crate::ui::view::SMOOTHING;
 use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -35,7 +36,7 @@ impl CompareRun {
     ) -> CompareRun {
         CompareRun {
             summary: RunSummary::from_events(name, path, events, config, log_age),
-            run: App::from_events(events).run,
+            run: Run::from_events(events),
             torn_tail: false,
         }
     }
@@ -44,7 +45,7 @@ impl CompareRun {
     pub fn load(path: &Path) -> Result<CompareRun, SummaryError> {
         let record = RunRecord::read(path)?;
         Ok(CompareRun {
-            run: App::from_events(&record.events).run,
+            run: Run::from_events(&record.events),
             summary: record.summary,
             torn_tail: record.torn_tail,
         })

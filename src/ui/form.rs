@@ -4,6 +4,8 @@
 //! a field is the same one `--set` would give, and a run cannot start while any field is invalid.
 
 use crate::config::{list_presets, Method, TrainConfig};
+use crate::hub::HubSource;
+use crate::ui::readiness::Readiness;
 
 /// The fields the form edits, in display order.
 pub const FORM_KEYS: [&str; 10] = [
@@ -61,8 +63,14 @@ pub struct Picker {
     pub field: usize,
     /// An error across fields (from `TrainConfig::validate`).
     pub form_error: Option<String>,
-    /// The last error from starting a run, shown until the next attempt.
+    /// The last error from starting a run, shown in a box until a key closes it.
     pub start_error: Option<String>,
+    /// Lines the error box is scrolled down.
+    pub error_scroll: u16,
+    /// Whether the form's model and data can be had (`None` while the form is invalid).
+    pub readiness: Option<Readiness>,
+    /// The Hub cache and offline flag the readiness is checked against.
+    pub hub: HubSource,
 }
 
 /// Text for a config value in the form.
@@ -94,16 +102,21 @@ pub fn parse_text(text: &str) -> serde_yaml::Value {
 }
 
 impl Picker {
-    /// A picker over the presets found by [`list_presets`] (local `presets/` and built-in).
-    pub fn from_presets() -> Picker {
+    /// A picker over the presets found by [`list_presets`] (local `presets/` and built-in),
+    /// each with the command line's settings (`--model`, `--data-dir`, `--set`, ...) applied by
+    /// `overrides`, so the form starts from them.
+    pub fn from_presets(overrides: impl Fn(&mut TrainConfig) -> Result<(), String>) -> Picker {
         let presets = list_presets()
             .into_iter()
             .map(|r| match r {
-                Ok(p) => PresetEntry {
-                    name: p.name,
-                    origin: p.origin,
-                    config: Ok(p.config),
-                },
+                Ok(mut p) => {
+                    let config = overrides(&mut p.config).map(|()| p.config);
+                    PresetEntry {
+                        name: p.name,
+                        origin: p.origin,
+                        config,
+                    }
+                }
                 Err(e) => PresetEntry {
                     name: "(broken preset)".into(),
                     origin: String::new(),
@@ -124,6 +137,9 @@ impl Picker {
             field: 0,
             form_error: None,
             start_error: None,
+            error_scroll: 0,
+            readiness: None,
+            hub: HubSource::from_env(),
         };
         p.load_fields();
         p
@@ -158,9 +174,28 @@ impl Picker {
         self.load_fields();
     }
 
-    /// Re-check every field against the highlighted preset.
+    /// Re-check every field against the highlighted preset, and whether the model and data
+    /// it names can be had.
     pub fn revalidate(&mut self) {
-        let _ = self.resolve();
+        self.readiness = self
+            .resolve()
+            .map(|config| Readiness::check(&config, &self.hub));
+    }
+
+    /// Show why a run could not start, from the top of the message.
+    pub fn show_start_error(&mut self, message: String) {
+        self.start_error = Some(message);
+        self.error_scroll = 0;
+    }
+
+    /// The message in the error box: a failed start, else invalid settings.
+    pub fn shown_error(&self) -> Option<&String> {
+        self.start_error.as_ref().or(self.form_error.as_ref())
+    }
+
+    /// Scroll the error box by `lines` (negative: up), at most to `max`.
+    pub fn scroll_error(&mut self, lines: i32, max: u16) {
+        self.error_scroll = (self.error_scroll as i32 + lines).clamp(0, max as i32) as u16;
     }
 
     /// The configuration the form describes, or `None` when a field (or the preset) is invalid.

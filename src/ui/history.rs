@@ -72,11 +72,6 @@ impl LossHistory {
         self.loss.last().map(|&l| l as f64)
     }
 
-    /// The step at index `i`.
-    pub fn step_at(&self, i: usize) -> usize {
-        self.steps[i] as usize
-    }
-
     /// The loss at index `i`.
     pub fn loss_at(&self, i: usize) -> f64 {
         self.loss[i] as f64

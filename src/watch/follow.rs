@@ -2,8 +2,8 @@
 //! new events appended as the run writes them (the time cursor stays at the end unless moved).
 
 use super::state::Tail;
+use crate::ui::app::App;
 use crate::ui::render::draw;
-use crate::ui::run::replay_app;
 use crate::ui::terminal::TerminalGuard;
 use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
 use ratatui::layout::Rect;
@@ -18,7 +18,7 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::new()?;
     let term = &mut guard.terminal;
     let mut cursor = events.len();
-    let mut app = replay_app(&events, cursor, None);
+    let mut app = App::replay_at(&events, cursor, None);
     let mut last_read = Instant::now();
     let mut dirty = true;
     loop {
@@ -34,7 +34,7 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
                 if at_end {
                     cursor = events.len();
                 }
-                app = replay_app(&events, cursor, Some(&app));
+                app = App::replay_at(&events, cursor, Some(&app));
                 dirty = true;
             }
         }
@@ -60,7 +60,7 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
         let want = app.replay.map_or(cursor, |r| r.cursor);
         if want != cursor {
             cursor = want;
-            app = replay_app(&events, cursor, Some(&app));
+            app = App::replay_at(&events, cursor, Some(&app));
         }
     }
 }

@@ -3,8 +3,8 @@
 //! differ highlighted. A pure function of [`CompareState`].
 
 use crate::runs::summary::RunState;
-use crate::ui::app::{fmt_duration, fmt_num};
 use crate::ui::compare::CompareState;
+use crate::ui::format::{fmt_duration, fmt_num};
 use crate::ui::screens::help::centered;
 use crate::ui::widgets::plot::{chart_areas, panel, x_labels, x_to_col, y_labels};
 use ratatui::buffer::Buffer;

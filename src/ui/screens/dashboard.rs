@@ -1,8 +1,10 @@
 //! The training dashboard: title, error banner, loss and eval charts, settings, selection
 //! heatmap, event log, status bar and key hints. Panels are dropped on small terminals.
 
-use crate::ui::app::{App, Focus, RunStatus};
+use crate::ui::app::App;
 use crate::ui::form::short_model;
+use crate::ui::run_state::RunStatus;
+use crate::ui::view::Focus;
 use crate::ui::widgets::{eval_chart, event_log, heatmap, hyperparams, loss_chart, status_bar};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -32,10 +34,10 @@ pub fn is_wide(area: Rect) -> bool {
     area.width >= 110 && area.height >= 30
 }
 
-/// Lay the dashboard out in `area`.
-pub fn layout(area: Rect, app: &App) -> DashLayout {
+/// Lay the dashboard out in `area`, with an error banner line when `banner`.
+pub fn layout(area: Rect, banner: bool) -> DashLayout {
     let wide = is_wide(area);
-    let banner_h = u16::from(app.run.error.is_some());
+    let banner_h = u16::from(banner);
     let settings_h = u16::from(!wide);
     let [title, banner, settings_line, body, status, hints] = Layout::vertical([
         Constraint::Length(1),
@@ -99,7 +101,7 @@ pub fn layout(area: Rect, app: &App) -> DashLayout {
 /// Draw the dashboard (without overlays).
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let l = layout(area, app);
+    let l = layout(area, app.run.error.is_some());
     let buf = frame.buffer_mut();
     title_line(app, l.title, buf);
     if let (Some(r), Some(msg)) = (l.banner.filter(|r| !r.is_empty()), &app.run.error) {
@@ -118,29 +120,30 @@ pub fn draw(frame: &mut Frame, app: &App) {
         buf.set_line(r.x, r.y, &line, r.width);
     }
     if let Some(r) = l.settings_line.filter(|r| !r.is_empty()) {
-        hyperparams::render_line(app, r, buf);
+        hyperparams::render_line(&app.run, &app.requested, &app.theme, r, buf);
     }
     if app.view.zoom {
-        crate::ui::screens::zoom::render(app, l.body, buf);
+        crate::ui::screens::zoom::render(&app.run, &app.view, &app.theme, l.body, buf);
     } else {
-        let f = app.view.focus;
+        let (run, view, theme) = (&app.run, &app.view, &app.theme);
+        let f = view.focus;
         if let Some(r) = l.loss {
-            loss_chart::render(app, r, buf, f == Focus::Loss);
+            loss_chart::render(run, view, theme, r, buf, f == Focus::Loss);
         }
         if let Some(r) = l.settings {
-            hyperparams::render(app, r, buf);
+            hyperparams::render(run, &app.requested, theme, r, buf);
         }
         if let Some(r) = l.eval {
-            eval_chart::render(app, r, buf, false);
+            eval_chart::render(run, view, theme, r, buf, false);
         }
         if let Some(r) = l.heatmap {
-            heatmap::render(app, r, buf, f == Focus::Heatmap);
+            heatmap::render(run, view, theme, r, buf, f == Focus::Heatmap);
         }
         if let Some(r) = l.log {
-            event_log::render(app, r, buf, f == Focus::Log);
+            event_log::render(run, view, theme, r, buf, f == Focus::Log);
         }
     }
-    status_bar::render(app, l.status, buf);
+    status_bar::render(&app.run, &app.clock, &app.theme, l.status, buf);
     hints_line(app, l.hints, buf);
 }
 

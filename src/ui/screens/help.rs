@@ -1,63 +1,11 @@
-//! The help overlay: every key.
+//! The help overlay: every key, generated from the key table ([`crate::ui::keys`]).
 
-use crate::ui::app::App;
+use crate::ui::keys::{self, Section};
+use crate::ui::theme::Theme;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 use ratatui::Frame;
-
-/// Every dashboard key: (section, [(keys, what)]).
-pub const KEYS: &[(&str, &[(&str, &str)])] = &[
-    (
-        "Training (sent to the trainer, applied between steps)",
-        &[
-            ("space", "pause / resume"),
-            ("+ / -", "p (share frozen) ± 0.05, from the next selection"),
-            ("[ / ]", "peak learning rate ÷ 2 / × 2"),
-            ("u", "update ratio: cycle 0.025 → 0.05 → 0.1"),
-            (
-                "f",
-                "DPS freeze: gradient ↔ strict, from the next selection",
-            ),
-            (
-                "g",
-                "DPS selection scope: per-matrix ↔ global, from the next selection",
-            ),
-            ("e", "evaluate on the dev set now"),
-            ("c", "write a checkpoint now"),
-            ("q", "quit: checkpoint and quit / quit / cancel"),
-            ("ctrl-c", "stop without checkpoint (twice: leave at once)"),
-        ],
-    ),
-    (
-        "View",
-        &[
-            ("l", "loss chart: log-y on / off"),
-            ("s", "smoothing (EMA): 0 → 0.6 → 0.9 → 0.97"),
-            (
-                "v / 1-4",
-                "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected",
-            ),
-            ("tab", "focus: loss chart → heatmap → event log"),
-            (
-                "arrows",
-                "heatmap: move the cursor · log: scroll · loss: zoom x",
-            ),
-            ("enter", "zoom into the matrix under the cursor"),
-            ("esc", "back"),
-            ("mouse", "click a heatmap cell · wheel over charts: zoom x"),
-            ("?", "this help"),
-        ],
-    ),
-    (
-        "Replay",
-        &[
-            ("← / →", "one event back / forward"),
-            ("shift ←/→, pgup/pgdn", "jump 2% of the events"),
-            ("home / end", "start / end"),
-        ],
-    ),
-];
 
 /// A rectangle of at most `w`×`h` centred in `area`.
 pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -71,22 +19,21 @@ pub fn centered(area: Rect, w: u16, h: u16) -> Rect {
     )
 }
 
-/// Draw the help overlay.
-pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = &app.theme;
+/// Draw the help overlay; the replay keys are listed only in the replay viewer.
+pub fn draw(frame: &mut Frame, theme: &Theme, replay: bool) {
     let mut lines: Vec<Line> = Vec::new();
-    for (section, keys) in KEYS {
-        if *section == "Replay" && app.replay.is_none() {
+    for section in Section::ALL {
+        if section == Section::Replay && !replay {
             continue;
         }
         if !lines.is_empty() {
             lines.push(Line::raw(""));
         }
-        lines.push(Line::styled(*section, theme.title()));
-        for (k, what) in *keys {
+        lines.push(Line::styled(section.title(), theme.title()));
+        for b in keys::section(section) {
             lines.push(Line::from(vec![
-                Span::styled(format!("  {k:<22}"), theme.key()),
-                Span::styled(*what, theme.text()),
+                Span::styled(format!("  {:<22}", b.label), theme.key()),
+                Span::styled(b.help, theme.text()),
             ]));
         }
     }

@@ -1,8 +1,11 @@
-//! The preset picker: presets on the left, details and an editable form on the right, start
-//! errors at the bottom.
+//! The preset picker: presets on the left, details and an editable form on the right, and at
+//! the bottom why the run could not start or why the settings are invalid: the whole message,
+//! wrapped, scrolled with the page keys when it is taller than its box.
 
-use crate::ui::app::{fmt_num, App};
 use crate::ui::form::{short_model, steps_text, Picker, PickerFocus, FORM_ORIGIN};
+use crate::ui::format::{fmt_num, wrap_text};
+use crate::ui::readiness::{Need, Status};
+use crate::ui::theme::Theme;
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,15 +14,11 @@ use ratatui::widgets::{Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
 /// Draw the picker.
-pub fn draw(frame: &mut Frame, app: &App) {
+pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme) {
     let area = frame.area();
     let buf = frame.buffer_mut();
-    let theme = &app.theme;
-    let Some(p) = &app.picker else {
-        return;
-    };
-    let err = p.start_error.as_ref().or(p.form_error.as_ref());
-    let err_h = if err.is_some() { 4 } else { 0 };
+    let err = p.shown_error();
+    let err_h = err.map_or(0, |e| error_box_height(area, e));
     let [title, body, err_area, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
@@ -44,33 +43,21 @@ pub fn draw(frame: &mut Frame, app: &App) {
     );
     let [list, right] =
         Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(body);
-    preset_list(app, p, list, buf);
+    preset_list(theme, p, list, buf);
     let detail_h = if right.height >= 30 { 9 } else { 0 };
     let [detail, form] =
         Layout::vertical([Constraint::Length(detail_h), Constraint::Fill(1)]).areas(right);
     if detail_h > 0 {
-        preset_detail(app, p, detail, buf);
+        preset_detail(theme, p, detail, buf);
     }
-    form_panel(app, p, form, buf);
+    form_panel(theme, p, form, buf);
     if let Some(e) = err {
-        let is_start = p.start_error.is_some();
-        let block = panel(
-            theme,
-            Line::styled(
-                if is_start {
-                    " could not start "
-                } else {
-                    " invalid settings "
-                },
-                theme.error(),
-            ),
-            false,
-        )
-        .border_style(theme.error());
-        Paragraph::new(Line::styled(e.as_str(), theme.text()))
-            .wrap(Wrap { trim: true })
-            .block(block)
-            .render(err_area, buf);
+        let title = if p.start_error.is_some() {
+            " could not start "
+        } else {
+            " invalid settings "
+        };
+        error_box(theme, title, e, p.error_scroll, err_area, buf);
     }
     let keys: &[(&str, &str)] = match p.focus {
         PickerFocus::List => &[
@@ -96,8 +83,59 @@ pub fn draw(frame: &mut Frame, app: &App) {
     buf.set_line(hints.x, hints.y, &Line::from(spans), hints.width);
 }
 
-fn preset_list(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+/// The error box's height on a screen of `area`: the whole message, as many lines as it wraps
+/// to, up to half the screen.
+fn error_box_height(area: Rect, msg: &str) -> u16 {
+    let lines = wrap_text(msg, area.width.saturating_sub(4) as usize).len() as u16;
+    (lines + 2).min(area.height / 2).max(3)
+}
+
+/// How far the error box on a screen of `area` can scroll: the lines of `msg` that do not fit.
+pub fn error_scroll_max(area: Rect, msg: &str) -> u16 {
+    let h = error_box_height(area, msg);
+    let (_, first) = error_lines(msg, area.width.saturating_sub(4), h - 2, u16::MAX);
+    first as u16
+}
+
+/// The lines of the error box for an inner width, and the scroll offset clamped so the
+/// last line stays at the bottom: `(lines, first shown)`.
+pub fn error_lines(msg: &str, width: u16, height: u16, scroll: u16) -> (Vec<String>, usize) {
+    let lines = wrap_text(msg, width as usize);
+    let max_first = lines.len().saturating_sub(height as usize);
+    let first = (scroll as usize).min(max_first);
+    (lines, first)
+}
+
+/// An error message in a box: wrapped to the box's width, scrolled by `scroll` lines (clamped),
+/// with a hint on the border when there is more to see.
+fn error_box(theme: &Theme, title: &str, msg: &str, scroll: u16, area: Rect, buf: &mut Buffer) {
+    if area.height < 3 {
+        return;
+    }
+    let inner_w = area.width.saturating_sub(4);
+    let text_h = area.height - 2;
+    let (lines, first) = error_lines(msg, inner_w, text_h, scroll);
+    let below = first + (text_h as usize) < lines.len();
+    let hint = match (first > 0, below) {
+        (_, true) => " more below: pgdn ",
+        (true, false) => " pgup: back to the top ",
+        (false, false) => "",
+    };
+    let block = panel(theme, Line::styled(title.to_string(), theme.error()), false)
+        .border_style(theme.error())
+        .title_bottom(Line::styled(hint, theme.dim()).right_aligned());
+    let inner = block.inner(area);
+    block.render(area, buf);
+    let text: Vec<Line> = lines
+        .into_iter()
+        .skip(first)
+        .take(text_h as usize)
+        .map(|l| Line::styled(format!(" {l}"), theme.text()))
+        .collect();
+    Paragraph::new(text).render(inner, buf);
+}
+
+fn preset_list(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
     let block = panel(
         theme,
         Line::styled(" presets ", theme.title()),
@@ -151,8 +189,7 @@ fn preset_list(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
     }
 }
 
-fn preset_detail(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+fn preset_detail(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
     let Some(e) = p.presets.get(p.selected) else {
         return;
     };
@@ -197,22 +234,79 @@ fn preset_detail(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
         .render(area, buf);
 }
 
-fn form_panel(app: &App, p: &Picker, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let focused = p.focus == PickerFocus::Form;
-    let status = if p.is_valid() {
-        Span::styled(" ✓ ready: enter starts ", theme.ok())
-    } else {
-        Span::styled(" ✗ fix the marked fields ", theme.error())
+/// The form's title status: honest about whether the model and data can be had.
+pub fn form_status(p: &Picker) -> (Status, &'static str) {
+    match (&p.readiness, p.is_valid()) {
+        (Some(r), true) => match r.status() {
+            Status::Ready => (Status::Ready, " ✓ ready: enter starts "),
+            Status::Download => (
+                Status::Download,
+                " ⇣ will download from the Hub: enter starts ",
+            ),
+            Status::Missing => (Status::Missing, " ✗ model or data missing (see below) "),
+        },
+        _ => (Status::Missing, " ✗ fix the marked fields "),
+    }
+}
+
+/// `✓ model <text>`, wrapped to `width` with the text's continuation lines indented.
+fn need_lines(theme: &Theme, what: &str, n: &Need, width: u16) -> Vec<Line<'static>> {
+    let (mark, style) = match n.status {
+        Status::Ready => ("✓ ", theme.ok()),
+        Status::Download => ("⇣ ", theme.warn()),
+        Status::Missing => ("✗ ", theme.error()),
     };
+    let indent = 8;
+    wrap_text(&n.text, width.saturating_sub(indent) as usize)
+        .into_iter()
+        .enumerate()
+        .map(|(i, chunk)| {
+            let lead = if i == 0 {
+                vec![
+                    Span::styled(mark, style),
+                    Span::styled(format!("{what:<6}"), theme.dim()),
+                ]
+            } else {
+                vec![Span::raw(" ".repeat(indent as usize))]
+            };
+            let mut spans = lead;
+            spans.push(Span::styled(chunk, style));
+            Line::from(spans)
+        })
+        .collect()
+}
+
+fn form_panel(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
+    let focused = p.focus == PickerFocus::Form;
+    let (st, text) = form_status(p);
+    let status = Span::styled(
+        text,
+        match st {
+            Status::Ready => theme.ok(),
+            Status::Download => theme.warn(),
+            Status::Missing => theme.error(),
+        },
+    );
     let block = panel(
         theme,
         Line::styled(" run settings ", theme.title()),
         focused,
     )
     .title(Line::from(status).right_aligned());
-    let inner = block.inner(area);
+    let mut inner = block.inner(area);
     block.render(area, buf);
+    // The model's and data's status, at the bottom of the form.
+    if let Some(r) = &p.readiness {
+        let mut lines = need_lines(theme, "model", &r.model, inner.width);
+        lines.extend(need_lines(theme, "data", &r.data, inner.width));
+        let h = lines.len() as u16;
+        if inner.height >= h + 4 {
+            inner.height -= h;
+            for (i, l) in lines.iter().enumerate() {
+                buf.set_line(inner.x, inner.y + inner.height + i as u16, l, inner.width);
+            }
+        }
+    }
     let label_w = 15usize;
     let mut y = inner.y;
     let bottom = inner.y + inner.height;

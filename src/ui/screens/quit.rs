@@ -1,19 +1,15 @@
 //! The quit dialog: checkpoint and quit / quit / cancel.
 
-use crate::ui::app::{App, Overlay, QUIT_CHOICES};
+use crate::ui::run_state::Run;
 use crate::ui::screens::help::centered;
+use crate::ui::theme::Theme;
+use crate::ui::view::QUIT_CHOICES;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 use ratatui::Frame;
 
-/// Draw the quit dialog.
-pub fn draw(frame: &mut Frame, app: &App) {
-    let theme = &app.theme;
-    let choice = match app.view.overlay {
-        Overlay::Quit { choice } => choice,
-        _ => return,
-    };
-    let run = &app.run;
+/// Draw the quit dialog for `run` with button `choice` highlighted.
+pub fn draw(frame: &mut Frame, run: &Run, choice: usize, theme: &Theme) {
     let mut lines = vec![
         Line::styled(
             format!("Stop training at step {}/{}?", run.step, run.total_steps),

@@ -1,8 +1,10 @@
 //! One matrix up close: its mask density as a 2-D map (two density rows per terminal line with
 //! `▀`), and per-head or per-row bars.
 
-use crate::ui::app::{fmt_num, App};
+use crate::ui::format::fmt_num;
+use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
+use crate::ui::view::View;
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -11,13 +13,12 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 
 /// Draw the zoomed matrix into `area`.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let (Some(row), Some(col)) = (app.heat_row(), app.heat_col()) else {
+pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer) {
+    let (Some(row), Some(col)) = (view.heat_row(run), view.heat_col(run)) else {
         return;
     };
-    let key = &app.run.rows[row];
-    let sel = &app.run.selections[col];
+    let key = &run.rows[row];
+    let sel = &run.selections[col];
     let title = Line::from(vec![
         Span::styled(format!(" {} ", key.label()), theme.title()),
         Span::styled(format!("· stage {} @{} ", sel.stage, sel.step), theme.dim()),
@@ -38,7 +39,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     if inner.width < 10 || inner.height < 3 {
         return;
     }
-    let Some(m) = app.run.cell(row, col) else {
+    let Some(m) = run.cell(row, col) else {
         Paragraph::new(Line::styled(
             "This matrix is not part of this selection.",
             theme.dim(),
@@ -94,23 +95,22 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         Layout::horizontal([Constraint::Percentage(60), Constraint::Fill(1)]).areas(body)
     };
-    density_map(app, m.density.as_slice(), &m.density_shape, map_area, buf);
+    density_map(theme, m.density.as_slice(), &m.density_shape, map_area, buf);
     if !bars.1.is_empty() {
-        density_bars(app, bars.0, bars.1, bar_area, buf);
+        density_bars(theme, bars.0, bars.1, bar_area, buf);
     }
 }
 
 /// A block in the ramp colour for `t` (a shade character without colours).
-fn ramp_span(app: &App, t: f64) -> Span<'static> {
-    if app.theme.color {
+fn ramp_span(theme: &Theme, t: f64) -> Span<'static> {
+    if theme.color {
         Span::styled("█", Style::new().fg(Theme::ramp(t)))
     } else {
         Span::raw(Theme::shade(t).to_string())
     }
 }
 
-fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+fn density_map(theme: &Theme, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffer) {
     if area.height < 3 || area.width < 6 {
         return;
     }
@@ -127,9 +127,9 @@ fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffe
             ),
             theme.dim(),
         ),
-        ramp_span(app, 0.0),
+        ramp_span(theme, 0.0),
         Span::styled(" … ", theme.dim()),
-        ramp_span(app, 1.0),
+        ramp_span(theme, 1.0),
         Span::styled(" 1)", theme.dim()),
     ]);
     buf.set_line(area.x, area.y, &label, area.width);
@@ -181,8 +181,7 @@ fn density_map(app: &App, d: &[u8], shape: &[usize], area: Rect, buf: &mut Buffe
     }
 }
 
-fn density_bars(app: &App, what: &str, values: &[u8], area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+fn density_bars(theme: &Theme, what: &str, values: &[u8], area: Rect, buf: &mut Buffer) {
     if area.height < 2 || area.width < 12 {
         return;
     }

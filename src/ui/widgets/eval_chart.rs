@@ -1,6 +1,8 @@
 //! Dev-set metrics over steps, one line per metric, on the same x range as the loss chart.
 
-use crate::ui::app::App;
+use crate::ui::run_state::{Activity, Run};
+use crate::ui::theme::Theme;
+use crate::ui::view::View;
 use crate::ui::widgets::plot::{chart_areas, panel, stage_bands, x_labels, x_range, y_labels};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -10,9 +12,9 @@ use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
 use ratatui::widgets::{Paragraph, Widget};
 
 /// The metric names plotted: every metric but `loss`, unless `loss` is the only one.
-pub fn plotted_metrics(app: &App) -> Vec<String> {
+pub fn plotted_metrics(run: &Run) -> Vec<String> {
     let mut names: Vec<String> = Vec::new();
-    for (_, m) in &app.run.evals {
+    for (_, m) in &run.evals {
         for k in m.keys() {
             if !names.contains(k) {
                 names.push(k.clone());
@@ -26,10 +28,9 @@ pub fn plotted_metrics(app: &App) -> Vec<String> {
 }
 
 /// Draw the eval chart panel.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let theme = &app.theme;
-    let evals = &app.run.evals;
-    let names = plotted_metrics(app);
+pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+    let evals = &run.evals;
+    let names = plotted_metrics(run);
     let mut title = vec![Span::styled(" dev ", theme.title())];
     if let Some((step, _)) = evals.last() {
         title.push(Span::styled(format!("@{step} "), theme.dim()));
@@ -41,7 +42,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         return;
     }
     if evals.is_empty() {
-        let msg = if app.run.activity == Some(crate::ui::app::Activity::Evaluating) {
+        let msg = if run.activity == Some(Activity::Evaluating) {
             "evaluating…"
         } else {
             "no evaluation yet (press e)"
@@ -90,7 +91,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     if plot.width < 4 || plot.height < 2 {
         return;
     }
-    let xr = x_range(app);
+    let xr = x_range(run, view);
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
     for (_, m) in evals {
         for n in &names {
@@ -134,7 +135,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             }
         })
         .render(plot, buf);
-    stage_bands(buf, app, plot, areas.strip, xr);
+    stage_bands(buf, (run, view, theme), plot, areas.strip, xr);
     y_labels(buf, areas.y_labels, (y0, y1), false, theme.dim());
     x_labels(buf, areas.x_labels, xr, theme.dim());
 }

@@ -1,6 +1,8 @@
 //! The event log: evaluations, selections, checkpoints, setting changes, warnings, errors.
 
-use crate::ui::app::{App, LogKind};
+use crate::ui::run_state::{LogKind, Run};
+use crate::ui::theme::Theme;
+use crate::ui::view::View;
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -9,8 +11,8 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
 
 /// The tag and its style for a log kind.
-pub fn tag(app: &App, kind: LogKind) -> (&'static str, Style) {
-    let t = &app.theme;
+pub fn tag(theme: &Theme, kind: LogKind) -> (&'static str, Style) {
+    let t = theme;
     match kind {
         LogKind::Info => ("info ", t.dim()),
         LogKind::Stage => ("stage", t.dim()),
@@ -25,10 +27,9 @@ pub fn tag(app: &App, kind: LogKind) -> (&'static str, Style) {
 }
 
 /// Draw the event log panel; the newest line is at the bottom unless scrolled.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let theme = &app.theme;
-    let log = &app.run.log;
-    let scroll = app.view.log_scroll.min(log.len().saturating_sub(1));
+pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+    let log = &run.log;
+    let scroll = view.log_scroll.min(log.len().saturating_sub(1));
     let mut title = vec![Span::styled(" events ", theme.title())];
     if scroll > 0 {
         title.push(Span::styled(format!("↑{scroll} "), theme.warn()));
@@ -48,7 +49,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         .max()
         .map_or(1, |s| s.to_string().len());
     for (i, e) in log.range(start..end).enumerate() {
-        let (t, style) = tag(app, e.kind);
+        let (t, style) = tag(theme, e.kind);
         let step = e
             .step
             .map_or(" ".repeat(step_w), |s| format!("{s:>step_w$}"));

@@ -5,8 +5,10 @@
 //! colour, bottom row in the background colour). Without colours cells are shade characters and
 //! the visible rows scroll with the cursor.
 
-use crate::ui::app::{fmt_num, App, Lens, RowKey};
+use crate::ui::format::fmt_num;
+use crate::ui::run_state::{RowKey, Run};
 use crate::ui::theme::Theme;
+use crate::ui::view::{Lens, View};
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -83,34 +85,30 @@ fn short_label(r: &RowKey) -> String {
 }
 
 /// Compute the panel's geometry.
-pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
+pub fn geometry(panel_area: Rect, run: &Run, view: &View, theme: &Theme) -> Geometry {
     let inner = Rect::new(
         panel_area.x + 1,
         panel_area.y + 1,
         panel_area.width.saturating_sub(2),
         panel_area.height.saturating_sub(2),
     );
-    let rows = app.run.rows.len();
-    let cols = app.run.selections.len();
+    let rows = run.rows.len();
+    let cols = run.selections.len();
     let roomy = inner.height >= 6;
     let header_h = u16::from(roomy);
     let foot_h = if roomy { 2 } else { 0 };
     let grid_h = inner.height.saturating_sub(header_h + foot_h) as usize;
-    let rows_per_line = if app.theme.color && rows > grid_h {
-        2
-    } else {
-        1
-    };
+    let rows_per_line = if theme.color && rows > grid_h { 2 } else { 1 };
     let lines = rows.div_ceil(rows_per_line);
     let n_lines = lines.min(grid_h);
-    let cursor_line = app.heat_row().unwrap_or(0) / rows_per_line;
+    let cursor_line = view.heat_row(run).unwrap_or(0) / rows_per_line;
     let first_line = if n_lines == 0 || cursor_line < n_lines {
         0
     } else {
         (cursor_line + 1 - n_lines).min(lines - n_lines)
     };
     let label_w = (0..lines)
-        .map(|l| line_label(&app.run.rows, l, rows_per_line).chars().count())
+        .map(|l| line_label(&run.rows, l, rows_per_line).chars().count())
         .max()
         .unwrap_or(0)
         .min(inner.width as usize / 3) as u16
@@ -121,7 +119,7 @@ pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
         .map_or(1, |w| w.clamp(1, 8) as u16);
     let max_cols = (grid_w / col_w) as usize;
     let n_cols = cols.min(max_cols);
-    let cursor_col = app.heat_col().unwrap_or(0);
+    let cursor_col = view.heat_col(run).unwrap_or(0);
     // The newest columns, unless the cursor is left of them.
     let first_col = cols.saturating_sub(n_cols).min(cursor_col);
     let grid = Rect::new(
@@ -157,8 +155,14 @@ pub fn geometry(panel_area: Rect, app: &App) -> Geometry {
 }
 
 /// The (row, column) of the cell at a terminal position inside the heatmap panel.
-pub fn hit(panel_area: Rect, app: &App, at: Position) -> Option<(usize, usize)> {
-    let g = geometry(panel_area, app);
+pub fn hit(
+    panel_area: Rect,
+    run: &Run,
+    view: &View,
+    theme: &Theme,
+    at: Position,
+) -> Option<(usize, usize)> {
+    let g = geometry(panel_area, run, view, theme);
     if !g.grid.contains(at) {
         return None;
     }
@@ -166,17 +170,16 @@ pub fn hit(panel_area: Rect, app: &App, at: Position) -> Option<(usize, usize)> 
     let line = g.first_line + (at.y - g.grid.y) as usize;
     // A half-block line holds two rows; a click picks the first of them.
     let row = line * g.rows_per_line;
-    (row < app.run.rows.len() && col < app.run.selections.len()).then_some((row, col))
+    (row < run.rows.len() && col < run.selections.len()).then_some((row, col))
 }
 
-fn norm(app: &App, lens: Lens, v: f64) -> f64 {
-    v / app.run.lens_max(lens)
+fn norm(run: &Run, lens: Lens, v: f64) -> f64 {
+    v / lens.max_in(run)
 }
 
 /// Draw the heatmap panel.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let theme = &app.theme;
-    let lens = app.view.lens;
+pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+    let lens = view.lens;
     let title = Line::from(vec![
         Span::styled(" selection ", theme.title()),
         Span::styled(format!("· {} ", lens.name()), theme.text()),
@@ -191,11 +194,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         .right_aligned(),
     );
     block.render(area, buf);
-    let g = geometry(area, app);
+    let g = geometry(area, run, view, theme);
     if g.inner.width < 8 || g.inner.height == 0 {
         return;
     }
-    let run = &app.run;
     if run.selections.is_empty() {
         let msg = if run.hyper.method.is_empty() || run.hyper.method.starts_with("dps") {
             "No selection yet. A subnetwork is selected at the start of every subnet stage; each column here will be one stage."
@@ -207,9 +209,9 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             .render(g.inner, buf);
         return;
     }
-    let max = run.lens_max(lens);
-    let cur_row = app.heat_row().unwrap_or(0);
-    let cur_col = app.heat_col().unwrap_or(0);
+    let max = lens.max_in(run);
+    let cur_row = view.heat_row(run).unwrap_or(0);
+    let cur_col = view.heat_col(run).unwrap_or(0);
     let rpl = g.rows_per_line;
 
     // Column header: stage numbers.
@@ -287,7 +289,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             if col == cur_col && has_cursor {
                 let mid = x0 + g.col_w / 2;
                 let v = run.cell(cur_row, col).and_then(|m| lens.value(m));
-                let t = v.map_or(0.0, |v| norm(app, lens, v));
+                let t = v.map_or(0.0, |v| norm(run, lens, v));
                 if theme.color {
                     let sym = match (rpl, cur_row % rpl) {
                         (2, 0) => '▲',

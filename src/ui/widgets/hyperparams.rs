@@ -1,11 +1,14 @@
 //! The settings the dashboard can change, with pending and requested changes.
 
-use crate::ui::app::{fmt_num, App};
+use crate::ui::format::fmt_num;
+use crate::ui::run_state::Run;
+use crate::ui::theme::Theme;
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Widget;
+use std::collections::BTreeMap;
 
 /// (key, label, key hint) of the changeable settings.
 const ROWS: [(&str, &str, &str); 3] = [
@@ -14,10 +17,14 @@ const ROWS: [(&str, &str, &str); 3] = [
     ("update_ratio", "update ratio", "u"),
 ];
 
-fn change_spans<'a>(app: &App, key: &str) -> Vec<Span<'a>> {
-    let theme = &app.theme;
+fn change_spans<'a>(
+    run: &Run,
+    requested: &BTreeMap<String, f64>,
+    theme: &Theme,
+    key: &str,
+) -> Vec<Span<'a>> {
     let mut out = Vec::new();
-    if let Some(v) = app.run.pending_value(key) {
+    if let Some(v) = run.pending_value(key) {
         let when = if key == "p" {
             "next selection"
         } else {
@@ -28,7 +35,7 @@ fn change_spans<'a>(app: &App, key: &str) -> Vec<Span<'a>> {
             theme.warn(),
         ));
     }
-    if let Some(v) = app.requested.get(key) {
+    if let Some(v) = requested.get(key) {
         out.push(Span::styled(
             format!(" → {} sent", fmt_num(*v)),
             theme.dim(),
@@ -38,12 +45,17 @@ fn change_spans<'a>(app: &App, key: &str) -> Vec<Span<'a>> {
 }
 
 /// Draw the hyperparameter panel.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
+pub fn render(
+    run: &Run,
+    requested: &BTreeMap<String, f64>,
+    theme: &Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     let block = panel(theme, Line::styled(" settings ", theme.title()), false);
     let inner = block.inner(area);
     block.render(area, buf);
-    let h = &app.run.hyper;
+    let h = &run.hyper;
     let mut lines: Vec<Line> = Vec::new();
     let label = |s: &str| Span::styled(format!("{s:<13}"), theme.dim());
     lines.push(Line::from(vec![
@@ -58,12 +70,12 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         ),
     ]));
     for (key, name, hint) in ROWS {
-        let v = app.run.current(key).map_or("?".into(), fmt_num);
+        let v = run.current(key).map_or("?".into(), fmt_num);
         let mut spans = vec![
             label(name),
             Span::styled(format!("{v:<8}"), theme.text().bold()),
         ];
-        spans.extend(change_spans(app, key));
+        spans.extend(change_spans(run, requested, theme, key));
         let used: usize = spans.iter().map(|s| s.width()).sum();
         let room = inner.width as usize;
         if used + hint.len() + 2 <= room {
@@ -74,16 +86,15 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     }
     lines.push(Line::from(vec![
         label("lr now"),
-        Span::styled(fmt_num(app.run.lr), theme.text()),
+        Span::styled(fmt_num(run.lr), theme.text()),
         Span::styled(
-            app.run
-                .grad_norm
+            run.grad_norm
                 .map(|g| format!("   |g| {}", fmt_num(g)))
                 .unwrap_or_default(),
             theme.text(),
         ),
     ]));
-    if let Some((step, path)) = &app.run.last_checkpoint {
+    if let Some((step, path)) = &run.last_checkpoint {
         lines.push(Line::from(vec![
             label("checkpoint"),
             Span::styled(format!("@{step} {path}"), theme.dim()),
@@ -95,19 +106,20 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
 }
 
 /// A one-line summary for narrow screens.
-pub fn render_line(app: &App, area: Rect, buf: &mut Buffer) {
-    let theme = &app.theme;
-    let h = &app.run.hyper;
+pub fn render_line(
+    run: &Run,
+    requested: &BTreeMap<String, f64>,
+    theme: &Theme,
+    area: Rect,
+    buf: &mut Buffer,
+) {
+    let h = &run.hyper;
     let mut spans = vec![Span::styled(format!(" {} ", h.method), theme.text().bold())];
     for (key, short) in [("p", "p"), ("learning_rate", "lr"), ("update_ratio", "ur")] {
-        let v = app.run.current(key).map_or("?".into(), fmt_num);
+        let v = run.current(key).map_or("?".into(), fmt_num);
         spans.push(Span::styled(format!(" {short} "), theme.dim()));
         spans.push(Span::styled(v, theme.text()));
-        if let Some(p) = app
-            .run
-            .pending_value(key)
-            .or(app.requested.get(key).copied())
-        {
+        if let Some(p) = run.pending_value(key).or(requested.get(key).copied()) {
             spans.push(Span::styled(format!("→{}", fmt_num(p)), theme.warn()));
         }
     }
@@ -115,7 +127,7 @@ pub fn render_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(" bs ", theme.dim()));
         spans.push(Span::styled(b.to_string(), theme.text()));
     }
-    if let Some((step, m)) = app.run.evals.last() {
+    if let Some((step, m)) = run.evals.last() {
         if let Some((k, v)) = m
             .iter()
             .find(|(k, _)| k.as_str() != "loss")

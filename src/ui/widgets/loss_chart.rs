@@ -1,7 +1,10 @@
 //! Training loss: raw loss, a debiased EMA, a min/max envelope when decimated, log-y, shaded
 //! subnetwork stages and markers where a setting changed.
 
-use crate::ui::app::{fmt_num, App};
+use crate::ui::format::fmt_num;
+use crate::ui::run_state::Run;
+use crate::ui::theme::Theme;
+use crate::ui::view::View;
 use crate::ui::widgets::plot::{chart_areas, panel, stage_bands, x_labels, x_range, y_labels};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
@@ -13,10 +16,9 @@ use ratatui::widgets::{Paragraph, Widget};
 const EPS: f64 = 1e-8;
 
 /// Draw the loss chart panel.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
-    let theme = &app.theme;
-    let h = &app.run.loss;
-    let s = app.smoothing();
+pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+    let h = &run.loss;
+    let s = view.smoothing();
     let mut title = vec![Span::styled(" loss ", theme.title())];
     if let Some(l) = h.last_loss() {
         title.push(Span::styled(fmt_num(l), theme.text()));
@@ -32,10 +34,10 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
                 .remove_modifier(ratatui::style::Modifier::BOLD),
         ));
     }
-    if app.view.log_y {
+    if view.log_y {
         right.push(Span::styled(" log-y", theme.warn()));
     }
-    if let Some(w) = app.view.x_window {
+    if let Some(w) = view.x_window {
         right.push(Span::styled(format!(" last {w}"), theme.dim()));
     }
     if !compact {
@@ -53,7 +55,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
         return;
     }
 
-    let xr = x_range(app);
+    let xr = x_range(run, view);
     let start = h.index_of(xr.0.floor() as usize);
     let end = h.len();
     let areas = chart_areas(inner, 7, true);
@@ -64,7 +66,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let n_buckets = plot.width as usize * 2;
     let buckets = h.buckets(start, end, n_buckets, s);
     let decimated = end - start > n_buckets;
-    let log = app.view.log_y;
+    let log = view.log_y;
     let tf = |y: f64| if log { y.max(EPS).log10() } else { y };
 
     let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
@@ -93,8 +95,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
     let env_style = theme.loss_envelope();
     let ema_style = theme.loss_ema();
     let marker_style = theme.marker();
-    let markers: Vec<(f64, &str)> = app
-        .run
+    let markers: Vec<(f64, &str)> = run
         .markers
         .iter()
         .filter(|(st, _)| (*st as f64) >= xr.0 && (*st as f64) <= xr.1)
@@ -198,7 +199,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer, focused: bool) {
             buf.set_string(col, plot.y + plot.height - 1, "×", error_style);
         }
     }
-    stage_bands(buf, app, plot, areas.strip, xr);
+    stage_bands(buf, (run, view, theme), plot, areas.strip, xr);
     y_labels(buf, areas.y_labels, (y0, y1), log, theme.dim());
     x_labels(buf, areas.x_labels, xr, theme.dim());
     // Legend in the plot's top-right corner.

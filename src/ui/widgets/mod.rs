@@ -1,4 +1,6 @@
-//! Dashboard widgets. Each draws straight into a `Buffer` from a `&App`.
+//! Dashboard widgets. Each draws straight into a `Buffer` from the pieces of state it shows
+//! (the [`Run`](crate::ui::run_state::Run), the [`View`](crate::ui::view::View), the theme),
+//! never from the whole app.
 
 pub mod eval_chart;
 pub mod event_log;

@@ -1,8 +1,10 @@
 //! Shared chart plumbing: panel blocks, axis areas, axis labels, x ranges and stage bands.
 
 use crate::core::events::StageKind;
-use crate::ui::app::{fmt_num, App};
+use crate::ui::format::fmt_num;
+use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
+use crate::ui::view::View;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -61,18 +63,18 @@ pub fn chart_areas(inner: Rect, y_label_w: u16, strip: bool) -> ChartAreas {
 
 /// The step range the charts show: `[first, last]` of the history within the x window, and at
 /// least 1 wide.
-pub fn x_range(app: &App) -> (f64, f64) {
-    let h = &app.run.loss;
+pub fn x_range(run: &Run, view: &View) -> (f64, f64) {
+    let h = &run.loss;
     let last = h
         .last_step()
-        .unwrap_or(app.run.start_step)
-        .max(app.run.evals.last().map_or(0, |e| e.0));
-    let first = match app.view.x_window {
+        .unwrap_or(run.start_step)
+        .max(run.evals.last().map_or(0, |e| e.0));
+    let first = match view.x_window {
         Some(w) => last.saturating_sub(w.saturating_sub(1)),
         None => h
             .first_step()
-            .unwrap_or(app.run.start_step)
-            .min(app.run.evals.first().map_or(usize::MAX, |e| e.0).min(last)),
+            .unwrap_or(run.start_step)
+            .min(run.evals.first().map_or(usize::MAX, |e| e.0).min(last)),
     };
     let (a, b) = (first as f64, last as f64);
     if b - a < 1.0 {
@@ -131,16 +133,21 @@ pub fn x_labels(buf: &mut Buffer, area: Rect, (x0, x1): (f64, f64), style: Style
 
 /// Shade subnetwork stages: a background band over `plot` (colour) and the strip row
 /// (`━` under subnet stages, `─` under full ones).
-pub fn stage_bands(buf: &mut Buffer, app: &App, plot: Rect, strip: Rect, xr: (f64, f64)) {
+pub fn stage_bands(
+    buf: &mut Buffer,
+    (run, view, theme): (&Run, &View, &Theme),
+    plot: Rect,
+    strip: Rect,
+    xr: (f64, f64),
+) {
     if plot.width == 0 {
         return;
     }
-    let last = x_range(app).1 as usize + 1;
-    let ranges = app.run.stage_ranges(last);
+    let last = x_range(run, view).1 as usize + 1;
+    let ranges = run.stage_ranges(last);
     if ranges.is_empty() {
         return;
     }
-    let theme = &app.theme;
     for col in plot.x..plot.x + plot.width {
         let t = (col - plot.x) as f64 / (plot.width.max(2) - 1) as f64;
         let step = (xr.0 + t * (xr.1 - xr.0)).round() as usize;

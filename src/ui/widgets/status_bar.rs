@@ -1,7 +1,9 @@
 //! The one-line status bar: state, progress, stage, speed, ETA, elapsed time and memory.
 
 use crate::core::events::StageKind;
-use crate::ui::app::{fmt_bytes, fmt_duration, Activity, App, RunStatus};
+use crate::ui::format::{fmt_bytes, fmt_duration};
+use crate::ui::run_state::{Activity, Clock, Run, RunStatus};
+use crate::ui::theme::Theme;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -9,8 +11,7 @@ use ratatui::text::{Line, Span};
 
 /// The state word shown first: `running`, `paused`, `evaluating`, `checkpointing`, `stopping`,
 /// `finished`, `error` or `waiting`.
-pub fn state_word(app: &App) -> &'static str {
-    let run = &app.run;
+pub fn state_word(run: &Run) -> &'static str {
     match (run.status, run.activity) {
         (RunStatus::Finished, _) => "finished",
         (RunStatus::Error, _) => "error",
@@ -35,13 +36,11 @@ fn state_symbol(word: &str) -> &'static str {
 }
 
 /// Draw the status bar into one row.
-pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
+pub fn render(run: &Run, clock: &Clock, theme: &Theme, area: Rect, buf: &mut Buffer) {
     if area.is_empty() {
         return;
     }
-    let theme = &app.theme;
-    let run = &app.run;
-    let word = state_word(app);
+    let word = state_word(run);
     let state_style = match word {
         "running" | "finished" => theme.ok(),
         "error" => theme.error(),
@@ -120,11 +119,11 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
     ));
     spans.push(sep.clone());
     let eta = run
-        .eta_seconds()
+        .eta_seconds_with_wall(clock.wall_elapsed)
         .map(fmt_duration)
         .unwrap_or_else(|| "–".into());
     spans.push(Span::styled(format!("ETA {eta}"), theme.text()));
-    let elapsed = app
+    let elapsed = clock
         .wall_elapsed
         .map(|d| d.as_secs_f64())
         .unwrap_or(run.train_seconds);
@@ -138,7 +137,7 @@ pub fn render(app: &App, area: Rect, buf: &mut Buffer) {
         theme.text(),
     ));
     spans.push(sep);
-    let mem = app
+    let mem = clock
         .memory_bytes
         .map(fmt_bytes)
         .unwrap_or_else(|| "n/a".into());

@@ -1,0 +1,230 @@
+//! Whether the picker's run can start: is the model there, are the data there, or will they
+//! come from the Hub? Checked against the file system and the Hugging Face cache, so that the
+//! picker never calls ready a run whose model or data cannot be had.
+
+use crate::config::TrainConfig;
+use crate::data::glue::{self, Split};
+use crate::data::hub_glue;
+use crate::hub::{self, HubSource, RepoKind, MODEL_FILES};
+use std::path::Path;
+
+/// Where one input of a run stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Status {
+    /// On disk (a local folder, the Hub cache, or built in).
+    Ready,
+    /// Will be downloaded from the Hub when the run starts.
+    Download,
+    /// Cannot be had: the run would fail.
+    Missing,
+}
+
+/// One input's status and a sentence saying why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Need {
+    pub status: Status,
+    pub text: String,
+}
+
+impl Need {
+    fn new(status: Status, text: impl Into<String>) -> Need {
+        Need {
+            status,
+            text: text.into(),
+        }
+    }
+}
+
+/// The model's and the data's status.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Readiness {
+    pub model: Need,
+    pub data: Need,
+}
+
+impl Readiness {
+    /// Check `config`'s model and data against the disk and `hub`'s cache.
+    pub fn check(config: &TrainConfig, hub: &HubSource) -> Readiness {
+        if config.task == "demo" || config.model == "demo" {
+            return Readiness {
+                model: Need::new(Status::Ready, "built-in demo model"),
+                data: Need::new(Status::Ready, "synthetic demo data"),
+            };
+        }
+        Readiness {
+            model: model_need(&config.model, hub),
+            data: data_need(config, hub),
+        }
+    }
+
+    /// The worse of the two statuses.
+    pub fn status(&self) -> Status {
+        self.model.status.max(self.data.status)
+    }
+}
+
+/// Whether `model` reads as a path rather than a Hub id (`owner/name` or `name`).
+fn is_path(model: &str) -> bool {
+    Path::new(model).exists()
+        || model.starts_with(['.', '/', '~'])
+        || model.contains('\\')
+        || model.split('/').count() > 2
+}
+
+fn model_need(model: &str, hub: &HubSource) -> Need {
+    if is_path(model) {
+        let dir = Path::new(model);
+        if !dir.is_dir() {
+            return Need::new(Status::Missing, format!("folder {model} not found"));
+        }
+        let missing: Vec<&str> = MODEL_FILES
+            .iter()
+            .copied()
+            .filter(|f| !dir.join(f).is_file())
+            .collect();
+        return if missing.is_empty() {
+            Need::new(Status::Ready, format!("folder {model}"))
+        } else {
+            Need::new(
+                Status::Missing,
+                format!("folder {model} lacks {}", missing.join(", ")),
+            )
+        };
+    }
+    let cached = hub
+        .snapshot(RepoKind::Model, model)
+        .is_some_and(|s| MODEL_FILES.iter().all(|f| s.join(f).is_file()));
+    if cached {
+        Need::new(Status::Ready, format!("{model} in the Hub cache"))
+    } else if hub.offline {
+        Need::new(
+            Status::Missing,
+            format!("{model} is not in the Hub cache and HF_HUB_OFFLINE is set"),
+        )
+    } else {
+        Need::new(
+            Status::Download,
+            format!("{model} will download from the Hub"),
+        )
+    }
+}
+
+fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
+    let Some(task) = glue::task(&config.task) else {
+        return Need::new(Status::Missing, format!("unknown task {}", config.task));
+    };
+    if let Some(dir) = &config.data_dir {
+        for split in [Split::Train, Split::Dev] {
+            let Some(file) = task.file_name(split) else {
+                continue;
+            };
+            let path = dir.join(task.dir_name).join(file);
+            if !path.is_file() {
+                return Need::new(Status::Missing, format!("no {}", path.display()));
+            }
+        }
+        return Need::new(
+            Status::Ready,
+            format!("data in {}", dir.join(task.dir_name).display()),
+        );
+    }
+    let Some(ht) = hub_glue::hub_task(task) else {
+        return Need::new(
+            Status::Missing,
+            format!("task {} is not on the Hub: set data_dir", task.name),
+        );
+    };
+    let cached = hub
+        .snapshot(RepoKind::Dataset, hub::GLUE_DATASET)
+        .is_some_and(|snap| {
+            let files = hub::snapshot_files(&snap);
+            [Split::Train, Split::Dev].iter().all(|s| {
+                !hub_glue::split_files(&files, ht.config, hub_glue::hub_split_name(task, *s))
+                    .is_empty()
+            })
+        });
+    if cached {
+        Need::new(
+            Status::Ready,
+            format!("GLUE {} in the Hub cache", task.name),
+        )
+    } else if hub.offline {
+        Need::new(
+            Status::Missing,
+            format!(
+                "GLUE {} is not in the Hub cache and HF_HUB_OFFLINE is set: set data_dir",
+                task.name
+            ),
+        )
+    } else {
+        Need::new(
+            Status::Download,
+            format!("GLUE {} will download from the Hub", task.name),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rte(model: &str, data_dir: Option<&Path>) -> TrainConfig {
+        TrainConfig {
+            task: "rte".into(),
+            model: model.into(),
+            data_dir: data_dir.map(Path::to_path_buf),
+            ..TrainConfig::default()
+        }
+    }
+
+    #[test]
+    fn local_folders_are_ready_only_when_their_files_exist() {
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tmp.path().join("model");
+        std::fs::create_dir_all(&model).unwrap();
+        let data = tmp.path().join("glue");
+        std::fs::create_dir_all(data.join("RTE")).unwrap();
+        let hub = HubSource::offline(tmp.path().join("cache"));
+        let c = rte(model.to_str().unwrap(), Some(&data));
+        let r = Readiness::check(&c, &hub);
+        assert_eq!(r.model.status, Status::Missing, "{r:?}");
+        assert!(r.model.text.contains("config.json"), "{r:?}");
+        assert_eq!(r.data.status, Status::Missing, "{r:?}");
+        assert!(r.data.text.contains("train.tsv"), "{r:?}");
+        for f in MODEL_FILES {
+            std::fs::write(model.join(f), "x").unwrap();
+        }
+        for f in ["train.tsv", "dev.tsv"] {
+            std::fs::write(data.join("RTE").join(f), "x").unwrap();
+        }
+        let r = Readiness::check(&c, &hub);
+        assert_eq!(r.status(), Status::Ready, "{r:?}");
+        let gone = rte("/no/such/model", Some(&data));
+        let r = Readiness::check(&gone, &hub);
+        assert_eq!(r.model.status, Status::Missing, "{r:?}");
+    }
+
+    #[test]
+    fn hub_ids_download_online_and_are_missing_offline_without_a_cache() {
+        let tmp = tempfile::tempdir().unwrap();
+        let c = rte("org/model", None);
+        let mut hub = HubSource::offline(tmp.path());
+        let r = Readiness::check(&c, &hub);
+        assert_eq!(
+            (r.model.status, r.data.status),
+            (Status::Missing, Status::Missing),
+            "{r:?}"
+        );
+        assert!(r.model.text.contains("HF_HUB_OFFLINE"), "{r:?}");
+        hub.offline = false;
+        let r = Readiness::check(&c, &hub);
+        assert_eq!(r.status(), Status::Download, "{r:?}");
+        assert!(r.model.text.contains("will download from the Hub"), "{r:?}");
+        let demo = TrainConfig {
+            task: "demo".into(),
+            model: "demo".into(),
+            ..TrainConfig::default()
+        };
+        assert_eq!(Readiness::check(&demo, &hub).status(), Status::Ready);
+    }
+}
