@@ -3,6 +3,7 @@
 //! each group gets the statistics of its main dev metric, and each method is compared with a
 //! baseline method, paired by seed, with a bootstrap interval of the mean difference.
 
+use super::stats::{mean, median, sample_std};
 use super::summary::{scan, RunRecord};
 use crate::core::events::Event;
 use rand::{Rng, SeedableRng};
@@ -244,31 +245,6 @@ fn differing_keys(runs: &[RunResult]) -> Vec<String> {
         })
         .cloned()
         .collect()
-}
-
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-fn sample_std(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
 }
 
 /// The 2.5th and 97.5th percentiles of the means of [`BOOTSTRAP_SAMPLES`] resamples (with
