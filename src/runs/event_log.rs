@@ -4,7 +4,7 @@
 use crate::core::events::Event;
 use crate::train::trainer::EventSink;
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::io::{BufRead, BufReader, BufWriter, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -96,4 +96,91 @@ pub fn read(path: &Path) -> std::io::Result<ReadLog> {
         }
     }
     Ok(out)
+}
+
+/// A growing `events.jsonl`, read from where the last read stopped (what a live view of a
+/// running run reads twice a second). Lines that are not events are skipped.
+#[derive(Debug, Default, Clone)]
+pub struct Tail {
+    offset: u64,
+    /// An incomplete last line, kept until its newline arrives.
+    partial: Vec<u8>,
+    /// The log shrank since the last read, so what was read before no longer holds.
+    rewound: bool,
+}
+
+impl Tail {
+    /// The complete lines appended since the last call, as events. A log that shrank (was
+    /// rewritten) is read again from its start, and [`Tail::rewound`] says so.
+    pub fn read_new(&mut self, path: &Path) -> Vec<Event> {
+        let Ok(mut f) = File::open(path) else {
+            return Vec::new();
+        };
+        if f.metadata().map(|m| m.len() < self.offset).unwrap_or(false) {
+            *self = Tail {
+                rewound: true,
+                ..Tail::default()
+            };
+        }
+        let before = self.partial.len();
+        if f.seek(SeekFrom::Start(self.offset)).is_err()
+            || f.read_to_end(&mut self.partial).is_err()
+        {
+            self.partial.truncate(before);
+            return Vec::new();
+        }
+        self.offset += (self.partial.len() - before) as u64;
+        let mut out = Vec::new();
+        while let Some(nl) = self.partial.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.partial.drain(..=nl).collect();
+            if let Ok(e) = serde_json::from_slice::<Event>(&line) {
+                out.push(e);
+            }
+        }
+        out
+    }
+
+    /// Whether the log was rewritten since this was last asked: the events read before the
+    /// last [`Tail::read_new`] are to be dropped.
+    pub fn rewound(&mut self) -> bool {
+        std::mem::take(&mut self.rewound)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::events::Metrics;
+
+    fn eval(step: usize) -> String {
+        let metrics = Metrics::from([("accuracy".to_string(), 0.5)]);
+        Event::Eval { step, metrics }.to_json_line() + "\n"
+    }
+
+    #[test]
+    fn a_tail_reads_whole_lines_once_and_starts_over_on_a_rewritten_log() {
+        let tmp = tempfile::tempdir().unwrap();
+        let p = tmp.path().join("events.jsonl");
+        let mut t = Tail::default();
+        assert!(t.read_new(&p).is_empty(), "no log yet");
+        let (a, b) = (eval(1), eval(2));
+        std::fs::write(&p, format!("{a}{}", &b[..7])).unwrap();
+        let steps = |v: Vec<Event>| -> Vec<usize> {
+            v.iter()
+                .map(|e| match e {
+                    Event::Eval { step, .. } => *step,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        assert_eq!(steps(t.read_new(&p)), vec![1]);
+        assert!(!t.rewound());
+        std::fs::write(&p, format!("{a}{b}")).unwrap();
+        assert_eq!(steps(t.read_new(&p)), vec![2], "the torn line once whole");
+        assert!(t.read_new(&p).is_empty());
+        std::fs::write(&p, eval(3)).unwrap();
+        assert_eq!(steps(t.read_new(&p)), vec![3]);
+        assert!(t.rewound(), "a shorter log was rewritten");
+        assert!(!t.rewound(), "said once");
+    }
 }

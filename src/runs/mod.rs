@@ -6,6 +6,7 @@ pub mod checkpoint;
 pub mod event_log;
 pub mod report;
 pub mod run_dir;
+pub mod stats;
 pub mod summary;
 
 pub use run_dir::RunDir;

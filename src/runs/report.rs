@@ -3,6 +3,7 @@
 //! each group gets the statistics of its main dev metric, and each method is compared with a
 //! baseline method, paired by seed, with a bootstrap interval of the mean difference.
 
+use super::stats::{mean, median, sample_std};
 use super::summary::{scan, RunRecord};
 use crate::core::events::Event;
 use rand::{Rng, SeedableRng};
@@ -246,31 +247,6 @@ fn differing_keys(runs: &[RunResult]) -> Vec<String> {
         .collect()
 }
 
-fn mean(v: &[f64]) -> f64 {
-    v.iter().sum::<f64>() / v.len().max(1) as f64
-}
-
-fn sample_std(v: &[f64]) -> f64 {
-    if v.len() < 2 {
-        return 0.0;
-    }
-    let m = mean(v);
-    (v.iter().map(|x| (x - m).powi(2)).sum::<f64>() / (v.len() - 1) as f64).sqrt()
-}
-
-fn median(v: &[f64]) -> f64 {
-    let mut s = v.to_vec();
-    s.sort_by(f64::total_cmp);
-    let n = s.len();
-    if n == 0 {
-        f64::NAN
-    } else if n % 2 == 1 {
-        s[n / 2]
-    } else {
-        (s[n / 2 - 1] + s[n / 2]) / 2.0
-    }
-}
-
 /// The 2.5th and 97.5th percentiles of the means of [`BOOTSTRAP_SAMPLES`] resamples (with
 /// replacement, from a fixed seed so a report is reproducible).
 pub fn bootstrap_ci95(diffs: &[f64]) -> [f64; 2] {
@@ -346,7 +322,7 @@ mod tests {
             ("task", task),
             ("method", method),
             ("learning_rate", "2e-5"),
-            ("threads", if seed % 2 == 0 { "1" } else { "2" }),
+            ("threads", if seed.is_multiple_of(2) { "1" } else { "2" }),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))

@@ -116,7 +116,21 @@ impl RunSummary {
         config: BTreeMap<String, String>,
         log_age: Option<Duration>,
     ) -> RunSummary {
-        let mut s = RunSummary {
+        let mut s = RunSummary::new(name, path);
+        for e in events {
+            s.apply(e);
+        }
+        if !config.is_empty() {
+            s.config = config;
+        }
+        s.settle(log_age);
+        s
+    }
+
+    /// The summary of a run with no events yet; [`RunSummary::apply`] folds events in and
+    /// [`RunSummary::settle`] derives the rest, so a growing log is summarised as it is read.
+    pub fn new(name: &str, path: &Path) -> RunSummary {
+        RunSummary {
             name: name.to_string(),
             path: path.to_path_buf(),
             task: String::new(),
@@ -135,66 +149,69 @@ impl RunSummary {
             config: BTreeMap::new(),
             evals: Vec::new(),
             done: None,
-        };
-        let mut start_config = serde_json::Value::Null;
-        for e in events {
-            match e {
-                Event::Start {
-                    task,
-                    method,
-                    total_steps,
-                    config,
-                    start_step,
-                    ..
-                } => {
-                    s.task = task.clone();
-                    s.method = method.clone();
-                    s.total_steps = *total_steps;
-                    s.step = *start_step;
-                    s.done = None;
-                    start_config = config.clone();
-                }
-                Event::Step {
-                    step,
-                    loss,
-                    step_seconds,
-                    ..
-                } => {
-                    s.step = *step;
-                    s.final_loss = Some(*loss);
-                    if let Some(t) = step_seconds.filter(|t| t.is_finite() && *t >= 0.0) {
-                        s.train_seconds += t;
-                    }
-                }
-                Event::Eval { step, metrics } => s.evals.push((*step, metrics.clone())),
-                Event::Done { step, metrics, .. } => {
-                    s.step = s.step.max(*step);
-                    s.done = Some((*step, metrics.clone()));
-                }
-                _ => {}
-            }
         }
-        s.config = if config.is_empty() {
-            flatten_config(&start_config)
-        } else {
-            config
-        };
-        s.seed = s.config.get("seed").and_then(|v| v.parse().ok());
-        s.status = RunState::of(s.done.is_some(), log_age);
-        s.main_metric = crate::data::glue::task(&s.task).map(|t| t.main_metric.to_string());
-        s.final_metrics = match &s.done {
+    }
+
+    /// Fold one event in (the `start` event's configuration becomes [`RunSummary::config`]).
+    /// Call [`RunSummary::settle`] after the last one.
+    pub fn apply(&mut self, e: &Event) {
+        match e {
+            Event::Start {
+                task,
+                method,
+                total_steps,
+                config,
+                start_step,
+                ..
+            } => {
+                self.task = task.clone();
+                self.method = method.clone();
+                self.total_steps = *total_steps;
+                self.step = *start_step;
+                self.done = None;
+                self.config = flatten_config(config);
+            }
+            Event::Step {
+                step,
+                loss,
+                step_seconds,
+                ..
+            } => {
+                self.step = *step;
+                self.final_loss = Some(*loss);
+                if let Some(t) = step_seconds.filter(|t| t.is_finite() && *t >= 0.0) {
+                    self.train_seconds += t;
+                }
+            }
+            Event::Eval { step, metrics } => self.evals.push((*step, metrics.clone())),
+            Event::Done { step, metrics, .. } => {
+                self.step = self.step.max(*step);
+                self.done = Some((*step, metrics.clone()));
+            }
+            _ => {}
+        }
+    }
+
+    /// Derive what follows from the events folded in so far: the seed, the state (from
+    /// `log_age`, by [`RunState::of`]), the main metric, the final metrics and the best value.
+    pub fn settle(&mut self, log_age: Option<Duration>) {
+        self.seed = self.config.get("seed").and_then(|v| v.parse().ok());
+        self.status = RunState::of(self.done.is_some(), log_age);
+        self.main_metric = crate::data::glue::task(&self.task).map(|t| t.main_metric.to_string());
+        self.final_metrics = match &self.done {
             Some((_, m)) if !m.is_empty() => m.clone(),
-            _ => s.evals.last().map(|e| e.1.clone()).unwrap_or_default(),
+            _ => self.evals.last().map(|e| e.1.clone()).unwrap_or_default(),
         };
-        if let Some(m) = s.main_metric.clone() {
-            s.final_metric = s.final_metrics.get(&m).copied();
-            s.best = s.best(&m).map(|(value, step)| BestMetric {
+        self.final_metric = None;
+        self.best = None;
+        if let Some(m) = self.main_metric.clone() {
+            self.final_metric = self.final_metrics.get(&m).copied();
+            self.best = self.best(&m).map(|(value, step)| BestMetric {
                 metric: m,
                 value,
                 step,
             });
         }
-        s
     }
 
     /// `(step, value)` of every evaluation of `metric`, plus the final one when it is not an
@@ -274,7 +291,6 @@ impl RunRecord {
             }
             Err(_) => BTreeMap::new(),
         };
-        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
         let log_time = modified(&events_path);
         let log_age = log_time.and_then(|t| t.elapsed().ok());
         let name = path
@@ -334,6 +350,19 @@ impl RunRecord {
         }
         (rows.into_values().collect(), eval_keys)
     }
+}
+
+fn modified(p: &Path) -> Option<std::time::SystemTime> {
+    std::fs::metadata(p).and_then(|m| m.modified()).ok()
+}
+
+/// How long ago the run folder `dir` was last written: its `events.jsonl`, or, before it has
+/// one, its `config.yaml` (a run loads its model between the two). `None` when it has neither.
+/// The age [`RunState::of`] takes.
+pub fn folder_age(dir: &Path) -> Option<Duration> {
+    modified(&dir.join("events.jsonl"))
+        .or_else(|| modified(&dir.join("config.yaml")))
+        .and_then(|t| t.elapsed().ok())
 }
 
 /// Every run folder (a folder holding `events.jsonl`) under `root`, at any depth, sorted. A
@@ -484,6 +513,35 @@ mod tests {
         assert_eq!(j["best"]["step"], 5);
         assert_eq!(j["config"]["seed"], "7");
         assert!(j.get("evals").is_none());
+    }
+
+    #[test]
+    fn folding_a_growing_log_gives_the_summary_of_what_was_read() {
+        let p = Path::new("runs/x");
+        let all = events(10, true);
+        let mut s = RunSummary::new("x", p);
+        for (i, e) in all.iter().enumerate() {
+            s.apply(e);
+            s.settle(None);
+            let whole = RunSummary::from_events("x", p, &all[..=i], BTreeMap::new(), None);
+            assert_eq!(s, whole, "after {} events", i + 1);
+        }
+        assert_eq!(s.status, RunState::Finished);
+        assert_eq!(s.best.map(|b| (b.value, b.step)), Some((0.75, 5)));
+    }
+
+    #[test]
+    fn a_folder_is_as_old_as_its_log_or_else_its_config() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        assert_eq!(folder_age(d), None, "neither file");
+        assert_eq!(RunState::of(false, folder_age(d)), RunState::Crashed);
+        std::fs::write(d.join("config.yaml"), "seed: 1\n").unwrap();
+        let age = folder_age(d).expect("the config's age");
+        assert!(age < RUNNING_WINDOW, "{age:?}");
+        assert_eq!(RunState::of(false, folder_age(d)), RunState::Running);
+        std::fs::write(d.join("events.jsonl"), "").unwrap();
+        assert!(folder_age(d).is_some_and(|a| a < RUNNING_WINDOW));
     }
 
     #[test]

@@ -1,17 +1,16 @@
-//! `dps-tui sweep --status ROOT`: each cell's state, from its run folder and, for a submitted
-//! SLURM array, from `squeue`/`sacct`.
+//! `dps-tui sweep --status ROOT`: each cell's state, from its run folder (read as a
+//! [`RunSummary`], whose [`RunState`] is the one rule for finished, running and crashed) and,
+//! for a submitted SLURM array, from `squeue`/`sacct`.
 
 use super::grid::{Cell, SweepFile};
-use crate::core::events::Event;
-use crate::runs::event_log;
+use crate::runs::summary::folder_age;
+use crate::runs::{event_log, RunState, RunSummary};
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
-use std::time::Duration;
 
-/// A log written to this recently, with no `done` event, belongs to a run still going.
-pub const LIVE_WINDOW: Duration = Duration::from_secs(60);
-
+/// A cell's state: a run's [`RunState`] (finished is `done`, crashed is `failed`), or
+/// `pending` before its run exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CellState {
     Pending,
@@ -44,18 +43,33 @@ pub struct CellStatus {
     pub scheduler: Option<String>,
 }
 
-/// Whether a file was modified within `window`.
-pub fn recently_written(path: &Path, window: Duration) -> bool {
-    std::fs::metadata(path)
-        .and_then(|m| m.modified())
-        .ok()
-        .and_then(|t| t.elapsed().ok())
-        .is_some_and(|e| e < window)
+impl From<RunState> for CellState {
+    fn from(s: RunState) -> CellState {
+        match s {
+            RunState::Finished => CellState::Done,
+            RunState::Running => CellState::Running,
+            RunState::Crashed => CellState::Failed,
+        }
+    }
 }
 
-/// The state of one cell from what its folder holds and what the scheduler says.
-pub fn cell_state(has_folder: bool, done: bool, live: bool, scheduler: Option<&str>) -> CellState {
-    if done {
+/// The summary of the run in the folder `dir` so far (a missing or unreadable log reads as
+/// no events), its state by [`RunState::of`] from the folder's age ([`folder_age`]).
+pub fn folder_summary(dir: &Path) -> RunSummary {
+    let name = dir
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| dir.display().to_string());
+    let events = event_log::read(&dir.join("events.jsonl"))
+        .map(|l| l.events)
+        .unwrap_or_default();
+    RunSummary::from_events(&name, dir, &events, BTreeMap::new(), folder_age(dir))
+}
+
+/// The state of one cell from its run's state (`None`: no run folder yet) and what the
+/// scheduler says, which overrides all but a finished run.
+pub fn cell_state(run: Option<RunState>, scheduler: Option<&str>) -> CellState {
+    if run == Some(RunState::Finished) {
         return CellState::Done;
     }
     match scheduler {
@@ -64,36 +78,22 @@ pub fn cell_state(has_folder: bool, done: bool, live: bool, scheduler: Option<&s
         }
         Some("PENDING" | "REQUEUED") => CellState::Pending,
         Some(_) => CellState::Failed,
-        None if !has_folder => CellState::Pending,
-        None if live => CellState::Running,
-        None => CellState::Failed,
+        None => run.map_or(CellState::Pending, CellState::from),
     }
 }
 
 fn one(root: &Path, cell: &Cell, scheduler: Option<&String>) -> CellStatus {
     let dir = root.join(&cell.name);
-    let events = dir.join("events.jsonl");
-    let (mut step, mut total, mut done) = (0, 0, false);
-    if let Ok(log) = event_log::read(&events) {
-        for e in &log.events {
-            match e {
-                Event::Start { total_steps, .. } => total = *total_steps,
-                Event::Step { step: s, .. } => step = *s,
-                Event::Done { step: s, .. } => {
-                    step = *s;
-                    done = true;
-                }
-                _ => {}
-            }
-        }
-    }
-    let live = recently_written(&events, LIVE_WINDOW);
+    let run = dir.exists().then(|| folder_summary(&dir));
     CellStatus {
         index: cell.index,
         name: cell.name.clone(),
-        state: cell_state(dir.exists(), done, live, scheduler.map(|s| s.as_str())),
-        step,
-        total,
+        state: cell_state(
+            run.as_ref().map(|r| r.status),
+            scheduler.map(|s| s.as_str()),
+        ),
+        step: run.as_ref().map_or(0, |r| r.step),
+        total: run.as_ref().map_or(0, |r| r.total_steps),
         scheduler: scheduler.cloned(),
     }
 }
@@ -146,14 +146,77 @@ mod tests {
     #[test]
     fn states_from_folder_and_scheduler() {
         use CellState::*;
-        assert_eq!(cell_state(false, false, false, None), Pending);
-        assert_eq!(cell_state(true, false, true, None), Running);
-        assert_eq!(cell_state(true, false, false, None), Failed);
-        assert_eq!(cell_state(true, true, false, Some("RUNNING")), Done);
-        assert_eq!(cell_state(false, false, false, Some("PENDING")), Pending);
-        assert_eq!(cell_state(true, false, false, Some("RUNNING")), Running);
-        assert_eq!(cell_state(true, false, true, Some("TIMEOUT")), Failed);
-        assert_eq!(cell_state(true, false, false, Some("COMPLETED")), Failed);
+        use RunState::{Crashed, Finished, Running as Live};
+        assert_eq!(cell_state(None, None), Pending);
+        assert_eq!(cell_state(Some(Live), None), Running);
+        assert_eq!(cell_state(Some(Crashed), None), Failed);
+        assert_eq!(cell_state(Some(Finished), None), Done);
+        assert_eq!(cell_state(Some(Finished), Some("RUNNING")), Done);
+        assert_eq!(cell_state(None, Some("PENDING")), Pending);
+        assert_eq!(cell_state(Some(Crashed), Some("RUNNING")), Running);
+        assert_eq!(cell_state(Some(Live), Some("TIMEOUT")), Failed);
+        assert_eq!(cell_state(Some(Crashed), Some("COMPLETED")), Failed);
+    }
+
+    #[test]
+    fn a_cell_folder_is_read_by_the_run_summary() {
+        use crate::core::events::{Event, Metrics};
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("seed=1");
+        std::fs::create_dir_all(&dir).unwrap();
+        // A folder whose run is still loading its model: config.yaml, no log yet.
+        std::fs::write(dir.join("config.yaml"), "seed: 1\n").unwrap();
+        let s = folder_summary(&dir);
+        assert_eq!((s.status, s.step, s.total_steps), (RunState::Running, 0, 0));
+        let start = Event::Start {
+            schema: 1,
+            task: "rte".into(),
+            method: "vanilla".into(),
+            total_steps: 6,
+            steps_per_epoch: 6,
+            num_train: 10,
+            num_dev: 10,
+            config: serde_json::json!({ "seed": 1 }),
+            start_step: 0,
+        };
+        let done = Event::Done {
+            step: 6,
+            metrics: Metrics::from([("accuracy".to_string(), 0.5)]),
+            stopped_early: false,
+        };
+        let text = format!("{}\n{}\n", start.to_json_line(), done.to_json_line());
+        std::fs::write(dir.join("events.jsonl"), text).unwrap();
+        let s = folder_summary(&dir);
+        assert_eq!(
+            (s.status, s.step, s.total_steps),
+            (RunState::Finished, 6, 6)
+        );
+        let sweep = SweepFile {
+            spec: "grid.yaml".into(),
+            preset: "demo".into(),
+            workdir: tmp.path().to_path_buf(),
+            cells: vec![
+                Cell {
+                    index: 0,
+                    name: "seed=1".into(),
+                    keys: vec![],
+                    sets: vec![],
+                },
+                Cell {
+                    index: 1,
+                    name: "seed=2".into(),
+                    keys: vec![],
+                    sets: vec![],
+                },
+            ],
+            slurm_job: None,
+        };
+        let rows = statuses(&sweep, tmp.path(), &BTreeMap::new());
+        assert_eq!(
+            (rows[0].state, rows[0].step, rows[0].total),
+            (CellState::Done, 6, 6)
+        );
+        assert_eq!(rows[1].state, CellState::Pending);
     }
 
     #[test]

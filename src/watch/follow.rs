@@ -1,7 +1,7 @@
 //! A run's dashboard that follows its log: the replay viewer over the events read so far, with
 //! new events appended as the run writes them (the time cursor stays at the end unless moved).
 
-use super::state::Tail;
+use crate::runs::event_log::Tail;
 use crate::ui::app::App;
 use crate::ui::render::draw;
 use crate::ui::terminal::TerminalGuard;
@@ -28,7 +28,12 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
         if last_read.elapsed() >= super::run::REFRESH {
             last_read = Instant::now();
             let new = tail.read_new(&path);
-            if !new.is_empty() {
+            let rewound = tail.rewound();
+            if rewound {
+                events.clear();
+                cursor = 0;
+            }
+            if rewound || !new.is_empty() {
                 let at_end = cursor == events.len();
                 events.extend(new);
                 if at_end {

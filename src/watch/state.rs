@@ -1,12 +1,16 @@
-//! The board's state: every run under a root, read incrementally from the runs' event logs, with
-//! sorting, filtering, the selection and a summary per group. Pure: no terminal involved.
+//! The board's state: every run under a root, each a [`RunSummary`] folded from its event log as
+//! the log grows, with sorting, filtering, the selection and a summary per group (the
+//! statistics of [`crate::runs::stats`]). Pure: no terminal involved.
 
 use crate::core::events::Event;
+use crate::runs::event_log::Tail;
+use crate::runs::stats::{mean, sample_std};
+use crate::runs::summary::folder_age;
+use crate::runs::RunSummary;
 use crate::sweep::grid::{keys_from_name, SweepFile};
-use crate::sweep::status::{recently_written, CellState, LIVE_WINDOW};
+use crate::sweep::status::{cell_state, CellState};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use std::collections::BTreeMap;
-use std::io::{Read, Seek, SeekFrom};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -18,14 +22,12 @@ pub struct RunRow {
     pub name: String,
     /// The cell keys (from a sweep folder name), else task, method and seed.
     pub keys: Vec<(String, String)>,
+    /// The sweep's word for the run's [`crate::runs::RunState`], `pending` before its folder
+    /// exists.
     pub status: CellState,
-    pub step: usize,
-    pub total: usize,
-    pub last_loss: Option<f64>,
-    /// The task's main dev metric and its latest value.
-    pub metric_name: Option<String>,
-    pub metric: Option<f64>,
-    /// Smoothed seconds per step (from the logged step times).
+    /// What the log read so far says: step, total, last loss, the main metric and its value.
+    pub summary: RunSummary,
+    /// Smoothed seconds per step (from the logged step times), for the time left.
     pub step_seconds: Option<f64>,
 }
 
@@ -37,24 +39,21 @@ impl RunRow {
             .unwrap_or_else(|| path.display().to_string());
         RunRow {
             keys: keys_from_name(&name).unwrap_or_default(),
+            summary: RunSummary::new(&name, &path),
             path,
             name,
             status: CellState::Pending,
-            step: 0,
-            total: 0,
-            last_loss: None,
-            metric_name: None,
-            metric: None,
             step_seconds: None,
         }
     }
 
-    /// Time left at the current pace; `None` when finished or unknown.
+    /// Time left at the current pace; `None` when not running or unknown.
     pub fn eta(&self) -> Option<Duration> {
-        if self.status != CellState::Running || self.total == 0 {
+        let total = self.summary.total_steps;
+        if self.status != CellState::Running || total == 0 {
             return None;
         }
-        let left = self.total.saturating_sub(self.step) as f64;
+        let left = total.saturating_sub(self.summary.step) as f64;
         self.step_seconds
             .map(|s| Duration::from_secs_f64((s * left).max(0.0)))
     }
@@ -87,98 +86,40 @@ impl RunRow {
         }
     }
 
-    /// Fold one event in.
-    pub fn apply(&mut self, e: &Event) {
-        match e {
-            Event::Start {
-                task,
-                method,
-                total_steps,
-                config,
-                start_step,
+    /// Fold newly read events into the summary and the pace.
+    fn read(&mut self, events: &[Event]) {
+        for e in events {
+            self.summary.apply(e);
+            if let Event::Step {
+                step_seconds: Some(s),
                 ..
-            } => {
-                self.total = *total_steps;
-                self.step = *start_step;
-                self.metric_name = crate::data::glue::task(task).map(|t| t.main_metric.into());
-                if self.keys.is_empty() || !self.name.contains('=') {
-                    let seed = config
-                        .get("seed")
-                        .map(|s| s.to_string())
-                        .unwrap_or_default();
-                    self.keys = vec![
-                        ("task".into(), task.clone()),
-                        ("method".into(), method.clone()),
-                        ("seed".into(), seed),
-                    ];
-                }
-                if self.status != CellState::Done {
-                    self.status = CellState::Running;
-                }
+            } = e
+            {
+                self.step_seconds = Some(match self.step_seconds {
+                    Some(prev) => 0.8 * prev + 0.2 * s,
+                    None => *s,
+                });
             }
-            Event::Step {
-                step,
-                loss,
-                step_seconds,
-                ..
-            } => {
-                self.step = *step;
-                self.last_loss = Some(*loss);
-                if let Some(s) = step_seconds {
-                    self.step_seconds = Some(match self.step_seconds {
-                        Some(prev) => 0.8 * prev + 0.2 * s,
-                        None => *s,
-                    });
-                }
-            }
-            Event::Eval { metrics, .. } => self.take_metric(metrics),
-            Event::Done { step, metrics, .. } => {
-                self.step = *step;
-                self.take_metric(metrics);
-                self.status = CellState::Done;
-            }
-            _ => {}
+        }
+        let s = &self.summary;
+        if !s.task.is_empty() && (self.keys.is_empty() || !self.name.contains('=')) {
+            self.keys = vec![
+                ("task".into(), s.task.clone()),
+                ("method".into(), s.method.clone()),
+                (
+                    "seed".into(),
+                    s.config.get("seed").cloned().unwrap_or_default(),
+                ),
+            ];
         }
     }
 
-    fn take_metric(&mut self, metrics: &crate::core::events::Metrics) {
-        if let Some(v) = self.metric_name.as_ref().and_then(|k| metrics.get(k)) {
-            self.metric = Some(*v);
-        }
-    }
-}
-
-/// A growing `events.jsonl`, read from where the last read stopped.
-#[derive(Debug, Default, Clone)]
-pub(crate) struct Tail {
-    offset: u64,
-    /// An incomplete last line, kept until its newline arrives.
-    partial: String,
-}
-
-impl Tail {
-    /// The complete lines appended since the last call, as events.
-    pub(crate) fn read_new(&mut self, path: &Path) -> Vec<Event> {
-        let Ok(mut f) = std::fs::File::open(path) else {
-            return Vec::new();
-        };
-        if f.metadata().map(|m| m.len() < self.offset).unwrap_or(false) {
-            *self = Tail::default(); // rewritten from scratch
-        }
-        let mut buf = Vec::new();
-        if f.seek(SeekFrom::Start(self.offset)).is_err() || f.read_to_end(&mut buf).is_err() {
-            return Vec::new();
-        }
-        self.offset += buf.len() as u64;
-        self.partial.push_str(&String::from_utf8_lossy(&buf));
-        let mut out = Vec::new();
-        while let Some(nl) = self.partial.find('\n') {
-            let line: String = self.partial.drain(..=nl).collect();
-            if let Ok(e) = serde_json::from_str::<Event>(line.trim()) {
-                out.push(e);
-            }
-        }
-        out
+    /// Settle the summary and the state at this moment (a run without news ages into
+    /// crashed by the one rule, [`crate::runs::RunState::of`]).
+    fn settle(&mut self) {
+        self.summary.settle(folder_age(&self.path));
+        let run = self.path.exists().then_some(self.summary.status);
+        self.status = cell_state(run, None);
     }
 }
 
@@ -289,18 +230,13 @@ impl WatchState {
             self.rows.entry(d.clone()).or_insert_with(|| RunRow::new(d));
         }
         for (path, row) in self.rows.iter_mut() {
-            let log = path.join("events.jsonl");
             let tail = self.tails.entry(path.clone()).or_default();
-            for e in tail.read_new(&log) {
-                row.apply(&e);
+            let events = tail.read_new(&path.join("events.jsonl"));
+            if tail.rewound() {
+                *row = RunRow::new(path.clone());
             }
-            if row.status != CellState::Done && log.exists() {
-                row.status = if recently_written(&log, LIVE_WINDOW) {
-                    CellState::Running
-                } else {
-                    CellState::Failed
-                };
-            }
+            row.read(&events);
+            row.settle();
         }
         self.clamp();
     }
@@ -324,10 +260,11 @@ impl WatchState {
     pub fn visible(&self) -> Vec<&RunRow> {
         let mut v: Vec<&RunRow> = self.rows.values().filter(|r| self.matches(r)).collect();
         let progress = |r: &RunRow| {
-            if r.total == 0 {
+            let s = &r.summary;
+            if s.total_steps == 0 {
                 0.0
             } else {
-                r.step as f64 / r.total as f64
+                s.step as f64 / s.total_steps as f64
             }
         };
         match self.sort {
@@ -335,9 +272,8 @@ impl WatchState {
             SortKey::Status => v.sort_by_key(|r| (r.status, r.label())),
             SortKey::Progress => v.sort_by(|a, b| progress(a).total_cmp(&progress(b))),
             SortKey::Metric => v.sort_by(|a, b| {
-                a.metric
-                    .unwrap_or(f64::NEG_INFINITY)
-                    .total_cmp(&b.metric.unwrap_or(f64::NEG_INFINITY))
+                let m = |r: &RunRow| r.summary.final_metric.unwrap_or(f64::NEG_INFINITY);
+                m(a).total_cmp(&m(b))
             }),
         }
         if self.reverse {
@@ -354,27 +290,19 @@ impl WatchState {
         }
         by.into_iter()
             .map(|(group, rows)| {
-                let vals: Vec<f64> = rows.iter().filter_map(|r| r.metric).collect();
+                let vals: Vec<f64> = rows.iter().filter_map(|r| r.summary.final_metric).collect();
                 let n = vals.len();
-                let mean = if n == 0 {
-                    f64::NAN
-                } else {
-                    vals.iter().sum::<f64>() / n as f64
-                };
-                let std = (n >= 2).then(|| {
-                    (vals.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt()
-                });
                 GroupSummary {
                     group,
                     metric_name: rows
                         .iter()
-                        .find_map(|r| r.metric_name.clone())
+                        .find_map(|r| r.summary.main_metric.clone())
                         .unwrap_or_else(|| "metric".into()),
                     n,
                     runs: rows.len(),
                     done: rows.iter().filter(|r| r.status == CellState::Done).count(),
-                    mean,
-                    std,
+                    mean: if n == 0 { f64::NAN } else { mean(&vals) },
+                    std: (n >= 2).then(|| sample_std(&vals)),
                 }
             })
             .collect()
@@ -523,8 +451,8 @@ mod tests {
         assert_eq!(v.len(), 3);
         let run = v.iter().find(|r| r.name.contains("vanilla")).unwrap();
         assert_eq!(run.status, CellState::Running);
-        assert_eq!((run.step, run.total), (4, 10));
-        assert_eq!(run.last_loss, Some(0.9));
+        assert_eq!((run.summary.step, run.summary.total_steps), (4, 10));
+        assert_eq!(run.summary.final_loss, Some(0.9));
         assert_eq!(
             run.eta(),
             Some(Duration::from_secs(3)),
@@ -533,8 +461,8 @@ mod tests {
         assert_eq!(run.label(), "task=rte method=vanilla seed=1");
         let d = v.iter().find(|r| r.name.ends_with("seed=2")).unwrap();
         assert_eq!(d.status, CellState::Done);
-        assert_eq!(d.metric, Some(0.7));
-        assert_eq!(d.metric_name.as_deref(), Some("accuracy"));
+        assert_eq!(d.summary.final_metric, Some(0.7));
+        assert_eq!(d.summary.main_metric.as_deref(), Some("accuracy"));
         assert_eq!(d.eta(), None);
     }
 
@@ -565,9 +493,9 @@ mod tests {
         s.on_key(key(KeyCode::Char('s'))); // progress
         s.on_key(key(KeyCode::Char('s'))); // metric
         assert_eq!(s.sort, SortKey::Metric);
-        assert_eq!(s.visible()[2].metric, Some(0.7));
+        assert_eq!(s.visible()[2].summary.final_metric, Some(0.7));
         s.on_key(key(KeyCode::Char('r')));
-        assert_eq!(s.visible()[0].metric, Some(0.7));
+        assert_eq!(s.visible()[0].summary.final_metric, Some(0.7));
         s.on_key(key(KeyCode::Char('f')));
         assert_eq!(s.status_filter, Some(CellState::Running));
         assert_eq!(s.visible().len(), 1);
@@ -596,11 +524,11 @@ mod tests {
         append(&dir, a);
         s.refresh();
         let row = |s: &WatchState| s.all().find(|r| r.path == dir).unwrap().clone();
-        assert_eq!(row(&s).step, 4, "half a line is not read yet");
+        assert_eq!(row(&s).summary.step, 4, "half a line is not read yet");
         append(&dir, &format!("{b}\n"));
         s.refresh();
-        assert_eq!(row(&s).step, 7);
-        assert_eq!(row(&s).last_loss, Some(0.5));
+        assert_eq!(row(&s).summary.step, 7);
+        assert_eq!(row(&s).summary.final_loss, Some(0.5));
         let done = Event::Done {
             step: 10,
             metrics: metrics(0.5),
@@ -609,7 +537,12 @@ mod tests {
         append(&dir, &(done.to_json_line() + "\n"));
         s.refresh();
         assert_eq!(row(&s).status, CellState::Done);
-        assert_eq!(row(&s).metric, Some(0.5));
+        assert_eq!(row(&s).summary.final_metric, Some(0.5));
+        assert_eq!(
+            row(&s).summary,
+            crate::sweep::status::folder_summary(&dir),
+            "the log read piece by piece sums up as the whole log does"
+        );
     }
 
     #[test]

@@ -48,15 +48,15 @@ pub fn group_line(g: &GroupSummary) -> String {
 
 fn row_cells(r: &RunRow) -> Row<'static> {
     let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
-    let metric = match (&r.metric_name, r.metric) {
+    let metric = match (&r.summary.main_metric, r.summary.final_metric) {
         (Some(n), Some(v)) => format!("{n} {v:.4}"),
         _ => "-".into(),
     };
     Row::new(vec![
         Span::raw(r.label()),
         Span::styled(r.status.to_string(), status_style(r.status)),
-        Span::raw(format!("{}/{}", r.step, r.total)),
-        Span::raw(opt(r.last_loss)),
+        Span::raw(format!("{}/{}", r.summary.step, r.summary.total_steps)),
+        Span::raw(opt(r.summary.final_loss)),
         Span::raw(metric),
         Span::raw(r.eta().map(fmt_duration).unwrap_or_else(|| "-".into())),
     ])
