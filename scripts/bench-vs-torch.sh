@@ -3,17 +3,22 @@
 # alternately so that both see the same load, with the ratios the performance targets use.
 #
 #   scripts/bench-vs-torch.sh [--python PY] [--model DIR] [--data-dir DIR] [--threads N]
-#       [--steps N] [--rounds R] [--epoch-steps N] [--bin PATH] [--no-epoch]
+#       [--steps N] [--rounds R] [--tasks rte,mrpc,stsb,cola] [--epoch-steps N]
+#       [--group-by-length] [--bin PATH] [--no-epoch] [--no-fixed]
 #
 # PY is a Python with torch + transformers (see ../shared/baseline/README.md for the install);
 # default: $PYTHON or python3. For each round it runs, in turn: dps-tui vanilla, torch vanilla
-# (dropout 0), dps-tui dps-dense, torch dps-dense, all at batch 16 × seq 128. Then one RTE
-# epoch of dps-tui with dynamic padding (and padded to 128 for reference). Peak memory is the
-# maximum resident set size from /usr/bin/time. Raw outputs go to bench-vs-torch/ .
+# (dropout 0), dps-tui dps-dense, torch dps-dense, all at batch 16 × seq 128. Then, per task,
+# alternately with the same seed: dps-tui with packed batches, PyTorch with dynamic padding
+# (`--padding longest`) and PyTorch padded to 128 (`--padding max_length`), each over
+# --epoch-steps random batches of the task's training set (0 = one whole epoch; vanilla,
+# dropout 0; ../shared/baseline/torch_finetune.py --bench-epoch). Peak memory is the maximum
+# resident set size from /usr/bin/time. Raw outputs go to bench-vs-torch/ .
 set -euo pipefail
 
 py="${PYTHON:-python3}"; model="../shared/models/all-MiniLM-L6-v2"; data_dir="../shared/glue"
-threads=2; steps=20; rounds=2; epoch_steps=156; bin=""; epoch=1
+threads=2; steps=20; rounds=2; epoch_steps=0; bin=""; epoch=1; fixed=1
+tasks="rte,mrpc,stsb,cola"; group=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) py="$2"; shift 2 ;;
@@ -25,7 +30,10 @@ while [ $# -gt 0 ]; do
     --epoch-steps) epoch_steps="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     --no-epoch) epoch=0; shift ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
+    --no-fixed) fixed=0; shift ;;
+    --tasks) tasks="$2"; shift 2 ;;
+    --group-by-length) group="--group-by-length"; shift ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "bench-vs-torch: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -64,16 +72,41 @@ torch() { # method round
         examples_per_s:.examples_per_s, rss_mib:$rss}' | tee -a "$out/results.jsonl"
 }
 
-for r in $(seq 1 "$rounds"); do
-  ours vanilla "$r"; torch vanilla "$r"; ours dps-dense "$r"; torch dps-dense "$r"
-done
-if [ "$epoch" = 1 ]; then
-  f="$out/ours-rte-epoch"
-  /usr/bin/time -v "$bin" bench --model "$model" --task rte --data-dir "$data_dir" \
-    --steps "$epoch_steps" --threads "$threads" --group-by-length > "$f.json" 2> "$f.err"
-  jq -c --argjson rss "$(rss "$f.err")" '{who:"dps-tui", method:"vanilla", task:"rte",
-      results:.results, rss_mib:$rss}' "$f.json" | tee -a "$out/results.jsonl"
+glue_dir() { # task -> the GLUE folder name
+  case "$1" in rte) echo RTE ;; mrpc) echo MRPC ;; stsb) echo STS-B ;; cola) echo CoLA ;;
+    sst2) echo SST-2 ;; qnli) echo QNLI ;; qqp) echo QQP ;; mnli) echo MNLI ;; wnli) echo WNLI ;;
+    *) echo "$1" ;; esac
+}
+epoch_ours() { # task
+  local f="$out/ours-$1-epoch"
+  /usr/bin/time -v "$bin" bench --model "$model" --task "$1" --data-dir "$data_dir" \
+    --padding packed --steps "$epoch_steps" --threads "$threads" $group > "$f.json" 2> "$f.err"
+  jq -c --arg t "$1" --argjson rss "$(rss "$f.err")" '.results[0] | {who:"dps-tui", task:$t,
+      padding, group_by_length, steps, seconds, examples_per_s:.examples_per_sec,
+      real_tokens_per_s:.real_tokens_per_sec, rss_mib:$rss}' "$f.json" | tee -a "$out/results.jsonl"
+}
+epoch_torch() { # task padding
+  local f="$out/torch-$1-$2-epoch" d; d="$(glue_dir "$1")"
+  /usr/bin/time -v "$py" "$torch_script" --bench-epoch --model "$model" --task "$d" \
+    --data "$data_dir/$d" --padding "$2" --method vanilla --dropout 0 --seed 42 \
+    --threads "$threads" --bench-steps "$epoch_steps" $group > "$f.log" 2> "$f.err"
+  grep '^SUMMARY' "$f.log" | tail -1 | sed 's/^SUMMARY //' |
+    jq -c --arg t "$1" --argjson rss "$(rss "$f.err")" '{who:"torch", task:$t, padding,
+      group_by_length, steps:.steps_timed, seconds, examples_per_s, real_tokens_per_s,
+      rss_mib:$rss}' | tee -a "$out/results.jsonl"
+}
+
+if [ "$fixed" = 1 ]; then
+  for r in $(seq 1 "$rounds"); do
+    ours vanilla "$r"; torch vanilla "$r"; ours dps-dense "$r"; torch dps-dense "$r"
+  done
 fi
+if [ "$epoch" = 1 ]; then
+  for t in ${tasks//,/ }; do
+    epoch_ours "$t"; epoch_torch "$t" longest; epoch_torch "$t" max_length
+  done
+fi
+uptime | tee "$out/uptime.txt"
 
 python3 - "$out/results.jsonl" <<'PY'
 import json, statistics, sys
@@ -84,21 +117,25 @@ def med(who, method, key):
 ov, tv = med("dps-tui", "vanilla", "examples_per_s"), med("torch", "vanilla", "examples_per_s")
 od, td = med("dps-tui", "dps-dense", "s_per_step"), med("torch", "dps-dense", "s_per_step")
 os_, ts = med("dps-tui", "vanilla", "s_per_step"), med("torch", "vanilla", "s_per_step")
-orss = max(r["rss_mib"] for r in rows if r["who"] == "dps-tui")
-trss = max(r["rss_mib"] for r in rows if r["who"] == "torch")
 print("| measure | dps-tui | PyTorch | ratio | target |")
 print("|---|---|---|---|---|")
-print(f"| 16×128 vanilla, examples/s | {ov:.2f} | {tv:.2f} | {ov/tv:.2f}× | ≥ 1.0× |")
-epoch = [r for r in rows if r.get("task") == "rte"]
-if epoch:
-    res = {x["padding"]: x["examples_per_sec"] for x in epoch[0]["results"]}
-    dyn = res.get("dynamic", float("nan"))
-    print(f"| RTE epoch, dynamic padding vs torch padded to 128, examples/s | {dyn:.2f} | {tv:.2f} | {dyn/tv:.2f}× | ≥ 1.5× |")
-    if "dynamic_grouped" in res:
-        g = res["dynamic_grouped"]
-        print(f"| RTE epoch, dynamic padding + group_by_length vs torch padded, examples/s | {g:.2f} | {tv:.2f} | {g/tv:.2f}× | ≥ 1.5× |")
-    if "padded_128" in res:
-        print(f"| (dps-tui RTE epoch padded to 128, examples/s) | {res['padded_128']:.2f} | | | |")
-print(f"| dps-dense / vanilla step time | {od/os_:.3f} | {td/ts:.3f} | | ≤ 1.05 |")
+if ov == ov:
+    print(f"| 16×128 vanilla, examples/s | {ov:.2f} | {tv:.2f} | {ov/tv:.2f}× | ≥ 1.0× |")
+    print(f"| dps-dense / vanilla step time | {od/os_:.3f} | {td/ts:.3f} | | ≤ 1.05 |")
+def epoch(who, task, padding):
+    v = [r for r in rows if r.get("who") == who and r.get("task") == task and r.get("padding") == padding]
+    return v[-1] if v else None
+for task in dict.fromkeys(r["task"] for r in rows if "task" in r):
+    ours, dyn, pad = epoch("dps-tui", task, "packed"), epoch("torch", task, "longest"), epoch("torch", task, "max_length")
+    if not ours:
+        continue
+    o = ours["examples_per_s"]
+    steps = ours["steps"]
+    g = " + group_by_length" if ours.get("group_by_length") else ""
+    for other, name, target in ((dyn, "dynamic padding", "≥ 1.3×"), (pad, "padded to 128", "≥ 2.0×")):
+        if other:
+            print(f"| {task.upper()} {steps} steps{g}, packed vs PyTorch {name}, examples/s | {o:.2f} | {other['examples_per_s']:.2f} | {o/other['examples_per_s']:.2f}× | {target} |")
+orss = max((r["rss_mib"] for r in rows if r["who"] == "dps-tui"), default=float("nan"))
+trss = max((r["rss_mib"] for r in rows if r["who"] == "torch"), default=float("nan"))
 print(f"| peak memory (max RSS, MiB) | {orss:.0f} | {trss:.0f} | {orss/trss:.2f}× | ≤ 1.0× |")
 PY

@@ -5,13 +5,14 @@
 //!   warm-up steps, then the median seconds per optimizer step over `--steps` steps, with the
 //!   phase split. DPS runs use a stage length of 10, so the timed steps cover importance
 //!   accumulation, one selection and masked steps, as in the baseline.
-//! - A real task (`--task rte --data-dir ...`): one epoch with dynamic padding (optionally
-//!   length-grouped), as examples per second, against the same epoch padded to 128.
+//! - A real task (`--task rte --data-dir ...`): `--steps` training steps (`0` = one epoch) of
+//!   real batches for each `--padding` mode (packed, longest, max_length, all), optionally
+//!   length-grouped, as examples and real tokens per second.
 //! - `--against vanilla`: two trainers in one process stepping alternately, for a step-time
 //!   ratio that load changes on the machine do not skew.
 
 use crate::config::{Method, TrainConfig};
-use crate::data::batching::{Encoded, EncodedDataset};
+use crate::data::batching::{Encoded, EncodedDataset, Padding};
 use crate::data::glue::{self, Label};
 use crate::train::setup::{self, build_trainer};
 use crate::train::trainer::{StepTimings, Trainer};
@@ -28,6 +29,8 @@ pub struct BenchOptions {
     pub task: Option<String>,
     pub data_dir: Option<PathBuf>,
     pub group_by_length: bool,
+    /// With a task: the padding modes to measure.
+    pub paddings: Vec<Padding>,
     pub threads: Option<usize>,
     pub dropout: f64,
     /// Fixed shape only: step a trainer of this method alternately with `method`'s.
@@ -237,37 +240,75 @@ fn interleaved(o: &BenchOptions, base: &str, threads: usize) -> Result<()> {
     Ok(())
 }
 
+/// The padding modes `--padding` names (`all` = every mode).
+pub fn parse_paddings(s: &str) -> Result<Vec<Padding>> {
+    if s == "all" {
+        return Ok(Padding::ALL.to_vec());
+    }
+    s.split(',')
+        .map(|p| {
+            Padding::parse(p.trim()).ok_or_else(|| {
+                anyhow!("--padding: unknown mode `{p}`; use packed, longest, max_length or all")
+            })
+        })
+        .collect()
+}
+
+/// Train on a real task for each padding mode: 3 untimed warm-up steps, then `--steps` timed
+/// steps (`0` = one whole epoch), batched as in training (shuffled from the seed, optionally
+/// length-grouped). Reports examples and real (non-padding) tokens per second.
 fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<()> {
+    const WARMUP: usize = 3;
     let mut c = base_config(o)?;
     c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
     c.data_dir = o.data_dir.clone();
     c.max_seq_length = 128;
+    c.group_by_length = o.group_by_length;
     let mut results = Vec::new();
-    let mut variants = vec![("dynamic", false, false)];
-    if o.group_by_length {
-        variants.push(("dynamic_grouped", false, true));
-    }
-    variants.push(("padded_128", true, false));
-    for (label, pad, group) in variants {
-        c.pad_to_max_length = pad;
-        c.group_by_length = group;
-        c.max_steps = Some(o.steps);
+    for padding in &o.paddings {
+        c.padding = Some(*padding);
+        // Size the schedule first, so that warm-up + timed steps fit in it.
+        c.max_steps = Some(1);
+        let (probe, _) = build_trainer(&c)?;
+        let steps = if o.steps == 0 {
+            probe.steps_per_epoch()
+        } else {
+            o.steps
+        };
+        drop(probe);
+        c.max_steps = Some(WARMUP + steps);
         let (mut trainer, _) = build_trainer(&c)?;
-        let mut examples = 0usize;
-        let t0 = Instant::now();
-        for _ in 0..o.steps {
-            trainer.train_step()?;
-            examples += o.batch;
+        if trainer.padding() != *padding {
+            return Err(anyhow!(
+                "padding `{}` is not available on this device",
+                padding.as_str()
+            ));
         }
-        let secs = t0.elapsed().as_secs_f64();
+        let (mut examples, mut tokens, mut secs) = (0usize, 0usize, 0f64);
+        for s in 1..=WARMUP + steps {
+            let idx = trainer.batch_indices(s);
+            let t0 = Instant::now();
+            trainer.train_step()?;
+            if s > WARMUP {
+                secs += t0.elapsed().as_secs_f64();
+                examples += idx.len();
+                tokens += idx
+                    .iter()
+                    .map(|&i| trainer.train.items[i].len())
+                    .sum::<usize>();
+            }
+        }
         results.push(serde_json::json!({
-            "padding": label, "group_by_length": group, "steps": o.steps,
+            "padding": padding.as_str(), "group_by_length": o.group_by_length, "steps": steps,
             "seconds": secs, "examples_per_sec": examples as f64 / secs,
+            "real_tokens_per_sec": tokens as f64 / secs,
         }));
         eprintln!(
-            "{label}: {} steps in {secs:.1} s = {:.2} examples/s",
-            o.steps,
-            examples as f64 / secs
+            "{} (group_by_length {}): {steps} steps in {secs:.1} s = {:.2} examples/s, {:.0} real tokens/s",
+            padding.as_str(),
+            o.group_by_length,
+            examples as f64 / secs,
+            tokens as f64 / secs
         );
     }
     println!(

@@ -144,7 +144,7 @@ pub struct BenchArgs {
     pub batch: usize,
     #[arg(long, default_value_t = 128)]
     pub seq: usize,
-    /// Timed steps (after 3 warm-up steps).
+    /// Timed steps (after 3 warm-up steps); with --task, 0 = one whole epoch.
     #[arg(long, default_value_t = 20)]
     pub steps: usize,
     /// Measure a real task's epoch instead of a fixed shape.
@@ -153,10 +153,13 @@ pub struct BenchArgs {
     /// A GLUE data folder in the original layout (with --task).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// With --task: also measure the epoch with length-grouped batches (as the Hugging Face
-    /// Trainer's `group_by_length`).
+    /// With --task: length-grouped batches (as the Hugging Face Trainer's `group_by_length`).
     #[arg(long)]
     pub group_by_length: bool,
+    /// With --task: the padding modes to measure: packed, longest, max_length (comma-separated)
+    /// or all.
+    #[arg(long, default_value = "all")]
+    pub padding: String,
     /// Threads for the matrix products and fused kernels (default: all cores).
     #[arg(long)]
     pub threads: Option<usize>,
@@ -504,6 +507,7 @@ fn crate_bench(b: BenchArgs) -> Result<i32> {
         task: b.task,
         data_dir: b.data_dir,
         group_by_length: b.group_by_length,
+        paddings: dps_tui::bench::parse_paddings(&b.padding)?,
         against: b.against,
         threads: b.threads,
         dropout: b.dropout,

@@ -509,6 +509,146 @@ fn attention_forward_and_grads_match_composite() -> Result<()> {
     Ok(())
 }
 
+/// One sequence's attention from candle ops: rows `[n, H]`, additive key mask `[n]`, optional
+/// dropout factors `[heads, n, n]`.
+fn attention_reference(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: &[f32],
+    drop: Option<&[f32]>,
+    heads: usize,
+    scale: f64,
+) -> Result<Tensor> {
+    let (n, h) = q.dims2()?;
+    let d = h / heads;
+    let split = |t: &Tensor| t.reshape((n, heads, d))?.transpose(0, 1)?.contiguous();
+    let (q, k, v) = (split(q)?, split(k)?, split(v)?);
+    let m = Tensor::from_vec(mask.to_vec(), (1, 1, n), &Device::Cpu)?;
+    let scores = (q.matmul(&k.t()?)? * scale)?.broadcast_add(&m)?;
+    let mut probs = candle_nn::ops::softmax(&scores, D::Minus1)?;
+    if let Some(f) = drop {
+        probs = probs.mul(&Tensor::from_vec(f.to_vec(), (heads, n, n), &Device::Cpu)?)?;
+    }
+    probs.matmul(&v)?.transpose(0, 1)?.reshape((n, h))
+}
+
+fn dropout_factors(rng: &mut ChaCha8Rng, n: usize) -> Vec<f32> {
+    (0..n)
+        .map(|_| {
+            if rng.random::<f32>() < 0.25 {
+                0.0
+            } else {
+                4.0 / 3.0
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn packed_attention_matches_per_sequence_reference_with_and_without_dropout() -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(13);
+    let (heads, d) = (3usize, 4usize);
+    let h = heads * d;
+    let offsets = [0usize, 5, 6, 13, 17];
+    let t = 17;
+    let q = Var::from_tensor(&randn(&mut rng, &[t, h], 1.0))?;
+    let k = Var::from_tensor(&randn(&mut rng, &[t, h], 1.0))?;
+    let v = Var::from_tensor(&randn(&mut rng, &[t, h], 1.0))?;
+    let scale = (d as f64).powf(-0.5);
+    let num_probs: usize = offsets
+        .windows(2)
+        .map(|w| heads * (w[1] - w[0]).pow(2))
+        .sum();
+    for with_dropout in [false, true] {
+        let drop = with_dropout.then(|| dropout_factors(&mut rng, num_probs));
+        let (qt, kt, vt) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
+        let fused = ops::packed_attention(qt, kt, vt, &offsets, heads, scale, drop.clone())?;
+        let mut parts = Vec::new();
+        let mut at = 0;
+        for w in offsets.windows(2) {
+            let (s, n) = (w[0], w[1] - w[0]);
+            let f = drop.as_ref().map(|f| &f[at..at + heads * n * n]);
+            at += heads * n * n;
+            let one = |x: &Tensor| x.narrow(0, s, n);
+            let zeros = vec![0f32; n];
+            parts.push(attention_reference(
+                &one(qt)?,
+                &one(kt)?,
+                &one(vt)?,
+                &zeros,
+                f,
+                heads,
+                scale,
+            )?);
+        }
+        let reference = Tensor::cat(&parts, 0)?;
+        assert_close("packed attention forward", &fused, &reference, 1e-5);
+        let r = randn(&mut rng, fused.dims(), 1.0);
+        let gf = weighted_loss(&fused, &r).backward()?;
+        let gr = weighted_loss(&reference, &r).backward()?;
+        for (what, var) in [("dq", &q), ("dk", &k), ("dv", &v)] {
+            let a = gf.get(var.as_tensor()).expect("fused grad");
+            let c = gr.get(var.as_tensor()).expect("reference grad");
+            assert_close(
+                &format!("packed attention {what} dropout {with_dropout}"),
+                a,
+                c,
+                1e-4,
+            );
+        }
+    }
+    // Offsets that do not tile the rows, and a dropout mask of the wrong size, are errors.
+    let x = q.as_tensor();
+    assert!(ops::packed_attention(x, x, x, &[0, 5, 16], heads, 1.0, None).is_err());
+    assert!(ops::packed_attention(x, x, x, &[0, 5, 5, 17], heads, 1.0, None).is_err());
+    assert!(ops::packed_attention(x, x, x, &[0, 17], heads, 1.0, Some(vec![1.0; 3])).is_err());
+    Ok(())
+}
+
+#[test]
+fn padded_attention_with_dropout_matches_reference() -> Result<()> {
+    let mut rng = ChaCha8Rng::seed_from_u64(14);
+    let (b, l, heads, d) = (3usize, 6usize, 2usize, 4usize);
+    let h = heads * d;
+    let lens = [6usize, 2, 4];
+    let q = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+    let k = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+    let v = Var::from_tensor(&randn(&mut rng, &[b, l, h], 1.0))?;
+    let mask = key_mask(&lens, l, f32::MIN).reshape((b, l))?;
+    let drop = dropout_factors(&mut rng, b * heads * l * l);
+    let scale = (d as f64).powf(-0.5);
+    let (qt, kt, vt) = (q.as_tensor(), k.as_tensor(), v.as_tensor());
+    let fused = ops::attention_with_dropout(qt, kt, vt, &mask, heads, scale, Some(drop.clone()))?;
+    let mvec = mask.flatten_all()?.to_vec1::<f32>()?;
+    let mut parts = Vec::new();
+    for i in 0..b {
+        let one = |x: &Tensor| x.get(i);
+        let f = &drop[i * heads * l * l..(i + 1) * heads * l * l];
+        let m = &mvec[i * l..(i + 1) * l];
+        parts.push(attention_reference(
+            &one(qt)?,
+            &one(kt)?,
+            &one(vt)?,
+            m,
+            Some(f),
+            heads,
+            scale,
+        )?);
+    }
+    let reference = Tensor::stack(&parts, 0)?;
+    assert_close("padded attention dropout forward", &fused, &reference, 1e-5);
+    let r = randn(&mut rng, fused.dims(), 1.0);
+    let gf = weighted_loss(&fused, &r).backward()?;
+    let gr = weighted_loss(&reference, &r).backward()?;
+    for (what, var) in [("dq", &q), ("dk", &k), ("dv", &v)] {
+        let a = gf.get(var.as_tensor()).expect("fused grad");
+        let c = gr.get(var.as_tensor()).expect("reference grad");
+        assert_close(&format!("padded attention dropout {what}"), a, c, 1e-4);
+    }
+    Ok(())
+}
+
 #[test]
 fn results_do_not_depend_on_thread_count() -> Result<()> {
     let mut rng = ChaCha8Rng::seed_from_u64(11);

@@ -11,6 +11,7 @@ use std::fmt;
 use std::path::PathBuf;
 use thiserror::Error;
 
+pub use crate::data::batching::Padding;
 pub use control::{Control, ControlKey, Range};
 pub use preset::{find_preset, list_presets, load_preset, PresetInfo};
 
@@ -211,8 +212,10 @@ pub struct TrainConfig {
     pub num_epochs: f64,
     pub batch_size: usize,
     pub max_seq_length: usize,
-    /// Pad every batch to `max_seq_length` (run_glue's default) instead of the longest in the batch.
-    pub pad_to_max_length: bool,
+    /// How batches are laid out: packed (no padding), padded to the longest item, or padded
+    /// to `max_seq_length`; `None` = the device's default ([`TrainConfig::padding_on`]).
+    /// `pad_to_max_length` is a deprecated alias (`true` = `max_length`, `false` = `longest`).
+    pub padding: Option<Padding>,
     /// Sort examples into batches of similar length (Hugging Face `group_by_length`).
     pub group_by_length: bool,
     pub learning_rate: f64,
@@ -266,7 +269,7 @@ impl Default for TrainConfig {
             num_epochs: 3.0,
             batch_size: 16,
             max_seq_length: 128,
-            pad_to_max_length: false,
+            padding: None,
             group_by_length: false,
             learning_rate: 2e-5,
             lr_scheduler: LrScheduler::Linear,
@@ -314,7 +317,10 @@ pub const KEYS: &[(&str, &str)] = &[
     ("num_epochs", "a number > 0"),
     ("batch_size", "an integer from 1 to 4096"),
     ("max_seq_length", "an integer from 8 to 4096"),
-    ("pad_to_max_length", "true or false"),
+    (
+        "padding",
+        "packed, longest, max_length, or null for the device's default (packed on the CPU, longest elsewhere)",
+    ),
     ("group_by_length", "true or false"),
     ("learning_rate", "a number > 0 and <= 1"),
     ("lr_scheduler", "linear or constant"),
@@ -360,6 +366,9 @@ impl TrainConfig {
         value: &serde_yaml::Value,
         origin: &str,
     ) -> Result<(), ConfigError> {
+        if key == "pad_to_max_length" {
+            return self.set_pad_to_max_length(value, origin);
+        }
         let allowed = match KEYS.iter().find(|(k, _)| *k == key) {
             Some((_, a)) => *a,
             None => {
@@ -423,7 +432,12 @@ impl TrainConfig {
                     .filter(|&n| (8..=4096).contains(&n))
                     .ok_or_else(bad)?
             }
-            "pad_to_max_length" => self.pad_to_max_length = value.as_bool().ok_or_else(bad)?,
+            "padding" => {
+                self.padding = match value {
+                    V::Null => None,
+                    v => Some(as_str(v).and_then(|s| Padding::parse(&s)).ok_or_else(bad)?),
+                }
+            }
             "group_by_length" => self.group_by_length = value.as_bool().ok_or_else(bad)?,
             "warmup_ratio" => {
                 self.warmup_ratio = as_f64(value)
@@ -517,6 +531,47 @@ impl TrainConfig {
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
+    }
+
+    /// The deprecated `pad_to_max_length` key: `true` is `padding: max_length`, `false` is
+    /// `padding: longest` (what it meant when it was written, so old run folders resume with
+    /// the batches they trained on).
+    fn set_pad_to_max_length(
+        &mut self,
+        value: &serde_yaml::Value,
+        origin: &str,
+    ) -> Result<(), ConfigError> {
+        let pad = value.as_bool().ok_or_else(|| ConfigError::BadValue {
+            origin: origin.into(),
+            key: "pad_to_max_length".into(),
+            value: yaml_display(value),
+            allowed: "expected true or false (deprecated: use `padding: max_length` or \
+                      `padding: longest`)"
+                .into(),
+        })?;
+        let mode = if pad {
+            Padding::MaxLength
+        } else {
+            Padding::Longest
+        };
+        tracing::warn!(
+            "{origin}: `pad_to_max_length` is deprecated; read as `padding: {}`. Fix: write \
+             `padding: {}` instead",
+            mode.as_str(),
+            mode.as_str()
+        );
+        self.padding = Some(mode);
+        Ok(())
+    }
+
+    /// The padding mode in effect on a device: the configured one, or by default `packed` on
+    /// the CPU and `longest` elsewhere.
+    pub fn padding_on(&self, cpu: bool) -> Padding {
+        self.padding.unwrap_or(if cpu {
+            Padding::Packed
+        } else {
+            Padding::Longest
+        })
     }
 
     /// Apply `key=value` from the command line. The value is read as a YAML scalar.
@@ -617,6 +672,7 @@ mod tests {
             "task=imdb",
             "update_ratio=0",
             "pad_to_max_length=maybe",
+            "padding=tight",
         ] {
             let e = c.set_override(kv).unwrap_err().to_string();
             let key = kv.split('=').next().unwrap();
@@ -681,6 +737,33 @@ mod tests {
             let back = crate::config::preset::parse_preset(&yaml, "test").unwrap();
             assert_eq!(back.dropout, d, "{yaml}");
         }
+    }
+
+    #[test]
+    fn padding_key_and_its_deprecated_alias() {
+        let mut c = TrainConfig::default();
+        assert_eq!(c.padding_on(true), Padding::Packed);
+        assert_eq!(c.padding_on(false), Padding::Longest);
+        for (kv, want) in [
+            ("padding=longest", Some(Padding::Longest)),
+            ("padding=max_length", Some(Padding::MaxLength)),
+            ("padding=packed", Some(Padding::Packed)),
+            ("padding=null", None),
+            ("pad_to_max_length=true", Some(Padding::MaxLength)),
+            ("pad_to_max_length=false", Some(Padding::Longest)),
+        ] {
+            c.set_override(kv).unwrap();
+            assert_eq!(c.padding, want, "{kv}");
+        }
+        // An old run folder's config.yaml (with `pad_to_max_length`, no `padding`) still reads.
+        let old = "task: mrpc\npad_to_max_length: false\ngroup_by_length: true\n";
+        let c = preset::parse_preset(old, "runs/x/config.yaml").unwrap();
+        assert_eq!(c.padding, Some(Padding::Longest));
+        assert!(c.group_by_length);
+        // A new one writes `padding` and reads it back.
+        let text = serde_yaml::to_string(&c).unwrap();
+        assert!(text.contains("padding: longest") && !text.contains("pad_to_max_length"));
+        assert_eq!(preset::parse_preset(&text, "config.yaml").unwrap(), c);
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! Encoded examples, dynamic padding into tensors, and the order of examples in each epoch.
+//! Encoded examples, batches (packed, or padded to the longest item or to a fixed length) as
+//! tensors, and the order of examples in each epoch.
 
 use super::glue::{Label, TaskSpec};
 use super::DataError;
+use crate::model::ModelInput;
 use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
@@ -58,6 +60,42 @@ impl EncodedDataset {
     /// The items at `indices`, in that order (the input of [`make_batch`]).
     pub fn select(&self, indices: &[usize]) -> Vec<&Encoded> {
         indices.iter().map(|&i| &self.items[i]).collect()
+    }
+}
+
+/// How the sequences of a batch are laid out for the model.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Padding {
+    /// The sequences end to end with no padding (`[T]` tokens plus each sequence's offset).
+    Packed,
+    /// Right-padded to the longest sequence of the batch (dynamic padding).
+    Longest,
+    /// Right-padded to `max_seq_length` (run_glue's default).
+    MaxLength,
+}
+
+impl Padding {
+    /// Every mode, in the order benchmarks report them.
+    pub const ALL: [Padding; 3] = [Padding::Packed, Padding::Longest, Padding::MaxLength];
+
+    /// Parse `packed`, `longest` or `max_length`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "packed" => Some(Padding::Packed),
+            "longest" => Some(Padding::Longest),
+            "max_length" => Some(Padding::MaxLength),
+            _ => None,
+        }
+    }
+
+    /// The name `parse` reads.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            Padding::Packed => "packed",
+            Padding::Longest => "longest",
+            Padding::MaxLength => "max_length",
+        }
     }
 }
 
@@ -124,7 +162,145 @@ pub fn make_batch(
         mask[start..start + n].fill(1);
         real_tokens += n;
     }
-    let labels = if regression {
+    let labels = labels_tensor(items, regression, device)?;
+    Ok(Batch {
+        input_ids: Tensor::from_vec(ids, (b, seq_len), device)?,
+        token_type_ids: Tensor::from_vec(types, (b, seq_len), device)?,
+        attention_mask: Tensor::from_vec(mask, (b, seq_len), device)?,
+        labels,
+        size: b,
+        seq_len,
+        real_tokens,
+    })
+}
+
+/// A packed batch: the sequences end to end, no padding.
+pub struct PackedBatch {
+    /// `[T]` u32 token ids, `T` the total number of tokens.
+    pub input_ids: Tensor,
+    /// `[T]` u32 token type ids.
+    pub token_type_ids: Tensor,
+    /// `B + 1` offsets: sequence `i` is tokens `offsets[i]..offsets[i + 1]`.
+    pub offsets: Vec<usize>,
+    /// `[B]` u32 class ids, or `[B]` f32 scores for regression.
+    pub labels: Tensor,
+    /// Number of examples `B`.
+    pub size: usize,
+}
+
+/// Lay `items` end to end. Labels as in [`make_batch`]. Every item must have at least one
+/// token.
+pub fn make_packed_batch(
+    items: &[&Encoded],
+    regression: bool,
+    device: &Device,
+) -> Result<PackedBatch, DataError> {
+    if items.is_empty() {
+        return Err(DataError::Batch("no examples in the batch".into()));
+    }
+    let total: usize = items.iter().map(|e| e.len()).sum();
+    let mut ids = Vec::with_capacity(total);
+    let mut types = Vec::with_capacity(total);
+    let mut offsets = Vec::with_capacity(items.len() + 1);
+    offsets.push(0);
+    for (row, e) in items.iter().enumerate() {
+        if e.type_ids.len() != e.ids.len() {
+            return Err(DataError::Batch(format!(
+                "item {row} has {} ids but {} type ids",
+                e.ids.len(),
+                e.type_ids.len()
+            )));
+        }
+        if e.is_empty() {
+            return Err(DataError::Batch(format!(
+                "item {row} has no tokens; a packed batch needs at least one per item"
+            )));
+        }
+        ids.extend_from_slice(&e.ids);
+        types.extend_from_slice(&e.type_ids);
+        offsets.push(ids.len());
+    }
+    Ok(PackedBatch {
+        input_ids: Tensor::from_vec(ids, total, device)?,
+        token_type_ids: Tensor::from_vec(types, total, device)?,
+        offsets,
+        labels: labels_tensor(items, regression, device)?,
+        size: items.len(),
+    })
+}
+
+/// A batch in the layout of a [`Padding`] mode.
+pub enum ModelBatch {
+    Padded(Batch),
+    Packed(PackedBatch),
+}
+
+impl ModelBatch {
+    /// Build the batch of `items` for `padding` (`max_length` pads to `max_len`).
+    pub fn new(
+        items: &[&Encoded],
+        padding: Padding,
+        max_len: usize,
+        regression: bool,
+        device: &Device,
+    ) -> Result<Self, DataError> {
+        Ok(match padding {
+            Padding::Packed => ModelBatch::Packed(make_packed_batch(items, regression, device)?),
+            Padding::Longest => ModelBatch::Padded(make_batch(items, None, regression, device)?),
+            Padding::MaxLength => {
+                ModelBatch::Padded(make_batch(items, Some(max_len), regression, device)?)
+            }
+        })
+    }
+
+    /// The model's view of the tokens.
+    pub fn input(&self) -> ModelInput<'_> {
+        match self {
+            ModelBatch::Padded(b) => ModelInput::Padded {
+                input_ids: &b.input_ids,
+                token_type_ids: &b.token_type_ids,
+                attention_mask: &b.attention_mask,
+            },
+            ModelBatch::Packed(b) => ModelInput::Packed {
+                input_ids: &b.input_ids,
+                token_type_ids: &b.token_type_ids,
+                offsets: &b.offsets,
+            },
+        }
+    }
+
+    /// The labels `[B]`.
+    pub fn labels(&self) -> &Tensor {
+        match self {
+            ModelBatch::Padded(b) => &b.labels,
+            ModelBatch::Packed(b) => &b.labels,
+        }
+    }
+
+    /// Number of examples.
+    pub fn size(&self) -> usize {
+        match self {
+            ModelBatch::Padded(b) => b.size,
+            ModelBatch::Packed(b) => b.size,
+        }
+    }
+
+    /// Number of real (non-padding) tokens.
+    pub fn real_tokens(&self) -> usize {
+        match self {
+            ModelBatch::Padded(b) => b.real_tokens,
+            ModelBatch::Packed(b) => b.offsets.last().copied().unwrap_or(0),
+        }
+    }
+}
+
+/// The labels of `items`: a u32 tensor of class ids, or f32 scores when `regression`.
+fn labels_tensor(
+    items: &[&Encoded],
+    regression: bool,
+    device: &Device,
+) -> Result<Tensor, DataError> {
+    Ok(if regression {
         let v = items
             .iter()
             .map(|e| match e.label {
@@ -134,7 +310,7 @@ pub fn make_batch(
                 )),
             })
             .collect::<Result<Vec<f32>, _>>()?;
-        Tensor::from_vec(v, b, device)?
+        Tensor::from_vec(v, items.len(), device)?
     } else {
         let v = items
             .iter()
@@ -145,16 +321,7 @@ pub fn make_batch(
                 )),
             })
             .collect::<Result<Vec<u32>, _>>()?;
-        Tensor::from_vec(v, b, device)?
-    };
-    Ok(Batch {
-        input_ids: Tensor::from_vec(ids, (b, seq_len), device)?,
-        token_type_ids: Tensor::from_vec(types, (b, seq_len), device)?,
-        attention_mask: Tensor::from_vec(mask, (b, seq_len), device)?,
-        labels,
-        size: b,
-        seq_len,
-        real_tokens,
+        Tensor::from_vec(v, items.len(), device)?
     })
 }
 

@@ -17,7 +17,10 @@ pub mod synthetic;
 pub mod tokenize;
 pub mod tsv;
 
-pub use batching::{epoch_batches, epoch_order, make_batch, Batch, Encoded, EncodedDataset};
+pub use batching::{
+    epoch_batches, epoch_order, make_batch, make_packed_batch, Batch, Encoded, EncodedDataset,
+    ModelBatch, PackedBatch, Padding,
+};
 pub use glue::{
     dev_splits, load_split, subsample, task, Dataset, Example, Label, LabelKind, Split, TaskSpec,
     GLUE_TASKS,

@@ -1,18 +1,20 @@
 //! A differentiable BERT encoder with pooler and sequence-classification head, matching
 //! `transformers.BertForSequenceClassification` (eager attention, float32).
 
-use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
+use std::collections::HashMap;
+use std::path::Path;
 
 use candle_core::{DType, Device, Tensor, Var};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::config::BertConfig;
-use super::dropout::dropout;
+use super::dropout::{draw_mask, dropout};
+use super::inputs::{InputShape, ModelInput};
+use super::ops;
 use super::params::Param;
+use super::weights::read_weights;
 use super::ModelError;
-use super::{blas, ops};
 
 /// What sits on top of the pooled output.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -39,8 +41,8 @@ impl HeadKind {
 /// Outputs of [`BertForSequenceClassification::forward`].
 #[derive(Debug, Clone)]
 pub struct ForwardOutput {
-    /// `[B, L, H]` each: the embedding output, then the output of each layer (the last one is
-    /// `last_hidden_state`). Padded positions are included.
+    /// `[B, L, H]` each (`[T, H]` for packed inputs): the embedding output, then the output of
+    /// each layer (the last one is `last_hidden_state`). Padded positions are included.
     pub hidden_states: Vec<Tensor>,
     /// `[B, H]`: `tanh(pooler.dense(last_hidden_state[:, 0]))`.
     pub pooler_output: Tensor,
@@ -511,72 +513,8 @@ impl BertForSequenceClassification {
         )?)
     }
 
-    /// Check the shapes, dtypes and ranges of the inputs; returns `(B, L)`.
-    fn check_inputs(
-        &self,
-        input_ids: &Tensor,
-        token_type_ids: &Tensor,
-        attention_mask: &Tensor,
-    ) -> Result<(usize, usize), ModelError> {
-        let (b, l) = input_ids.dims2().map_err(|_| {
-            ModelError::Input(format!(
-                "input_ids must be [batch, seq_len], got {:?}",
-                input_ids.dims()
-            ))
-        })?;
-        for (name, t) in [
-            ("token_type_ids", token_type_ids),
-            ("attention_mask", attention_mask),
-        ] {
-            if t.dims() != [b, l] {
-                return Err(ModelError::Input(format!(
-                    "{name} has shape {:?} but input_ids has [{b}, {l}]",
-                    t.dims()
-                )));
-            }
-        }
-        for (name, t) in [
-            ("input_ids", input_ids),
-            ("token_type_ids", token_type_ids),
-            ("attention_mask", attention_mask),
-        ] {
-            if t.dtype() != DType::U32 {
-                return Err(ModelError::Input(format!(
-                    "{name} must be u32, got {:?}",
-                    t.dtype()
-                )));
-            }
-        }
-        if b == 0 || l == 0 {
-            return Err(ModelError::Input(format!("empty batch [{b}, {l}]")));
-        }
-        if l > self.cfg.max_position_embeddings {
-            return Err(ModelError::Input(format!(
-                "sequence length {l} exceeds max_position_embeddings {}; truncate the inputs",
-                self.cfg.max_position_embeddings
-            )));
-        }
-        let max_id = input_ids.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
-        if max_id >= self.cfg.vocab_size {
-            return Err(ModelError::Input(format!(
-                "token id {max_id} is out of range for vocab_size {}; the tokenizer does not match the model",
-                self.cfg.vocab_size
-            )));
-        }
-        let max_tt = token_type_ids.flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
-        if max_tt >= self.cfg.type_vocab_size {
-            return Err(ModelError::Input(format!(
-                "token type id {max_tt} is out of range for type_vocab_size {}",
-                self.cfg.type_vocab_size
-            )));
-        }
-        Ok((b, l))
-    }
-
-    /// Run the model. `input_ids`, `token_type_ids` and `attention_mask` are `[B, L]` u32
-    /// (mask 1 = real token). `dropout`: `None` = evaluation (no dropout); `Some(rng)` =
-    /// training with the config's dropout probabilities, masks drawn from `rng` on the host
-    /// (nothing is drawn where the probability is 0). `overrides` replaces named parameters.
+    /// Run the model on a padded batch. `input_ids`, `token_type_ids` and `attention_mask` are
+    /// `[B, L]` u32 (mask 1 = real token). See [`Self::forward_input`].
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -585,9 +523,31 @@ impl BertForSequenceClassification {
         dropout: Option<&mut ChaCha8Rng>,
         overrides: Option<&WeightOverrides>,
     ) -> Result<ForwardOutput, ModelError> {
+        let input = ModelInput::Padded {
+            input_ids,
+            token_type_ids,
+            attention_mask,
+        };
+        self.forward_input(&input, dropout, overrides)
+    }
+
+    /// Run the model on a padded or a packed batch. `dropout`: `None` = evaluation (no
+    /// dropout); `Some(rng)` = training with the config's dropout probabilities, masks drawn
+    /// from `rng` on the host (nothing is drawn where the probability is 0). `overrides`
+    /// replaces named parameters.
+    ///
+    /// Packed inputs run every row-wise layer (embeddings, linear layers, LayerNorm, GELU,
+    /// dropout) on the `T` real tokens only, attention per sequence over its own length, and
+    /// the pooler on each sequence's first token; the hidden states are then `[T, H]`.
+    pub fn forward_input(
+        &self,
+        input: &ModelInput,
+        dropout: Option<&mut ChaCha8Rng>,
+        overrides: Option<&WeightOverrides>,
+    ) -> Result<ForwardOutput, ModelError> {
         let mut rng = dropout;
         let ov = overrides;
-        let (b, l) = self.check_inputs(input_ids, token_type_ids, attention_mask)?;
+        let shape = input.check(&self.cfg)?;
         let cfg = &self.cfg;
         let h = cfg.hidden_size;
         let nh = cfg.num_attention_heads;
@@ -595,50 +555,66 @@ impl BertForSequenceClassification {
         let p_hidden = cfg.hidden_dropout_prob;
         let p_attn = cfg.attention_probs_dropout_prob;
         let ix = &self.idx;
+        let dev = &self.device;
 
         // Embeddings.
         let word = self
             .weight(ix.word, ov)?
-            .index_select(&input_ids.flatten_all()?, 0)?
-            .reshape((b, l, h))?;
+            .index_select(&input.input_ids().flatten_all()?, 0)?;
         let tok = self
             .weight(ix.tok, ov)?
-            .index_select(&token_type_ids.flatten_all()?, 0)?
-            .reshape((b, l, h))?;
-        let pos = self.weight(ix.pos, ov)?.narrow(0, 0, l)?;
-        let x = (word + tok)?.broadcast_add(&pos)?;
+            .index_select(&input.token_type_ids().flatten_all()?, 0)?;
+        let x = match (input, shape) {
+            (ModelInput::Padded { .. }, InputShape::Padded { b, l }) => {
+                let pos = self.weight(ix.pos, ov)?.narrow(0, 0, l)?;
+                (word.reshape((b, l, h))? + tok.reshape((b, l, h))?)?.broadcast_add(&pos)?
+            }
+            (ModelInput::Packed { offsets, .. }, _) => {
+                let ids = ModelInput::packed_positions(offsets);
+                let n = ids.len();
+                let pos_ids = Tensor::from_vec(ids, n, dev)?;
+                let pos = self.weight(ix.pos, ov)?.index_select(&pos_ids, 0)?;
+                ((word + tok)? + pos)?
+            }
+            _ => unreachable!("the checked shape follows the input kind"),
+        };
         let x = self.norm(&x, ix.emb_ln, ov)?;
         let mut hidden = maybe_dropout(x, p_hidden, &mut rng)?;
 
-        // Additive key mask: 0 for real tokens, f32::MIN for padding; [B, 1, 1, L].
-        let key_mask = attention_mask
-            .to_dtype(DType::F32)?
-            .affine(-(f32::MIN as f64), f32::MIN as f64)?;
-        let mask = key_mask.reshape((b, 1, 1, l))?;
-        // Dropout on the attention probabilities needs them as a tensor; otherwise the
-        // attention core is one fused op.
+        // How attention sees the rows, and how many probabilities one layer has.
+        let (key_mask, num_probs) = match (input, shape) {
+            (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) => {
+                // Additive key mask: 0 for real tokens, f32::MIN for padding; [B, L].
+                let m = attention_mask
+                    .to_dtype(DType::F32)?
+                    .affine(-(f32::MIN as f64), f32::MIN as f64)?;
+                (Some(m), b * nh * l * l)
+            }
+            (ModelInput::Packed { offsets, .. }, _) => {
+                let n = offsets.windows(2).map(|w| nh * (w[1] - w[0]).pow(2)).sum();
+                (None, n)
+            }
+            _ => unreachable!("the checked shape follows the input kind"),
+        };
         let attn_dropout = rng.is_some() && p_attn > 0.0;
         let scale = (hd as f64).powf(-0.5);
 
         let mut hidden_states = Vec::with_capacity(cfg.num_hidden_layers + 1);
         hidden_states.push(hidden.clone());
         for layer in &ix.layers {
-            let heads = |t: Tensor| -> candle_core::Result<Tensor> {
-                t.reshape((b, l, nh, hd))?.transpose(1, 2)?.contiguous()
-            };
             let q = self.lin(&hidden, layer.q, ov)?;
             let k = self.lin(&hidden, layer.k, ov)?;
             let v = self.lin(&hidden, layer.v, ov)?;
-            let ctx = if attn_dropout {
-                let (q, k, v) = (heads(q)?, heads(k)?, heads(v)?);
-                let scores = blas::matmul(&q, &k.t()?)?;
-                let probs = ops::masked_softmax(&scores, &mask, scale)?;
-                let probs = maybe_dropout(probs, p_attn, &mut rng)?;
-                blas::matmul(&probs, &v)?
-                    .transpose(1, 2)?
-                    .reshape((b, l, h))?
-            } else {
-                ops::attention(&q, &k, &v, &key_mask, nh, scale)?
+            let drop = match rng.as_deref_mut() {
+                Some(r) if attn_dropout => Some(draw_mask(num_probs, p_attn, r)),
+                _ => None,
+            };
+            let ctx = match (input, &key_mask) {
+                (ModelInput::Packed { offsets, .. }, _) => {
+                    ops::packed_attention(&q, &k, &v, offsets, nh, scale, drop)?
+                }
+                (_, Some(m)) => ops::attention_with_dropout(&q, &k, &v, m, nh, scale, drop)?,
+                _ => unreachable!("padded inputs have a key mask"),
             };
             let attn = self.lin(&ctx, layer.o, ov)?;
             let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
@@ -650,7 +626,14 @@ impl BertForSequenceClassification {
             hidden_states.push(hidden.clone());
         }
 
-        let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
+        let first = match input {
+            ModelInput::Padded { .. } => hidden.narrow(1, 0, 1)?.squeeze(1)?,
+            ModelInput::Packed { offsets, .. } => {
+                let rows: Vec<u32> = offsets[..shape.batch()].iter().map(|&o| o as u32).collect();
+                let n = rows.len();
+                hidden.index_select(&Tensor::from_vec(rows, n, dev)?, 0)?
+            }
+        };
         let pooler_output = self.lin(&first, ix.pooler, ov)?.tanh()?;
         let pooled = maybe_dropout(pooler_output.clone(), cfg.classifier_dropout(), &mut rng)?;
         let logits = self.lin(&pooled, ix.classifier, ov)?;
@@ -698,83 +681,6 @@ impl BertForSequenceClassification {
             }
         }
     }
-}
-
-/// Read the weights of a model folder: `model.safetensors`, or the shards of
-/// `model.safetensors.index.json`. Returns the tensors and the files read.
-pub(crate) fn read_weights(
-    dir: &Path,
-) -> Result<(HashMap<String, Tensor>, Vec<PathBuf>), ModelError> {
-    let single = dir.join("model.safetensors");
-    let index = dir.join("model.safetensors.index.json");
-    let files: Vec<PathBuf> = if single.is_file() {
-        vec![single]
-    } else if index.is_file() {
-        let text = std::fs::read_to_string(&index).map_err(|e| ModelError::Io {
-            path: index.clone(),
-            source: e,
-        })?;
-        let v: serde_json::Value =
-            serde_json::from_str(&text).map_err(|e| ModelError::ConfigParse {
-                path: index.clone(),
-                line: e.line(),
-                column: e.column(),
-                message: e.to_string(),
-            })?;
-        let map = v
-            .get("weight_map")
-            .and_then(|m| m.as_object())
-            .ok_or_else(|| ModelError::Checkpoint {
-                path: index.clone(),
-                message: "has no \"weight_map\" object; re-save the model as one model.safetensors"
-                    .into(),
-            })?;
-        let shards: BTreeMap<&str, ()> = map
-            .values()
-            .filter_map(|f| f.as_str())
-            .map(|f| (f, ()))
-            .collect();
-        shards.keys().map(|f| dir.join(f)).collect()
-    } else {
-        for bin in ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"] {
-            let p = dir.join(bin);
-            if p.exists() {
-                return Err(ModelError::UnsupportedFormat {
-                    path: p,
-                    message: format!(
-                        "only safetensors weights are supported; convert the model to \
-                         model.safetensors (e.g. in Python: \
-                         AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)) \
-                         and put it in {}",
-                        dir.display()
-                    ),
-                });
-            }
-        }
-        return Err(ModelError::MissingFile {
-            path: single,
-            hint: "the model folder must hold config.json and model.safetensors \
-                   (e.g. ../shared/models/all-MiniLM-L6-v2)"
-                .into(),
-        });
-    };
-    let mut all = HashMap::new();
-    for f in &files {
-        if !f.is_file() {
-            return Err(ModelError::MissingFile {
-                path: f.clone(),
-                hint: "a shard listed in model.safetensors.index.json is missing; re-download the model".into(),
-            });
-        }
-        let t = candle_core::safetensors::load(f, &Device::Cpu).map_err(|e| {
-            ModelError::Safetensors {
-                path: f.clone(),
-                message: e.to_string(),
-            }
-        })?;
-        all.extend(t);
-    }
-    Ok((all, files))
 }
 
 #[cfg(test)]

@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use super::bert::{read_weights, BertForSequenceClassification, HeadKind};
+use super::bert::{BertForSequenceClassification, HeadKind};
 use super::config::BertConfig;
+use super::weights::read_weights;
 use super::ModelError;
 
 /// The tokenizer files copied next to a saved checkpoint (those that exist in the source).

@@ -6,18 +6,23 @@
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
+//! - [`inputs`]: [`ModelInput`], a padded or a packed batch of token ids, and its checks.
+//! - [`weights`]: reading the safetensors weights of a model folder.
 
 pub mod bert;
 pub mod blas;
 pub mod checkpoint_io;
 pub mod config;
 pub mod dropout;
+pub mod inputs;
 pub mod ops;
 pub mod params;
+pub mod weights;
 
 pub use bert::{BertForSequenceClassification, ForwardOutput, HeadKind, WeightOverrides};
 pub use checkpoint_io::{load_checkpoint, save_hf};
 pub use config::BertConfig;
+pub use inputs::ModelInput;
 pub use params::Param;
 
 use std::path::PathBuf;

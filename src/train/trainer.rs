@@ -13,7 +13,9 @@ use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics
 use crate::core::fused::masked_sq_norm;
 use crate::core::rng;
 use crate::core::StepMasks;
-use crate::data::batching::{epoch_batches, epoch_order, make_batch, EncodedDataset};
+use crate::data::batching::{
+    epoch_batches, epoch_order, Encoded, EncodedDataset, ModelBatch, Padding,
+};
 use crate::data::glue::{Label, TaskSpec};
 use crate::data::metrics::{compute_metrics, Predictions};
 use crate::dps::strategy::{Strategy, StrategyState};
@@ -220,7 +222,7 @@ impl Trainer {
 
     /// The batch of example indices for `step` (1-based): a deterministic function of the seed
     /// and the step, so a resumed run sees the same batches.
-    fn batch_indices(&mut self, step: usize) -> Vec<usize> {
+    pub fn batch_indices(&mut self, step: usize) -> Vec<usize> {
         let per_epoch = self.steps_per_epoch();
         let epoch = (step - 1) / per_epoch;
         let within = (step - 1) % per_epoch;
@@ -240,10 +242,20 @@ impl Trainer {
         self.epoch_cache.as_ref().unwrap().1[within].clone()
     }
 
-    fn pad_to(&self) -> Option<usize> {
-        self.config
-            .pad_to_max_length
-            .then_some(self.config.max_seq_length)
+    /// The padding mode of this run's batches (training and evaluation alike).
+    pub fn padding(&self) -> Padding {
+        self.config.padding_on(self.model.device().is_cpu())
+    }
+
+    /// The batch of `items` in this run's padding mode.
+    fn make_batch(&self, items: &[&Encoded]) -> Result<ModelBatch, TrainError> {
+        Ok(ModelBatch::new(
+            items,
+            self.padding(),
+            self.config.max_seq_length,
+            self.task.is_regression(),
+            self.model.device(),
+        )?)
     }
 
     /// Evaluate on every dev set; metric names get each set's suffix.
@@ -256,15 +268,9 @@ impl Trainer {
             let mut loss_sum = 0f64;
             for chunk in ds.items.chunks(self.eval_batch_size) {
                 let refs: Vec<_> = chunk.iter().collect();
-                let b = make_batch(&refs, self.pad_to(), regression, self.model.device())?;
-                let out = self.model.forward(
-                    &b.input_ids,
-                    &b.token_type_ids,
-                    &b.attention_mask,
-                    None,
-                    None,
-                )?;
-                let loss = self.model.loss(&out.logits, &b.labels)?;
+                let b = self.make_batch(&refs)?;
+                let out = self.model.forward_input(&b.input(), None, None)?;
+                let loss = self.model.loss(&out.logits, b.labels())?;
                 loss_sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
                 if regression {
                     scores.extend(out.logits.flatten_all()?.to_vec1::<f32>()?);
@@ -515,22 +521,15 @@ impl Trainer {
     /// (`ChildTuningD.py`, `calculate_fisher`, line 56: `model.train()`), with its own dropout
     /// stream so the training steps draw the same masks as without the pass.
     fn fisher_pass(&mut self) -> Result<(), TrainError> {
-        let regression = self.task.is_regression();
         let n = self.train.items.len();
         let num_batches = n.div_ceil(self.config.batch_size);
         let mut rng = rng::seeded(self.config.seed, rng::STREAM_FISHER);
         for start in (0..n).step_by(self.config.batch_size) {
             let idx: Vec<usize> = (start..(start + self.config.batch_size).min(n)).collect();
             let refs = self.train.select(&idx);
-            let b = make_batch(&refs, self.pad_to(), regression, self.model.device())?;
-            let out = self.model.forward(
-                &b.input_ids,
-                &b.token_type_ids,
-                &b.attention_mask,
-                Some(&mut rng),
-                None,
-            )?;
-            let loss = self.model.loss(&out.logits, &b.labels)?;
+            let b = self.make_batch(&refs)?;
+            let out = self.model.forward_input(&b.input(), Some(&mut rng), None)?;
+            let loss = self.model.loss(&out.logits, b.labels())?;
             let grads = loss.backward()?;
             let gs: Vec<_> = self
                 .model
@@ -556,20 +555,13 @@ impl Trainer {
         let t_fwd = Instant::now();
         let idx = self.batch_indices(step);
         let refs = self.train.select(&idx);
-        let b = make_batch(
-            &refs,
-            self.pad_to(),
-            self.task.is_regression(),
-            self.model.device(),
-        )?;
-        let out = self.model.forward(
-            &b.input_ids,
-            &b.token_type_ids,
-            &b.attention_mask,
+        let b = self.make_batch(&refs)?;
+        let out = self.model.forward_input(
+            &b.input(),
             Some(&mut self.dropout_rng),
             self.strategy.weight_overrides(),
         )?;
-        let loss_t = self.model.loss(&out.logits, &b.labels)?;
+        let loss_t = self.model.loss(&out.logits, b.labels())?;
         let loss = loss_t.to_scalar::<f32>()? as f64;
         if !loss.is_finite() {
             return Err(TrainError::NonFinite { step, loss });

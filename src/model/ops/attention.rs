@@ -1,14 +1,18 @@
 //! Fused multi-head self-attention core, forward and backward, as one graph node:
-//! `ctx = softmax(q·kᵀ · scale + mask) · v` per head, reading the heads straight out of the
-//! `[B, L, H]` projections.
+//! `ctx = dropout(softmax(q·kᵀ · scale + mask)) · v` per sequence and head, reading the heads
+//! straight out of the `[rows, H]` projections.
+//!
+//! The rows hold sequences side by side: either padded (`B` sequences of `L` rows each, with an
+//! additive key mask) or packed (sequences of their own lengths end to end, no mask, no
+//! padding). Each sequence attends only to its own rows.
 //!
 //! Built from candle ops, the attention core splits the heads with three transposed copies,
 //! merges them back with a fourth, and its backward fills and adds activation-sized zero
-//! tensors for each of about ten nodes. Here each (batch item, head) pair is one task that
-//! runs small matrix products on strided views (row stride `H`) of `q`, `k` and `v`, so
-//! nothing is transposed or copied, and the backward computes `dq`, `dk` and `dv` in one pass.
-//! The softmax probabilities are kept from the forward pass for the backward pass (the
-//! memory the candle graph keeps for them too).
+//! tensors for each of about ten nodes. Here each (sequence, head) pair is one task that runs
+//! small matrix products on strided views (row stride `H`) of `q`, `k` and `v`, so nothing is
+//! transposed or copied, and the backward computes `dq`, `dk` and `dv` in one pass. The
+//! softmax probabilities (and the dropout mask, if any) are kept from the forward pass for the
+//! backward pass.
 
 use super::contiguous_f32;
 use super::softmax::{masked_softmax_rows, softmax_bwd_rows};
@@ -19,7 +23,8 @@ use std::sync::{Arc, Mutex};
 /// A raw pointer that tasks may share; each task writes a disjoint set of elements.
 #[derive(Clone, Copy)]
 struct SharedMut(*mut f32);
-// SAFETY: tasks that share a SharedMut write disjoint elements (one head's columns each).
+// SAFETY: tasks that share a SharedMut write disjoint elements (one head's columns of one
+// sequence's rows each).
 unsafe impl Send for SharedMut {}
 // SAFETY: as above.
 unsafe impl Sync for SharedMut {}
@@ -73,31 +78,131 @@ unsafe fn gemm_into(
     )
 }
 
-/// The attention core over `(q, k, v)`, each `[B, L, H]` contiguous f32 with `H = heads · d`.
+/// The sequences laid side by side in the rows of `q`, `k` and `v`.
+#[derive(Debug, Clone)]
+pub(crate) struct Segments {
+    /// `(first row, length)` of each sequence, in row order, without gaps or overlaps.
+    spans: Vec<(usize, usize)>,
+    /// Additive key mask, one value per row (0 for real tokens, a large negative number for
+    /// padding); `None` when every row is a real token.
+    key_mask: Option<Vec<f32>>,
+}
+
+impl Segments {
+    /// `b` sequences of `l` rows each, with the additive key mask `[b·l]`.
+    pub(crate) fn padded(b: usize, l: usize, key_mask: Vec<f32>) -> Self {
+        Segments {
+            spans: (0..b).map(|i| (i * l, l)).collect(),
+            key_mask: Some(key_mask),
+        }
+    }
+
+    /// Sequences end to end: sequence `i` has rows `offsets[i]..offsets[i + 1]`.
+    pub(crate) fn packed(offsets: &[usize]) -> Self {
+        Segments {
+            spans: offsets.windows(2).map(|w| (w[0], w[1] - w[0])).collect(),
+            key_mask: None,
+        }
+    }
+
+    /// Number of attention probabilities for `heads` heads: `Σ heads · len²`.
+    pub(crate) fn num_probs(&self, heads: usize) -> usize {
+        self.spans.iter().map(|&(_, n)| heads * n * n).sum()
+    }
+
+    /// The `(first row, length)` of each sequence.
+    pub(crate) fn spans(&self) -> &[(usize, usize)] {
+        &self.spans
+    }
+
+    /// Check that the spans tile `0..rows` and every length is at least 1.
+    fn check(&self, name: &str, rows: usize) -> Result<()> {
+        let mut next = 0;
+        for &(s, n) in &self.spans {
+            if s != next || n == 0 {
+                candle_core::bail!("{name}: sequence spans must tile the rows with lengths >= 1");
+            }
+            next = s + n;
+        }
+        if next != rows {
+            candle_core::bail!("{name}: the sequences cover {next} rows, the inputs have {rows}");
+        }
+        if let Some(m) = &self.key_mask {
+            if m.len() != rows {
+                candle_core::bail!(
+                    "{name}: the key mask has {} values, expected one per row ({rows})",
+                    m.len()
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Split `buf` into one slice per (sequence, head) task, `len²` elements each.
+fn task_slices<'a>(
+    buf: &'a mut [f32],
+    spans: &[(usize, usize)],
+    heads: usize,
+) -> Vec<&'a mut [f32]> {
+    let mut out = Vec::with_capacity(spans.len() * heads);
+    let mut rest = buf;
+    for &(_, n) in spans {
+        for _ in 0..heads {
+            let (a, b) = rest.split_at_mut(n * n);
+            out.push(a);
+            rest = b;
+        }
+    }
+    out
+}
+
+/// Start of each task's `len²` block in the probabilities buffer.
+fn task_offsets(spans: &[(usize, usize)], heads: usize) -> Vec<usize> {
+    let mut offs = Vec::with_capacity(spans.len() * heads);
+    let mut o = 0;
+    for &(_, n) in spans {
+        for _ in 0..heads {
+            offs.push(o);
+            o += n * n;
+        }
+    }
+    offs
+}
+
+/// The attention core over `(q, k, v)`, each `[.., H]` contiguous f32 with `H = heads · d`.
 pub(crate) struct AttentionOp {
-    pub(crate) heads: usize,
-    pub(crate) scale: f32,
-    /// Additive key mask `[B, L]` (0 for real tokens, a large negative number for padding).
-    pub(crate) mask: Arc<Vec<f32>>,
-    /// Softmax probabilities `[B, heads, L, L]` from the forward pass.
+    heads: usize,
+    scale: f32,
+    segs: Arc<Segments>,
+    /// Inverted-dropout mask on the probabilities (`0` or `1 / (1 − p)`), laid out as the
+    /// probabilities: per sequence, per head, `len × len` row-major.
+    dropout: Option<Arc<Vec<f32>>>,
+    /// Softmax probabilities from the forward pass (before dropout).
     probs: Mutex<Option<Arc<Vec<f32>>>>,
 }
 
 impl AttentionOp {
-    pub(crate) fn new(heads: usize, scale: f32, mask: Arc<Vec<f32>>) -> Self {
+    pub(crate) fn new(
+        heads: usize,
+        scale: f32,
+        segs: Arc<Segments>,
+        dropout: Option<Arc<Vec<f32>>>,
+    ) -> Self {
         Self {
             heads,
             scale,
-            mask,
+            segs,
+            dropout,
             probs: Mutex::new(None),
         }
     }
 
-    /// `(B, L, H, d)` after checking the operands.
-    fn dims(&self, name: &str, layouts: [&Layout; 3]) -> Result<(usize, usize, usize, usize)> {
-        let (b, l, h) = layouts[0].shape().dims3()?;
+    /// `(rows, H, d)` after checking the operands.
+    fn dims(&self, name: &str, layouts: [&Layout; 3]) -> Result<(usize, usize, usize)> {
+        let dims = layouts[0].dims();
         for lay in &layouts[1..] {
-            if lay.dims() != [b, l, h] {
+            if lay.dims() != dims {
                 candle_core::bail!(
                     "{name}: q {:?}, k {:?} and v {:?} must have the same shape",
                     layouts[0].dims(),
@@ -106,19 +211,25 @@ impl AttentionOp {
                 );
             }
         }
-        if self.heads == 0 || h % self.heads != 0 {
+        let h = *dims.last().unwrap_or(&0);
+        if self.heads == 0 || h == 0 || !h.is_multiple_of(self.heads) {
             candle_core::bail!(
                 "{name}: hidden size {h} is not a multiple of {} heads",
                 self.heads
             );
         }
-        if self.mask.len() != b * l {
-            candle_core::bail!(
-                "{name}: the key mask has {} values, expected {b}×{l}",
-                self.mask.len()
-            );
+        let rows = layouts[0].shape().elem_count() / h;
+        self.segs.check(name, rows)?;
+        if let Some(m) = &self.dropout {
+            let want = self.segs.num_probs(self.heads);
+            if m.len() != want {
+                candle_core::bail!(
+                    "{name}: the dropout mask has {} values, expected {want}",
+                    m.len()
+                );
+            }
         }
-        Ok((b, l, h, h / self.heads))
+        Ok((rows, h, h / self.heads))
     }
 }
 
@@ -131,6 +242,12 @@ fn with_slice<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> Result<R>) ->
         }
         _ => candle_core::bail!("fused-attention-bwd: {what} is not on the CPU"),
     }
+}
+
+/// `out = p ⊙ m`, resized to `p`'s length.
+fn dropped(out: &mut Vec<f32>, p: &[f32], m: &[f32]) {
+    out.clear();
+    out.extend(p.iter().zip(m).map(|(a, b)| a * b));
 }
 
 impl CustomOp3 for AttentionOp {
@@ -148,40 +265,56 @@ impl CustomOp3 for AttentionOp {
         l3: &Layout,
     ) -> Result<(CpuStorage, Shape)> {
         let name = self.name();
-        let (b, l, h, d) = self.dims(name, [l1, l2, l3])?;
+        let (rows, h, d) = self.dims(name, [l1, l2, l3])?;
         let q = contiguous_f32(s1, l1, name, "q")?;
         let k = contiguous_f32(s2, l2, name, "k")?;
         let v = contiguous_f32(s3, l3, name, "v")?;
         let nh = self.heads;
-        let mut probs = vec![0f32; b * nh * l * l];
-        let mut ctx = vec![0f32; b * l * h];
+        let spans = self.segs.spans();
+        let longest = spans.iter().map(|s| s.1).max().unwrap_or(0);
+        let zeros = vec![0f32; longest];
+        let mut probs = vec![0f32; self.segs.num_probs(nh)];
+        let offs = task_offsets(spans, nh);
+        let mut ctx = vec![0f32; rows * h];
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
         let (hs, scale) = (h as isize, self.scale);
-        probs
-            .par_chunks_mut((l * l).max(1))
+        task_slices(&mut probs, spans, nh)
+            .into_par_iter()
             .enumerate()
-            .for_each(|(task, p)| {
-                let (bi, head) = (task / nh, task % nh);
-                let off = bi * l * h + head * d;
-                let mask = &self.mask[bi * l..(bi + 1) * l];
-                // SAFETY: q, k and v hold B·L·H elements; the head's view starts at `off`
-                // with row stride H and d columns. p is this task's own L×L block; ctx
-                // columns [head·d, head·d + d) of batch item bi are written by this task only.
+            .for_each_init(Vec::new, |scratch, (task, p)| {
+                let (start, n) = spans[task / nh];
+                let head = task % nh;
+                let off = start * h + head * d;
+                let mask = match &self.segs.key_mask {
+                    Some(m) => &m[start..start + n],
+                    None => &zeros[..n],
+                };
+                // SAFETY: q, k and v hold rows·H elements; the sequence's head view starts at
+                // `off` with row stride H, n rows and d columns. p is this task's own n×n
+                // block; ctx columns [head·d, head·d + d) of the sequence's rows are written
+                // by this task only.
                 unsafe {
                     let qm = Mat(q.as_ptr().add(off), hs, 1);
                     let kt = Mat(k.as_ptr().add(off), 1, hs);
-                    gemm_into(l, l, d, p.as_mut_ptr(), l as isize, qm, kt);
+                    gemm_into(n, n, d, p.as_mut_ptr(), n as isize, qm, kt);
                 }
                 masked_softmax_rows(p, mask, scale);
+                let pd: &[f32] = match &self.dropout {
+                    Some(m) => {
+                        dropped(scratch, p, &m[offs[task]..offs[task] + n * n]);
+                        scratch
+                    }
+                    None => p,
+                };
                 // SAFETY: as above.
                 unsafe {
-                    let pm = Mat(p.as_ptr(), l as isize, 1);
+                    let pm = Mat(pd.as_ptr(), n as isize, 1);
                     let vm = Mat(v.as_ptr().add(off), hs, 1);
-                    gemm_into(l, d, l, ctx_ptr.get().add(off), hs, pm, vm);
+                    gemm_into(n, d, n, ctx_ptr.get().add(off), hs, pm, vm);
                 }
             });
         *self.probs.lock().expect("attention probs lock") = Some(Arc::new(probs));
-        Ok((CpuStorage::F32(ctx), Shape::from((b, l, h))))
+        Ok((CpuStorage::F32(ctx), l1.shape().clone()))
     }
 
     fn bwd(
@@ -205,48 +338,71 @@ impl CustomOp3 for AttentionOp {
             v.contiguous()?,
             grad.contiguous()?,
         );
-        let (b, l, h) = q.dims3()?;
+        let h = q.dim(candle_core::D::Minus1)?;
+        let rows = q.elem_count() / h.max(1);
         let nh = self.heads;
         let d = h / nh;
-        if grad.dims() != [b, l, h] || probs.len() != b * nh * l * l {
+        let spans = self.segs.spans();
+        if grad.dims() != q.dims() || probs.len() != self.segs.num_probs(nh) {
             candle_core::bail!(
                 "{name}: gradient {:?} does not fit the forward pass",
                 grad.dims()
             );
         }
-        let mut dq = vec![0f32; b * l * h];
-        let mut dk = vec![0f32; b * l * h];
-        let mut dv = vec![0f32; b * l * h];
+        let offs = task_offsets(spans, nh);
+        let mut dq = vec![0f32; rows * h];
+        let mut dk = vec![0f32; rows * h];
+        let mut dv = vec![0f32; rows * h];
         let (dq_p, dk_p, dv_p) = (
             SharedMut(dq.as_mut_ptr()),
             SharedMut(dk.as_mut_ptr()),
             SharedMut(dv.as_mut_ptr()),
         );
-        let (hs, ls, scale) = (h as isize, l as isize, self.scale);
+        let hs = h as isize;
+        let scale = self.scale;
         with_slice(&q, "q", |q| {
             with_slice(&k, "k", |k| {
                 with_slice(&v, "v", |v| {
                     with_slice(&grad, "grad", |g| {
-                        (0..b * nh).into_par_iter().for_each_init(
-                            || vec![0f32; l * l],
-                            |ds, task| {
-                                let (bi, head) = (task / nh, task % nh);
-                                let off = bi * l * h + head * d;
-                                let p = &probs[task * l * l..(task + 1) * l * l];
-                                // SAFETY: views as in the forward pass; ds is this task's
-                                // scratch; each task writes only its head's columns of
-                                // dq, dk and dv for batch item bi.
+                        (0..spans.len() * nh).into_par_iter().for_each_init(
+                            || (Vec::new(), Vec::new()),
+                            |(ds, pd), task| {
+                                let (start, n) = spans[task / nh];
+                                let head = task % nh;
+                                let off = start * h + head * d;
+                                let ls = n as isize;
+                                let p = &probs[offs[task]..offs[task] + n * n];
+                                let m = self
+                                    .dropout
+                                    .as_ref()
+                                    .map(|m| &m[offs[task]..offs[task] + n * n]);
+                                ds.resize(n * n, 0.0);
+                                let pdrop: &[f32] = match m {
+                                    Some(m) => {
+                                        dropped(pd, p, m);
+                                        pd
+                                    }
+                                    None => p,
+                                };
+                                // SAFETY: views as in the forward pass; ds and pd are this
+                                // task's scratch; each task writes only its head's columns of
+                                // dq, dk and dv for its sequence's rows.
                                 unsafe {
                                     let gm = Mat(g.as_ptr().add(off), hs, 1);
                                     // dP = dctx · vᵀ
                                     let vt = Mat(v.as_ptr().add(off), 1, hs);
-                                    gemm_into(l, l, d, ds.as_mut_ptr(), ls, gm, vt);
-                                    // dv = Pᵀ · dctx
-                                    let pt = Mat(p.as_ptr(), 1, ls);
-                                    gemm_into(l, d, l, dv_p.get().add(off), hs, pt, gm);
+                                    gemm_into(n, n, d, ds.as_mut_ptr(), ls, gm, vt);
+                                    // dv = P_droppedᵀ · dctx
+                                    let pt = Mat(pdrop.as_ptr(), 1, ls);
+                                    gemm_into(n, d, n, dv_p.get().add(off), hs, pt, gm);
+                                }
+                                if let Some(m) = m {
+                                    for (x, &mv) in ds.iter_mut().zip(m) {
+                                        *x *= mv;
+                                    }
                                 }
                                 // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
-                                softmax_bwd_rows(ds, p, l, scale);
+                                softmax_bwd_rows(ds, p, n, scale);
                                 // SAFETY: as above.
                                 unsafe {
                                     let dsm = Mat(ds.as_ptr(), ls, 1);
@@ -254,8 +410,8 @@ impl CustomOp3 for AttentionOp {
                                     // dq = dS · k ; dk = dSᵀ · q
                                     let km = Mat(k.as_ptr().add(off), hs, 1);
                                     let qm = Mat(q.as_ptr().add(off), hs, 1);
-                                    gemm_into(l, d, l, dq_p.get().add(off), hs, dsm, km);
-                                    gemm_into(l, d, l, dk_p.get().add(off), hs, dst, qm);
+                                    gemm_into(n, d, n, dq_p.get().add(off), hs, dsm, km);
+                                    gemm_into(n, d, n, dk_p.get().add(off), hs, dst, qm);
                                 }
                             },
                         );
@@ -265,10 +421,11 @@ impl CustomOp3 for AttentionOp {
             })
         })?;
         let dev = q.device();
+        let shape = q.shape().clone();
         Ok((
-            Some(Tensor::from_vec(dq, (b, l, h), dev)?),
-            Some(Tensor::from_vec(dk, (b, l, h), dev)?),
-            Some(Tensor::from_vec(dv, (b, l, h), dev)?),
+            Some(Tensor::from_vec(dq, shape.clone(), dev)?),
+            Some(Tensor::from_vec(dk, shape.clone(), dev)?),
+            Some(Tensor::from_vec(dv, shape, dev)?),
         ))
     }
 }
