@@ -1,6 +1,7 @@
 //! THE training loop and what it needs: optimizer, schedule, events and commands.
 
 pub mod allocator;
+pub mod device_updates;
 pub mod events;
 pub mod fused;
 pub mod optimizer;
