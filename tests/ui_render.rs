@@ -101,6 +101,7 @@ fn start_event() -> Event {
             "p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
         }),
         start_step: 0,
+        device: None,
     }
 }
 

@@ -11,6 +11,7 @@ pub mod bert;
 pub mod blas;
 pub mod checkpoint_io;
 pub mod config;
+pub mod device;
 pub mod dropout;
 pub mod ops;
 pub mod params;

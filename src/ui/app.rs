@@ -1502,6 +1502,7 @@ mod tests {
             num_dev: 32,
             config: serde_json::json!({"p": 0.3, "learning_rate": 1e-3, "update_ratio": 0.05, "batch_size": 16}),
             start_step: 0,
+            device: None,
         }
     }
 
