@@ -387,7 +387,7 @@ mod tests {
             ("task", task),
             ("method", method),
             ("learning_rate", "2e-5"),
-            ("threads", if seed % 2 == 0 { "1" } else { "2" }),
+            ("threads", if seed.is_multiple_of(2) { "1" } else { "2" }),
         ]
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
