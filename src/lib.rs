@@ -17,6 +17,7 @@ pub mod data;
 pub mod dps;
 pub mod hub;
 pub mod model;
+pub mod parity;
 pub mod runs;
 pub mod train;
 pub mod ui;
