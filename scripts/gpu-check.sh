@@ -94,7 +94,7 @@ EOF
       cp minilm/*.json minilm/vocab.txt "$work/minilm-random/" 2>/dev/null && model="$work/minilm-random"
   fi
   step real_run 120 "$B" train --preset rte --headless --device "$DEVICE" --model "$model" \
-    --data-dir glue/RTE --out "$work/runs" --set max_steps=60 --set eval_every=60
+    --data-dir glue --out "$work/runs" --set max_steps=60 --set eval_every=60
   python3 - "$work" "$out" "$(( $(date +%s) - t0 ))" "$model" <<'EOF'
 import glob, json, os, sys
 work, out, secs, model = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
