@@ -26,10 +26,9 @@ fn report_groups_finished_runs_and_pairs_seeds() {
     std::fs::copy(
         std::fs::read_dir(root.join("vanilla-1"))
             .unwrap()
-            .next()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.is_dir())
             .unwrap()
-            .unwrap()
-            .path()
             .join("config.yaml"),
         broken.join("config.yaml"),
     )
