@@ -56,7 +56,7 @@ CUDARC_VERSION=$(awk '/^name = "cudarc"$/ { getline; gsub(/"/, "", $3); print $3
 CUDARC_SRC=$(ls -d "${CARGO_HOME:-$HOME/.cargo}"/registry/src/*/"cudarc-$CUDARC_VERSION" | head -n 1)
 [ -d "$CUDARC_SRC" ] || { log "error: cudarc $CUDARC_VERSION sources not found after cargo fetch"; exit 1; }
 STUBS="$CUDA_ROOT/lib/stubs"
-STAMP="$STUBS/.cudarc-$CUDARC_VERSION-nodevice"
+STAMP="$STUBS/.cudarc-$CUDARC_VERSION-nodevice-2"
 if [ ! -f "$STAMP" ]; then
   log "generating link stubs from cudarc $CUDARC_VERSION"
   rm -rf "$STUBS" && mkdir -p "$STUBS"
@@ -67,6 +67,7 @@ if [ ! -f "$STAMP" ]; then
     grep -oP '^pub unsafe fn \K\w+' "$CUDARC_SRC/src/$module/sys/mod.rs" | sort -u |
       sed 's/.*/int &(void) { return 100; }/' >"$STUBS/$lib.c"
     cc -shared -fPIC -Wl,-soname,"$soname" -o "$STUBS/lib$lib.so" "$STUBS/$lib.c"
+    ln -sf "lib$lib.so" "$STUBS/$soname" # the name the binary asks for at run time
     rm "$STUBS/$lib.c"
   done
   touch "$STAMP"
