@@ -59,6 +59,7 @@ fn events() -> Vec<Event> {
         config: serde_json::json!({"p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05,
             "batch_size": 16, "model": "sentence-transformers/all-MiniLM-L6-v2"}),
         start_step: 0,
+        device: None,
     }];
     for step in 1..=STEPS {
         if (step - 1) % STAGE == 0 {

@@ -35,6 +35,8 @@ pub struct BenchOptions {
     pub dropout: f64,
     /// Fixed shape only: step a trainer of this method alternately with `method`'s.
     pub against: Option<String>,
+    /// `cpu`, `cuda` or `cuda:N`.
+    pub device: String,
 }
 
 /// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
@@ -66,6 +68,7 @@ fn base_config(o: &BenchOptions) -> Result<TrainConfig> {
         max_seq_length: o.seq,
         dropout: crate::config::Dropout::Fixed(o.dropout),
         warmup_ratio: 0.1,
+        device: o.device.clone(),
         ..TrainConfig::default()
     };
     if let Some(t) = o.threads {
@@ -113,6 +116,17 @@ fn fixed_shape_trainer(o: &BenchOptions, method: &str) -> Result<(Trainer, usize
             &device,
             c.seed,
         )?
+    } else if let Some(config) = o.model.strip_prefix("random:") {
+        // Random weights of the shape a config.json describes (fast to ship, same speed).
+        let cfg = crate::model::config::BertConfig::from_file(std::path::Path::new(config))?;
+        let mut m = crate::model::bert::BertForSequenceClassification::random(
+            cfg,
+            crate::model::bert::HeadKind::Classification { num_labels: 2 },
+            &device,
+            c.seed,
+        )?;
+        m.set_dropout(o.dropout);
+        m
     } else {
         let dir = setup::resolve_model_dir(&o.model)?;
         let (mut m, _) = crate::model::bert::BertForSequenceClassification::load_dir(
@@ -170,7 +184,7 @@ fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
     let ph = |f: fn(&StepTimings) -> f64| median(&mut phases.iter().map(f).collect::<Vec<_>>());
     let out = serde_json::json!({
         "bench": "fixed_shape",
-        "model": o.model, "method": o.method, "batch": o.batch, "seq": o.seq,
+        "model": o.model, "method": o.method, "batch": o.batch, "seq": o.seq, "device": o.device,
         "threads": threads, "dropout": o.dropout, "timed_steps": times.len(),
         "median_s_per_step": med,
         "examples_per_sec": o.batch as f64 / med,

@@ -117,6 +117,15 @@ pub enum Cmd {
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
+    /// Check the model and optimizer against the PyTorch reference case on a device; prints
+    /// the largest errors as JSON.
+    Parity {
+        /// The tiny-bert reference folder (shared/reference/tiny-bert).
+        #[arg(long)]
+        reference: PathBuf,
+        #[arg(long, default_value = "cpu")]
+        device: String,
+    },
     /// Overlay the loss and dev-metric curves of several runs and compare their configurations
     /// and metrics.
     Compare {
@@ -135,7 +144,8 @@ pub enum Cmd {
 
 #[derive(Args, Debug, Clone)]
 pub struct BenchArgs {
-    /// Model folder, or `demo` for the tiny random model.
+    /// Model folder, `demo` for the tiny random model, or `random:CONFIG.json` for random
+    /// weights of the shape a config.json describes.
     #[arg(long)]
     pub model: String,
     #[arg(long, default_value = "vanilla")]
@@ -166,6 +176,9 @@ pub struct BenchArgs {
     /// Dropout probability for the measured model.
     #[arg(long, default_value_t = 0.0)]
     pub dropout: f64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
     /// Fixed shape: also build a trainer of this method (e.g. vanilla) and step the two
     /// alternately, reporting the step-time ratio.
     #[arg(long)]
@@ -226,6 +239,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             baseline,
         }) => report(&root, json, &baseline),
         Some(Cmd::Replay { run }) => replay(&run),
+        Some(Cmd::Parity { reference, device }) => {
+            dps_tui::parity::run(&reference, &device)?;
+            Ok(0)
+        }
         Some(Cmd::Compare { runs, headless }) => compare(&runs, headless),
         Some(Cmd::Sweep(a)) => crate::sweep_cli::sweep(a),
         Some(Cmd::Watch { root }) => crate::sweep_cli::watch(&root),
@@ -511,6 +528,7 @@ fn crate_bench(b: BenchArgs) -> Result<i32> {
         against: b.against,
         threads: b.threads,
         dropout: b.dropout,
+        device: b.device,
     })?;
     Ok(0)
 }

@@ -31,6 +31,7 @@ pub mod data;
 pub mod dps;
 pub mod hub;
 pub mod model;
+pub mod parity;
 pub mod runs;
 pub mod sweep;
 pub mod train;

@@ -241,7 +241,10 @@ fn copy_dir(from: &Path, to: &Path) {
 
 /// The highest step of a complete checkpoint in the only run folder under `out`, if any.
 fn latest_checkpoint(out: &Path) -> Option<usize> {
-    let run = std::fs::read_dir(out).ok()?.next()?.ok()?.path();
+    let run = std::fs::read_dir(out)
+        .ok()?
+        .filter_map(|e| Some(e.ok()?.path()))
+        .find(|p| p.is_dir())?;
     std::fs::read_dir(run.join("checkpoints"))
         .ok()?
         .filter_map(|e| e.ok())

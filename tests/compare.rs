@@ -48,6 +48,7 @@ fn events(
         num_dev: 100,
         config: serde_json::json!({"method": method}),
         start_step: 0,
+        device: None,
     }];
     for step in 1..=upto {
         ev.push(Event::Step {

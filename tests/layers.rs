@@ -12,7 +12,7 @@ const LAYERS: &[&[&str]] = &[
     &["sweep_cli"],
     &["watch"],
     &["ui", "sweep"],
-    &["runs", "bench"],
+    &["runs", "bench", "parity"],
     &["train"],
     &["dps"],
     &["core"],

@@ -103,6 +103,7 @@ fn start_event() -> Event {
             "p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
         }),
         start_step: 0,
+        device: None,
     }
 }
 
@@ -1058,4 +1059,25 @@ fn render_help_lists_every_key_of_the_key_table() {
             assert_has(&screen, &[b.label, b.help]);
         }
     }
+}
+
+#[test]
+fn render_dashboard_shows_the_device_of_the_start_event() {
+    let mut app = App::new();
+    let mut start = start_event();
+    if let Event::Start { device, .. } = &mut start {
+        *device = Some(dps_tui::model::device::DeviceInfo {
+            name: "cuda:0".into(),
+            gpu: Some("NVIDIA H200".into()),
+            memory_total_mib: Some(143_360),
+            memory_used_mib: Some(1_536),
+        });
+    }
+    app.apply(&start);
+    let screen = text(&render(&mut app, 200, 60));
+    assert_has(&screen, &["cuda:0 · NVIDIA H200 · 1.5 / 140.0 GiB"]);
+    // A CPU run from an older log (no device in its start event) shows none.
+    let mut app = App::new();
+    app.apply(&start_event());
+    assert!(!text(&render(&mut app, 200, 60)).contains("cuda"));
 }

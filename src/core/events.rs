@@ -114,6 +114,9 @@ pub enum Event {
         /// Step the run starts from (0, or the checkpoint's step when resuming).
         #[serde(default)]
         start_step: usize,
+        /// The device trained on (with the GPU's model and memory on CUDA).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        device: Option<crate::model::device::DeviceInfo>,
     },
     /// One optimizer step finished.
     Step {

@@ -1,10 +1,12 @@
 //! Fused, in-place, multi-threaded updates over raw f32 slices on CPU, with a tensor-op fallback
-//! for other devices (CUDA, Metal) so every device goes through the same calls.
+//! for other devices (CUDA, Metal; [`super::device_updates`]) so every device goes through the
+//! same calls.
 //!
 //! These are the per-step, per-element passes of training that candle would otherwise run as
 //! a dozen single-threaded allocating ops: the masked gradient norm, the squared-gradient
 //! accumulation of DPS importance, and the masked AdamW update.
 
+use super::device_updates;
 use crate::model::ops::simd::simd_kernel;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Storage, Tensor, Var};
 use rayon::prelude::*;
@@ -184,14 +186,31 @@ pub fn masked_sq_norm(g: &Tensor, mask: Option<&Tensor>) -> Result<f64> {
             }
         }
     }
-    let gm = match mask {
-        Some(m) => (g * m)?,
-        None => g,
-    };
-    gm.to_dtype(DType::F64)?
-        .sqr()?
-        .sum_all()?
-        .to_scalar::<f64>()
+    Ok(device_updates::masked_sq_norm(&g, mask)?.to_scalar::<f32>()? as f64)
+}
+
+/// `Σ_i Σ (g_i·mask_i)²` over many gradients. Off the CPU the partial sums stay on the device
+/// and only the total is read back: one transfer per step, not one per parameter.
+pub fn total_sq_norm<'a>(
+    items: impl IntoIterator<Item = (&'a Tensor, Option<&'a Tensor>)>,
+) -> Result<f64> {
+    let mut host = 0f64;
+    let mut device: Option<Tensor> = None;
+    for (g, mask) in items {
+        if device_updates::applies(g) {
+            let s = device_updates::masked_sq_norm(g, mask)?;
+            device = Some(match device {
+                Some(d) => (d + s)?,
+                None => s,
+            });
+        } else {
+            host += masked_sq_norm(g, mask)?;
+        }
+    }
+    if let Some(d) = device {
+        host += d.to_dtype(DType::F64)?.to_scalar::<f64>()?;
+    }
+    Ok(host)
 }
 
 /// In-place `acc += (g·mask)² / divisor` (mask = 1 when absent). `divisor` follows the authors'
@@ -250,12 +269,7 @@ pub fn accumulate_sq(acc: &Var, g: &Tensor, mask: Option<&Tensor>, divisor: f32)
             return r;
         }
     }
-    let gm = match &mask {
-        Some(m) => (&g * m)?,
-        None => g,
-    };
-    let upd = (acc.as_tensor() + (gm.sqr()? / divisor as f64)?)?;
-    acc.set(&upd)
+    device_updates::accumulate_sq(acc, &g, mask.as_ref(), divisor)
 }
 
 /// Hyperparameters of one AdamW update.
@@ -417,38 +431,16 @@ pub fn adamw_update(
             return r;
         }
     }
-    // Tensor-op fallback (GPU): the same arithmetic.
-    let mut g = grad;
-    if let Some(gm) = &grad_mask {
-        g = (g * gm)?;
-    }
-    if scale != 1.0 {
-        g = (g * scale as f64)?;
-    }
-    let m_new = (m.as_tensor() + ((&g - m.as_tensor())? * (1.0 - h.beta1))?)?;
-    let v_new = ((v.as_tensor() * h.beta2)? + (g.sqr()? * (1.0 - h.beta2))?)?;
-    let p0 = param.as_tensor();
-    let p_dec = if decay != 1.0 {
-        (p0 * decay as f64)?
-    } else {
-        p0.clone()
-    };
-    let denom = ((v_new.sqrt()? / bc2_sqrt as f64)? + h.eps)?;
-    let p_new = (p_dec - ((&m_new / denom)? * step_size as f64)?)?;
-    let (m_new, v_new, p_new) = match &update_mask {
-        None => (m_new, v_new, p_new),
-        Some(u) => {
-            let keep = u.ne(0f32)?;
-            (
-                keep.where_cond(&m_new, m.as_tensor())?,
-                keep.where_cond(&v_new, v.as_tensor())?,
-                keep.where_cond(&p_new, param.as_tensor())?,
-            )
-        }
-    };
-    m.set(&m_new)?;
-    v.set(&v_new)?;
-    param.set(&p_new)
+    // Tensor-op path (CUDA, Metal): the same arithmetic, on the device.
+    device_updates::adamw_update(
+        param,
+        m,
+        v,
+        &grad,
+        grad_mask.as_ref(),
+        update_mask.as_ref(),
+        h,
+    )
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@
 //! `core` imports only `config` and `model`; `dps` and `train` import it, never each other's
 //! vocabulary.
 
+pub mod device_updates;
 pub mod events;
 pub mod fused;
 pub mod masks;

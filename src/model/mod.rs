@@ -13,6 +13,7 @@ pub mod bert;
 pub mod blas;
 pub mod checkpoint_io;
 pub mod config;
+pub mod device;
 pub mod dropout;
 pub mod inputs;
 pub mod ops;

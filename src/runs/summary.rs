@@ -443,6 +443,7 @@ mod tests {
             num_dev: 10,
             config: serde_json::json!({"seed": 7, "method": "dps-dense"}),
             start_step: 0,
+            device: None,
         }];
         for step in 1..=upto {
             ev.push(Event::Step {

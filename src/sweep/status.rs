@@ -178,6 +178,7 @@ mod tests {
             num_dev: 10,
             config: serde_json::json!({ "seed": 1 }),
             start_step: 0,
+            device: None,
         };
         let done = Event::Done {
             step: 6,

@@ -50,17 +50,27 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
         return Ok(Device::Cpu);
     }
     if let Some(rest) = name.strip_prefix("cuda") {
-        let ordinal = rest
-            .strip_prefix(':')
-            .map(|n| n.parse().unwrap_or(0))
-            .unwrap_or(0);
+        let ordinal: usize = match rest {
+            "" => 0,
+            _ => match rest.strip_prefix(':').and_then(|n| n.parse().ok()) {
+                Some(n) => n,
+                None => {
+                    return Err(SetupError::Device(format!(
+                        "unknown device `{name}`. Fix: use cuda or cuda:N with N the GPU's index (0, 1, ...)"
+                    )))
+                }
+            },
+        };
         if !cfg!(feature = "cuda") {
             return Err(SetupError::Device(format!(
                 "device `{name}`: this binary was built without CUDA support. Fix: rebuild with `cargo build --release --features cuda`, or use --device cpu"
             )));
         }
-        return Device::new_cuda(ordinal)
-            .map_err(|e| SetupError::Device(format!("device `{name}`: {e}")));
+        return Device::new_cuda(ordinal).map_err(|e| {
+            SetupError::Device(format!(
+                "device `{name}`: no usable CUDA GPU ({e}). Fix: check that `nvidia-smi` lists GPU {ordinal} and that its driver supports CUDA 13, or use --device cpu"
+            ))
+        });
     }
     if name == "metal" {
         if !cfg!(feature = "metal") {

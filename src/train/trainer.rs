@@ -10,7 +10,7 @@ use super::optimizer::{AdamWConfig, MaskedAdamW};
 use super::schedule::LinearSchedule;
 use crate::config::{Control, TrainConfig};
 use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics};
-use crate::core::fused::masked_sq_norm;
+use crate::core::fused::total_sq_norm;
 use crate::core::rng;
 use crate::core::StepMasks;
 use crate::data::batching::{
@@ -513,6 +513,7 @@ impl Trainer {
             num_dev: self.devs.iter().map(|d| d.1.items.len()).sum(),
             config: serde_json::to_value(&self.config).unwrap_or_default(),
             start_step: self.step,
+            device: Some(crate::model::device::DeviceInfo::of(self.model.device())),
         };
         self.emit(e);
     }
@@ -583,12 +584,11 @@ impl Trainer {
             .on_gradients(step, params, &mut gs, &mut masks)?;
         let strategy = t_strategy0 + t_strat.elapsed().as_secs_f64();
         let t_opt = Instant::now();
-        let mut sq = 0f64;
-        for (i, g) in gs.iter().enumerate() {
-            if let Some(g) = g {
-                sq += masked_sq_norm(g, masks.for_clip_norm(i))?;
-            }
-        }
+        let sq = total_sq_norm(
+            gs.iter()
+                .enumerate()
+                .filter_map(|(i, g)| Some((g.as_ref()?, masks.for_clip_norm(i)))),
+        )?;
         let norm = sq.sqrt();
         if !norm.is_finite() {
             return Err(TrainError::NonFinite { step, loss: norm });

@@ -227,6 +227,7 @@ mod tests {
             num_dev: 32,
             config: serde_json::json!({"p": 0.3, "freeze": freeze, "learning_rate": 1e-3}),
             start_step: 0,
+            device: None,
         }
     }
 

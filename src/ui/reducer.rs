@@ -44,14 +44,18 @@ impl Run {
                 num_dev,
                 config,
                 start_step,
+                device,
                 ..
-            } => self.on_start(
-                task,
-                method,
-                [*total_steps, *steps_per_epoch, *num_train, *num_dev],
-                config,
-                *start_step,
-            ),
+            } => {
+                self.device = device.as_ref().map(|d| d.summary());
+                self.on_start(
+                    task,
+                    method,
+                    [*total_steps, *steps_per_epoch, *num_train, *num_dev],
+                    config,
+                    *start_step,
+                )
+            }
             Event::Step {
                 step,
                 epoch,
@@ -384,6 +388,7 @@ mod tests {
             num_dev: 32,
             config: serde_json::json!({"p": 0.3, "learning_rate": 1e-3, "update_ratio": 0.05, "batch_size": 16}),
             start_step: 0,
+            device: None,
         }
     }
 

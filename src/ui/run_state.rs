@@ -141,6 +141,9 @@ pub const LOG_CAPACITY: usize = 2000;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
     pub status: RunStatus,
+    /// The device trained on, as the `start` event names it (`cpu`, or
+    /// `cuda:0 · <GPU> · used / total GiB`).
+    pub device: Option<String>,
     pub activity: Option<Activity>,
     pub task: String,
     pub total_steps: usize,
@@ -185,6 +188,7 @@ pub struct Run {
 impl Default for Run {
     fn default() -> Self {
         Run {
+            device: None,
             status: RunStatus::Waiting,
             activity: None,
             task: String::new(),

@@ -383,6 +383,7 @@ mod tests {
             num_dev: 10,
             config: serde_json::json!({ "seed": seed }),
             start_step: 0,
+            device: None,
         }
     }
 

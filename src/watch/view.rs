@@ -191,6 +191,7 @@ mod tests {
             num_dev: 10,
             config: serde_json::json!({}),
             start_step: 0,
+            device: None,
         };
         let step = |s: usize| Event::Step {
             step: s,

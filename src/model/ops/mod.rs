@@ -53,10 +53,31 @@ pub(crate) fn contiguous_f32<'a>(
     }
 }
 
-/// Whether the fused CPU kernels apply to these tensors (all f32 and on the CPU).
+thread_local! {
+    static COMPOSITE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `f` with every op of this module taking its composite path, even for f32 CPU tensors:
+/// the path a CUDA or Metal device takes, so it can be checked against the fused one on the
+/// CPU. Applies to the calling thread only.
+pub fn with_composite_ops<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            COMPOSITE_ONLY.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(COMPOSITE_ONLY.with(|c| c.replace(true)));
+    f()
+}
+
+/// Whether the fused CPU kernels apply to these tensors (all f32 and on the CPU, and the
+/// composite path not forced by [`with_composite_ops`]).
 fn fused_applies(ts: &[&Tensor]) -> bool {
-    ts.iter()
-        .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
+    !COMPOSITE_ONLY.with(|c| c.get())
+        && ts
+            .iter()
+            .all(|t| t.device().is_cpu() && t.dtype() == DType::F32)
 }
 
 /// LayerNorm over the last dimension with weight `w` and bias `b` (both of shape `[D]`):

@@ -149,6 +149,9 @@ pub fn render(run: &Run, clock: &Clock, theme: &Theme, area: Rect, buf: &mut Buf
         },
         theme.text(),
     ));
+    if let Some(device) = run.device.as_ref().filter(|_| !narrow) {
+        spans.push(Span::styled(format!("  │ {device}"), theme.dim()));
+    }
     buf.set_style(area, Style::default());
     buf.set_line(area.x, area.y, &Line::from(spans), area.width);
 }
