@@ -1,0 +1,234 @@
+//! The preset picker in a `TestBackend`: editing and validating the form, its honest status
+//! for the model and the data, and the start-error box.
+
+mod ui_support;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use dps_tui::config::TrainConfig;
+use dps_tui::hub::HubSource;
+use dps_tui::ui::app::Screen;
+use dps_tui::ui::form::{Picker, PresetEntry};
+use dps_tui::ui::theme::Theme;
+use dps_tui::ui::App;
+
+use ui_support::*;
+
+#[test]
+fn picker_edits_validate_and_start() {
+    let mut app = picker_app();
+    assert_eq!(app.screen, Screen::Picker);
+    app.on_key(key(KeyCode::Down));
+    assert_eq!(app.picker.as_ref().unwrap().selected, 1);
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Down)); // p
+    app.on_key(KeyEvent::new(KeyCode::Char('u'), KeyModifiers::CONTROL));
+    for c in "2".chars() {
+        app.on_key(chr(c));
+    }
+    app.on_key(key(KeyCode::Enter));
+    assert!(app.take_start_request().is_none(), "invalid p blocks start");
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(
+        &screen,
+        &[
+            "✗ p",
+            "invalid value `2`: expected a number from",
+            "0 to 1 (exclusive)",
+            "could not start",
+        ],
+    );
+    app.on_key(key(KeyCode::Backspace));
+    for c in "0.4".chars() {
+        app.on_key(chr(c));
+    }
+    app.on_key(key(KeyCode::Enter));
+    let config = app.take_start_request().expect("valid form starts");
+    assert_eq!(config.p, 0.4);
+    assert_eq!(config.task, "mrpc");
+    assert_eq!(config.max_steps, Some(690));
+    // A failing start is shown in the picker.
+    app.start_failed("cannot read ../shared/glue/MRPC/train.tsv. Fix: set data_dir".into());
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(&screen, &["could not start", "Fix: set data_dir"]);
+    // Starting switches to the dashboard.
+    app.begin_run();
+    assert_eq!(app.screen, Screen::Dashboard);
+}
+
+// ---------------------------------------------------------------- rendering
+
+#[test]
+fn render_picker() {
+    let mut app = picker_app();
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(
+        &screen,
+        &[
+            "presets",
+            "rte",
+            "mrpc",
+            "468 steps",
+            "3 epochs",
+            "dps-dense",
+            "all-MiniLM-L6-v2",
+            "cannot be read",
+            "run settings",
+            "learning_rate",
+            "update_ratio",
+            "data_dir",
+            "device",
+            "⇣ will download from the Hub: enter starts",
+            "⇣ model sentence-transformers/all-MiniLM-L6-v2",
+            "will download from the Hub",
+            "⇣ data  GLUE rte will download from the Hub",
+            "enter",
+        ],
+    );
+    let small = text(&render(&mut app, 80, 24));
+    assert_has(&small, &["rte", "method", "presets"]);
+}
+
+/// A picker over one preset with `config`, its readiness checked against `hub`.
+fn one_preset_picker(config: TrainConfig, hub: HubSource) -> App {
+    let mut picker = Picker::new(vec![PresetEntry {
+        name: "x".into(),
+        origin: "test".into(),
+        config: Ok(config),
+    }]);
+    picker.hub = hub;
+    picker.revalidate();
+    let mut app = App::with_picker(picker);
+    app.theme = Theme::colored();
+    app
+}
+
+#[test]
+fn render_picker_status_is_honest_about_model_and_data() {
+    let tmp = tempfile::tempdir().unwrap();
+    let offline = HubSource::offline(tmp.path().join("cache"));
+    // The demo needs nothing from disk.
+    let demo = TrainConfig {
+        task: "demo".into(),
+        model: "demo".into(),
+        ..TrainConfig::default()
+    };
+    let screen = text(&render(
+        &mut one_preset_picker(demo, offline.clone()),
+        120,
+        40,
+    ));
+    assert_has(&screen, &["✓ ready: enter starts", "built-in demo model"]);
+    // A local model folder and data folder that do not exist.
+    let model = tmp.path().join("no-model");
+    let data = tmp.path().join("no-glue");
+    let gone = TrainConfig {
+        task: "rte".into(),
+        model: model.display().to_string(),
+        data_dir: Some(data.clone()),
+        ..TrainConfig::default()
+    };
+    let mut app = one_preset_picker(gone.clone(), offline.clone());
+    let screen = text(&render(&mut app, 160, 40));
+    assert!(!screen.contains("ready"), "{screen}");
+    assert_has(
+        &screen,
+        &["✗ model or data missing", "not found", "train.tsv"],
+    );
+    // Once the files are there, the same form is ready.
+    std::fs::create_dir_all(&model).unwrap();
+    for f in dps_tui::hub::MODEL_FILES {
+        std::fs::write(model.join(f), "x").unwrap();
+    }
+    std::fs::create_dir_all(data.join("RTE")).unwrap();
+    for f in ["train.tsv", "dev.tsv"] {
+        std::fs::write(data.join("RTE").join(f), "x").unwrap();
+    }
+    let mut app = one_preset_picker(gone, offline.clone());
+    let screen = text(&render(&mut app, 160, 40));
+    assert_has(&screen, &["✓ ready: enter starts", "model folder"]);
+    // A Hub id offline with an empty cache cannot be had.
+    let hub_id = TrainConfig {
+        task: "rte".into(),
+        ..TrainConfig::default()
+    };
+    let screen = text(&render(&mut one_preset_picker(hub_id, offline), 160, 40));
+    assert_has(
+        &screen,
+        &["✗ model or data missing", "HF_HUB_OFFLINE is set"],
+    );
+}
+
+#[test]
+fn render_start_error_shows_the_whole_message_and_scrolls() {
+    let msg = "model `sentence-transformers/all-MiniLM-L6-v2`: listing the files failed: request \
+               error: https://huggingface.co/api/models/sentence-transformers/all-MiniLM-L6-v2/revision/main: \
+               Dns Failed to resolve 'huggingface.co'. The cache folder is /home/user/.cache/huggingface/hub. \
+               Fix: check the network and the repository id (private repositories need HF_TOKEN or a \
+               token file); or pass a local folder (--model DIR for a model, --data-dir DIR for GLUE \
+               data); or, when the files are already in the cache, set HF_HUB_OFFLINE=1 to use them \
+               without the network";
+    let squeeze = |s: &str| s.split_whitespace().collect::<String>();
+    // The error box's text (its lines start with a thin border; the focused preset list's
+    // with a thick one), without whitespace.
+    let boxed = |screen: &str| -> String {
+        squeeze(
+            &screen
+                .lines()
+                .filter(|l| l.starts_with('│'))
+                .map(|l| l.trim_matches(|c| c == '│' || c == ' '))
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
+    };
+    let mut app = picker_app();
+    app.start_failed(msg.into());
+    // Big enough: every word of the message is on screen, cause and fix included.
+    let screen = text(&render(&mut app, 120, 40));
+    assert_has(
+        &screen,
+        &[
+            "could not start",
+            "Dns Failed to resolve",
+            "HF_HUB_OFFLINE=1",
+        ],
+    );
+    assert!(
+        boxed(&screen).contains(&squeeze(msg)),
+        "the message is cut:\n{screen}"
+    );
+    // Small: the box shows the start and says there is more; page down reaches the fix.
+    let small = text(&render(&mut app, 80, 20));
+    assert_has(&small, &["could not start", "more below: pgdn"]);
+    assert!(
+        boxed(&small).starts_with(&squeeze("model `sentence-transformers")),
+        "{small}"
+    );
+    assert!(!boxed(&small).contains("withoutthenetwork"), "{small}");
+    for _ in 0..20 {
+        app.on_key(key(KeyCode::PageDown));
+    }
+    let end = text(&render(&mut app, 80, 20));
+    assert_has(&end, &["pgup: back to the top"]);
+    assert!(boxed(&end).ends_with("withoutthenetwork"), "{end}");
+    assert!(!end.contains("more below"), "{end}");
+    app.on_key(key(KeyCode::PageUp));
+    let back = text(&render(&mut app, 80, 20));
+    assert_has(&back, &["more below: pgdn"]);
+}
+
+#[test]
+fn render_help_lists_every_key_of_the_key_table() {
+    let mut app = app_at(5);
+    app.on_key(chr('?'));
+    let screen = text(&render(&mut app, 160, 50));
+    for b in dps_tui::ui::keys::BINDINGS {
+        if b.section == dps_tui::ui::keys::Section::Replay {
+            assert!(
+                !screen.contains(b.help),
+                "replay keys outside a replay:\n{screen}"
+            );
+        } else {
+            assert_has(&screen, &[b.label, b.help]);
+        }
+    }
+}
