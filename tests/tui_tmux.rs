@@ -7,106 +7,12 @@
 //! and returns.
 
 mod common;
+mod tmux;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::time::{Duration, Instant};
-
-/// How long any one wait may take (generous: CI machines are small and busy).
-const WAIT: Duration = Duration::from_secs(60);
-/// How often the pane is captured while waiting.
-const POLL: Duration = Duration::from_millis(100);
-
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
-/// A tmux server on a private socket (a file in `dir`, unique to this test), killed on drop.
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn start(dir: &Path, width: u16, height: u16, shell_command: &str) -> Tmux {
-        let t = Tmux {
-            socket: dir.join("tmux.sock"),
-        };
-        let out = t.run(&[
-            "-f",
-            "/dev/null",
-            "new-session",
-            "-d",
-            "-x",
-            &width.to_string(),
-            "-y",
-            &height.to_string(),
-            shell_command,
-        ]);
-        assert!(
-            out.status.success(),
-            "tmux new-session failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        t
-    }
-
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn capture(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
-        assert!(
-            out.status.success(),
-            "tmux capture-pane failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn send(&self, key: &str) {
-        let out = self.run(&["send-keys", "-t", "0", key]);
-        assert!(out.status.success(), "tmux send-keys {key} failed");
-    }
-
-    /// A pane format variable, e.g. `alternate_on`.
-    fn pane_var(&self, name: &str) -> String {
-        let fmt = format!("#{{{name}}}");
-        let out = self.run(&["display-message", "-p", "-t", "0", &fmt]);
-        String::from_utf8_lossy(&out.stdout).trim().to_string()
-    }
-
-    /// Capture the pane until `ok` holds; panic with the last capture after [`WAIT`].
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            if t0.elapsed() > WAIT {
-                panic!("timed out after {WAIT:?} waiting for {what}; the pane shows:\n{screen}");
-            }
-            std::thread::sleep(POLL);
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-        let _ = std::fs::remove_file(&self.socket);
-    }
-}
+use tmux::{sh_quote, tmux_available, Tmux, POLL, WAIT};
 
 /// The status bar: `▶ running  step 53/20000 (0%)  │ epoch 0.42  │ stage 3 full · 8 left  │ …`.
 fn status_line(screen: &str) -> &str {
@@ -179,10 +85,6 @@ fn only_run(out: &Path) -> PathBuf {
         "expected one run folder in {out:?}: {runs:?}"
     );
     runs.into_iter().next().unwrap()
-}
-
-fn sh_quote(s: &str) -> String {
-    format!("'{}'", s.replace('\'', r"'\''"))
 }
 
 #[test]

@@ -7,53 +7,10 @@
 //! returns.
 
 mod common;
+mod tmux;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-const WAIT: Duration = Duration::from_secs(60);
-
-struct Tmux {
-    socket: PathBuf,
-}
-
-impl Tmux {
-    fn run(&self, args: &[&str]) -> Output {
-        Command::new("tmux")
-            .arg("-S")
-            .arg(&self.socket)
-            .args(args)
-            .output()
-            .expect("run tmux")
-    }
-
-    fn capture(&self) -> String {
-        let out = self.run(&["capture-pane", "-p", "-t", "0"]);
-        String::from_utf8_lossy(&out.stdout).into_owned()
-    }
-
-    fn wait_for(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
-        let t0 = Instant::now();
-        loop {
-            let screen = self.capture();
-            if ok(&screen) {
-                return screen;
-            }
-            assert!(
-                t0.elapsed() < WAIT,
-                "timed out waiting for {what}; the pane shows:\n{screen}"
-            );
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-}
-
-impl Drop for Tmux {
-    fn drop(&mut self) {
-        let _ = self.run(&["kill-server"]);
-    }
-}
+use std::process::Stdio;
+use tmux::{sh_quote, tmux_available, Tmux};
 
 /// Kills a background run when the test ends, however it ends.
 struct KillOnDrop(std::process::Child);
@@ -81,17 +38,9 @@ fn replay_events(screen: &str) -> Option<(u64, u64)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn sh_quote(p: &Path) -> String {
-    format!("'{}'", p.display().to_string().replace('\'', r"'\''"))
-}
-
 #[test]
 fn watch_shows_finished_and_running_runs_live() {
-    if !Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-    {
+    if !tmux_available() {
         eprintln!("SKIPPED watch_shows_finished_and_running_runs_live: tmux is not installed");
         return;
     }
@@ -109,30 +58,12 @@ fn watch_shows_finished_and_running_runs_live() {
             .unwrap(),
     );
 
-    let tmux = Tmux {
-        socket: tmp.path().join("tmux.sock"),
-    };
     let cmd = format!(
         "{} watch {}; echo EXITED $?; sleep 30",
-        sh_quote(Path::new(env!("CARGO_BIN_EXE_dps-tui"))),
-        sh_quote(&root)
+        sh_quote(env!("CARGO_BIN_EXE_dps-tui")),
+        sh_quote(&root.display().to_string())
     );
-    let out = tmux.run(&[
-        "-f",
-        "/dev/null",
-        "new-session",
-        "-d",
-        "-x",
-        "160",
-        "-y",
-        "30",
-        &cmd,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::start(tmp.path(), 160, 30, &cmd);
 
     let screen = tmux.wait_for("a finished and a running run", |s| {
         s.contains("2 runs: 1 running, 1 done") && step_of(s, "seed=7").is_some_and(|n| n > 0)
@@ -153,27 +84,26 @@ fn watch_shows_finished_and_running_runs_live() {
     });
 
     // `f` keeps only running runs.
-    tmux.run(&["send-keys", "-t", "0", "f"]);
+    tmux.send("f");
     tmux.wait_for("only the running run", |s| {
         s.contains("filter: [running]") && !s.contains("method=vanilla seed=42")
     });
 
     // Enter opens the only row shown: the running run's dashboard, which follows its log.
-    tmux.run(&["send-keys", "-t", "0", "Enter"]);
+    tmux.send("Enter");
     let s = tmux.wait_for("the run's dashboard", |s| replay_events(s).is_some());
     let (_, total) = replay_events(&s).unwrap();
     tmux.wait_for("the dashboard to read new events", |s| {
         replay_events(s).is_some_and(|(at, all)| all > total && at == all)
     });
-    tmux.run(&["send-keys", "-t", "0", "q"]);
+    tmux.send("q");
     tmux.wait_for("the board again", |s| s.contains("filter: [running]"));
 
-    tmux.run(&["send-keys", "-t", "0", "q"]);
+    tmux.send("q");
     let s = tmux.wait_for("watch to exit", |s| s.contains("EXITED"));
     assert!(s.contains("EXITED 0"), "{s}");
-    let alt = tmux.run(&["display-message", "-p", "-t", "0", "#{alternate_on}"]);
     assert_eq!(
-        String::from_utf8_lossy(&alt.stdout).trim(),
+        tmux.pane_var("alternate_on"),
         "0",
         "the terminal left the alternate screen"
     );
