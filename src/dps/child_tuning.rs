@@ -267,6 +267,16 @@ mod tests {
     use crate::model::config::BertConfig;
     use candle_core::Device;
 
+    /// The elements of an accumulated tensor.
+    fn values(t: &Option<Tensor>) -> Vec<f32> {
+        t.as_ref()
+            .unwrap()
+            .flatten_all()
+            .unwrap()
+            .to_vec1()
+            .unwrap()
+    }
+
     fn tiny() -> BertForSequenceClassification {
         let head = HeadKind::Classification { num_labels: 2 };
         BertForSequenceClassification::random(BertConfig::tiny_demo(32), head, &Device::Cpu, 7)
@@ -291,26 +301,14 @@ mod tests {
         grads[second] = Some(Tensor::from_vec(small, shape, &Device::Cpu).unwrap());
         ct.add_fisher(params, &grads, 4).unwrap();
         ct.add_fisher(params, &grads, 4).unwrap();
-        let f0 = ct.fisher[0]
-            .as_ref()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let f0 = values(&ct.fisher[0]);
         let want = 2.0 * (1.0 / n_first as f64) / 4.0;
         assert!(
             f0.iter().all(|&x| ((x as f64) - want).abs() < want * 1e-4),
             "{} vs {want}",
             f0[0]
         );
-        let f1 = ct.fisher[1]
-            .as_ref()
-            .unwrap()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
+        let f1 = values(&ct.fisher[1]);
         assert!((f1[0] as f64 - 2.0 * 0.25 / 4.0).abs() < 1e-7, "{}", f1[0]);
         assert!(f1[1..].iter().all(|&x| x == 0.0));
     }
