@@ -10,7 +10,7 @@ use rand_chacha::ChaCha8Rng;
 
 use super::config::BertConfig;
 use super::dropout::{draw_mask, dropout};
-use super::inputs::{InputShape, ModelInput};
+use super::inputs::{InputLimits, InputShape, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::weights::read_weights;
@@ -547,7 +547,11 @@ impl BertForSequenceClassification {
     ) -> Result<ForwardOutput, ModelError> {
         let mut rng = dropout;
         let ov = overrides;
-        let shape = input.check(&self.cfg)?;
+        let shape = input.check(&InputLimits {
+            vocab_size: self.cfg.vocab_size,
+            max_len: Some(self.cfg.max_position_embeddings),
+            type_vocab_size: Some(self.cfg.type_vocab_size),
+        })?;
         let cfg = &self.cfg;
         let h = cfg.hidden_size;
         let nh = cfg.num_attention_heads;

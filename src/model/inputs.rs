@@ -1,7 +1,6 @@
 //! What the model reads: a padded batch (`[B, L]` with an attention mask) or a packed one
 //! (the sequences end to end, `[T]`, with each sequence's offset), and the checks on them.
 
-use super::config::BertConfig;
 use super::ModelError;
 use candle_core::{DType, Tensor};
 
@@ -22,6 +21,29 @@ pub enum ModelInput<'a> {
         token_type_ids: &'a Tensor,
         offsets: &'a [usize],
     },
+}
+
+/// What a model accepts: checked by [`ModelInput::check`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct InputLimits {
+    /// Token ids must be below this.
+    pub vocab_size: usize,
+    /// The longest sequence, when the model has one (absolute position embeddings).
+    pub max_len: Option<usize>,
+    /// Token type ids must be below this, when the model reads them (`None`: ignored).
+    pub type_vocab_size: Option<usize>,
+}
+
+impl InputLimits {
+    fn check_len(&self, len: usize) -> Result<(), ModelError> {
+        match self.max_len {
+            Some(max) if len > max => Err(ModelError::Input(format!(
+                "sequence length {len} exceeds the model's {max} positions \
+                 (max_position_embeddings); truncate the inputs"
+            ))),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The shape of checked inputs.
@@ -69,7 +91,7 @@ impl<'a> ModelInput<'a> {
     }
 
     /// Check shapes, dtypes and ranges against the model configuration.
-    pub(crate) fn check(&self, cfg: &BertConfig) -> Result<InputShape, ModelError> {
+    pub(crate) fn check(&self, limits: &InputLimits) -> Result<InputShape, ModelError> {
         let shape = match *self {
             ModelInput::Padded {
                 input_ids,
@@ -102,12 +124,7 @@ impl<'a> ModelInput<'a> {
                 if b == 0 || l == 0 {
                     return Err(ModelError::Input(format!("empty batch [{b}, {l}]")));
                 }
-                if l > cfg.max_position_embeddings {
-                    return Err(ModelError::Input(format!(
-                        "sequence length {l} exceeds max_position_embeddings {}; truncate the inputs",
-                        cfg.max_position_embeddings
-                    )));
-                }
+                limits.check_len(l)?;
                 InputShape::Padded { b, l }
             }
             ModelInput::Packed {
@@ -138,12 +155,7 @@ impl<'a> ModelInput<'a> {
                     )));
                 }
                 let longest = offsets.windows(2).map(|w| w[1] - w[0]).max().unwrap_or(0);
-                if longest > cfg.max_position_embeddings {
-                    return Err(ModelError::Input(format!(
-                        "sequence length {longest} exceeds max_position_embeddings {}; truncate the inputs",
-                        cfg.max_position_embeddings
-                    )));
-                }
+                limits.check_len(longest)?;
                 InputShape::Packed {
                     b: offsets.len() - 1,
                     t,
@@ -162,22 +174,23 @@ impl<'a> ModelInput<'a> {
             }
         }
         let max_id = self.input_ids().flatten_all()?.max(0)?.to_scalar::<u32>()? as usize;
-        if max_id >= cfg.vocab_size {
+        if max_id >= limits.vocab_size {
             return Err(ModelError::Input(format!(
                 "token id {max_id} is out of range for vocab_size {}; the tokenizer does not match the model",
-                cfg.vocab_size
+                limits.vocab_size
             )));
         }
-        let max_tt = self
-            .token_type_ids()
-            .flatten_all()?
-            .max(0)?
-            .to_scalar::<u32>()? as usize;
-        if max_tt >= cfg.type_vocab_size {
-            return Err(ModelError::Input(format!(
-                "token type id {max_tt} is out of range for type_vocab_size {}",
-                cfg.type_vocab_size
-            )));
+        if let Some(types) = limits.type_vocab_size {
+            let max_tt = self
+                .token_type_ids()
+                .flatten_all()?
+                .max(0)?
+                .to_scalar::<u32>()? as usize;
+            if max_tt >= types {
+                return Err(ModelError::Input(format!(
+                    "token type id {max_tt} is out of range for type_vocab_size {types}"
+                )));
+            }
         }
         Ok(shape)
     }

@@ -12,9 +12,12 @@
 pub mod bert;
 pub mod blas;
 pub mod checkpoint_io;
+pub mod classifier;
 pub mod config;
 pub mod device;
 pub mod dropout;
+pub mod family;
+pub mod init;
 pub mod inputs;
 pub mod ops;
 pub mod params;

@@ -1,0 +1,178 @@
+//! [`SequenceClassifier`]: what the trainer, DPS, checkpoints and the UI see of a model,
+//! whatever its encoder family.
+
+use candle_core::{DType, Device, Tensor};
+use rand_chacha::ChaCha8Rng;
+
+use super::family::Family;
+use super::inputs::ModelInput;
+use super::params::Param;
+use super::ModelError;
+
+/// What sits on top of the encoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeadKind {
+    /// `num_labels` logits, trained with cross-entropy.
+    Classification {
+        /// Number of classes.
+        num_labels: usize,
+    },
+    /// One output, trained with mean squared error (e.g. STS-B).
+    Regression,
+}
+
+impl HeadKind {
+    /// Number of outputs of the classifier layer.
+    pub fn num_outputs(&self) -> usize {
+        match self {
+            HeadKind::Classification { num_labels } => *num_labels,
+            HeadKind::Regression => 1,
+        }
+    }
+}
+
+/// Outputs of [`SequenceClassifier::forward_input`].
+#[derive(Debug, Clone)]
+pub struct ForwardOutput {
+    /// `[B, L, H]` each (`[T, H]` for packed inputs): the hidden states `transformers` returns
+    /// with `output_hidden_states=True` (the embedding output, then each layer's). Padded
+    /// positions are included.
+    pub hidden_states: Vec<Tensor>,
+    /// `[B, H]`: what the head's last linear layer reads, before its dropout (BERT: the
+    /// pooler output; RoBERTa: `tanh(dense(x₀))`; …).
+    pub pooler_output: Tensor,
+    /// `[B, num_outputs]`.
+    pub logits: Tensor,
+}
+
+/// Parameter name → tensor used in the forward pass instead of that parameter's `Var` (for
+/// example DPS-Mix effective weights). Gradients then flow into the override, not the var.
+pub type WeightOverrides = std::collections::HashMap<String, Tensor>;
+
+/// The dropout probabilities a model's own config sets.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ModelDropout {
+    /// On hidden states (embeddings, sub-layer outputs).
+    pub hidden: f64,
+    /// On attention probabilities.
+    pub attention: f64,
+}
+
+/// A pre-trained encoder with a sequence-classification (or regression) head, every weight a
+/// trainable `Var`. Parameter names are the `transformers` names without the base-model prefix
+/// (`encoder.layer.0.attention.self.query.weight`, `classifier.weight`), sorted.
+pub trait SequenceClassifier: Send + Sync {
+    /// The encoder family.
+    fn family(&self) -> Family;
+    /// The head on top of the encoder.
+    fn head(&self) -> HeadKind;
+    /// The device every parameter lives on.
+    fn device(&self) -> &Device;
+    /// All trainable parameters, sorted by name.
+    fn params(&self) -> &[Param];
+    /// Rows of the word-embedding table (the largest token id + 1).
+    fn vocab_size(&self) -> usize;
+    /// Attention heads per layer.
+    fn num_attention_heads(&self) -> usize;
+    /// The dropout the model's config sets (what `dropout: model` and `auto` use).
+    fn config_dropout(&self) -> ModelDropout;
+    /// Set every dropout probability (hidden, attention, head) to `p`.
+    fn set_dropout(&mut self, p: f64);
+    /// Whether [`ModelInput::Packed`] batches are supported (otherwise the trainer pads).
+    fn supports_packed(&self) -> bool {
+        true
+    }
+    /// Run the model. `dropout`: `None` = evaluation; `Some(rng)` = training, masks drawn from
+    /// `rng` on the host (nothing is drawn where the probability is 0). `overrides` replaces
+    /// named parameters.
+    fn forward_input(
+        &self,
+        input: &ModelInput,
+        dropout: Option<&mut ChaCha8Rng>,
+        overrides: Option<&WeightOverrides>,
+    ) -> Result<ForwardOutput, ModelError>;
+    /// The `config.json` to save with a checkpoint, before the head's fields (labels,
+    /// `architectures`) are added: the loaded config with the current dropout.
+    fn hf_config(&self) -> Result<serde_json::Map<String, serde_json::Value>, ModelError>;
+
+    /// The parameter with this name.
+    fn param(&self, name: &str) -> Option<&Param> {
+        let params = self.params();
+        params
+            .binary_search_by(|p| p.name.as_str().cmp(name))
+            .ok()
+            .map(|i| &params[i])
+    }
+    /// Total number of trainable scalars.
+    fn num_parameters(&self) -> usize {
+        self.params().iter().map(Param::numel).sum()
+    }
+    /// The training loss of `*ForSequenceClassification`: see [`head_loss`].
+    fn loss(&self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, ModelError> {
+        head_loss(self.head(), logits, labels)
+    }
+}
+
+/// A model of any family.
+pub type Model = Box<dyn SequenceClassifier>;
+
+/// Mean cross-entropy over the batch (classification; `labels` u32 `[B]`) or mean squared error
+/// (regression; `labels` f32 `[B]`, `logits` `[B, 1]`), as `transformers` computes it. Returns a
+/// scalar tensor.
+pub fn head_loss(head: HeadKind, logits: &Tensor, labels: &Tensor) -> Result<Tensor, ModelError> {
+    let bsz = labels.dims1().map_err(|_| {
+        ModelError::Input(format!("labels must be [batch], got {:?}", labels.dims()))
+    })?;
+    let n_out = head.num_outputs();
+    if logits.dims() != [bsz, n_out] {
+        return Err(ModelError::Input(format!(
+            "logits have shape {:?}, expected [{bsz}, {n_out}] for {bsz} labels",
+            logits.dims()
+        )));
+    }
+    match head {
+        HeadKind::Classification { num_labels } => {
+            if labels.dtype() != DType::U32 {
+                return Err(ModelError::Input(format!(
+                    "classification labels must be u32, got {:?}",
+                    labels.dtype()
+                )));
+            }
+            let max = labels.max(0)?.to_scalar::<u32>()? as usize;
+            if max >= num_labels {
+                return Err(ModelError::Input(format!(
+                    "label {max} is out of range for {num_labels} classes"
+                )));
+            }
+            Ok(candle_nn::loss::cross_entropy(logits, labels)?)
+        }
+        HeadKind::Regression => {
+            let y = labels.to_dtype(DType::F32)?;
+            let pred = logits.squeeze(1)?;
+            Ok((pred - y)?.sqr()?.mean_all()?)
+        }
+    }
+}
+
+/// The tensor used for parameter `i` of `params`: its override if there is one, otherwise its
+/// var. A wrong-shaped override is an error naming the parameter.
+pub fn weight_or_override<'a>(
+    params: &'a [Param],
+    i: usize,
+    overrides: Option<&'a WeightOverrides>,
+) -> Result<&'a Tensor, ModelError> {
+    let p = &params[i];
+    match overrides.and_then(|o| o.get(&p.name)) {
+        Some(t) => {
+            if t.dims() != p.var.as_tensor().dims() {
+                return Err(ModelError::ShapeMismatch {
+                    name: format!("override for {}", p.name),
+                    expected: p.var.as_tensor().dims().to_vec(),
+                    found: t.dims().to_vec(),
+                });
+            }
+            Ok(t)
+        }
+        None => Ok(p.var.as_tensor()),
+    }
+}
