@@ -20,6 +20,7 @@ The environment needs torch, transformers and safetensors (see the README's Enco
 """
 
 import argparse
+import inspect
 import json
 import os
 import sys
@@ -182,7 +183,7 @@ def batch(model, lengths, seed=99):
 
 def forward(model, ids, mask, tt, labels=None):
     kw = dict(input_ids=ids, attention_mask=mask, output_hidden_states=True)
-    if "token_type_ids" in model.forward.__code__.co_varnames:
+    if "token_type_ids" in inspect.signature(model.forward).parameters:
         kw["token_type_ids"] = tt
     if labels is not None:
         kw["labels"] = labels

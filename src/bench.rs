@@ -12,6 +12,7 @@
 //!   ratio that load changes on the machine do not skew.
 
 use crate::config::{Method, TrainConfig};
+use crate::model::{loader, BertForSequenceClassification, HeadKind, Model};
 use crate::data::batching::{Encoded, EncodedDataset, Padding};
 use crate::data::glue::{self, Label};
 use crate::train::setup::{self, build_trainer};
@@ -108,37 +109,25 @@ fn fixed_shape_trainer(o: &BenchOptions, method: &str) -> Result<(Trainer, usize
     // The model comes from setup; the data is synthetic, so no data folder is needed.
     let device = setup::select_device(&c.device)?;
     let task = glue::task(&c.task).unwrap();
-    let model = if o.model == "demo" {
+    let head = HeadKind::Classification { num_labels: 2 };
+    let model: Model = if o.model == "demo" {
         let cfg = crate::model::config::BertConfig::tiny_demo(64);
-        crate::model::bert::BertForSequenceClassification::random(
-            cfg,
-            crate::model::bert::HeadKind::Classification { num_labels: 2 },
-            &device,
-            c.seed,
-        )?
+        Box::new(BertForSequenceClassification::random(
+            cfg, head, &device, c.seed,
+        )?)
     } else if let Some(config) = o.model.strip_prefix("random:") {
         // Random weights of the shape a config.json describes (fast to ship, same speed).
-        let cfg = crate::model::config::BertConfig::from_file(std::path::Path::new(config))?;
-        let mut m = crate::model::bert::BertForSequenceClassification::random(
-            cfg,
-            crate::model::bert::HeadKind::Classification { num_labels: 2 },
-            &device,
-            c.seed,
-        )?;
+        let cfg = loader::read_config(std::path::Path::new(config))?;
+        let mut m = loader::random(cfg, head, &device, c.seed)?;
         m.set_dropout(o.dropout);
         m
     } else {
         let dir = setup::resolve_model_dir(&o.model)?;
-        let (mut m, _) = crate::model::bert::BertForSequenceClassification::load_dir(
-            &dir,
-            crate::model::bert::HeadKind::Classification { num_labels: 2 },
-            &device,
-            c.seed,
-        )?;
+        let (mut m, _) = loader::load_dir(&dir, head, &device, c.seed)?;
         m.set_dropout(o.dropout);
         m
     };
-    let vocab = model.config().vocab_size as u32;
+    let vocab = model.vocab_size() as u32;
     let lo = 1000.min(vocab / 2);
     let mut rng = crate::core::rng::seeded(c.seed, 99);
     use rand::Rng;

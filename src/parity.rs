@@ -3,7 +3,7 @@
 //! the gradient of every parameter and one AdamW step, each as its largest absolute error.
 
 use crate::core::StepMasks;
-use crate::model::{BertConfig, BertForSequenceClassification, HeadKind};
+use crate::model::{BertConfig, BertForSequenceClassification, HeadKind, SequenceClassifier};
 use crate::train::optimizer::{AdamWConfig, MaskedAdamW};
 use crate::train::setup;
 use anyhow::{anyhow, Context, Result};

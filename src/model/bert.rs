@@ -1,172 +1,26 @@
-//! A differentiable BERT encoder with pooler and sequence-classification head, matching
-//! `transformers.BertForSequenceClassification` (eager attention, float32).
+//! A differentiable BERT-style (post-norm) encoder with its sequence-classification head,
+//! matching `transformers`' `*ForSequenceClassification` (eager attention, float32) for BERT,
+//! RoBERTa, XLM-RoBERTa, ELECTRA and DistilBERT. What differs between those families (names,
+//! embeddings, head) is a [`Layout`].
 
 use std::collections::HashMap;
 use std::path::Path;
 
-use candle_core::{DType, Device, Tensor, Var};
-use rand::{Rng, SeedableRng};
+use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
+use super::bert_layout::{HeadAct, Layout, TokenTypes};
+pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
+use super::classifier::{weight_or_override, ModelDropout, SequenceClassifier};
 use super::config::BertConfig;
 use super::dropout::{draw_mask, dropout};
+use super::family::Family;
+use super::init::{params_from_tensors, random_params, rename_tensors};
 use super::inputs::{InputLimits, InputShape, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::weights::read_weights;
 use super::ModelError;
-
-/// What sits on top of the pooled output.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum HeadKind {
-    /// `num_labels` logits, trained with cross-entropy.
-    Classification {
-        /// Number of classes.
-        num_labels: usize,
-    },
-    /// One output, trained with mean squared error (e.g. STS-B).
-    Regression,
-}
-
-impl HeadKind {
-    /// Number of outputs of the classifier layer.
-    pub fn num_outputs(&self) -> usize {
-        match self {
-            HeadKind::Classification { num_labels } => *num_labels,
-            HeadKind::Regression => 1,
-        }
-    }
-}
-
-/// Outputs of [`BertForSequenceClassification::forward`].
-#[derive(Debug, Clone)]
-pub struct ForwardOutput {
-    /// `[B, L, H]` each (`[T, H]` for packed inputs): the embedding output, then the output of
-    /// each layer (the last one is `last_hidden_state`). Padded positions are included.
-    pub hidden_states: Vec<Tensor>,
-    /// `[B, H]`: `tanh(pooler.dense(last_hidden_state[:, 0]))`.
-    pub pooler_output: Tensor,
-    /// `[B, num_outputs]`: the classifier applied to the (dropped-out) pooled output.
-    pub logits: Tensor,
-}
-
-/// Parameter name → tensor used in the forward pass instead of that parameter's `Var` (for
-/// example DPS-Mix effective weights). Gradients then flow into the override, not the var.
-pub type WeightOverrides = HashMap<String, Tensor>;
-
-/// How a new parameter is initialised.
-#[derive(Debug, Clone, Copy)]
-enum Init {
-    /// N(0, initializer_range²).
-    Normal,
-    /// N(0, initializer_range²) with the `[PAD]` row zeroed (as `transformers` does).
-    Embedding {
-        pad_row: Option<usize>,
-    },
-    Zeros,
-    Ones,
-}
-
-struct ParamSpec {
-    name: String,
-    shape: Vec<usize>,
-    init: Init,
-}
-
-/// Every parameter the model has for this configuration and head, sorted by name.
-fn param_specs(cfg: &BertConfig, head: HeadKind) -> Vec<ParamSpec> {
-    let h = cfg.hidden_size;
-    let mut specs = Vec::new();
-    let mut add =
-        |name: String, shape: Vec<usize>, init: Init| specs.push(ParamSpec { name, shape, init });
-    let pad_row = (cfg.pad_token_id < cfg.vocab_size).then_some(cfg.pad_token_id);
-    add(
-        "embeddings.word_embeddings.weight".into(),
-        vec![cfg.vocab_size, h],
-        Init::Embedding { pad_row },
-    );
-    add(
-        "embeddings.position_embeddings.weight".into(),
-        vec![cfg.max_position_embeddings, h],
-        Init::Normal,
-    );
-    add(
-        "embeddings.token_type_embeddings.weight".into(),
-        vec![cfg.type_vocab_size, h],
-        Init::Normal,
-    );
-    let add_linear =
-        |add: &mut dyn FnMut(String, Vec<usize>, Init), prefix: &str, out_f: usize, in_f: usize| {
-            add(format!("{prefix}.weight"), vec![out_f, in_f], Init::Normal);
-            add(format!("{prefix}.bias"), vec![out_f], Init::Zeros);
-        };
-    let add_norm = |add: &mut dyn FnMut(String, Vec<usize>, Init), prefix: &str| {
-        add(format!("{prefix}.weight"), vec![h], Init::Ones);
-        add(format!("{prefix}.bias"), vec![h], Init::Zeros);
-    };
-    add_norm(&mut add, "embeddings.LayerNorm");
-    for l in 0..cfg.num_hidden_layers {
-        let p = format!("encoder.layer.{l}");
-        for m in ["query", "key", "value"] {
-            add_linear(&mut add, &format!("{p}.attention.self.{m}"), h, h);
-        }
-        add_linear(&mut add, &format!("{p}.attention.output.dense"), h, h);
-        add_norm(&mut add, &format!("{p}.attention.output.LayerNorm"));
-        add_linear(
-            &mut add,
-            &format!("{p}.intermediate.dense"),
-            cfg.intermediate_size,
-            h,
-        );
-        add_linear(
-            &mut add,
-            &format!("{p}.output.dense"),
-            h,
-            cfg.intermediate_size,
-        );
-        add_norm(&mut add, &format!("{p}.output.LayerNorm"));
-    }
-    add_linear(&mut add, "pooler.dense", h, h);
-    add_linear(&mut add, "classifier", head.num_outputs(), h);
-    specs.sort_by(|a, b| a.name.cmp(&b.name));
-    specs
-}
-
-/// Draw one standard-normal sample (Box–Muller) from the RNG.
-fn standard_normal(rng: &mut ChaCha8Rng) -> f64 {
-    loop {
-        let u1: f64 = rng.random();
-        let u2: f64 = rng.random();
-        if u1 > f64::MIN_POSITIVE {
-            return (-2.0 * u1.ln()).sqrt() * (std::f64::consts::TAU * u2).cos();
-        }
-    }
-}
-
-/// Create a freshly initialised tensor for `spec`.
-fn init_tensor(
-    spec: &ParamSpec,
-    std: f64,
-    rng: &mut ChaCha8Rng,
-    device: &Device,
-) -> Result<Tensor, ModelError> {
-    let n: usize = spec.shape.iter().product();
-    let data: Vec<f32> = match spec.init {
-        Init::Zeros => vec![0.0; n],
-        Init::Ones => vec![1.0; n],
-        Init::Normal | Init::Embedding { .. } => {
-            let mut v: Vec<f32> = (0..n)
-                .map(|_| (standard_normal(rng) * std) as f32)
-                .collect();
-            if let Init::Embedding { pad_row: Some(r) } = spec.init {
-                let cols = spec.shape[1];
-                v[r * cols..(r + 1) * cols].fill(0.0);
-            }
-            v
-        }
-    };
-    Ok(Tensor::from_vec(data, spec.shape.as_slice(), device)?)
-}
 
 /// Indices into the sorted parameter list of a Linear or LayerNorm's weight and bias.
 #[derive(Debug, Clone, Copy)]
@@ -191,48 +45,53 @@ struct LayerIdx {
 struct ModelIdx {
     word: usize,
     pos: usize,
-    tok: usize,
+    tok: Option<usize>,
     emb_ln: Wb,
+    emb_proj: Option<Wb>,
     layers: Vec<LayerIdx>,
-    pooler: Wb,
-    classifier: Wb,
+    head_dense: Wb,
+    head_out: Wb,
 }
 
 impl ModelIdx {
-    fn build(params: &[Param], num_layers: usize) -> Self {
+    fn build(params: &[Param], layout: &Layout, num_layers: usize) -> Self {
         let pos: HashMap<&str, usize> = params
             .iter()
             .enumerate()
             .map(|(i, p)| (p.name.as_str(), i))
             .collect();
-        // The names come from `param_specs`, so every lookup succeeds.
+        // The names come from the layout's specs, so every lookup succeeds.
         let i = |n: &str| pos[n];
         let wb = |p: &str| Wb {
             w: i(&format!("{p}.weight")),
             b: i(&format!("{p}.bias")),
         };
+        let n = &layout.layer;
         ModelIdx {
             word: i("embeddings.word_embeddings.weight"),
             pos: i("embeddings.position_embeddings.weight"),
-            tok: i("embeddings.token_type_embeddings.weight"),
+            tok: (layout.token_types != TokenTypes::Absent)
+                .then(|| i("embeddings.token_type_embeddings.weight")),
             emb_ln: wb("embeddings.LayerNorm"),
+            emb_proj: layout.emb_proj.map(wb),
             layers: (0..num_layers)
                 .map(|l| {
-                    let p = format!("encoder.layer.{l}");
+                    let p = format!("{}.{l}", layout.layer_prefix);
+                    let m = |name: &str| wb(&format!("{p}.{name}"));
                     LayerIdx {
-                        q: wb(&format!("{p}.attention.self.query")),
-                        k: wb(&format!("{p}.attention.self.key")),
-                        v: wb(&format!("{p}.attention.self.value")),
-                        o: wb(&format!("{p}.attention.output.dense")),
-                        attn_ln: wb(&format!("{p}.attention.output.LayerNorm")),
-                        ffn_in: wb(&format!("{p}.intermediate.dense")),
-                        ffn_out: wb(&format!("{p}.output.dense")),
-                        out_ln: wb(&format!("{p}.output.LayerNorm")),
+                        q: m(n.q),
+                        k: m(n.k),
+                        v: m(n.v),
+                        o: m(n.o),
+                        attn_ln: m(n.attn_norm),
+                        ffn_in: m(n.ffn_in),
+                        ffn_out: m(n.ffn_out),
+                        out_ln: m(n.out_norm),
                     }
                 })
                 .collect(),
-            pooler: wb("pooler.dense"),
-            classifier: wb("classifier"),
+            head_dense: wb(layout.head.dense),
+            head_out: wb(layout.head.out),
         }
     }
 }
@@ -248,7 +107,7 @@ fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
 }
 
 /// Apply dropout when training (`rng` is `Some`) and `p > 0`.
-fn maybe_dropout(
+pub(crate) fn maybe_dropout(
     x: Tensor,
     p: f64,
     rng: &mut Option<&mut ChaCha8Rng>,
@@ -259,56 +118,47 @@ fn maybe_dropout(
     }
 }
 
-/// BERT encoder + pooler + classification (or regression) head; every weight is a trainable
-/// [`Var`].
+/// A BERT-style encoder + classification (or regression) head; every weight is a trainable
+/// `Var`.
 pub struct BertForSequenceClassification {
     cfg: BertConfig,
+    layout: Layout,
     head: HeadKind,
     device: Device,
     params: Vec<Param>,
     idx: ModelIdx,
 }
 
-/// Parameter names of tensors that a checkpoint may hold but the model does not use.
-fn is_ignored_name(name: &str) -> bool {
-    name.starts_with("cls.")
-        || name.ends_with("position_ids")
-        || name == "embeddings.token_type_ids"
-}
-
-/// Map a checkpoint tensor name to the parameter name: strip `bert.`, rename legacy
-/// `gamma`/`beta` to `weight`/`bias`.
-fn normalise_name(name: &str) -> String {
-    let n = name.strip_prefix("bert.").unwrap_or(name);
-    if let Some(stem) = n.strip_suffix(".gamma") {
-        format!("{stem}.weight")
-    } else if let Some(stem) = n.strip_suffix(".beta") {
-        format!("{stem}.bias")
-    } else {
-        n.to_string()
-    }
-}
-
 impl BertForSequenceClassification {
-    fn check(cfg: &BertConfig, head: HeadKind) -> Result<(), ModelError> {
-        cfg.validate()
-            .map_err(|message| ModelError::UnsupportedConfig {
-                path: None,
-                message,
-            })?;
-        if head.num_outputs() == 0 {
-            return Err(ModelError::UnsupportedConfig {
-                path: None,
-                message: "a classification head needs at least 1 label".into(),
-            });
+    fn check(cfg: &BertConfig, head: HeadKind) -> Result<(Family, Layout), ModelError> {
+        let unsupported = |message: String| ModelError::UnsupportedConfig {
+            path: None,
+            message,
+        };
+        cfg.validate().map_err(unsupported)?;
+        let family = Family::of_config(&cfg.extra).map_err(unsupported)?;
+        if family == Family::DistilBert {
+            super::distilbert::validate(cfg).map_err(unsupported)?;
         }
-        Ok(())
+        if head.num_outputs() == 0 {
+            return Err(unsupported(
+                "a classification head needs at least 1 label".into(),
+            ));
+        }
+        Ok((family, Layout::of(family, cfg)))
     }
 
-    fn assemble(cfg: BertConfig, head: HeadKind, device: &Device, params: Vec<Param>) -> Self {
-        let idx = ModelIdx::build(&params, cfg.num_hidden_layers);
+    fn assemble(
+        cfg: BertConfig,
+        layout: Layout,
+        head: HeadKind,
+        device: &Device,
+        params: Vec<Param>,
+    ) -> Self {
+        let idx = ModelIdx::build(&params, &layout, cfg.num_hidden_layers);
         BertForSequenceClassification {
             cfg,
+            layout,
             head,
             device: device.clone(),
             params,
@@ -316,9 +166,10 @@ impl BertForSequenceClassification {
         }
     }
 
-    /// Build from named tensors (Hugging Face names, with or without the `bert.` prefix; legacy
-    /// `gamma`/`beta` LayerNorm names accepted; `embeddings.position_ids`, other buffers and the
-    /// `cls.*` pretraining heads ignored). A missing pooler or classifier is initialised with
+    /// Build from named tensors (checkpoint names, with or without the base-model prefix such as
+    /// `bert.`; legacy `gamma`/`beta` LayerNorm names accepted; buffers such as
+    /// `embeddings.position_ids` and pretraining heads ignored). A missing head (BERT's pooler
+    /// and classifier; the other families' classification head) is initialised with
     /// N(0, initializer_range²) weights and zero biases from a ChaCha8 RNG seeded with `seed`,
     /// and its parameter names are returned. A missing encoder tensor or a tensor of the wrong
     /// shape is an error naming it.
@@ -329,57 +180,14 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        Self::check(&cfg, head)?;
-        let mut by_name: HashMap<String, Tensor> = HashMap::with_capacity(tensors.len());
-        for (raw, t) in tensors {
-            let name = normalise_name(&raw);
-            if is_ignored_name(&name) {
-                continue;
-            }
-            if by_name.insert(name.clone(), t).is_some() {
-                return Err(ModelError::DuplicateTensor { name });
-            }
-        }
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut initialised = Vec::new();
-        let mut params = Vec::new();
-        for spec in param_specs(&cfg, head) {
-            let tensor = match by_name.remove(&spec.name) {
-                Some(t) => {
-                    if t.dims() != spec.shape.as_slice() {
-                        return Err(ModelError::ShapeMismatch {
-                            name: spec.name,
-                            expected: spec.shape,
-                            found: t.dims().to_vec(),
-                        });
-                    }
-                    t.to_dtype(DType::F32)?.to_device(device)?
-                }
-                None if spec.name.starts_with("pooler.")
-                    || spec.name.starts_with("classifier.") =>
-                {
-                    initialised.push(spec.name.clone());
-                    init_tensor(&spec, cfg.initializer_range, &mut rng, device)?
-                }
-                None => {
-                    return Err(ModelError::MissingTensor {
-                        name: spec.name,
-                        source_file: None,
-                    })
-                }
-            };
-            params.push(Param::new(spec.name, Var::from_tensor(&tensor)?));
-        }
-        if !by_name.is_empty() {
-            let mut unused: Vec<&String> = by_name.keys().collect();
-            unused.sort();
-            tracing::warn!(
-                "ignoring {} tensors the model does not use: {:?}",
-                unused.len(),
-                unused
-            );
-        }
-        Ok((Self::assemble(cfg, head, device, params), initialised))
+        let (family, layout) = Self::check(&cfg, head)?;
+        let by_name = rename_tensors(tensors, family.base_prefix(), |n| layout.is_ignored(n))?;
+        let mut roots: Vec<&str> = family.head_roots().to_vec();
+        roots.push(layout.head.dense.split('.').next().unwrap_or_default());
+        let specs = layout.param_specs(&cfg, head);
+        let (params, initialised) =
+            params_from_tensors(&specs, by_name, &roots, cfg.initializer_range, device, seed)?;
+        Ok((Self::assemble(cfg, layout, head, device, params), initialised))
     }
 
     /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in
@@ -390,14 +198,6 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        let hint = "the model folder must hold config.json and model.safetensors \
-                    (e.g. ../shared/models/all-MiniLM-L6-v2)";
-        if !dir.is_dir() {
-            return Err(ModelError::MissingFile {
-                path: dir.to_path_buf(),
-                hint: format!("no such folder; {hint}"),
-            });
-        }
         let cfg = BertConfig::from_file(&dir.join("config.json"))?;
         let (tensors, files) = read_weights(dir)?;
         let source = files.first().cloned();
@@ -411,7 +211,7 @@ impl BertForSequenceClassification {
     }
 
     /// A randomly initialised model: Linear weights and embeddings N(0, initializer_range²)
-    /// (the `[PAD]` embedding row zero), biases 0, LayerNorm weights 1 and biases 0, drawn from
+    /// (the padding embedding rows zero), biases 0, LayerNorm weights 1 and biases 0, drawn from
     /// a ChaCha8 RNG seeded with `seed`.
     pub fn random(
         cfg: BertConfig,
@@ -419,14 +219,10 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        Self::check(&cfg, head)?;
-        let mut rng = ChaCha8Rng::seed_from_u64(seed);
-        let mut params = Vec::new();
-        for spec in param_specs(&cfg, head) {
-            let t = init_tensor(&spec, cfg.initializer_range, &mut rng, device)?;
-            params.push(Param::new(spec.name, Var::from_tensor(&t)?));
-        }
-        Ok(Self::assemble(cfg, head, device, params))
+        let (_, layout) = Self::check(&cfg, head)?;
+        let specs = layout.param_specs(&cfg, head);
+        let params = random_params(&specs, cfg.initializer_range, device, seed)?;
+        Ok(Self::assemble(cfg, layout, head, device, params))
     }
 
     /// The configuration (including the current dropout probabilities).
@@ -434,66 +230,17 @@ impl BertForSequenceClassification {
         &self.cfg
     }
 
-    /// The head on top of the pooled output.
-    pub fn head(&self) -> HeadKind {
-        self.head
+    /// What this family names and computes differently from BERT.
+    pub fn layout(&self) -> &Layout {
+        &self.layout
     }
 
-    /// The device every parameter lives on.
-    pub fn device(&self) -> &Device {
-        &self.device
-    }
-
-    /// All trainable parameters (encoder, pooler and classifier), sorted by name.
-    pub fn params(&self) -> &[Param] {
-        &self.params
-    }
-
-    /// The parameter with this name (without the `bert.` prefix).
-    pub fn param(&self, name: &str) -> Option<&Param> {
-        self.params
-            .binary_search_by(|p| p.name.as_str().cmp(name))
-            .ok()
-            .map(|i| &self.params[i])
-    }
-
-    /// Total number of trainable scalars.
-    pub fn num_parameters(&self) -> usize {
-        self.params.iter().map(Param::numel).sum()
-    }
-
-    /// Set the hidden and attention dropout probabilities (and `classifier_dropout`, when the
-    /// config sets one).
-    pub fn set_dropout(&mut self, p: f64) {
-        self.cfg.hidden_dropout_prob = p;
-        self.cfg.attention_probs_dropout_prob = p;
-        if let Some(v) = self.cfg.extra.get_mut("classifier_dropout") {
-            if v.is_number() {
-                *v = serde_json::json!(p);
-            }
-        }
-    }
-
-    /// The tensor used for parameter `i`: its override if there is one, otherwise its var.
     fn weight<'a>(
         &'a self,
         i: usize,
         overrides: Option<&'a WeightOverrides>,
     ) -> Result<&'a Tensor, ModelError> {
-        let p = &self.params[i];
-        match overrides.and_then(|o| o.get(&p.name)) {
-            Some(t) => {
-                if t.dims() != p.var.as_tensor().dims() {
-                    return Err(ModelError::ShapeMismatch {
-                        name: format!("override for {}", p.name),
-                        expected: p.var.as_tensor().dims().to_vec(),
-                        found: t.dims().to_vec(),
-                    });
-                }
-                Ok(t)
-            }
-            None => Ok(p.var.as_tensor()),
-        }
+        weight_or_override(&self.params, i, overrides)
     }
 
     fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
@@ -509,12 +256,12 @@ impl BertForSequenceClassification {
             x,
             self.weight(wb.w, ov)?,
             self.weight(wb.b, ov)?,
-            self.cfg.layer_norm_eps,
+            self.layout.layer_norm_eps,
         )?)
     }
 
     /// Run the model on a padded batch. `input_ids`, `token_type_ids` and `attention_mask` are
-    /// `[B, L]` u32 (mask 1 = real token). See [`Self::forward_input`].
+    /// `[B, L]` u32 (mask 1 = real token). See [`SequenceClassifier::forward_input`].
     pub fn forward(
         &self,
         input_ids: &Tensor,
@@ -531,15 +278,130 @@ impl BertForSequenceClassification {
         self.forward_input(&input, dropout, overrides)
     }
 
-    /// Run the model on a padded or a packed batch. `dropout`: `None` = evaluation (no
-    /// dropout); `Some(rng)` = training with the config's dropout probabilities, masks drawn
-    /// from `rng` on the host (nothing is drawn where the probability is 0). `overrides`
-    /// replaces named parameters.
-    ///
+    /// The summed word, position and token-type embeddings, `[B, L, E]` or `[T, E]`.
+    fn embed(
+        &self,
+        input: &ModelInput,
+        shape: InputShape,
+        ov: Option<&WeightOverrides>,
+    ) -> Result<Tensor, ModelError> {
+        let ix = &self.idx;
+        let dev = &self.device;
+        let e = self.layout.emb_width;
+        let ids = input.input_ids().flatten_all()?;
+        let word = self.weight(ix.word, ov)?.index_select(&ids, 0)?;
+        let word = match (self.idx.tok, self.layout.token_types) {
+            (Some(t), TokenTypes::Input) => {
+                let types = input.token_type_ids().flatten_all()?;
+                (word + self.weight(t, ov)?.index_select(&types, 0)?)?
+            }
+            (Some(t), _) => word.broadcast_add(&self.weight(t, ov)?.narrow(0, 0, 1)?)?,
+            (None, _) => word,
+        };
+        let pos_table = self.weight(ix.pos, ov)?;
+        let x = match (input, shape, self.layout.roberta_positions) {
+            (ModelInput::Padded { .. }, InputShape::Padded { b, l }, None) => word
+                .reshape((b, l, e))?
+                .broadcast_add(&pos_table.narrow(0, 0, l)?)?,
+            (ModelInput::Packed { offsets, .. }, _, None) => {
+                let ids = ModelInput::packed_positions(offsets);
+                let n = ids.len();
+                (word + pos_table.index_select(&Tensor::from_vec(ids, n, dev)?, 0)?)?
+            }
+            (_, shape, Some(pad)) => {
+                // RoBERTa counts real tokens from `pad + 1` and puts padding at `pad`; the
+                // attention mask says which tokens are real (padding may use any id).
+                let real: Vec<u32> = match input {
+                    ModelInput::Padded { attention_mask, .. } => {
+                        attention_mask.flatten_all()?.to_vec1::<u32>()?
+                    }
+                    ModelInput::Packed { .. } => vec![1; ids.dim(0)?],
+                };
+                let runs: Vec<&[u32]> = match (input, shape) {
+                    (ModelInput::Packed { offsets, .. }, _) => {
+                        offsets.windows(2).map(|w| &real[w[0]..w[1]]).collect()
+                    }
+                    (_, InputShape::Padded { l, .. }) => real.chunks(l).collect(),
+                    _ => unreachable!("the checked shape follows the input kind"),
+                };
+                let pos: Vec<u32> = runs
+                    .into_iter()
+                    .flat_map(|r| super::roberta::position_ids(r, pad))
+                    .collect();
+                let n = pos.len();
+                let added = (word + pos_table.index_select(&Tensor::from_vec(pos, n, dev)?, 0)?)?;
+                match shape {
+                    InputShape::Padded { b, l } => added.reshape((b, l, e))?,
+                    InputShape::Packed { .. } => added,
+                }
+            }
+            _ => unreachable!("the checked shape follows the input kind"),
+        };
+        Ok(x)
+    }
+}
+
+impl SequenceClassifier for BertForSequenceClassification {
+    fn family(&self) -> Family {
+        self.layout.family
+    }
+
+    fn head(&self) -> HeadKind {
+        self.head
+    }
+
+    fn device(&self) -> &Device {
+        &self.device
+    }
+
+    fn params(&self) -> &[Param] {
+        &self.params
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.cfg.vocab_size
+    }
+
+    fn num_attention_heads(&self) -> usize {
+        self.cfg.num_attention_heads
+    }
+
+    fn config_dropout(&self) -> ModelDropout {
+        ModelDropout {
+            hidden: self.cfg.hidden_dropout_prob,
+            attention: self.cfg.attention_probs_dropout_prob,
+        }
+    }
+
+    /// Set the hidden, attention and head dropout (`classifier_dropout` when the config sets
+    /// one; DistilBERT's `seq_classif_dropout`).
+    fn set_dropout(&mut self, p: f64) {
+        self.cfg.hidden_dropout_prob = p;
+        self.cfg.attention_probs_dropout_prob = p;
+        for key in ["classifier_dropout", "seq_classif_dropout"] {
+            if let Some(v) = self.cfg.extra.get_mut(key) {
+                if v.is_number() {
+                    *v = serde_json::json!(p);
+                }
+            }
+        }
+        self.layout.head_dropout = p;
+    }
+
+    fn hf_config(&self) -> Result<serde_json::Map<String, serde_json::Value>, ModelError> {
+        if self.layout.family == Family::DistilBert {
+            return Ok(super::distilbert::to_distilbert_keys(&self.cfg));
+        }
+        match serde_json::to_value(&self.cfg) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(ModelError::Input("cannot serialise the config".into())),
+        }
+    }
+
     /// Packed inputs run every row-wise layer (embeddings, linear layers, LayerNorm, GELU,
     /// dropout) on the `T` real tokens only, attention per sequence over its own length, and
-    /// the pooler on each sequence's first token; the hidden states are then `[T, H]`.
-    pub fn forward_input(
+    /// the head on each sequence's first token; the hidden states are then `[T, H]`.
+    fn forward_input(
         &self,
         input: &ModelInput,
         dropout: Option<&mut ChaCha8Rng>,
@@ -547,13 +409,14 @@ impl BertForSequenceClassification {
     ) -> Result<ForwardOutput, ModelError> {
         let mut rng = dropout;
         let ov = overrides;
+        let layout = &self.layout;
         let shape = input.check(&InputLimits {
             vocab_size: self.cfg.vocab_size,
-            max_len: Some(self.cfg.max_position_embeddings),
-            type_vocab_size: Some(self.cfg.type_vocab_size),
+            max_len: Some(layout.max_len(&self.cfg)),
+            type_vocab_size: (layout.token_types == TokenTypes::Input)
+                .then_some(self.cfg.type_vocab_size),
         })?;
         let cfg = &self.cfg;
-        let h = cfg.hidden_size;
         let nh = cfg.num_attention_heads;
         let hd = cfg.head_dim();
         let p_hidden = cfg.hidden_dropout_prob;
@@ -561,29 +424,12 @@ impl BertForSequenceClassification {
         let ix = &self.idx;
         let dev = &self.device;
 
-        // Embeddings.
-        let word = self
-            .weight(ix.word, ov)?
-            .index_select(&input.input_ids().flatten_all()?, 0)?;
-        let tok = self
-            .weight(ix.tok, ov)?
-            .index_select(&input.token_type_ids().flatten_all()?, 0)?;
-        let x = match (input, shape) {
-            (ModelInput::Padded { .. }, InputShape::Padded { b, l }) => {
-                let pos = self.weight(ix.pos, ov)?.narrow(0, 0, l)?;
-                (word.reshape((b, l, h))? + tok.reshape((b, l, h))?)?.broadcast_add(&pos)?
-            }
-            (ModelInput::Packed { offsets, .. }, _) => {
-                let ids = ModelInput::packed_positions(offsets);
-                let n = ids.len();
-                let pos_ids = Tensor::from_vec(ids, n, dev)?;
-                let pos = self.weight(ix.pos, ov)?.index_select(&pos_ids, 0)?;
-                ((word + tok)? + pos)?
-            }
-            _ => unreachable!("the checked shape follows the input kind"),
-        };
+        let x = self.embed(input, shape, ov)?;
         let x = self.norm(&x, ix.emb_ln, ov)?;
         let mut hidden = maybe_dropout(x, p_hidden, &mut rng)?;
+        if let Some(proj) = ix.emb_proj {
+            hidden = self.lin(&hidden, proj, ov)?;
+        }
 
         // How attention sees the rows, and how many probabilities one layer has.
         let (key_mask, num_probs) = match (input, shape) {
@@ -621,7 +467,11 @@ impl BertForSequenceClassification {
                 _ => unreachable!("padded inputs have a key mask"),
             };
             let attn = self.lin(&ctx, layer.o, ov)?;
-            let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
+            let attn = if layout.attn_output_dropout {
+                maybe_dropout(attn, p_hidden, &mut rng)?
+            } else {
+                attn
+            };
             let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
             let f = activation(&self.lin(&a, layer.ffn_in, ov)?, &cfg.hidden_act)?;
             let f = self.lin(&f, layer.ffn_out, ov)?;
@@ -638,52 +488,25 @@ impl BertForSequenceClassification {
                 hidden.index_select(&Tensor::from_vec(rows, n, dev)?, 0)?
             }
         };
-        let pooler_output = self.lin(&first, ix.pooler, ov)?.tanh()?;
-        let pooled = maybe_dropout(pooler_output.clone(), cfg.classifier_dropout(), &mut rng)?;
-        let logits = self.lin(&pooled, ix.classifier, ov)?;
+        let p_head = layout.head_dropout;
+        let first = if layout.head.dropout_before_dense {
+            maybe_dropout(first, p_head, &mut rng)?
+        } else {
+            first
+        };
+        let dense = self.lin(&first, ix.head_dense, ov)?;
+        let pooler_output = match layout.head.act {
+            HeadAct::Tanh => dense.tanh()?,
+            HeadAct::Gelu => ops::gelu_erf(&dense)?,
+            HeadAct::Relu => dense.relu()?,
+        };
+        let pooled = maybe_dropout(pooler_output.clone(), p_head, &mut rng)?;
+        let logits = self.lin(&pooled, ix.head_out, ov)?;
         Ok(ForwardOutput {
             hidden_states,
             pooler_output,
             logits,
         })
-    }
-
-    /// The training loss of `BertForSequenceClassification`: mean cross-entropy over the batch
-    /// (classification; `labels` u32 `[B]`) or mean squared error (regression; `labels` f32
-    /// `[B]`, `logits` `[B, 1]`). Returns a scalar tensor.
-    pub fn loss(&self, logits: &Tensor, labels: &Tensor) -> Result<Tensor, ModelError> {
-        let bsz = labels.dims1().map_err(|_| {
-            ModelError::Input(format!("labels must be [batch], got {:?}", labels.dims()))
-        })?;
-        let n_out = self.head.num_outputs();
-        if logits.dims() != [bsz, n_out] {
-            return Err(ModelError::Input(format!(
-                "logits have shape {:?}, expected [{bsz}, {n_out}] for {bsz} labels",
-                logits.dims()
-            )));
-        }
-        match self.head {
-            HeadKind::Classification { num_labels } => {
-                if labels.dtype() != DType::U32 {
-                    return Err(ModelError::Input(format!(
-                        "classification labels must be u32, got {:?}",
-                        labels.dtype()
-                    )));
-                }
-                let max = labels.max(0)?.to_scalar::<u32>()? as usize;
-                if max >= num_labels {
-                    return Err(ModelError::Input(format!(
-                        "label {max} is out of range for {num_labels} classes"
-                    )));
-                }
-                Ok(candle_nn::loss::cross_entropy(logits, labels)?)
-            }
-            HeadKind::Regression => {
-                let y = labels.to_dtype(DType::F32)?;
-                let pred = logits.squeeze(1)?;
-                Ok((pred - y)?.sqr()?.mean_all()?)
-            }
-        }
     }
 }
 

@@ -1,13 +1,13 @@
 //! Saving a fine-tuned model as a Hugging Face checkpoint folder that
-//! `transformers.BertForSequenceClassification.from_pretrained(dir)` loads, and reading it back.
+//! `transformers` `*ForSequenceClassification.from_pretrained(dir)` loads, and reading it back.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
-use super::bert::{BertForSequenceClassification, HeadKind};
-use super::config::BertConfig;
+use super::classifier::{HeadKind, Model, SequenceClassifier};
+use super::loader::{self, ConfigMap};
 use super::weights::read_weights;
 use super::ModelError;
 
@@ -42,15 +42,6 @@ fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     std::fs::rename(&tmp, target).map_err(io_err(target))
 }
 
-/// The checkpoint key of a parameter: `classifier.*` as is, everything else under `bert.`.
-pub fn checkpoint_key(name: &str) -> String {
-    if name.starts_with("classifier.") {
-        name.to_string()
-    } else {
-        format!("bert.{name}")
-    }
-}
-
 /// The label names to write: the given ones, or `LABEL_<i>` when none are given.
 fn label_names(head: HeadKind, id2label: &[String]) -> Result<Vec<String>, ModelError> {
     let n = head.num_outputs();
@@ -68,15 +59,12 @@ fn label_names(head: HeadKind, id2label: &[String]) -> Result<Vec<String>, Model
 
 /// The `config.json` contents for a saved checkpoint.
 fn checkpoint_config(
-    cfg: &BertConfig,
-    head: HeadKind,
+    model: &dyn SequenceClassifier,
     labels: &[String],
 ) -> Result<serde_json::Value, ModelError> {
-    let mut v = serde_json::to_value(cfg)
-        .map_err(|e| ModelError::Input(format!("cannot serialise the config: {e}")))?;
-    let obj = v
-        .as_object_mut()
-        .ok_or_else(|| ModelError::Input("the config did not serialise to an object".into()))?;
+    let head = model.head();
+    let family = model.family();
+    let mut obj = model.hf_config()?;
     let id2label: serde_json::Map<String, serde_json::Value> = labels
         .iter()
         .enumerate()
@@ -93,25 +81,25 @@ fn checkpoint_config(
     };
     obj.insert(
         "architectures".into(),
-        serde_json::json!(["BertForSequenceClassification"]),
+        serde_json::json!([family.sequence_classification_class()]),
     );
-    obj.insert("model_type".into(), "bert".into());
+    obj.insert("model_type".into(), family.model_type().into());
     obj.insert("num_labels".into(), head.num_outputs().into());
     obj.insert("id2label".into(), id2label.into());
     obj.insert("label2id".into(), label2id.into());
     obj.insert("problem_type".into(), problem_type.into());
-    Ok(v)
+    Ok(serde_json::Value::Object(obj))
 }
 
-/// Write a checkpoint folder that `transformers.BertForSequenceClassification.from_pretrained`
-/// loads: `model.safetensors` (encoder and pooler under `bert.`, `classifier.*` as is, metadata
-/// `{"format": "pt"}`), `config.json` (the config with its extra fields plus architectures,
+/// Write a checkpoint folder that the family's `transformers` `*ForSequenceClassification`
+/// class loads with `from_pretrained`: `model.safetensors` (the encoder under the base-model
+/// prefix such as `bert.`, the head as is, metadata `{"format": "pt"}`), `config.json` (the config with its extra fields plus architectures,
 /// model_type, num_labels, id2label/label2id and problem_type), and — when `tokenizer_dir` is
 /// given (a folder, or a `tokenizer.json` inside one) — copies of the tokenizer files found
 /// there. `id2label` may be empty (`LABEL_<i>` names are written). Every file is written to a
 /// temporary name first and then renamed.
 pub fn save_hf(
-    model: &BertForSequenceClassification,
+    model: &dyn SequenceClassifier,
     dir: &Path,
     id2label: &[String],
     tokenizer_dir: Option<&Path>,
@@ -122,7 +110,7 @@ pub fn save_hf(
     let tensors: Vec<(String, Tensor)> = model
         .params()
         .iter()
-        .map(|p| (checkpoint_key(&p.name), p.var.as_tensor().clone()))
+        .map(|p| (model.family().checkpoint_key(&p.name), p.var.as_tensor().clone()))
         .collect();
     let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
     let weights = dir.join("model.safetensors");
@@ -135,7 +123,7 @@ pub fn save_hf(
     })?;
     std::fs::rename(&tmp, &weights).map_err(io_err(&weights))?;
 
-    let config = checkpoint_config(model.config(), model.head(), &labels)?;
+    let config = checkpoint_config(model, &labels)?;
     let text = serde_json::to_string_pretty(&config)
         .map_err(|e| ModelError::Input(format!("cannot serialise the config: {e}")))?;
     write_atomic(&dir.join("config.json"), format!("{text}\n").as_bytes())?;
@@ -179,13 +167,13 @@ fn copy_tokenizer(src: &Path, dir: &Path) -> Result<(), ModelError> {
 }
 
 /// The head and label names a saved checkpoint's `config.json` describes.
-fn head_from_config(cfg: &BertConfig, path: &Path) -> Result<(HeadKind, Vec<String>), ModelError> {
+fn head_from_config(cfg: &ConfigMap, path: &Path) -> Result<(HeadKind, Vec<String>), ModelError> {
     let bad = |message: String| ModelError::Checkpoint {
         path: path.to_path_buf(),
         message,
     };
     let mut labels: Vec<(usize, String)> = Vec::new();
-    if let Some(map) = cfg.extra.get("id2label").and_then(|v| v.as_object()) {
+    if let Some(map) = cfg.get("id2label").and_then(|v| v.as_object()) {
         for (k, v) in map {
             let i: usize = k
                 .parse()
@@ -201,7 +189,7 @@ fn head_from_config(cfg: &BertConfig, path: &Path) -> Result<(HeadKind, Vec<Stri
     if labels.iter().enumerate().any(|(j, (i, _))| *i != j) {
         return Err(bad("id2label keys must be 0, 1, …, n-1".into()));
     }
-    let num_labels = match cfg.extra.get("num_labels").and_then(|v| v.as_u64()) {
+    let num_labels = match cfg.get("num_labels").and_then(|v| v.as_u64()) {
         Some(n) => n as usize,
         None if !labels.is_empty() => labels.len(),
         None => {
@@ -218,7 +206,7 @@ fn head_from_config(cfg: &BertConfig, path: &Path) -> Result<(HeadKind, Vec<Stri
             labels.len()
         )));
     }
-    let problem = cfg.extra.get("problem_type").and_then(|v| v.as_str());
+    let problem = cfg.get("problem_type").and_then(|v| v.as_str());
     let head = match problem {
         Some("regression") => HeadKind::Regression,
         None if num_labels == 1 => HeadKind::Regression,
@@ -237,12 +225,13 @@ fn head_from_config(cfg: &BertConfig, path: &Path) -> Result<(HeadKind, Vec<Stri
     Ok((head, names))
 }
 
-/// Read a checkpoint written by [`save_hf`] (or any `BertForSequenceClassification` checkpoint
-/// in safetensors form): returns the model and its label names (`id2label` in id order).
+/// Read a checkpoint written by [`save_hf`] (or any `*ForSequenceClassification` checkpoint of
+/// a supported family in safetensors form): returns the model and its label names (`id2label`
+/// in id order).
 pub fn load_checkpoint(
     dir: &Path,
     device: &Device,
-) -> Result<(BertForSequenceClassification, Vec<String>), ModelError> {
+) -> Result<(Model, Vec<String>), ModelError> {
     if !dir.is_dir() {
         return Err(ModelError::MissingFile {
             path: dir.to_path_buf(),
@@ -251,11 +240,12 @@ pub fn load_checkpoint(
         });
     }
     let config_path = dir.join("config.json");
-    let cfg = BertConfig::from_file(&config_path)?;
+    let cfg = loader::read_config(&config_path)?;
+    loader::family_of(&cfg, Some(&config_path))?;
     let (head, labels) = head_from_config(&cfg, &config_path)?;
     let (tensors, files) = read_weights(dir)?;
-    let (model, initialised) = BertForSequenceClassification::from_tensors(
-        cfg, head, tensors, device, 0,
+    let (model, initialised) = loader::from_tensors(
+        cfg, Some(&config_path), head, tensors, device, 0,
     )
     .map_err(|e| match e {
         ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
@@ -279,6 +269,9 @@ pub fn load_checkpoint(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::bert::BertForSequenceClassification;
+    use crate::model::config::BertConfig;
+    use crate::model::inputs::ModelInput;
 
     fn small(head: HeadKind) -> BertForSequenceClassification {
         let mut cfg = BertConfig::tiny_demo(40);
@@ -288,19 +281,24 @@ mod tests {
         BertForSequenceClassification::random(cfg, head, &Device::Cpu, 11).unwrap()
     }
 
-    fn logits(m: &BertForSequenceClassification) -> Vec<Vec<f32>> {
+    fn logits(m: &dyn SequenceClassifier) -> Vec<Vec<f32>> {
         let d = &Device::Cpu;
         let ids = Tensor::new(&[[1u32, 5, 9, 3], [2, 6, 0, 0]], d).unwrap();
         let tt = Tensor::new(&[[0u32, 0, 1, 1], [0, 0, 0, 0]], d).unwrap();
         let mask = Tensor::new(&[[1u32, 1, 1, 1], [1, 1, 0, 0]], d).unwrap();
-        m.forward(&ids, &tt, &mask, None, None)
+        let input = ModelInput::Padded {
+            input_ids: &ids,
+            token_type_ids: &tt,
+            attention_mask: &mask,
+        };
+        m.forward_input(&input, None, None)
             .unwrap()
             .logits
             .to_vec2()
             .unwrap()
     }
 
-    fn same_params(a: &BertForSequenceClassification, b: &BertForSequenceClassification) {
+    fn same_params(a: &dyn SequenceClassifier, b: &dyn SequenceClassifier) {
         assert_eq!(a.params().len(), b.params().len());
         for (p, q) in a.params().iter().zip(b.params()) {
             assert_eq!(p.name, q.name);
@@ -334,9 +332,10 @@ mod tests {
         let (back, names) = load_checkpoint(&dir, &Device::Cpu).unwrap();
         assert_eq!(names, labels);
         assert_eq!(back.head(), HeadKind::Classification { num_labels: 3 });
-        same_params(&m, &back);
-        assert_eq!(logits(&m), logits(&back));
-        assert_eq!(back.config().extra["_name_or_path"], "test/tiny");
+        same_params(&m, back.as_ref());
+        assert_eq!(logits(&m), logits(back.as_ref()));
+        let saved = loader::read_config(&dir.join("config.json")).unwrap();
+        assert_eq!(saved["_name_or_path"], "test/tiny");
     }
 
     #[test]
@@ -395,7 +394,7 @@ mod tests {
         let (back, names) = load_checkpoint(tmp.path(), &Device::Cpu).unwrap();
         assert_eq!(back.head(), HeadKind::Regression);
         assert_eq!(names, vec!["LABEL_0".to_string()]);
-        same_params(&m, &back);
+        same_params(&m, back.as_ref());
     }
 
     #[test]

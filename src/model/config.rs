@@ -1,10 +1,21 @@
-//! The Hugging Face `BertConfig` (the `config.json` of a BERT checkpoint).
+//! The Hugging Face `BertConfig` (the `config.json` of a BERT checkpoint), which RoBERTa,
+//! XLM-RoBERTa and ELECTRA share, and DistilBERT's config read into the same fields.
 
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use super::family::Family;
 use super::ModelError;
+
+/// The families whose config is a `BertConfig` (DistilBERT's keys are renamed on load).
+pub const POST_NORM_FAMILIES: [Family; 5] = [
+    Family::Bert,
+    Family::Roberta,
+    Family::XlmRoberta,
+    Family::Electra,
+    Family::DistilBert,
+];
 
 /// The fields of a Hugging Face `BertConfig` that define the encoder. Fields absent from
 /// `config.json` take the Hugging Face defaults (BERT-base); every other field of the file
@@ -119,14 +130,21 @@ impl BertConfig {
 
     /// Parse and validate the text of a `config.json`; `path` is only used in error messages.
     pub fn from_json_str(text: &str, path: Option<&Path>) -> Result<Self, ModelError> {
-        let cfg: BertConfig = serde_json::from_str(text).map_err(|e| ModelError::ConfigParse {
+        let parse_error = |e: serde_json::Error| ModelError::ConfigParse {
             path: path
                 .map(Path::to_path_buf)
                 .unwrap_or_else(|| "config.json".into()),
             line: e.line(),
             column: e.column(),
             message: e.to_string(),
-        })?;
+        };
+        let value: serde_json::Value = serde_json::from_str(text).map_err(parse_error)?;
+        let cfg: BertConfig = if value["model_type"] == "distilbert" {
+            serde_json::from_value(super::distilbert::to_bert_keys(value)).map_err(parse_error)?
+        } else {
+            // From the text, so that a type error names its line.
+            serde_json::from_str(text).map_err(parse_error)?
+        };
         cfg.validate()
             .map_err(|message| ModelError::UnsupportedConfig {
                 path: path.map(Path::to_path_buf),
@@ -138,13 +156,11 @@ impl BertConfig {
     /// Check that the configuration describes a BERT this crate can run; the error says what
     /// is wrong and how to fix it.
     pub fn validate(&self) -> Result<(), String> {
-        if let Some(mt) = self.extra.get("model_type") {
-            if mt.as_str() != Some("bert") {
-                return Err(format!(
-                    "model_type is {mt}, but only \"bert\" is supported; use a BERT checkpoint \
-                     (e.g. all-MiniLM-L6-v2 or bert-base-uncased)"
-                ));
-            }
+        let family = Family::of_config(&self.extra)?;
+        if !POST_NORM_FAMILIES.contains(&family) {
+            return Err(format!(
+                "model_type {family} does not use a BERT-style config; this is a bug in the loader"
+            ));
         }
         if !SUPPORTED_ACTIVATIONS.contains(&self.hidden_act.as_str()) {
             return Err(format!(
@@ -266,9 +282,11 @@ mod tests {
     }
 
     #[test]
-    fn rejects_other_model_types_and_activations() {
-        let e = BertConfig::from_json_str(r#"{"model_type":"roberta"}"#, None).unwrap_err();
-        assert!(e.to_string().contains("roberta"), "{e}");
+    fn rejects_unknown_model_types_and_activations() {
+        let e = BertConfig::from_json_str(r#"{"model_type":"gpt2"}"#, None).unwrap_err();
+        assert!(e.to_string().contains("gpt2"), "{e}");
+        assert!(e.to_string().contains("\"modernbert\""), "{e}");
+        BertConfig::from_json_str(r#"{"model_type":"roberta"}"#, None).unwrap();
         let e = BertConfig::from_json_str(r#"{"hidden_act":"silu"}"#, None).unwrap_err();
         assert!(e.to_string().contains("silu"), "{e}");
         let e = BertConfig::from_json_str(r#"{"hidden_size":30}"#, None).unwrap_err();

@@ -1,8 +1,14 @@
-//! The BERT encoder we own, its heads, and checkpoint I/O.
+//! The encoders we own, their heads, and checkpoint I/O.
 //!
+//! - [`classifier`]: [`SequenceClassifier`], what the rest of the crate sees of a model of any
+//!   family, and [`Model`] (a boxed one).
+//! - [`family`]: [`Family`], told apart by `config.json`'s `model_type`; [`loader`] maps a
+//!   family to its implementation.
 //! - [`config`]: the Hugging Face `BertConfig` fields (`config.json`).
-//! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT whose every weight is a
-//!   trainable [`candle_core::Var`], with a pooler and a classification / regression head.
+//! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT-style encoder whose
+//!   every weight is a trainable [`candle_core::Var`], with its head; [`bert_layout`] holds what
+//!   [`roberta`], [`electra`] and [`distilbert`] name and compute differently.
+//! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
@@ -10,20 +16,27 @@
 //! - [`weights`]: reading the safetensors weights of a model folder.
 
 pub mod bert;
+pub mod bert_layout;
 pub mod blas;
 pub mod checkpoint_io;
 pub mod classifier;
 pub mod config;
 pub mod device;
+pub mod distilbert;
 pub mod dropout;
+pub mod electra;
 pub mod family;
 pub mod init;
 pub mod inputs;
+pub mod loader;
 pub mod ops;
 pub mod params;
+pub mod roberta;
 pub mod weights;
 
-pub use bert::{BertForSequenceClassification, ForwardOutput, HeadKind, WeightOverrides};
+pub use bert::BertForSequenceClassification;
+pub use classifier::{ForwardOutput, HeadKind, Model, SequenceClassifier, WeightOverrides};
+pub use family::Family;
 pub use checkpoint_io::{load_checkpoint, save_hf};
 pub use config::BertConfig;
 pub use inputs::ModelInput;

@@ -1,4 +1,5 @@
-//! Named trainable parameters of the BERT model.
+//! Named trainable parameters of a model, and what their names say: layer, module, weight
+//! decay, DPS.
 
 use candle_core::Var;
 
@@ -10,12 +11,11 @@ pub struct Param {
     pub name: String,
     /// The trainable tensor.
     pub var: Var,
-    /// Whether weight decay applies: false for names containing `bias` or `LayerNorm` (the
-    /// Hugging Face Trainer's parameter groups).
+    /// Whether weight decay applies: false for biases and norms (the Hugging Face Trainer's
+    /// parameter groups, [`decays`]).
     pub decay: bool,
     /// Whether DPS may select elements of this tensor: true for the weight matrices of every
-    /// Linear layer (query, key, value, attention output, intermediate, output, pooler,
-    /// classifier).
+    /// Linear layer of the encoder and the head ([`is_dps`]).
     pub dps: bool,
 }
 
@@ -31,16 +31,16 @@ impl Param {
         }
     }
 
-    /// The encoder layer this parameter belongs to (`encoder.layer.<l>.…`), if any.
+    /// The encoder layer this parameter belongs to, if any.
     pub fn layer(&self) -> Option<usize> {
         layer_of(&self.name)
     }
 
-    /// A short name of the part of the model this parameter belongs to:
-    /// `"q"`, `"k"`, `"v"`, `"o"` (attention output), `"ffn_in"` (intermediate), `"ffn_out"`
-    /// (output), `"pooler"`, `"classifier"` for Linear weights; `"embeddings"` for the three
-    /// embedding tables; `"layer_norm"` for every LayerNorm weight and bias; `"bias"` for the
-    /// biases of Linear layers; `"other"` for anything else.
+    /// A short name of the part of the model this parameter belongs to: for Linear weights the
+    /// module names of [`LINEAR_MODULES`] (BERT's `"q"`, `"k"`, `"v"`, `"o"`, `"ffn_in"`,
+    /// `"ffn_out"`, `"pooler"`, `"classifier"`, and each family's own where they differ, see
+    /// [`module_of`]); `"embeddings"` for embedding tables; `"layer_norm"` for every norm weight
+    /// and bias; `"bias"` for the biases of Linear layers; `"other"` for anything else.
     pub fn module(&self) -> &'static str {
         module_of(&self.name)
     }
@@ -51,59 +51,120 @@ impl Param {
     }
 }
 
-/// Whether a parameter of this name gets weight decay (HF Trainer grouping).
+/// Whether a parameter of this name gets weight decay: the Hugging Face Trainer's rule
+/// (`Trainer.get_decay_parameter_names`): not biases and not norms (`LayerNorm`, `*_layer_norm`,
+/// `*_norm`, `norm`).
 pub fn decays(name: &str) -> bool {
-    !(name.contains("bias") || name.contains("LayerNorm"))
+    !(name.to_ascii_lowercase().contains("bias") || is_norm(name))
 }
 
-/// Whether a parameter of this name is a Linear weight that DPS may select from.
+/// Whether a parameter of this name belongs to a normalisation layer.
+fn is_norm(name: &str) -> bool {
+    let lower = name.to_ascii_lowercase();
+    lower.contains("layernorm")
+        || lower.contains("rmsnorm")
+        || lower
+            .split('.')
+            .any(|part| part == "norm" || part.ends_with("_norm"))
+}
+
+/// Whether a parameter of this name is a Linear weight that DPS may select from: every linear
+/// layer of the encoder and of the head.
 pub fn is_dps(name: &str) -> bool {
-    name.ends_with(".weight")
-        && matches!(
-            module_of(name),
-            "q" | "k" | "v" | "o" | "ffn_in" | "ffn_out" | "pooler" | "classifier"
-        )
+    name.ends_with(".weight") && LINEAR_MODULES.contains(&module_of(name))
 }
 
+/// The module names [`module_of`] gives Linear weights, in heatmap order within a layer.
+pub const LINEAR_MODULES: [&str; 22] = [
+    "q", "k", "v", "q_lin", "k_lin", "v_lin", "q_proj", "k_proj", "v_proj", "Wqkv", "o",
+    "out_lin", "attn.Wo", "ffn_in", "lin1", "mlp.Wi", "ffn_out", "lin2", "mlp.Wo", "emb_proj",
+    "pooler", "classifier",
+];
+
+/// The rank of a module in the heatmap's order (q, k, v, o, ffn in, ffn out, head).
+pub fn module_rank(module: &str) -> usize {
+    match module {
+        "emb_proj" => 0,
+        "q" | "q_lin" | "q_proj" | "Wqkv" => 1,
+        "k" | "k_lin" | "k_proj" => 2,
+        "v" | "v_lin" | "v_proj" => 3,
+        "o" | "out_lin" | "attn.Wo" => 4,
+        "ffn_in" | "lin1" | "mlp.Wi" => 5,
+        "ffn_out" | "lin2" | "mlp.Wo" => 6,
+        "pooler" => 7,
+        "classifier" => 8,
+        _ => 9,
+    }
+}
+
+/// The encoder layer of a parameter name: `encoder.layer.<l>.…` (BERT, RoBERTa, ELECTRA,
+/// DeBERTa), `transformer.layer.<l>.…` (DistilBERT) or `layers.<l>.…` (ModernBERT).
 fn layer_of(name: &str) -> Option<usize> {
-    let rest = name.strip_prefix("encoder.layer.")?;
+    let rest = name
+        .strip_prefix("encoder.layer.")
+        .or_else(|| name.strip_prefix("transformer.layer."))
+        .or_else(|| name.strip_prefix("layers."))?;
     rest.split('.').next()?.parse().ok()
 }
 
+/// The module a parameter belongs to, in its family's own words where they differ from BERT's:
+/// BERT, RoBERTa and ELECTRA `q k v o ffn_in ffn_out`; DistilBERT `q_lin k_lin v_lin out_lin
+/// lin1 lin2`; DeBERTa `q_proj k_proj v_proj o ffn_in ffn_out`; ModernBERT `Wqkv attn.Wo mlp.Wi
+/// mlp.Wo`; ELECTRA's `emb_proj`; the head's first linear layer `pooler` (BERT's and DeBERTa's
+/// pooler, RoBERTa's and ELECTRA's `classifier.dense`, DistilBERT's `pre_classifier`,
+/// ModernBERT's `head.dense`) and its last `classifier`.
 fn module_of(name: &str) -> &'static str {
-    if name.contains("LayerNorm") {
+    if is_norm(name) {
         return "layer_norm";
-    }
-    if name.starts_with("embeddings.") {
-        return "embeddings";
     }
     if name.ends_with(".bias") {
         return "bias";
     }
-    if name.starts_with("pooler.") {
+    if name.starts_with("embeddings_project.") || name.starts_with("embeddings.embed_proj.") {
+        return "emb_proj";
+    }
+    if name.starts_with("embeddings.") || name.starts_with("encoder.rel_embeddings") {
+        return "embeddings";
+    }
+    if name.starts_with("pooler.")
+        || name.starts_with("classifier.dense.")
+        || name.starts_with("pre_classifier.")
+        || name.starts_with("head.dense.")
+    {
         return "pooler";
     }
     if name.starts_with("classifier.") {
         return "classifier";
     }
     if layer_of(name).is_some() {
-        if name.contains(".attention.self.query.") {
-            return "q";
-        }
-        if name.contains(".attention.self.key.") {
-            return "k";
-        }
-        if name.contains(".attention.self.value.") {
-            return "v";
-        }
-        if name.contains(".attention.output.dense.") {
-            return "o";
-        }
-        if name.contains(".intermediate.dense.") {
-            return "ffn_in";
-        }
-        if name.contains(".output.dense.") {
-            return "ffn_out";
+        const TABLE: [(&str, &str); 22] = [
+            (".attention.self.query.", "q"),
+            (".attention.self.key.", "k"),
+            (".attention.self.value.", "v"),
+            (".attention.self.query_proj.", "q_proj"),
+            (".attention.self.key_proj.", "k_proj"),
+            (".attention.self.value_proj.", "v_proj"),
+            (".attention.self.pos_query_proj.", "q_proj"),
+            (".attention.self.pos_key_proj.", "k_proj"),
+            (".attention.q_lin.", "q_lin"),
+            (".attention.k_lin.", "k_lin"),
+            (".attention.v_lin.", "v_lin"),
+            (".attention.out_lin.", "out_lin"),
+            (".attention.output.dense.", "o"),
+            (".intermediate.dense.", "ffn_in"),
+            (".output.dense.", "ffn_out"),
+            (".ffn.lin1.", "lin1"),
+            (".ffn.lin2.", "lin2"),
+            (".attn.Wqkv.", "Wqkv"),
+            (".attn.Wo.", "attn.Wo"),
+            (".mlp.Wi.", "mlp.Wi"),
+            (".mlp.Wo.", "mlp.Wo"),
+            (".attention.self.in_proj.", "Wqkv"),
+        ];
+        for (pattern, module) in TABLE {
+            if name.contains(pattern) {
+                return module;
+            }
         }
     }
     "other"
@@ -152,6 +213,33 @@ mod tests {
         assert_eq!((pw.module(), pw.decay, pw.dps), ("pooler", true, true));
         let cw = p("classifier.weight");
         assert_eq!((cw.module(), cw.dps), ("classifier", true));
+        for (name, layer, module) in [
+            ("transformer.layer.2.attention.q_lin.weight", Some(2), "q_lin"),
+            ("transformer.layer.0.ffn.lin2.weight", Some(0), "lin2"),
+            ("pre_classifier.weight", None, "pooler"),
+            ("classifier.dense.weight", None, "pooler"),
+            ("classifier.out_proj.weight", None, "classifier"),
+            ("embeddings_project.weight", None, "emb_proj"),
+            ("encoder.layer.1.attention.self.query_proj.weight", Some(1), "q_proj"),
+            ("layers.4.attn.Wqkv.weight", Some(4), "Wqkv"),
+            ("layers.4.mlp.Wo.weight", Some(4), "mlp.Wo"),
+            ("head.dense.weight", None, "pooler"),
+        ] {
+            let x = p(name);
+            assert_eq!((x.layer(), x.module(), x.dps, x.decay), (layer, module, true, true));
+        }
+        for name in [
+            "transformer.layer.0.sa_layer_norm.weight",
+            "layers.1.attn_norm.weight",
+            "final_norm.weight",
+            "head.norm.weight",
+            "encoder.LayerNorm.weight",
+        ] {
+            let x = p(name);
+            assert_eq!((x.module(), x.dps, x.decay), ("layer_norm", false, false), "{name}");
+        }
+        let rel = p("encoder.rel_embeddings.weight");
+        assert_eq!((rel.module(), rel.dps), ("embeddings", false));
         let cb = p("classifier.bias");
         assert_eq!((cb.module(), cb.decay, cb.dps), ("bias", false, false));
     }

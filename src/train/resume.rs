@@ -6,7 +6,6 @@ use super::setup::{build_trainer, RunAssets, SetupError};
 use super::trainer::{TrainError, Trainer, TrainerState};
 use crate::config::TrainConfig;
 use crate::dps::strategy::StrategyState;
-use crate::model::checkpoint_io::checkpoint_key;
 use candle_core::Tensor;
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -15,7 +14,7 @@ use std::path::PathBuf;
 pub struct Checkpoint {
     /// The checkpoint folder (`checkpoints/step-<N>`).
     pub dir: PathBuf,
-    /// The model's weights by checkpoint key ([`checkpoint_key`]).
+    /// The model's weights by checkpoint key (`Family::checkpoint_key`).
     pub weights: HashMap<String, Tensor>,
     pub optimizer: HashMap<String, Tensor>,
     pub strategy: StrategyState,
@@ -30,8 +29,9 @@ impl Trainer {
         checkpoint: &Checkpoint,
     ) -> Result<(Trainer, RunAssets), SetupError> {
         let (mut trainer, assets) = build_trainer(config)?;
+        let family = trainer.model.family();
         for p in trainer.model.params() {
-            let key = checkpoint_key(&p.name);
+            let key = family.checkpoint_key(&p.name);
             let t = checkpoint
                 .weights
                 .get(&key)

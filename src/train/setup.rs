@@ -9,8 +9,8 @@ use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
 use crate::data::DataSource;
 use crate::hub::{HubError, HubSource};
-use crate::model::bert::{BertForSequenceClassification, HeadKind};
 use crate::model::config::BertConfig;
+use crate::model::{loader, BertForSequenceClassification, HeadKind, Model};
 use candle_core::Device;
 use std::path::{Path, PathBuf};
 use thiserror::Error;
@@ -121,7 +121,7 @@ pub fn resolve_model_dir_with(model: &str, hub: &HubSource) -> Result<PathBuf, S
 /// Everything a run needs, prepared once.
 pub struct Prepared {
     pub task: &'static TaskSpec,
-    pub model: BertForSequenceClassification,
+    pub model: Model,
     pub train: EncodedDataset,
     pub devs: Vec<(String, EncodedDataset)>,
     /// The folder holding the tokenizer files to copy into checkpoints.
@@ -182,8 +182,12 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             config.max_seq_length.min(64),
         );
         let cfg = BertConfig::tiny_demo(vocab);
-        let mut model =
-            BertForSequenceClassification::random(cfg, head_for(task), &device, config.seed)?;
+        let mut model: Model = Box::new(BertForSequenceClassification::random(
+            cfg,
+            head_for(task),
+            &device,
+            config.seed,
+        )?);
         let dropout = apply_dropout(config, &mut model, train.items.len());
         notes.push("demo: a tiny randomly initialised BERT on a synthetic task".into());
         return Ok(Prepared {
@@ -198,7 +202,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     }
     let model_dir = resolve_model_dir(&config.model)?;
     let (mut model, initialised) =
-        BertForSequenceClassification::load_dir(&model_dir, head_for(task), &device, config.seed)?;
+        loader::load_dir(&model_dir, head_for(task), &device, config.seed)?;
     if !initialised.is_empty() {
         notes.push(format!(
             "initialised from scratch (not in the checkpoint): {}",
@@ -210,7 +214,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
         return Err(SetupError::NoTokenizer { path: model_dir });
     }
     let encoder = TextEncoder::from_file(&tok_path, config.max_seq_length)?;
-    let model_vocab = model.config().vocab_size;
+    let model_vocab = model.vocab_size();
     if encoder.vocab_size() > model_vocab {
         return Err(SetupError::VocabMismatch {
             tokenizer: tok_path,
@@ -247,13 +251,11 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
 /// Resolve the run's dropout (see [`Dropout`]) and set it on the model.
 fn apply_dropout(
     config: &TrainConfig,
-    model: &mut BertForSequenceClassification,
+    model: &mut Model,
     num_train: usize,
 ) -> Dropout {
-    let own = (
-        model.config().hidden_dropout_prob,
-        model.config().attention_probs_dropout_prob,
-    );
+    let own = model.config_dropout();
+    let own = (own.hidden, own.attention);
     let resolved = config
         .dropout
         .resolve(config.method, config.total_steps(num_train), own);

@@ -19,7 +19,7 @@ use crate::data::batching::{
 use crate::data::glue::{Label, TaskSpec};
 use crate::data::metrics::{compute_metrics, Predictions};
 use crate::dps::strategy::{Strategy, StrategyState};
-use crate::model::bert::BertForSequenceClassification;
+use crate::model::Model;
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -66,7 +66,7 @@ impl EventSink for crossbeam_channel::Sender<Event> {
 /// Everything a checkpoint holds besides the model weights' source.
 pub struct TrainerSnapshot<'a> {
     pub step: usize,
-    pub model: &'a BertForSequenceClassification,
+    pub model: &'a dyn crate::model::SequenceClassifier,
     pub optimizer: &'a MaskedAdamW,
     pub strategy: StrategyState,
     pub state: serde_json::Value,
@@ -92,7 +92,7 @@ pub struct TrainerState {
 pub struct Trainer {
     pub config: TrainConfig,
     pub task: &'static TaskSpec,
-    pub model: BertForSequenceClassification,
+    pub model: Model,
     pub train: EncodedDataset,
     /// Dev sets with the suffix their metric names get (`""`, `"_mm"`).
     pub devs: Vec<(String, EncodedDataset)>,
@@ -142,7 +142,7 @@ impl Trainer {
     pub fn new(
         config: TrainConfig,
         task: &'static TaskSpec,
-        model: BertForSequenceClassification,
+        model: Model,
         train: EncodedDataset,
         devs: Vec<(String, EncodedDataset)>,
     ) -> Result<Self, TrainError> {
@@ -150,7 +150,7 @@ impl Trainer {
             return Err(TrainError::EmptyTrainSet);
         }
         let total_steps = config.total_steps(train.items.len());
-        let num_heads = model.config().num_attention_heads;
+        let num_heads = model.num_attention_heads();
         let strategy = crate::dps::build(&config, model.params(), total_steps, num_heads)?;
         let optimizer = MaskedAdamW::new(
             model.params(),
@@ -362,7 +362,7 @@ impl Trainer {
         };
         let snap = TrainerSnapshot {
             step: self.step,
-            model: &self.model,
+            model: self.model.as_ref(),
             optimizer: &self.optimizer,
             strategy: self.strategy.save_state()?,
             state: serde_json::to_value(self.trainer_state()).unwrap_or_default(),

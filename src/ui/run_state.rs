@@ -48,17 +48,7 @@ pub struct RowKey {
 
 impl RowKey {
     fn order(&self) -> (usize, usize, &str) {
-        let rank = match self.module.as_str() {
-            "q" => 0,
-            "k" => 1,
-            "v" => 2,
-            "o" => 3,
-            "ffn_in" => 4,
-            "ffn_out" => 5,
-            "pooler" => 6,
-            "classifier" => 7,
-            _ => 8,
-        };
+        let rank = crate::model::params::module_rank(&self.module);
         (self.layer.unwrap_or(usize::MAX), rank, &self.module)
     }
 

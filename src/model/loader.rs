@@ -1,0 +1,148 @@
+//! Build a model of any family from `config.json` and its weights: the one place that maps a
+//! [`Family`] to its implementation.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use candle_core::{Device, Tensor};
+
+use super::bert::BertForSequenceClassification;
+use super::classifier::{HeadKind, Model};
+use super::config::{BertConfig, POST_NORM_FAMILIES};
+use super::family::Family;
+use super::weights::read_weights;
+use super::ModelError;
+
+/// A `config.json` as a JSON object.
+pub type ConfigMap = serde_json::Map<String, serde_json::Value>;
+
+/// Read `<dir>/config.json` as a JSON object; errors name the file and the fix.
+pub fn read_config(path: &Path) -> Result<ConfigMap, ModelError> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ModelError::MissingFile {
+                path: path.to_path_buf(),
+                hint: "a model folder must hold config.json and model.safetensors \
+                       (e.g. ../shared/models/all-MiniLM-L6-v2)"
+                    .to_string(),
+            }
+        } else {
+            ModelError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| ModelError::ConfigParse {
+            path: path.to_path_buf(),
+            line: e.line(),
+            column: e.column(),
+            message: e.to_string(),
+        })?;
+    match value {
+        serde_json::Value::Object(m) => Ok(m),
+        _ => Err(ModelError::ConfigParse {
+            path: path.to_path_buf(),
+            line: 1,
+            column: 1,
+            message: "config.json must hold a JSON object".into(),
+        }),
+    }
+}
+
+/// The family a config describes; an unknown `model_type` is an error naming the supported
+/// ones and the file.
+pub fn family_of(config: &ConfigMap, path: Option<&Path>) -> Result<Family, ModelError> {
+    Family::of_config(config).map_err(|message| ModelError::UnsupportedConfig {
+        path: path.map(Path::to_path_buf),
+        message,
+    })
+}
+
+/// A post-norm family's config from the JSON object (errors name `path`).
+fn bert_config(config: &ConfigMap, path: Option<&Path>) -> Result<BertConfig, ModelError> {
+    let text = serde_json::Value::Object(config.clone()).to_string();
+    BertConfig::from_json_str(&text, path)
+}
+
+fn not_built(family: Family, path: Option<&Path>) -> ModelError {
+    ModelError::UnsupportedConfig {
+        path: path.map(Path::to_path_buf),
+        message: format!(
+            "model_type {family} is recognised but this build cannot run it yet; the families \
+             that run are {}",
+            POST_NORM_FAMILIES
+                .iter()
+                .map(|f| format!("{:?}", f.model_type()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
+/// Build a model of `config`'s family from checkpoint tensors; see
+/// [`BertForSequenceClassification::from_tensors`] for naming and the head initialisation.
+pub fn from_tensors(
+    config: ConfigMap,
+    path: Option<&Path>,
+    head: HeadKind,
+    tensors: HashMap<String, Tensor>,
+    device: &Device,
+    seed: u64,
+) -> Result<(Model, Vec<String>), ModelError> {
+    let family = family_of(&config, path)?;
+    if POST_NORM_FAMILIES.contains(&family) {
+        let cfg = bert_config(&config, path)?;
+        let (m, init) = BertForSequenceClassification::from_tensors(cfg, head, tensors, device, seed)?;
+        return Ok((Box::new(m), init));
+    }
+    Err(not_built(family, path))
+}
+
+/// A randomly initialised model of `config`'s family.
+pub fn random(
+    config: ConfigMap,
+    head: HeadKind,
+    device: &Device,
+    seed: u64,
+) -> Result<Model, ModelError> {
+    let family = family_of(&config, None)?;
+    if POST_NORM_FAMILIES.contains(&family) {
+        let cfg = bert_config(&config, None)?;
+        return Ok(Box::new(BertForSequenceClassification::random(
+            cfg, head, device, seed,
+        )?));
+    }
+    Err(not_built(family, None))
+}
+
+/// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in
+/// `model.safetensors.index.json`) as a model of the family `model_type` names.
+pub fn load_dir(
+    dir: &Path,
+    head: HeadKind,
+    device: &Device,
+    seed: u64,
+) -> Result<(Model, Vec<String>), ModelError> {
+    if !dir.is_dir() {
+        return Err(ModelError::MissingFile {
+            path: dir.to_path_buf(),
+            hint: "no such folder; the model folder must hold config.json and model.safetensors \
+                   (e.g. ../shared/models/all-MiniLM-L6-v2)"
+                .into(),
+        });
+    }
+    let config_path = dir.join("config.json");
+    let config = read_config(&config_path)?;
+    family_of(&config, Some(&config_path))?;
+    let (tensors, files) = read_weights(dir)?;
+    let source = files.first().cloned();
+    from_tensors(config, Some(&config_path), head, tensors, device, seed).map_err(|e| match e {
+        ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
+            name,
+            source_file: source,
+        },
+        other => other,
+    })
+}
