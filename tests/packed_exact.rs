@@ -3,6 +3,7 @@
 //! fixed length). On a tiny random BERT (1e-6) and on all-MiniLM-L6-v2 with real MRPC batches
 //! (`../shared`, 1e-5).
 
+use dps_tui::model::SequenceClassifier;
 use candle_core::{Device, Tensor};
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::{Encoded, ModelBatch, Padding};
@@ -14,7 +15,7 @@ use std::path::Path;
 
 /// Loss and every parameter's gradient (flattened, in parameter order) for one batch.
 fn loss_and_grads(
-    model: &BertForSequenceClassification,
+    model: &dyn SequenceClassifier,
     batch: &ModelBatch,
 ) -> (f32, Vec<(String, Vec<f32>)>) {
     let out = model.forward_input(&batch.input(), None, None).unwrap();
@@ -216,8 +217,8 @@ fn minilm_packed_equals_padded_on_real_mrpc_batches() {
     for start in [0usize, 1600] {
         let refs: Vec<&Encoded> = p.train.items[start..start + 16].iter().collect();
         let batch = |mode| ModelBatch::new(&refs, mode, 128, false, dev).unwrap();
-        let packed = loss_and_grads(&p.model, &batch(Padding::Packed));
-        let padded = loss_and_grads(&p.model, &batch(Padding::Longest));
+        let packed = loss_and_grads(p.model.as_ref(), &batch(Padding::Packed));
+        let padded = loss_and_grads(p.model.as_ref(), &batch(Padding::Longest));
         let largest = assert_same(&format!("MRPC batch at {start}"), &padded, &packed, 1e-5);
         assert!(largest > 1e-3, "gradients too small to compare: {largest}");
     }

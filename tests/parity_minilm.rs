@@ -2,6 +2,7 @@
 //! (`../shared/models/all-MiniLM-L6-v2`) against `../shared/reference/minilm/expected.json`:
 //! `last_hidden_state[0, 0]` and `pooler_output`, one input at a time and as a padded batch.
 
+use dps_tui::model::SequenceClassifier;
 use std::path::Path;
 
 use candle_core::{Device, Tensor};

@@ -2,6 +2,7 @@
 //! `../shared/reference/tiny-bert` (forward pass, loss and the gradient of every parameter),
 //! plus weight-loading variants (`bert.` prefix, legacy gamma/beta names, wrong shapes).
 
+use dps_tui::model::SequenceClassifier;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 

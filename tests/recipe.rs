@@ -1,6 +1,7 @@
 //! The published recipes: which dropout each method trains with, and ChildTuning's order of
 //! gradient clipping and masking.
 
+use dps_tui::model::SequenceClassifier;
 use crossbeam_channel::unbounded;
 use dps_tui::config::{self, Dropout, TrainConfig};
 use dps_tui::core::events::Event;
@@ -77,8 +78,8 @@ fn dropout_auto_resolves_per_method_and_is_recorded() {
             Dropout::Fixed(want),
             "{method} {steps}"
         );
-        assert_eq!(trainer.model.config().hidden_dropout_prob, want);
-        assert_eq!(trainer.model.config().attention_probs_dropout_prob, want);
+        assert_eq!(trainer.model.config_dropout().hidden, want);
+        assert_eq!(trainer.model.config_dropout().attention, want);
         seen.push(want);
     }
     assert!(seen[0] > 0.0, "the demo model has dropout of its own");

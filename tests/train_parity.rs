@@ -2,6 +2,7 @@
 //! `../shared/reference/tiny-bert/` (`case.safetensors`: one AdamW step; `dps_case.safetensors`:
 //! 12 steps of DPS-Dense over 3 stages).
 
+use dps_tui::model::SequenceClassifier;
 use candle_core::{DType, Device, Tensor};
 use dps_tui::config::{LrScheduler, Method, TrainConfig};
 use dps_tui::core::StepMasks;

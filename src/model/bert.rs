@@ -513,6 +513,8 @@ impl SequenceClassifier for BertForSequenceClassification {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use candle_core::Var;
+    use rand::SeedableRng;
 
     fn tiny() -> BertForSequenceClassification {
         let mut cfg = BertConfig::tiny_demo(50);
