@@ -3,6 +3,8 @@
 //! - [`config`]: the Hugging Face `BertConfig` fields (`config.json`).
 //! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT whose every weight is a
 //!   trainable [`candle_core::Var`], with a pooler and a classification / regression head.
+//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its config in
+//!   [`deberta_config`] and its disentangled relative-position attention in [`deberta_attention`].
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
@@ -14,6 +16,9 @@ pub mod blas;
 pub mod checkpoint_io;
 pub mod classifier;
 pub mod config;
+pub mod deberta;
+pub mod deberta_attention;
+pub mod deberta_config;
 pub mod device;
 pub mod dropout;
 pub mod family;
