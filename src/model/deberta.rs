@@ -559,11 +559,7 @@ mod tests {
         let l = rows.iter().map(|r| r.len()).max().unwrap();
         let data: Vec<u32> = rows
             .iter()
-            .flat_map(|r| {
-                r.iter()
-                    .copied()
-                    .chain(std::iter::repeat(0).take(l - r.len()))
-            })
+            .flat_map(|r| r.iter().copied().chain(std::iter::repeat_n(0, l - r.len())))
             .collect();
         Tensor::from_vec(data, (rows.len(), l), &Device::Cpu).unwrap()
     }

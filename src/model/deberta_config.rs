@@ -255,7 +255,7 @@ impl DebertaV2Config {
     fn validate(&self) -> Result<(), ModelError> {
         let h = self.hidden_size;
         let nh = self.num_attention_heads;
-        if h == 0 || nh == 0 || h % nh != 0 {
+        if h == 0 || nh == 0 || !h.is_multiple_of(nh) {
             return Err(bad(format!(
                 "hidden_size {h} is not a multiple of num_attention_heads {nh}"
             )));
