@@ -320,3 +320,37 @@ fn training_dropout_is_seeded() {
     assert_ne!(run(Some(5)), run(Some(6)));
     assert_eq!(run(None), eval);
 }
+
+/// The composite candle ops (the path of CUDA and Metal devices) give the same logits and
+/// gradients as the fused CPU kernels.
+#[test]
+fn composite_ops_path_matches_transformers() {
+    let Case { model, t, .. } = load("deberta-v3");
+    let (ids, tt, mask) = (
+        u32s(&t["input_ids"]),
+        u32s(&t["token_type_ids"]),
+        u32s(&t["attention_mask"]),
+    );
+    let input = ModelInput::Padded {
+        input_ids: &ids,
+        token_type_ids: &tt,
+        attention_mask: &mask,
+    };
+    let (logits, grads) = dps_tui::model::ops::with_composite_ops(|| {
+        let out = model.forward_input(&input, None, None).unwrap();
+        let loss = model.loss(&out.logits, &u32s(&t["labels"])).unwrap();
+        (out.logits, loss.backward().unwrap())
+    });
+    let d = max_diff(&logits, &t["logits"]);
+    assert!(d <= TOL, "composite logits differ by {d:e}");
+    for p in model.params() {
+        let key = Family::DebertaV2.checkpoint_key(&p.name);
+        let g = grads.get(p.var.as_tensor()).unwrap();
+        let d = max_diff(g, &t[&format!("grad.{key}")]);
+        assert!(
+            d <= TOL,
+            "composite gradient of {} differs by {d:e}",
+            p.name
+        );
+    }
+}
