@@ -209,7 +209,7 @@ impl DebertaV2Config {
             .to_lowercase()
             .split('|')
             .any(|x| x.trim() == "layer_norm");
-        let cfg = DebertaV2Config {
+        let mut cfg = DebertaV2Config {
             vocab_size: get_usize(c, "vocab_size", 128100)?,
             hidden_size,
             embedding_size: get_usize(c, "embedding_size", hidden_size)?,
@@ -249,7 +249,8 @@ impl DebertaV2Config {
             raw: Map::new(),
         };
         cfg.validate()?;
-        Ok(DebertaV2Config { raw, ..cfg })
+        cfg.raw = raw;
+        Ok(cfg)
     }
 
     fn validate(&self) -> Result<(), ModelError> {
