@@ -87,6 +87,29 @@ FAMILIES = {
         ),
         [24, 17, 6],
     ),
+    # DeBERTa-v2's other options: absolute positions, token types, an embedding projection,
+    # separate position projections (share_att_key false), no buckets and no LayerNorm on the
+    # relative embeddings; 24 tokens > 16 relative positions.
+    "deberta-v2": (
+        "deberta-v2",
+        dict(
+            relative_attention=True,
+            max_relative_positions=16,
+            position_buckets=-1,
+            norm_rel_ebd="none",
+            share_att_key=False,
+            pos_att_type="p2c|c2p",
+            position_biased_input=True,
+            type_vocab_size=2,
+            embedding_size=16,
+            hidden_act="gelu_new",
+            pad_token_id=0,
+            pooler_hidden_act="tanh",
+            pooler_dropout=0.0,
+            layer_norm_eps=1e-7,
+        ),
+        [24, 17, 6],
+    ),
     # Three layers: layer 0 global, 1 and 2 local with a window of 8 (±4) < 24 tokens.
     "modernbert": (
         "modernbert",
@@ -234,7 +257,24 @@ def make(name, out):
     }
     with open(os.path.join(folder, "case.json"), "w") as f:
         json.dump(meta, f, indent=1)
+    if name == "deberta-v3":
+        write_log_buckets(folder)
     print(f"{name}: loss {out_.loss.item():.6f}, {len(params)} parameters -> {folder}")
+
+
+def write_log_buckets(folder):
+    """DeBERTa-v2's log position buckets for every relative position a 1024-token input has,
+    for the bucket settings of the released checkpoints and of the tiny fixture."""
+    from transformers.models.deberta_v2.modeling_deberta_v2 import make_log_bucket_position
+
+    rel = torch.arange(-1023, 1024, dtype=torch.long)
+    cases = []
+    for buckets, max_position in [(256, 512), (8, 64), (64, 128)]:
+        b = make_log_bucket_position(rel, buckets, max_position).to(torch.long)
+        cases.append({"buckets": buckets, "max_position": max_position, "first": -1023,
+                      "bucket": b.tolist()})
+    with open(os.path.join(folder, "log_buckets.json"), "w") as f:
+        json.dump(cases, f)
 
 
 def check_saved(folder, name, fixtures):

@@ -12,9 +12,9 @@
 //!   ratio that load changes on the machine do not skew.
 
 use crate::config::{Method, TrainConfig};
-use crate::model::{loader, BertForSequenceClassification, HeadKind, Model};
 use crate::data::batching::{Encoded, EncodedDataset, Padding};
 use crate::data::glue::{self, Label};
+use crate::model::{loader, BertForSequenceClassification, HeadKind, Model};
 use crate::train::setup::{self, build_trainer};
 use crate::train::trainer::{StepTimings, Trainer};
 use anyhow::{anyhow, Result};

@@ -3,9 +3,9 @@
 //! against the fused CPU kernels, with and without dropout (attention dropout takes the
 //! masked-softmax path, no dropout the fused attention core), for both heads.
 
-use dps_tui::model::SequenceClassifier;
 use candle_core::{DType, Device, Tensor};
 use dps_tui::model::ops;
+use dps_tui::model::SequenceClassifier;
 use dps_tui::model::{BertConfig, BertForSequenceClassification, HeadKind};
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;

@@ -87,7 +87,8 @@ fn parity(name: &str) -> [f32; 5] {
     let logits = max_diff(&out.logits, &case["logits"]);
     let labels = u32s(&case, "labels");
     let loss_t = m.loss(&out.logits, &labels).unwrap();
-    let loss = (loss_t.to_scalar::<f32>().unwrap() - case["loss"].to_vec1::<f32>().unwrap()[0]).abs();
+    let loss =
+        (loss_t.to_scalar::<f32>().unwrap() - case["loss"].to_vec1::<f32>().unwrap()[0]).abs();
 
     // Names, weight decay and gradients.
     let keys: Vec<String> = m
@@ -112,7 +113,11 @@ fn parity(name: &str) -> [f32; 5] {
         .map(|v| v.as_str().unwrap())
         .collect();
     for (p, key) in m.params().iter().zip(&keys) {
-        assert_eq!(p.decay, decay.contains(key.as_str()), "{name}: decay of {key}");
+        assert_eq!(
+            p.decay,
+            decay.contains(key.as_str()),
+            "{name}: decay of {key}"
+        );
     }
     let grads = loss_t.backward().unwrap();
     let gs: Vec<Option<Tensor>> = m
@@ -122,7 +127,9 @@ fn parity(name: &str) -> [f32; 5] {
         .collect();
     let mut grad = 0f32;
     for (g, key) in gs.iter().zip(&keys) {
-        let g = g.as_ref().unwrap_or_else(|| panic!("{name}: no gradient for {key}"));
+        let g = g
+            .as_ref()
+            .unwrap_or_else(|| panic!("{name}: no gradient for {key}"));
         grad = grad.max(max_diff(g, &case[&format!("grad.{key}")]));
     }
 
@@ -216,7 +223,13 @@ fn save_round_trip(name: &str) {
     assert_eq!(keys(&out), keys(&dir), "{name}: saved tensor names");
     let saved = loader::read_config(&out.join("config.json")).unwrap();
     let orig = loader::read_config(&dir.join("config.json")).unwrap();
-    for key in ["model_type", "architectures", "hidden_size", "num_hidden_layers", "dim"] {
+    for key in [
+        "model_type",
+        "architectures",
+        "hidden_size",
+        "num_hidden_layers",
+        "dim",
+    ] {
         assert_eq!(saved.get(key), orig.get(key), "{name}: config {key}");
     }
     let (back, labels) = checkpoint_io::load_checkpoint(&out, &Device::Cpu).unwrap();
@@ -295,7 +308,13 @@ fn dps_run(name: &str) {
         if !p.dps {
             continue;
         }
-        let now = p.var.as_tensor().flatten_all().unwrap().to_vec1::<f32>().unwrap();
+        let now = p
+            .var
+            .as_tensor()
+            .flatten_all()
+            .unwrap()
+            .to_vec1::<f32>()
+            .unwrap();
         let was = before[i].flatten_all().unwrap().to_vec1::<f32>().unwrap();
         let sel = state.tensors[&format!("{j}.mask")]
             .flatten_all()
@@ -304,13 +323,27 @@ fn dps_run(name: &str) {
             .unwrap();
         j += 1;
         let kept = sel.iter().filter(|&&x| x == 1.0).count();
-        assert_eq!(kept, (now.len() as f64 * 0.7).ceil() as usize, "{name}: {}", p.name);
+        assert_eq!(
+            kept,
+            (now.len() as f64 * 0.7).ceil() as usize,
+            "{name}: {}",
+            p.name
+        );
         for k in 0..now.len() {
             if sel[k] == 0.0 {
-                assert_eq!(now[k].to_bits(), was[k].to_bits(), "{name}: {} [{k}] moved", p.name);
+                assert_eq!(
+                    now[k].to_bits(),
+                    was[k].to_bits(),
+                    "{name}: {} [{k}] moved",
+                    p.name
+                );
             }
         }
-        assert!(now.iter().zip(&was).any(|(a, b)| a != b), "{name}: {}", p.name);
+        assert!(
+            now.iter().zip(&was).any(|(a, b)| a != b),
+            "{name}: {}",
+            p.name
+        );
     }
     assert!(j >= 4, "{name}: only {j} DPS matrices");
 }
@@ -345,6 +378,16 @@ fn electra() {
 #[test]
 fn distilbert() {
     family("distilbert");
+}
+
+#[test]
+fn deberta_v3() {
+    family("deberta-v3");
+}
+
+#[test]
+fn deberta_v2() {
+    family("deberta-v2");
 }
 
 #[test]

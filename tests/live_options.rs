@@ -4,7 +4,7 @@
 use crossbeam_channel::unbounded;
 use dps_tui::config::{self, Control, Freeze, SelectionScope};
 use dps_tui::core::events::{Command as TrainCommand, ControlStatus, Event};
-use dps_tui::model::checkpoint_io::checkpoint_key;
+use dps_tui::model::Family;
 use dps_tui::train::setup::build_trainer;
 use dps_tui::train::{Checkpoint, Trainer};
 
@@ -132,7 +132,12 @@ fn a_resume_keeps_the_applied_freeze_and_scope() {
         .model
         .params()
         .iter()
-        .map(|p| (checkpoint_key(&p.name), p.var.as_tensor().clone()))
+        .map(|p| {
+            (
+                Family::Bert.checkpoint_key(&p.name),
+                p.var.as_tensor().clone(),
+            )
+        })
         .collect();
     let mut checkpoint = Checkpoint {
         dir: "runs/x/checkpoints/step-5".into(),
@@ -193,7 +198,7 @@ fn a_resume_keeps_the_applied_freeze_and_scope() {
         assert!(x == y, "{} differs after the resume", pa.name);
     }
     // A checkpoint without one of the model's weights is refused, naming the file and key.
-    let key = checkpoint_key(&a.model.params()[0].name);
+    let key = Family::Bert.checkpoint_key(&a.model.params()[0].name);
     checkpoint.weights.remove(&key);
     let e = Trainer::resume(&c, &checkpoint).err().unwrap().to_string();
     assert!(e.contains("model.safetensors") && e.contains(&key), "{e}");

@@ -5,10 +5,10 @@
 //! step (warmup, clipping, and for dps-dense the selection at step 35), and the number of
 //! elements kept per matrix at that selection must match.
 
-use dps_tui::model::SequenceClassifier;
 use candle_core::Device;
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::Padding;
+use dps_tui::model::SequenceClassifier;
 use dps_tui::train::{setup, Trainer};
 use std::path::{Path, PathBuf};
 

@@ -3,13 +3,13 @@
 //! fixed length). On a tiny random BERT (1e-6) and on all-MiniLM-L6-v2 with real MRPC batches
 //! (`../shared`, 1e-5).
 
-use dps_tui::model::SequenceClassifier;
 use candle_core::{Device, Tensor};
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::{Encoded, ModelBatch, Padding};
 use dps_tui::data::glue::Label;
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
 use dps_tui::model::config::BertConfig;
+use dps_tui::model::SequenceClassifier;
 use dps_tui::train::setup;
 use std::path::Path;
 

@@ -1,10 +1,10 @@
 //! The published recipes: which dropout each method trains with, and ChildTuning's order of
 //! gradient clipping and masking.
 
-use dps_tui::model::SequenceClassifier;
 use crossbeam_channel::unbounded;
 use dps_tui::config::{self, Dropout, TrainConfig};
 use dps_tui::core::events::Event;
+use dps_tui::model::SequenceClassifier;
 use dps_tui::train::setup::build_trainer;
 
 fn demo(method: &str, max_steps: usize) -> TrainConfig {

@@ -2,7 +2,6 @@
 //! `../shared/reference/tiny-bert/` (`case.safetensors`: one AdamW step; `dps_case.safetensors`:
 //! 12 steps of DPS-Dense over 3 stages).
 
-use dps_tui::model::SequenceClassifier;
 use candle_core::{DType, Device, Tensor};
 use dps_tui::config::{LrScheduler, Method, TrainConfig};
 use dps_tui::core::StepMasks;
@@ -10,6 +9,7 @@ use dps_tui::data::batching::{Encoded, EncodedDataset, Padding};
 use dps_tui::data::glue::{self, Label};
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
 use dps_tui::model::config::BertConfig;
+use dps_tui::model::SequenceClassifier;
 use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW};
 use dps_tui::train::Trainer;
 use std::collections::HashMap;

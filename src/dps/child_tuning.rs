@@ -264,8 +264,8 @@ fn clip_tensor(g: &Tensor, max_norm: f64) -> Result<Tensor> {
 mod tests {
     use super::*;
     use crate::model::bert::{BertForSequenceClassification, HeadKind};
-    use crate::model::SequenceClassifier;
     use crate::model::config::BertConfig;
+    use crate::model::SequenceClassifier;
     use candle_core::Device;
 
     /// The elements of an accumulated tensor.

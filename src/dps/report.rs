@@ -105,12 +105,13 @@ pub fn matrix_report(m: &MatrixInput) -> MatrixReport {
     let selected: f64 = m.mask.iter().map(|&x| (x != 0.0) as u8 as f64).sum();
     let row_cells = m.rows.min(MAX_ROW_CELLS);
     let head_density = match (m.num_heads, m.module) {
-        (Some(h), "q" | "k" | "v" | "q_lin" | "k_lin" | "v_lin" | "q_proj" | "k_proj" | "v_proj")
-            if m.rows.is_multiple_of(h) =>
-        {
-            row_groups(m.mask, m.rows, m.cols, h)
+        (
+            Some(h),
+            "q" | "k" | "v" | "q_lin" | "k_lin" | "v_lin" | "q_proj" | "k_proj" | "v_proj",
+        ) if m.rows.is_multiple_of(h) => row_groups(m.mask, m.rows, m.cols, h),
+        (Some(h), "o" | "out_lin" | "attn.Wo") if m.cols.is_multiple_of(h) => {
+            col_groups(m.mask, m.rows, m.cols, h)
         }
-        (Some(h), "o" | "out_lin" | "attn.Wo") if m.cols.is_multiple_of(h) => col_groups(m.mask, m.rows, m.cols, h),
         _ => Vec::new(),
     };
     let (mr, mc) = (m.rows.min(MAX_MAP_ROWS), m.cols.min(MAX_MAP_COLS));

@@ -10,8 +10,8 @@ use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
 use super::bert_layout::{HeadAct, Layout, TokenTypes};
-pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
 use super::classifier::{weight_or_override, ModelDropout, SequenceClassifier};
+pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
 use super::config::BertConfig;
 use super::dropout::{draw_mask, dropout};
 use super::family::Family;
@@ -187,7 +187,10 @@ impl BertForSequenceClassification {
         let specs = layout.param_specs(&cfg, head);
         let (params, initialised) =
             params_from_tensors(&specs, by_name, &roots, cfg.initializer_range, device, seed)?;
-        Ok((Self::assemble(cfg, layout, head, device, params), initialised))
+        Ok((
+            Self::assemble(cfg, layout, head, device, params),
+            initialised,
+        ))
     }
 
     /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in

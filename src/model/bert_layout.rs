@@ -2,10 +2,10 @@
 //! [`super::bert::BertForSequenceClassification`] runs any of them; each family's module
 //! ([`super::roberta`], [`super::electra`], [`super::distilbert`]) builds its [`Layout`].
 
+use super::classifier::HeadKind;
 use super::config::BertConfig;
 use super::family::Family;
 use super::init::{Init, ParamSpec, Specs};
-use super::classifier::HeadKind;
 
 /// The activation between the head's two linear layers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,7 +173,12 @@ impl Layout {
             }
             s.norm(&format!("{p}.{}", n.attn_norm), h, true);
             s.linear(&format!("{p}.{}", n.ffn_in), cfg.intermediate_size, h, true);
-            s.linear(&format!("{p}.{}", n.ffn_out), h, cfg.intermediate_size, true);
+            s.linear(
+                &format!("{p}.{}", n.ffn_out),
+                h,
+                cfg.intermediate_size,
+                true,
+            );
             s.norm(&format!("{p}.{}", n.out_norm), h, true);
         }
         s.linear(self.head.dense, h, h, true);
@@ -191,7 +196,8 @@ impl Layout {
             || name.starts_with("vocab_")
             || name.ends_with("position_ids")
             || name == "embeddings.token_type_ids"
-            || (self.token_types == TokenTypes::Absent && name == "embeddings.token_type_embeddings.weight")
+            || (self.token_types == TokenTypes::Absent
+                && name == "embeddings.token_type_embeddings.weight")
             || (self.head.dense != "pooler.dense" && name.starts_with("pooler."))
     }
 }

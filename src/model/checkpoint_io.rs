@@ -110,7 +110,12 @@ pub fn save_hf(
     let tensors: Vec<(String, Tensor)> = model
         .params()
         .iter()
-        .map(|p| (model.family().checkpoint_key(&p.name), p.var.as_tensor().clone()))
+        .map(|p| {
+            (
+                model.family().checkpoint_key(&p.name),
+                p.var.as_tensor().clone(),
+            )
+        })
         .collect();
     let metadata: HashMap<String, String> = [("format".to_string(), "pt".to_string())].into();
     let weights = dir.join("model.safetensors");
@@ -228,10 +233,7 @@ fn head_from_config(cfg: &ConfigMap, path: &Path) -> Result<(HeadKind, Vec<Strin
 /// Read a checkpoint written by [`save_hf`] (or any `*ForSequenceClassification` checkpoint of
 /// a supported family in safetensors form): returns the model and its label names (`id2label`
 /// in id order).
-pub fn load_checkpoint(
-    dir: &Path,
-    device: &Device,
-) -> Result<(Model, Vec<String>), ModelError> {
+pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Model, Vec<String>), ModelError> {
     if !dir.is_dir() {
         return Err(ModelError::MissingFile {
             path: dir.to_path_buf(),
@@ -244,16 +246,16 @@ pub fn load_checkpoint(
     loader::family_of(&cfg, Some(&config_path))?;
     let (head, labels) = head_from_config(&cfg, &config_path)?;
     let (tensors, files) = read_weights(dir)?;
-    let (model, initialised) = loader::from_tensors(
-        cfg, Some(&config_path), head, tensors, device, 0,
-    )
-    .map_err(|e| match e {
-        ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
-            name,
-            source_file: files.first().cloned(),
-        },
-        other => other,
-    })?;
+    let (model, initialised) =
+        loader::from_tensors(cfg, Some(&config_path), head, tensors, device, 0).map_err(
+            |e| match e {
+                ModelError::MissingTensor { name, .. } => ModelError::MissingTensor {
+                    name,
+                    source_file: files.first().cloned(),
+                },
+                other => other,
+            },
+        )?;
     if !initialised.is_empty() {
         return Err(ModelError::Checkpoint {
             path: files.first().cloned().unwrap_or_else(|| dir.to_path_buf()),

@@ -3,7 +3,7 @@
 //! the `pre_classifier` head (`classifier(dropout(relu(pre_classifier(x₀))))`). Its config keys
 //! (`dim`, `n_layers`, …) are read into [`BertConfig`]'s fields and written back on save.
 
-use super::bert_layout::{HeadAct, HeadLayout, Layout, LayerNames, TokenTypes};
+use super::bert_layout::{HeadAct, HeadLayout, LayerNames, Layout, TokenTypes};
 use super::config::BertConfig;
 use super::family::Family;
 
@@ -86,9 +86,11 @@ fn head_dropout(cfg: &BertConfig) -> f64 {
 /// Check what DistilBERT options the encoder implements.
 pub fn validate(cfg: &BertConfig) -> Result<(), String> {
     if cfg.extra.get("sinusoidal_pos_embds") == Some(&serde_json::Value::Bool(true)) {
-        return Err("sinusoidal_pos_embds is true, but only learned position embeddings are \
+        return Err(
+            "sinusoidal_pos_embds is true, but only learned position embeddings are \
                     supported"
-            .into());
+                .into(),
+        );
     }
     Ok(())
 }
@@ -132,7 +134,11 @@ mod tests {
             "n_heads": 4, "hidden_dim": 64, "dropout": 0.0, "vocab_size": 99});
         let cfg = BertConfig::from_json_str(&v.to_string(), None).unwrap();
         assert_eq!(
-            (cfg.hidden_size, cfg.num_hidden_layers, cfg.intermediate_size),
+            (
+                cfg.hidden_size,
+                cfg.num_hidden_layers,
+                cfg.intermediate_size
+            ),
             (32, 2, 64)
         );
         assert_eq!(cfg.attention_probs_dropout_prob, 0.1);

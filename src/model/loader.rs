@@ -8,7 +8,8 @@ use candle_core::{Device, Tensor};
 
 use super::bert::BertForSequenceClassification;
 use super::classifier::{HeadKind, Model};
-use super::config::{BertConfig, POST_NORM_FAMILIES};
+use super::config::BertConfig;
+use super::deberta::DebertaV2ForSequenceClassification;
 use super::family::Family;
 use super::weights::read_weights;
 use super::ModelError;
@@ -66,23 +67,23 @@ fn bert_config(config: &ConfigMap, path: Option<&Path>) -> Result<BertConfig, Mo
     BertConfig::from_json_str(&text, path)
 }
 
-fn not_built(family: Family, path: Option<&Path>) -> ModelError {
-    ModelError::UnsupportedConfig {
-        path: path.map(Path::to_path_buf),
-        message: format!(
-            "model_type {family} is recognised but this build cannot run it yet; the families \
-             that run are {}",
-            POST_NORM_FAMILIES
-                .iter()
-                .map(|f| format!("{:?}", f.model_type()))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+/// Name the config file in an error about the config.
+fn with_path(e: ModelError, path: Option<&Path>) -> ModelError {
+    match e {
+        ModelError::UnsupportedConfig {
+            path: None,
+            message,
+        } => ModelError::UnsupportedConfig {
+            path: path.map(Path::to_path_buf),
+            message,
+        },
+        other => other,
     }
 }
 
-/// Build a model of `config`'s family from checkpoint tensors; see
-/// [`BertForSequenceClassification::from_tensors`] for naming and the head initialisation.
+/// Build a model of `config`'s family from checkpoint tensors (names with or without the
+/// base-model prefix); a missing classification head is initialised from `seed` and its
+/// parameter names returned.
 pub fn from_tensors(
     config: ConfigMap,
     path: Option<&Path>,
@@ -92,12 +93,18 @@ pub fn from_tensors(
     seed: u64,
 ) -> Result<(Model, Vec<String>), ModelError> {
     let family = family_of(&config, path)?;
-    if POST_NORM_FAMILIES.contains(&family) {
-        let cfg = bert_config(&config, path)?;
-        let (m, init) = BertForSequenceClassification::from_tensors(cfg, head, tensors, device, seed)?;
-        return Ok((Box::new(m), init));
-    }
-    Err(not_built(family, path))
+    let built: Result<(Model, Vec<String>), ModelError> = match family {
+        Family::DebertaV2 => DebertaV2ForSequenceClassification::from_config_and_tensors(
+            config, head, tensors, device, seed,
+        )
+        .map(|(m, init)| (Box::new(m) as Model, init)),
+        _ => {
+            let cfg = bert_config(&config, path)?;
+            BertForSequenceClassification::from_tensors(cfg, head, tensors, device, seed)
+                .map(|(m, init)| (Box::new(m) as Model, init))
+        }
+    };
+    built.map_err(|e| with_path(e, path))
 }
 
 /// A randomly initialised model of `config`'s family.
@@ -107,14 +114,17 @@ pub fn random(
     device: &Device,
     seed: u64,
 ) -> Result<Model, ModelError> {
-    let family = family_of(&config, None)?;
-    if POST_NORM_FAMILIES.contains(&family) {
-        let cfg = bert_config(&config, None)?;
-        return Ok(Box::new(BertForSequenceClassification::random(
-            cfg, head, device, seed,
-        )?));
-    }
-    Err(not_built(family, None))
+    Ok(match family_of(&config, None)? {
+        Family::DebertaV2 => Box::new(DebertaV2ForSequenceClassification::random(
+            config, head, device, seed,
+        )?),
+        _ => Box::new(BertForSequenceClassification::random(
+            bert_config(&config, None)?,
+            head,
+            device,
+            seed,
+        )?),
+    })
 }
 
 /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in

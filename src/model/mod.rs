@@ -9,6 +9,8 @@
 //!   every weight is a trainable [`candle_core::Var`], with its head; [`bert_layout`] holds what
 //!   [`roberta`], [`electra`] and [`distilbert`] name and compute differently.
 //! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
+//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its config in
+//!   [`deberta_config`] and its disentangled relative-position attention in [`deberta_attention`].
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
@@ -21,6 +23,9 @@ pub mod blas;
 pub mod checkpoint_io;
 pub mod classifier;
 pub mod config;
+pub mod deberta;
+pub mod deberta_attention;
+pub mod deberta_config;
 pub mod device;
 pub mod distilbert;
 pub mod dropout;
@@ -35,10 +40,10 @@ pub mod roberta;
 pub mod weights;
 
 pub use bert::BertForSequenceClassification;
-pub use classifier::{ForwardOutput, HeadKind, Model, SequenceClassifier, WeightOverrides};
-pub use family::Family;
 pub use checkpoint_io::{load_checkpoint, save_hf};
+pub use classifier::{ForwardOutput, HeadKind, Model, SequenceClassifier, WeightOverrides};
 pub use config::BertConfig;
+pub use family::Family;
 pub use inputs::ModelInput;
 pub use params::Param;
 

@@ -75,10 +75,31 @@ pub fn is_dps(name: &str) -> bool {
 }
 
 /// The module names [`module_of`] gives Linear weights, in heatmap order within a layer.
-pub const LINEAR_MODULES: [&str; 22] = [
-    "q", "k", "v", "q_lin", "k_lin", "v_lin", "q_proj", "k_proj", "v_proj", "Wqkv", "o",
-    "out_lin", "attn.Wo", "ffn_in", "lin1", "mlp.Wi", "ffn_out", "lin2", "mlp.Wo", "emb_proj",
-    "pooler", "classifier",
+pub const LINEAR_MODULES: [&str; 24] = [
+    "q",
+    "k",
+    "v",
+    "q_lin",
+    "k_lin",
+    "v_lin",
+    "q_proj",
+    "k_proj",
+    "v_proj",
+    "pos_q_proj",
+    "pos_k_proj",
+    "Wqkv",
+    "o",
+    "out_lin",
+    "attn.Wo",
+    "ffn_in",
+    "lin1",
+    "mlp.Wi",
+    "ffn_out",
+    "lin2",
+    "mlp.Wo",
+    "emb_proj",
+    "pooler",
+    "classifier",
 ];
 
 /// The rank of a module in the heatmap's order (q, k, v, o, ffn in, ffn out, head).
@@ -87,7 +108,7 @@ pub fn module_rank(module: &str) -> usize {
         "emb_proj" => 0,
         "q" | "q_lin" | "q_proj" | "Wqkv" => 1,
         "k" | "k_lin" | "k_proj" => 2,
-        "v" | "v_lin" | "v_proj" => 3,
+        "v" | "v_lin" | "v_proj" | "pos_q_proj" | "pos_k_proj" => 3,
         "o" | "out_lin" | "attn.Wo" => 4,
         "ffn_in" | "lin1" | "mlp.Wi" => 5,
         "ffn_out" | "lin2" | "mlp.Wo" => 6,
@@ -144,8 +165,8 @@ fn module_of(name: &str) -> &'static str {
             (".attention.self.query_proj.", "q_proj"),
             (".attention.self.key_proj.", "k_proj"),
             (".attention.self.value_proj.", "v_proj"),
-            (".attention.self.pos_query_proj.", "q_proj"),
-            (".attention.self.pos_key_proj.", "k_proj"),
+            (".attention.self.pos_query_proj.", "pos_q_proj"),
+            (".attention.self.pos_key_proj.", "pos_k_proj"),
             (".attention.q_lin.", "q_lin"),
             (".attention.k_lin.", "k_lin"),
             (".attention.v_lin.", "v_lin"),
@@ -214,19 +235,30 @@ mod tests {
         let cw = p("classifier.weight");
         assert_eq!((cw.module(), cw.dps), ("classifier", true));
         for (name, layer, module) in [
-            ("transformer.layer.2.attention.q_lin.weight", Some(2), "q_lin"),
+            (
+                "transformer.layer.2.attention.q_lin.weight",
+                Some(2),
+                "q_lin",
+            ),
             ("transformer.layer.0.ffn.lin2.weight", Some(0), "lin2"),
             ("pre_classifier.weight", None, "pooler"),
             ("classifier.dense.weight", None, "pooler"),
             ("classifier.out_proj.weight", None, "classifier"),
             ("embeddings_project.weight", None, "emb_proj"),
-            ("encoder.layer.1.attention.self.query_proj.weight", Some(1), "q_proj"),
+            (
+                "encoder.layer.1.attention.self.query_proj.weight",
+                Some(1),
+                "q_proj",
+            ),
             ("layers.4.attn.Wqkv.weight", Some(4), "Wqkv"),
             ("layers.4.mlp.Wo.weight", Some(4), "mlp.Wo"),
             ("head.dense.weight", None, "pooler"),
         ] {
             let x = p(name);
-            assert_eq!((x.layer(), x.module(), x.dps, x.decay), (layer, module, true, true));
+            assert_eq!(
+                (x.layer(), x.module(), x.dps, x.decay),
+                (layer, module, true, true)
+            );
         }
         for name in [
             "transformer.layer.0.sa_layer_norm.weight",
@@ -236,7 +268,11 @@ mod tests {
             "encoder.LayerNorm.weight",
         ] {
             let x = p(name);
-            assert_eq!((x.module(), x.dps, x.decay), ("layer_norm", false, false), "{name}");
+            assert_eq!(
+                (x.module(), x.dps, x.decay),
+                ("layer_norm", false, false),
+                "{name}"
+            );
         }
         let rel = p("encoder.rel_embeddings.weight");
         assert_eq!((rel.module(), rel.dps), ("embeddings", false));

@@ -249,11 +249,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
 }
 
 /// Resolve the run's dropout (see [`Dropout`]) and set it on the model.
-fn apply_dropout(
-    config: &TrainConfig,
-    model: &mut Model,
-    num_train: usize,
-) -> Dropout {
+fn apply_dropout(config: &TrainConfig, model: &mut Model, num_train: usize) -> Dropout {
     let own = model.config_dropout();
     let own = (own.hidden, own.attention);
     let resolved = config
