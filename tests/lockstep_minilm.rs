@@ -8,7 +8,6 @@
 use candle_core::Device;
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::Padding;
-use dps_tui::model::SequenceClassifier;
 use dps_tui::train::{setup, Trainer};
 use std::path::{Path, PathBuf};
 

@@ -4,7 +4,6 @@
 use crossbeam_channel::unbounded;
 use dps_tui::config::{self, Dropout, TrainConfig};
 use dps_tui::core::events::Event;
-use dps_tui::model::SequenceClassifier;
 use dps_tui::train::setup::build_trainer;
 
 fn demo(method: &str, max_steps: usize) -> TrainConfig {

@@ -207,7 +207,7 @@ fn dps_dense_three_stages_match_the_authors_code() {
     let train = dps_dataset(&d);
     let task = train.task;
     let model = tiny_model(&dir);
-    let mut trainer = Trainer::new(dps_config(), task, model, train, vec![]).unwrap();
+    let mut trainer = Trainer::new(dps_config(), task, Box::new(model), train, vec![]).unwrap();
     let want_losses = d["losses"].to_vec1::<f32>().unwrap();
     let dps_names: Vec<String> = trainer
         .model
@@ -298,7 +298,7 @@ fn strict_freeze_leaves_frozen_elements_bit_identical() {
     let task = train.task;
     let mut config = dps_config();
     config.freeze = dps_tui::config::Freeze::Strict;
-    let mut trainer = Trainer::new(config, task, tiny_model(&dir), train, vec![]).unwrap();
+    let mut trainer = Trainer::new(config, task, Box::new(tiny_model(&dir)), train, vec![]).unwrap();
     for _ in 0..4 {
         trainer.train_step().unwrap();
     }
