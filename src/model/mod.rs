@@ -19,6 +19,7 @@ pub mod dropout;
 pub mod family;
 pub mod init;
 pub mod inputs;
+pub mod modernbert;
 pub mod ops;
 pub mod params;
 pub mod weights;
