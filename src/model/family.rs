@@ -61,7 +61,9 @@ impl Family {
 
     /// The family a `config.json` object describes: its `model_type`, or BERT when it has none
     /// (old BERT checkpoints).
-    pub fn of_config(config: &serde_json::Map<String, serde_json::Value>) -> Result<Family, String> {
+    pub fn of_config(
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<Family, String> {
         match config.get("model_type") {
             None | Some(serde_json::Value::Null) => Ok(Family::Bert),
             Some(serde_json::Value::String(s)) => Family::from_model_type(s),
