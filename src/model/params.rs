@@ -51,9 +51,18 @@ impl Param {
     }
 }
 
-/// Whether a parameter of this name gets weight decay (HF Trainer grouping).
+/// Whether a parameter of this name gets weight decay: the HF Trainer's grouping, which
+/// exempts names (lower-cased) containing `bias`, `layernorm` or `rmsnorm`, or with a
+/// component `norm` or ending in `_norm` (ModernBERT's `embeddings.norm`, `layers.1.attn_norm`).
 pub fn decays(name: &str) -> bool {
-    !(name.contains("bias") || name.contains("LayerNorm"))
+    let lower = name.to_lowercase();
+    let norm_component = lower
+        .split('.')
+        .any(|c| c == "norm" || c.ends_with("_norm"));
+    !(lower.contains("bias")
+        || lower.contains("layernorm")
+        || lower.contains("rmsnorm")
+        || norm_component)
 }
 
 /// Whether a parameter of this name is a Linear weight that DPS may select from.
@@ -154,5 +163,26 @@ mod tests {
         assert_eq!((cw.module(), cw.dps), ("classifier", true));
         let cb = p("classifier.bias");
         assert_eq!((cb.module(), cb.decay, cb.dps), ("bias", false, false));
+    }
+
+    #[test]
+    fn norms_without_layernorm_in_the_name_get_no_decay() {
+        for name in [
+            "embeddings.norm.weight",
+            "layers.1.attn_norm.weight",
+            "layers.0.mlp_norm.weight",
+            "final_norm.weight",
+            "head.norm.weight",
+        ] {
+            assert!(!decays(name), "{name}");
+        }
+        for name in [
+            "layers.0.attn.Wqkv.weight",
+            "layers.0.mlp.Wi.weight",
+            "embeddings.tok_embeddings.weight",
+            "head.dense.weight",
+        ] {
+            assert!(decays(name), "{name}");
+        }
     }
 }
