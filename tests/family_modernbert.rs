@@ -177,7 +177,7 @@ fn parity(name: &str) -> [f32; 5] {
     .unwrap();
     opt.step(params, &gs, &StepMasks::none(params.len()), 1.0, lr)
         .unwrap();
-    let mut step = 0f32;
+    let (mut step, mut worst) = (0f32, String::new());
     for p in params {
         let key = Family::ModernBert.checkpoint_key(&p.name);
         let d = max_abs_diff(p.var.as_tensor(), &case[&format!("step.{key}")]);
@@ -186,11 +186,13 @@ fn parity(name: &str) -> [f32; 5] {
             "{name}: {key} after one AdamW step differs by {d} (decay {})",
             p.decay
         );
-        step = step.max(d);
+        if d > step {
+            (step, worst) = (d, key);
+        }
     }
     eprintln!(
         "{name}: max |diff| hidden {hidden:.2e}, logits {logits:.2e}, loss {loss:.2e}, \
-         grad {grad:.2e}, step {step:.2e}"
+         grad {grad:.2e}, step {step:.2e} ({worst})"
     );
     [hidden, logits, loss, grad, step]
 }
