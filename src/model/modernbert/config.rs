@@ -283,7 +283,7 @@ impl ModernBertConfig {
                 "hidden_size {h} must be a positive multiple of num_attention_heads {nh}"
             ));
         }
-        if self.head_dim() % 2 != 0 {
+        if !self.head_dim().is_multiple_of(2) {
             return Err(format!(
                 "the head size {} (hidden_size / num_attention_heads) must be even for RoPE",
                 self.head_dim()
@@ -306,7 +306,7 @@ impl ModernBertConfig {
         if self.max_position_embeddings == 0 {
             return Err("max_position_embeddings must be positive".into());
         }
-        if !(self.norm_eps > 0.0) {
+        if self.norm_eps.is_nan() || self.norm_eps <= 0.0 {
             return Err(format!(
                 "norm_eps is {}; it must be positive",
                 self.norm_eps
