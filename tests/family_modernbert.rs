@@ -19,6 +19,7 @@ use dps_tui::model::classifier::{HeadKind, SequenceClassifier};
 use dps_tui::model::family::Family;
 use dps_tui::model::inputs::ModelInput;
 use dps_tui::model::modernbert::ModernBertForSequenceClassification;
+use dps_tui::model::ops;
 use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW};
 use serde_json::{Map, Value};
 
@@ -109,9 +110,9 @@ fn forward(
     model.forward_input(&input, None, None).unwrap()
 }
 
-/// Hidden states, logits, loss, gradients and one AdamW step against the fixture; returns the
-/// largest differences `[hidden, logits, loss, grad, step]`.
-fn parity(name: &str) -> [f32; 5] {
+/// Hidden states, logits, loss, gradients and (with `step`) one AdamW step from our gradients
+/// against the fixture; returns the largest differences `[hidden, logits, loss, grad, step]`.
+fn parity(name: &str, check_step: bool) -> [f32; 5] {
     let f = open(name);
     let model = &f.model;
     let case = &f.case;
@@ -163,6 +164,13 @@ fn parity(name: &str) -> [f32; 5] {
         gs.push(Some(g));
     }
 
+    if !check_step {
+        eprintln!(
+            "{name}: max |diff| hidden {hidden:.2e}, logits {logits:.2e}, loss {loss:.2e}, \
+             grad {grad:.2e}"
+        );
+        return [hidden, logits, loss, grad, 0.0];
+    }
     let lr = f.meta["lr"].as_f64().unwrap();
     let weight_decay = f.meta["weight_decay"].as_f64().unwrap();
     let mut opt = MaskedAdamW::new(
@@ -199,17 +207,29 @@ fn parity(name: &str) -> [f32; 5] {
 
 #[test]
 fn cls_pooling_matches_transformers() {
-    parity("modernbert");
+    parity("modernbert", true);
 }
 
 #[test]
 fn mean_pooling_matches_transformers() {
-    parity("modernbert-mean");
+    parity("modernbert-mean", true);
 }
 
 #[test]
 fn biases_and_other_activations_match_transformers() {
-    parity("modernbert-bias");
+    parity("modernbert-bias", true);
+}
+
+/// The path a CUDA or Metal device takes, checked on the CPU: every fused op on its composite
+/// candle implementation. The optimizer does not depend on the op path, so the AdamW step is
+/// left out: where a gradient is close to AdamW's eps (`modernbert-bias` has one of 7e-8 in
+/// `layers.2.mlp.Wi`), the first step `lr·g/(|g|+eps)` turns a 1e-8 difference in the
+/// gradient into about 1e-5 in the weight.
+#[test]
+fn composite_ops_match_transformers() {
+    for name in ["modernbert", "modernbert-mean", "modernbert-bias"] {
+        ops::with_composite_ops(|| parity(name, false));
+    }
 }
 
 /// The weight-decay flags `Param::new` derives from the names are the Trainer's (no decay on
