@@ -152,6 +152,36 @@ FAMILIES = {
             classifier_dropout=0.0,
         ),
         [24, 17, 6],
+    ),    # Every optional bias on, other activations, global layers 0 and 2 around a local one with
+    # a window of 6 (±3), and RoPE bases given by the legacy keys.
+    "modernbert-bias": (
+        "modernbert",
+        dict(
+            num_hidden_layers=3,
+            intermediate_size=48,
+            global_attn_every_n_layers=2,
+            local_attention=6,
+            global_rope_theta=1000.0,
+            local_rope_theta=500.0,
+            norm_bias=True,
+            attention_bias=True,
+            mlp_bias=True,
+            classifier_bias=True,
+            hidden_activation="gelu_pytorch_tanh",
+            classifier_activation="silu",
+            max_position_embeddings=64,
+            pad_token_id=0,
+            bos_token_id=1,
+            eos_token_id=2,
+            cls_token_id=1,
+            sep_token_id=2,
+            classifier_pooling="mean",
+            embedding_dropout=0.0,
+            attention_dropout=0.0,
+            mlp_dropout=0.0,
+            classifier_dropout=0.0,
+        ),
+        [24, 17, 6],
     ),
 }
 

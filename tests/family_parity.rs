@@ -281,14 +281,18 @@ fn dps_run(name: &str) {
         dropout: dps_tui::config::Dropout::Fixed(0.0),
         p: 0.3,
         freeze: Freeze::Strict,
-        padding: Some(if m.supports_packed() {
-            Padding::Packed
-        } else {
-            Padding::Longest
-        }),
+        // The CPU default: packed, or padded for a family without packed batches.
+        padding: None,
         ..TrainConfig::default()
     };
+    let packs = m.supports_packed();
     let mut trainer = Trainer::new(config, task, m, train, vec![]).unwrap();
+    let want = if packs {
+        Padding::Packed
+    } else {
+        Padding::Longest
+    };
+    assert_eq!(trainer.padding(), want, "{name}");
     for _ in 0..4 {
         trainer.train_step().unwrap();
     }
@@ -388,6 +392,21 @@ fn deberta_v3() {
 #[test]
 fn deberta_v2() {
     family("deberta-v2");
+}
+
+#[test]
+fn modernbert() {
+    family("modernbert");
+}
+
+#[test]
+fn modernbert_mean_pooling() {
+    family("modernbert-mean");
+}
+
+#[test]
+fn modernbert_with_biases() {
+    family("modernbert-bias");
 }
 
 #[test]

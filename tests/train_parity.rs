@@ -298,7 +298,8 @@ fn strict_freeze_leaves_frozen_elements_bit_identical() {
     let task = train.task;
     let mut config = dps_config();
     config.freeze = dps_tui::config::Freeze::Strict;
-    let mut trainer = Trainer::new(config, task, Box::new(tiny_model(&dir)), train, vec![]).unwrap();
+    let mut trainer =
+        Trainer::new(config, task, Box::new(tiny_model(&dir)), train, vec![]).unwrap();
     for _ in 0..4 {
         trainer.train_step().unwrap();
     }

@@ -11,6 +11,7 @@ use super::classifier::{HeadKind, Model};
 use super::config::BertConfig;
 use super::deberta::DebertaV2ForSequenceClassification;
 use super::family::Family;
+use super::modernbert::ModernBertForSequenceClassification;
 use super::weights::read_weights;
 use super::ModelError;
 
@@ -98,6 +99,10 @@ pub fn from_tensors(
             config, head, tensors, device, seed,
         )
         .map(|(m, init)| (Box::new(m) as Model, init)),
+        Family::ModernBert => ModernBertForSequenceClassification::from_config_and_tensors(
+            config, head, tensors, device, seed,
+        )
+        .map(|(m, init)| (Box::new(m) as Model, init)),
         _ => {
             let cfg = bert_config(&config, path)?;
             BertForSequenceClassification::from_tensors(cfg, head, tensors, device, seed)
@@ -116,6 +121,9 @@ pub fn random(
 ) -> Result<Model, ModelError> {
     Ok(match family_of(&config, None)? {
         Family::DebertaV2 => Box::new(DebertaV2ForSequenceClassification::random(
+            config, head, device, seed,
+        )?),
+        Family::ModernBert => Box::new(ModernBertForSequenceClassification::random(
             config, head, device, seed,
         )?),
         _ => Box::new(BertForSequenceClassification::random(

@@ -11,6 +11,8 @@
 //! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
 //! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its config in
 //!   [`deberta_config`] and its disentangled relative-position attention in [`deberta_attention`].
+//! - [`modernbert`]: `ModernBertForSequenceClassification` (pre-norm, RoPE, GeGLU, alternating
+//!   global and local attention), with its config in `modernbert::config`.
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
@@ -34,6 +36,7 @@ pub mod family;
 pub mod init;
 pub mod inputs;
 pub mod loader;
+pub mod modernbert;
 pub mod ops;
 pub mod params;
 pub mod roberta;

@@ -242,9 +242,14 @@ impl Trainer {
         self.epoch_cache.as_ref().unwrap().1[within].clone()
     }
 
-    /// The padding mode of this run's batches (training and evaluation alike).
+    /// The padding mode of this run's batches (training and evaluation alike): the configured
+    /// one on this device, except that a family without packed batches (DeBERTa, ModernBERT)
+    /// pads to the longest sequence instead.
     pub fn padding(&self) -> Padding {
-        self.config.padding_on(self.model.device().is_cpu())
+        match self.config.padding_on(self.model.device().is_cpu()) {
+            Padding::Packed if !self.model.supports_packed() => Padding::Longest,
+            p => p,
+        }
     }
 
     /// The batch of `items` in this run's padding mode.
