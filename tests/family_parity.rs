@@ -352,10 +352,59 @@ fn dps_run(name: &str) {
     assert!(j >= 4, "{name}: only {j} DPS matrices");
 }
 
+/// A few vanilla steps: every parameter moves and the loss on the fixture batch falls.
+fn vanilla_run(name: &str) {
+    let dir = fixture(name);
+    let (case, _) = load_case(&dir);
+    let ids = u32s(&case, "input_ids").to_vec2::<u32>().unwrap();
+    let types = u32s(&case, "token_type_ids").to_vec2::<u32>().unwrap();
+    let mask = u32s(&case, "attention_mask").to_vec2::<u32>().unwrap();
+    let items: Vec<Encoded> = (0..ids.len())
+        .map(|i| {
+            let n = mask[i].iter().filter(|&&x| x == 1).count();
+            Encoded {
+                ids: ids[i][..n].to_vec(),
+                type_ids: types[i][..n].to_vec(),
+                label: Label::Class(i % 3),
+            }
+        })
+        .collect();
+    let task = glue::task("mnli").unwrap();
+    let config = TrainConfig {
+        method: Method::Vanilla,
+        batch_size: ids.len(),
+        max_steps: Some(6),
+        learning_rate: 1e-3,
+        lr_scheduler: LrScheduler::Constant,
+        warmup_ratio: 0.0,
+        dropout: dps_tui::config::Dropout::Fixed(0.0),
+        shuffle: false,
+        ..TrainConfig::default()
+    };
+    let train = EncodedDataset { items, task };
+    let mut trainer = Trainer::new(config, task, model(&dir), train, vec![]).unwrap();
+    let before: Vec<Tensor> = trainer
+        .model
+        .params()
+        .iter()
+        .map(|p| p.var.as_tensor().copy().unwrap())
+        .collect();
+    let losses: Vec<f64> = (0..6).map(|_| trainer.train_step().unwrap().0).collect();
+    assert!(losses[5] < losses[0], "{name}: vanilla losses {losses:?}");
+    for (p, was) in trainer.model.params().iter().zip(&before) {
+        assert!(
+            max_diff(p.var.as_tensor(), was) > 0.0,
+            "{name}: {} did not move",
+            p.name
+        );
+    }
+}
+
 fn family(name: &str) {
     assert_parity(name);
     packed_matches_padded(name);
     save_round_trip(name);
+    vanilla_run(name);
     dps_run(name);
 }
 
