@@ -13,7 +13,7 @@ use super::bert_layout::{HeadAct, Layout, TokenTypes};
 use super::classifier::{weight_or_override, ModelDropout, SequenceClassifier};
 pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
 use super::config::BertConfig;
-use super::dropout::{draw_mask, dropout};
+use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
 use super::init::{params_from_tensors, random_params, rename_tensors};
 use super::inputs::{InputLimits, InputShape, ModelInput};
@@ -103,18 +103,6 @@ fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
         "relu" => x.relu(),
         // Exact GELU, `0.5 · x · (1 + erf(x / √2))` (Hugging Face `"gelu"`), fused.
         _ => ops::gelu_erf(x),
-    }
-}
-
-/// Apply dropout when training (`rng` is `Some`) and `p > 0`.
-pub(crate) fn maybe_dropout(
-    x: Tensor,
-    p: f64,
-    rng: &mut Option<&mut ChaCha8Rng>,
-) -> candle_core::Result<Tensor> {
-    match rng {
-        Some(r) if p > 0.0 => dropout(&x, p, r),
-        _ => Ok(x),
     }
 }
 

@@ -16,7 +16,7 @@ use super::deberta_attention::{
     disentangled_attention, pair_mask, split_heads, split_positions, AttentionInputs, RelativeIndex,
 };
 use super::deberta_config::{Activation, DebertaV2Config};
-use super::dropout::{draw_mask, dropout};
+use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
 use super::init::{self, Init, ParamSpec, Specs};
 use super::inputs::{InputLimits, InputShape, ModelInput};
@@ -187,18 +187,6 @@ fn activate(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
         Activation::GeluTanh => x.gelu(),
         Activation::Relu => x.relu(),
         Activation::Tanh => x.tanh(),
-    }
-}
-
-/// Apply dropout when training (`rng` is `Some`) and `p > 0`.
-fn maybe_dropout(
-    x: Tensor,
-    p: f64,
-    rng: &mut Option<&mut ChaCha8Rng>,
-) -> candle_core::Result<Tensor> {
-    match rng {
-        Some(r) if p > 0.0 => dropout(&x, p, r),
-        _ => Ok(x),
     }
 }
 

@@ -33,6 +33,18 @@ pub fn dropout(x: &Tensor, p: f64, rng: &mut ChaCha8Rng) -> candle_core::Result<
     x.mul(&mask)
 }
 
+/// Apply dropout when training (`rng` is `Some`) and `p > 0`.
+pub fn maybe_dropout(
+    x: Tensor,
+    p: f64,
+    rng: &mut Option<&mut ChaCha8Rng>,
+) -> candle_core::Result<Tensor> {
+    match rng {
+        Some(r) if p > 0.0 => dropout(&x, p, r),
+        _ => Ok(x),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,7 +19,7 @@ pub use config::{Activation, ModernBertConfig, Pooling};
 use super::classifier::{
     weight_or_override, ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
-use super::dropout::{draw_mask, dropout};
+use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
 use super::init::{self, Init, ParamSpec, Specs};
 use super::inputs::{InputLimits, InputShape, ModelInput};
@@ -134,18 +134,6 @@ fn activation(x: &Tensor, act: Activation) -> candle_core::Result<Tensor> {
         Activation::GeluTanh => x.gelu(),
         Activation::Relu => x.relu(),
         Activation::Silu => x.silu(),
-    }
-}
-
-/// Apply dropout when training (`rng` is `Some`) and `p > 0`.
-fn maybe_dropout(
-    x: Tensor,
-    p: f64,
-    rng: &mut Option<&mut ChaCha8Rng>,
-) -> candle_core::Result<Tensor> {
-    match rng {
-        Some(r) if p > 0.0 => dropout(&x, p, r),
-        _ => Ok(x),
     }
 }
 
