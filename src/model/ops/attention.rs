@@ -55,27 +55,13 @@ unsafe fn gemm_into(
     lhs: Mat,
     rhs: Mat,
 ) {
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        1,
-        dst_rs,
-        false,
-        lhs.0,
-        lhs.2,
-        lhs.1,
-        rhs.0,
-        rhs.2,
-        rhs.1,
-        0.0,
-        1.0,
-        false,
-        false,
-        false,
-        gemm::Parallelism::None,
-    )
+    let mat = |a: Mat| super::gemm::Mat {
+        ptr: a.0,
+        rs: a.1,
+        cs: a.2,
+    };
+    // SAFETY: forwarded from the caller.
+    unsafe { super::gemm::gemm_one(m, n, k, dst, dst_rs, false, mat(lhs), mat(rhs)) }
 }
 
 /// The sequences laid side by side in the rows of `q`, `k` and `v`.

@@ -7,9 +7,10 @@
 //! destination starts as the broadcast bias), and the backward computes `dx = g · w`,
 //! `dw = gᵀ · x` and `db = Σ_rows g` directly.
 
+use super::gemm::{gemm, Mat};
 use super::simd::simd_kernel;
 use super::{contiguous_f32, rows_per_task};
-use candle_core::{CpuStorage, CustomOp1, CustomOp3, Layout, Result, Shape, Tensor};
+use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
 /// `y = x · wᵀ + b` for `x` `[rows, in]`, `w` `[out, in]`, `b` `[out]`, all contiguous f32.
@@ -58,26 +59,23 @@ impl CustomOp3 for LinearOp {
             // in×out matrix with row stride 1 and column stride in_f, dst is rows×out; all
             // three slices hold exactly those elements and dst aliases neither input.
             unsafe {
-                gemm::gemm(
+                gemm(
                     rows,
                     out_f,
                     in_f,
                     dst.as_mut_ptr(),
-                    1,
                     out_f as isize,
                     true,
-                    x.as_ptr(),
-                    1,
-                    in_f as isize,
-                    w.as_ptr(),
-                    in_f as isize,
-                    1,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    gemm::Parallelism::Rayon(rayon::current_num_threads()),
+                    Mat {
+                        ptr: x.as_ptr(),
+                        rs: in_f as isize,
+                        cs: 1,
+                    },
+                    Mat {
+                        ptr: w.as_ptr(),
+                        rs: 1,
+                        cs: in_f as isize,
+                    },
                 );
             }
         }
@@ -93,8 +91,18 @@ impl CustomOp3 for LinearOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let dx = grad.matmul(w)?;
-        let dw = grad.t()?.matmul(x)?;
+        let dx = grad.apply_op2_no_bwd(
+            w,
+            &ProductOp {
+                lhs_transposed: false,
+            },
+        )?;
+        let dw = grad.apply_op2_no_bwd(
+            x,
+            &ProductOp {
+                lhs_transposed: true,
+            },
+        )?;
         let db = column_sums(&grad)?;
         Ok((Some(dx), Some(dw), Some(db)))
     }
@@ -135,5 +143,72 @@ impl CustomOp1 for ColumnSumOp {
             .enumerate()
             .for_each(|(task, out)| add_column_block(out, g, rows, cols, task * COLS_PER_TASK));
         Ok((CpuStorage::F32(sums), Shape::from(cols)))
+    }
+}
+
+/// `lhs · rhs` (`lhs` `[m, k]`) or `lhsᵀ · rhs` (`lhs` `[k, m]`) for contiguous 2-D f32 `lhs`
+/// and `rhs` `[k, n]`: the two products of the linear layer's backward pass, `dx = g · w` and
+/// `dw = gᵀ · x`, with the transpose read through strides rather than copied.
+struct ProductOp {
+    lhs_transposed: bool,
+}
+
+impl CustomOp2 for ProductOp {
+    fn name(&self) -> &'static str {
+        "linear-grad-product"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let a = contiguous_f32(s1, l1, name, "lhs")?;
+        let b = contiguous_f32(s2, l2, name, "rhs")?;
+        let (r1, c1) = l1.shape().dims2()?;
+        let (k, n) = l2.shape().dims2()?;
+        let (m, k1, lhs) = if self.lhs_transposed {
+            let lhs = Mat {
+                ptr: a.as_ptr(),
+                rs: 1,
+                cs: c1 as isize,
+            };
+            (c1, r1, lhs)
+        } else {
+            let lhs = Mat {
+                ptr: a.as_ptr(),
+                rs: c1 as isize,
+                cs: 1,
+            };
+            (r1, c1, lhs)
+        };
+        if k1 != k {
+            candle_core::bail!("{name}: {:?} and {:?} do not fit", l1.dims(), l2.dims());
+        }
+        let mut dst = vec![0f32; m * n];
+        if k > 0 {
+            // SAFETY: lhs covers the m×k matrix its strides describe in `a`, rhs the k×n
+            // matrix `b`, and dst is a fresh m×n buffer.
+            unsafe {
+                gemm(
+                    m,
+                    n,
+                    k,
+                    dst.as_mut_ptr(),
+                    n as isize,
+                    false,
+                    lhs,
+                    Mat {
+                        ptr: b.as_ptr(),
+                        rs: n as isize,
+                        cs: 1,
+                    },
+                );
+            }
+        }
+        Ok((CpuStorage::F32(dst), Shape::from((m, n))))
     }
 }

@@ -14,6 +14,7 @@
 
 mod attention;
 mod gelu;
+pub(crate) mod gemm;
 mod layer_norm;
 mod linear;
 mod math;
