@@ -1,16 +1,16 @@
-//! The matrix products of the fused linear layer, forward and backward: one function over
-//! strided f32 matrices, split over the current rayon pool.
+//! The matrix products of the fused linear layer (forward, and the backward's `dx = g·w` and
+//! `dw = gᵀ·x`) and of the attention core: one function over strided f32 matrices.
 //!
-//! The pure-Rust `gemm` crate runs each product; it takes row and column strides, so
-//! transposed operands are read in place, never copied.
+//! The pure-Rust `gemm` crate runs each product; it takes row and column strides, so transposed
+//! operands are read in place, never copied. [`gemm`] hands the whole product to the crate's
+//! own split over the current rayon pool, [`gemm_one`] runs it on the calling thread. The crate
+//! splits the result, never the inner dimension, so results do not depend on the number of
+//! threads (a test checks 1, 2 and 3 threads bit for bit).
 //!
-//! Threading: a product is cut into blocks of about 256 rows (or columns, when the result has
-//! fewer rows than columns), each block one single-threaded call handed to rayon, rather than
-//! the whole product going to the gemm crate's own rayon split. The cut depends only on the
-//! shape, so results do not depend on the number of threads (a test checks 1, 2 and 3 threads
-//! bit for bit).
-
-use rayon::prelude::*;
+//! Measured against the alternatives on the 2-core benchmark machine (whole MiniLM 16×128
+//! steps, alternating runs; README, Performance): cutting each product into fixed blocks of
+//! rows run as single-threaded calls was no faster (median ratio 1.01 over 10 pairs), and
+//! BLIS 0.9 (`bli_sgemm`, zen3 kernels) in place of the crate was no faster either (1.003).
 
 /// A strided f32 matrix operand: element `(i, j)` is at `ptr + i·rs + j·cs`.
 #[derive(Clone, Copy)]
@@ -18,45 +18,6 @@ pub(crate) struct Mat {
     pub ptr: *const f32,
     pub rs: isize,
     pub cs: isize,
-}
-
-// SAFETY: `Mat` is only read, by tasks that all read the same immutable data.
-unsafe impl Send for Mat {}
-// SAFETY: as above.
-unsafe impl Sync for Mat {}
-
-/// A destination pointer shared by the tasks of one product; each writes its own block.
-#[derive(Clone, Copy)]
-struct Dst(*mut f32);
-// SAFETY: the blocks of one product are disjoint.
-unsafe impl Send for Dst {}
-// SAFETY: as above.
-unsafe impl Sync for Dst {}
-
-impl Dst {
-    fn get(self) -> *mut f32 {
-        self.0
-    }
-}
-
-/// Rows (or columns) per block are a multiple of this, so that every block but the last fills
-/// whole register tiles.
-const BLOCK_ALIGN: usize = 16;
-
-/// About this many rows (or columns) per block: large enough that re-packing the other operand
-/// for each block costs little, small enough to keep 2 to 8 threads busy on a GLUE batch.
-const BLOCK_TARGET: usize = 256;
-
-/// How a dimension of `len` is cut: `(number of blocks, size of each but the last)`. The count
-/// depends on `len` only, never on the thread count; above one block it is even, so that two
-/// threads get the same share.
-fn blocks(len: usize) -> (usize, usize) {
-    let mut n = len.div_ceil(BLOCK_TARGET).max(1);
-    if n > 1 && n % 2 == 1 {
-        n += 1;
-    }
-    let per = len.div_ceil(n).div_ceil(BLOCK_ALIGN) * BLOCK_ALIGN;
-    (len.div_ceil(per.max(1)), per.max(1))
 }
 
 /// `dst (m×n, row stride dst_rs, column stride 1) (+)= lhs (m×k) · rhs (k×n)`; with
@@ -80,38 +41,20 @@ pub(crate) unsafe fn gemm(
     if m == 0 || n == 0 {
         return;
     }
-    let dst = Dst(dst);
-    let split_rows = m >= n;
-    let len = if split_rows { m } else { n };
-    let (blocks, per) = blocks(len);
-    if blocks == 1 {
-        // SAFETY: forwarded from the caller.
-        unsafe { gemm_one(m, n, k, dst.get(), dst_rs, accumulate, lhs, rhs) };
-        return;
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        call(
+            m,
+            n,
+            k,
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            rhs,
+            ::gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        )
     }
-    (0..blocks).into_par_iter().for_each(|i| {
-        let start = i * per;
-        let size = per.min(len - start);
-        // SAFETY: block `i` covers rows (or columns) `start..start + size` of `dst` and reads
-        // the matching rows of `lhs` (or columns of `rhs`); blocks are disjoint.
-        unsafe {
-            if split_rows {
-                let lhs = Mat {
-                    ptr: lhs.ptr.offset(start as isize * lhs.rs),
-                    ..lhs
-                };
-                let d = dst.get().offset(start as isize * dst_rs);
-                gemm_one(size, n, k, d, dst_rs, accumulate, lhs, rhs);
-            } else {
-                let rhs = Mat {
-                    ptr: rhs.ptr.offset(start as isize * rhs.cs),
-                    ..rhs
-                };
-                let d = dst.get().add(start);
-                gemm_one(m, size, k, d, dst_rs, accumulate, lhs, rhs);
-            }
-        }
-    });
 }
 
 /// [`gemm`] on the calling thread only (for callers that split the work themselves).
@@ -128,6 +71,38 @@ pub(crate) unsafe fn gemm_one(
     accumulate: bool,
     lhs: Mat,
     rhs: Mat,
+) {
+    // SAFETY: forwarded from the caller.
+    unsafe {
+        call(
+            m,
+            n,
+            k,
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            rhs,
+            ::gemm::Parallelism::None,
+        )
+    }
+}
+
+/// The gemm crate's product with the given parallelism.
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn call(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    parallelism: ::gemm::Parallelism,
 ) {
     // SAFETY: forwarded from the caller; the gemm crate takes column stride then row
     // stride, and with `read_dst == false` it ignores what `dst` holds.
@@ -151,7 +126,7 @@ pub(crate) unsafe fn gemm_one(
             false,
             false,
             false,
-            ::gemm::Parallelism::None,
+            parallelism,
         )
     }
 }
@@ -238,21 +213,9 @@ mod tests {
     }
 
     #[test]
-    fn blocks_cover_the_dimension_and_do_not_depend_on_threads() {
-        for len in [1, 15, 16, 255, 256, 257, 850, 2048, 2049] {
-            let (n, per) = blocks(len);
-            assert!(per % BLOCK_ALIGN == 0 && (n - 1) * per < len && n * per >= len, "{len}");
-            assert!(n == 1 || n % 2 == 0, "{len}: {n} blocks");
-        }
-        assert_eq!(blocks(2048), (8, 256));
-    }
-
-    #[test]
     fn products_are_right_and_do_not_depend_on_the_thread_count() {
-        // Tall (rows cut into blocks) and wide (columns cut) results, one block, sizes that are
-        // not multiples of the blocks, plain and transposed operands, overwrite and accumulate.
-        assert_eq!(blocks(600), (4, 160));
-        assert_eq!(blocks(33), (1, 48));
+        // Tall and wide results, a tiny one, a long inner dimension, plain and transposed
+        // operands, overwrite and accumulate.
         for &(m, n, k) in &[(600, 33, 45), (33, 600, 45), (5, 3, 200), (530, 300, 530)] {
             let a = data(m * k, 1);
             let b = data(k * n, 2);
