@@ -15,6 +15,7 @@
 //! backward pass.
 
 use super::contiguous_f32;
+use super::gemm::{gemm, Mat, Threads};
 use super::softmax::{masked_softmax_rows, softmax_bwd_rows};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
@@ -34,34 +35,6 @@ impl SharedMut {
     fn get(self) -> *mut f32 {
         self.0
     }
-}
-
-/// Strided matrix operand: `ptr`, row stride, column stride.
-#[derive(Clone, Copy)]
-struct Mat(*const f32, isize, isize);
-
-/// `dst (m×n, row stride dst_rs) = lhs (m×k) · rhs (k×n)`, single-threaded.
-///
-/// # Safety
-/// Every operand must cover the elements its strides describe; `dst` aliases neither input
-/// and no other thread writes those elements.
-#[allow(clippy::too_many_arguments)]
-unsafe fn gemm_into(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: isize,
-    lhs: Mat,
-    rhs: Mat,
-) {
-    let mat = |a: Mat| super::gemm::Mat {
-        ptr: a.0,
-        rs: a.1,
-        cs: a.2,
-    };
-    // SAFETY: forwarded from the caller.
-    unsafe { super::gemm::gemm_one(m, n, k, dst, dst_rs, false, mat(lhs), mat(rhs)) }
 }
 
 /// The sequences laid side by side in the rows of `q`, `k` and `v`.
@@ -280,9 +253,19 @@ impl CustomOp3 for AttentionOp {
                 // block; ctx columns [head·d, head·d + d) of the sequence's rows are written
                 // by this task only.
                 unsafe {
-                    let qm = Mat(q.as_ptr().add(off), hs, 1);
-                    let kt = Mat(k.as_ptr().add(off), 1, hs);
-                    gemm_into(n, n, d, p.as_mut_ptr(), n as isize, qm, kt);
+                    let qm = Mat::new(q.as_ptr().add(off), hs, 1);
+                    let kt = Mat::new(k.as_ptr().add(off), 1, hs);
+                    gemm(
+                        n,
+                        n,
+                        d,
+                        p.as_mut_ptr(),
+                        n as isize,
+                        false,
+                        qm,
+                        kt,
+                        Threads::Caller,
+                    );
                 }
                 masked_softmax_rows(p, mask, scale);
                 let pd: &[f32] = match &self.dropout {
@@ -294,9 +277,19 @@ impl CustomOp3 for AttentionOp {
                 };
                 // SAFETY: as above.
                 unsafe {
-                    let pm = Mat(pd.as_ptr(), n as isize, 1);
-                    let vm = Mat(v.as_ptr().add(off), hs, 1);
-                    gemm_into(n, d, n, ctx_ptr.get().add(off), hs, pm, vm);
+                    let pm = Mat::new(pd.as_ptr(), n as isize, 1);
+                    let vm = Mat::new(v.as_ptr().add(off), hs, 1);
+                    gemm(
+                        n,
+                        d,
+                        n,
+                        ctx_ptr.get().add(off),
+                        hs,
+                        false,
+                        pm,
+                        vm,
+                        Threads::Caller,
+                    );
                 }
             });
         *self.probs.lock().expect("attention probs lock") = Some(Arc::new(probs));
@@ -374,13 +367,33 @@ impl CustomOp3 for AttentionOp {
                                 // task's scratch; each task writes only its head's columns of
                                 // dq, dk and dv for its sequence's rows.
                                 unsafe {
-                                    let gm = Mat(g.as_ptr().add(off), hs, 1);
+                                    let gm = Mat::new(g.as_ptr().add(off), hs, 1);
                                     // dP = dctx · vᵀ
-                                    let vt = Mat(v.as_ptr().add(off), 1, hs);
-                                    gemm_into(n, n, d, ds.as_mut_ptr(), ls, gm, vt);
+                                    let vt = Mat::new(v.as_ptr().add(off), 1, hs);
+                                    gemm(
+                                        n,
+                                        n,
+                                        d,
+                                        ds.as_mut_ptr(),
+                                        ls,
+                                        false,
+                                        gm,
+                                        vt,
+                                        Threads::Caller,
+                                    );
                                     // dv = P_droppedᵀ · dctx
-                                    let pt = Mat(pdrop.as_ptr(), 1, ls);
-                                    gemm_into(n, d, n, dv_p.get().add(off), hs, pt, gm);
+                                    let pt = Mat::new(pdrop.as_ptr(), 1, ls);
+                                    gemm(
+                                        n,
+                                        d,
+                                        n,
+                                        dv_p.get().add(off),
+                                        hs,
+                                        false,
+                                        pt,
+                                        gm,
+                                        Threads::Caller,
+                                    );
                                 }
                                 if let Some(m) = m {
                                     for (x, &mv) in ds.iter_mut().zip(m) {
@@ -391,13 +404,33 @@ impl CustomOp3 for AttentionOp {
                                 softmax_bwd_rows(ds, p, n, scale);
                                 // SAFETY: as above.
                                 unsafe {
-                                    let dsm = Mat(ds.as_ptr(), ls, 1);
-                                    let dst = Mat(ds.as_ptr(), 1, ls);
+                                    let dsm = Mat::new(ds.as_ptr(), ls, 1);
+                                    let dst = Mat::new(ds.as_ptr(), 1, ls);
                                     // dq = dS · k ; dk = dSᵀ · q
-                                    let km = Mat(k.as_ptr().add(off), hs, 1);
-                                    let qm = Mat(q.as_ptr().add(off), hs, 1);
-                                    gemm_into(n, d, n, dq_p.get().add(off), hs, dsm, km);
-                                    gemm_into(n, d, n, dk_p.get().add(off), hs, dst, qm);
+                                    let km = Mat::new(k.as_ptr().add(off), hs, 1);
+                                    let qm = Mat::new(q.as_ptr().add(off), hs, 1);
+                                    gemm(
+                                        n,
+                                        d,
+                                        n,
+                                        dq_p.get().add(off),
+                                        hs,
+                                        false,
+                                        dsm,
+                                        km,
+                                        Threads::Caller,
+                                    );
+                                    gemm(
+                                        n,
+                                        d,
+                                        n,
+                                        dk_p.get().add(off),
+                                        hs,
+                                        false,
+                                        dst,
+                                        qm,
+                                        Threads::Caller,
+                                    );
                                 }
                             },
                         );

@@ -3,7 +3,8 @@
 //!
 //! The pure-Rust `gemm` crate runs each product; it takes row and column strides, so transposed
 //! operands are read in place, never copied. [`gemm`] hands the whole product to the crate's
-//! own split over the current rayon pool, [`gemm_one`] runs it on the calling thread. The crate
+//! own split over the current rayon pool ([`Threads::Pool`]) or runs it on the calling thread
+//! ([`Threads::Caller`]). The crate
 //! splits the result, never the inner dimension, so results do not depend on the number of
 //! threads (a test checks 1, 2 and 3 threads bit for bit).
 //!
@@ -20,9 +21,24 @@ pub(crate) struct Mat {
     pub cs: isize,
 }
 
+impl Mat {
+    /// The operand at `ptr` with row stride `rs` and column stride `cs`.
+    pub(crate) const fn new(ptr: *const f32, rs: isize, cs: isize) -> Self {
+        Mat { ptr, rs, cs }
+    }
+}
+
+/// Where a product runs.
+#[derive(Clone, Copy)]
+pub(crate) enum Threads {
+    /// Split by the gemm crate over the current rayon pool.
+    Pool,
+    /// On the calling thread only (for callers that split the work themselves).
+    Caller,
+}
+
 /// `dst (m×n, row stride dst_rs, column stride 1) (+)= lhs (m×k) · rhs (k×n)`; with
 /// `accumulate` the product is added to what `dst` holds, otherwise it overwrites it.
-/// Split over the current rayon pool (see the module docs).
 ///
 /// # Safety
 /// Every operand must cover the elements its strides describe; `dst` aliases neither input
@@ -37,73 +53,12 @@ pub(crate) unsafe fn gemm(
     accumulate: bool,
     lhs: Mat,
     rhs: Mat,
+    threads: Threads,
 ) {
-    if m == 0 || n == 0 {
-        return;
-    }
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        call(
-            m,
-            n,
-            k,
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            rhs,
-            ::gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        )
-    }
-}
-
-/// [`gemm`] on the calling thread only (for callers that split the work themselves).
-///
-/// # Safety
-/// As for [`gemm`].
-#[allow(clippy::too_many_arguments)]
-pub(crate) unsafe fn gemm_one(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: isize,
-    accumulate: bool,
-    lhs: Mat,
-    rhs: Mat,
-) {
-    // SAFETY: forwarded from the caller.
-    unsafe {
-        call(
-            m,
-            n,
-            k,
-            dst,
-            dst_rs,
-            accumulate,
-            lhs,
-            rhs,
-            ::gemm::Parallelism::None,
-        )
-    }
-}
-
-/// The gemm crate's product with the given parallelism.
-///
-/// # Safety
-/// As for [`gemm`].
-#[allow(clippy::too_many_arguments)]
-unsafe fn call(
-    m: usize,
-    n: usize,
-    k: usize,
-    dst: *mut f32,
-    dst_rs: isize,
-    accumulate: bool,
-    lhs: Mat,
-    rhs: Mat,
-    parallelism: ::gemm::Parallelism,
-) {
+    let parallelism = match threads {
+        Threads::Pool => ::gemm::Parallelism::Rayon(rayon::current_num_threads()),
+        Threads::Caller => ::gemm::Parallelism::None,
+    };
     // SAFETY: forwarded from the caller; the gemm crate takes column stride then row
     // stride, and with `read_dst == false` it ignores what `dst` holds.
     unsafe {
@@ -196,16 +151,9 @@ mod tests {
                     dst.as_mut_ptr(),
                     n as isize,
                     accumulate,
-                    Mat {
-                        ptr: a.as_ptr(),
-                        rs: ars as isize,
-                        cs: acs as isize,
-                    },
-                    Mat {
-                        ptr: b.as_ptr(),
-                        rs: brs as isize,
-                        cs: bcs as isize,
-                    },
+                    Mat::new(a.as_ptr(), ars as isize, acs as isize),
+                    Mat::new(b.as_ptr(), brs as isize, bcs as isize),
+                    Threads::Pool,
                 )
             }
         });

@@ -7,7 +7,7 @@
 //! destination starts as the broadcast bias), and the backward computes `dx = g · w`,
 //! `dw = gᵀ · x` and `db = Σ_rows g` directly.
 
-use super::gemm::{gemm, Mat};
+use super::gemm::{gemm, Mat, Threads};
 use super::simd::simd_kernel;
 use super::{contiguous_f32, rows_per_task};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
@@ -66,16 +66,9 @@ impl CustomOp3 for LinearOp {
                     dst.as_mut_ptr(),
                     out_f as isize,
                     true,
-                    Mat {
-                        ptr: x.as_ptr(),
-                        rs: in_f as isize,
-                        cs: 1,
-                    },
-                    Mat {
-                        ptr: w.as_ptr(),
-                        rs: 1,
-                        cs: in_f as isize,
-                    },
+                    Mat::new(x.as_ptr(), in_f as isize, 1),
+                    Mat::new(w.as_ptr(), 1, in_f as isize),
+                    Threads::Pool,
                 );
             }
         }
@@ -171,18 +164,10 @@ impl CustomOp2 for ProductOp {
         let (r1, c1) = l1.shape().dims2()?;
         let (k, n) = l2.shape().dims2()?;
         let (m, k1, lhs) = if self.lhs_transposed {
-            let lhs = Mat {
-                ptr: a.as_ptr(),
-                rs: 1,
-                cs: c1 as isize,
-            };
+            let lhs = Mat::new(a.as_ptr(), 1, c1 as isize);
             (c1, r1, lhs)
         } else {
-            let lhs = Mat {
-                ptr: a.as_ptr(),
-                rs: c1 as isize,
-                cs: 1,
-            };
+            let lhs = Mat::new(a.as_ptr(), c1 as isize, 1);
             (r1, c1, lhs)
         };
         if k1 != k {
@@ -201,11 +186,8 @@ impl CustomOp2 for ProductOp {
                     n as isize,
                     false,
                     lhs,
-                    Mat {
-                        ptr: b.as_ptr(),
-                        rs: n as isize,
-                        cs: 1,
-                    },
+                    Mat::new(b.as_ptr(), n as isize, 1),
+                    Threads::Pool,
                 );
             }
         }
