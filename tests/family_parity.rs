@@ -248,16 +248,13 @@ fn save_round_trip(name: &str) {
     assert!(max_diff(&logits, &case["logits"]) <= TOL);
 }
 
-/// A DPS-dense run of three stages with the strict freeze: in the selection stage every DPS
-/// matrix keeps ceil(N·(1-p)) elements, and exactly those move.
-fn dps_run(name: &str) {
-    let dir = fixture(name);
-    let (case, _) = load_case(&dir);
-    let m = model(&dir);
-    let ids = u32s(&case, "input_ids").to_vec2::<u32>().unwrap();
-    let types = u32s(&case, "token_type_ids").to_vec2::<u32>().unwrap();
-    let mask = u32s(&case, "attention_mask").to_vec2::<u32>().unwrap();
-    let items: Vec<Encoded> = (0..ids.len() * 4)
+/// The fixture batch's sequences (real tokens only) as training items, the whole batch
+/// `copies` times over, labelled 0, 1, 2, 0, … in order.
+fn fixture_items(case: &HashMap<String, Tensor>, copies: usize) -> Vec<Encoded> {
+    let ids = u32s(case, "input_ids").to_vec2::<u32>().unwrap();
+    let types = u32s(case, "token_type_ids").to_vec2::<u32>().unwrap();
+    let mask = u32s(case, "attention_mask").to_vec2::<u32>().unwrap();
+    (0..ids.len() * copies)
         .map(|j| {
             let i = j % ids.len();
             let n = mask[i].iter().filter(|&&x| x == 1).count();
@@ -267,7 +264,25 @@ fn dps_run(name: &str) {
                 label: Label::Class(j % 3),
             }
         })
-        .collect();
+        .collect()
+}
+
+/// Copies of every parameter's current value, in `params()` order.
+fn param_copies(model: &Model) -> Vec<Tensor> {
+    model
+        .params()
+        .iter()
+        .map(|p| p.var.as_tensor().copy().unwrap())
+        .collect()
+}
+
+/// A DPS-dense run of three stages with the strict freeze: in the selection stage every DPS
+/// matrix keeps ceil(N·(1-p)) elements, and exactly those move.
+fn dps_run(name: &str) {
+    let dir = fixture(name);
+    let (case, _) = load_case(&dir);
+    let m = model(&dir);
+    let items = fixture_items(&case, 4);
     let task = glue::task("mnli").unwrap();
     let train = EncodedDataset { items, task };
     let config = TrainConfig {
@@ -296,12 +311,7 @@ fn dps_run(name: &str) {
     for _ in 0..4 {
         trainer.train_step().unwrap();
     }
-    let before: Vec<Tensor> = trainer
-        .model
-        .params()
-        .iter()
-        .map(|p| p.var.as_tensor().copy().unwrap())
-        .collect();
+    let before = param_copies(&trainer.model);
     for _ in 0..4 {
         let (loss, _) = trainer.train_step().unwrap();
         assert!(loss.is_finite());
@@ -356,23 +366,11 @@ fn dps_run(name: &str) {
 fn vanilla_run(name: &str) {
     let dir = fixture(name);
     let (case, _) = load_case(&dir);
-    let ids = u32s(&case, "input_ids").to_vec2::<u32>().unwrap();
-    let types = u32s(&case, "token_type_ids").to_vec2::<u32>().unwrap();
-    let mask = u32s(&case, "attention_mask").to_vec2::<u32>().unwrap();
-    let items: Vec<Encoded> = (0..ids.len())
-        .map(|i| {
-            let n = mask[i].iter().filter(|&&x| x == 1).count();
-            Encoded {
-                ids: ids[i][..n].to_vec(),
-                type_ids: types[i][..n].to_vec(),
-                label: Label::Class(i % 3),
-            }
-        })
-        .collect();
+    let items = fixture_items(&case, 1);
     let task = glue::task("mnli").unwrap();
     let config = TrainConfig {
         method: Method::Vanilla,
-        batch_size: ids.len(),
+        batch_size: items.len(),
         max_steps: Some(6),
         learning_rate: 1e-3,
         lr_scheduler: LrScheduler::Constant,
@@ -383,12 +381,7 @@ fn vanilla_run(name: &str) {
     };
     let train = EncodedDataset { items, task };
     let mut trainer = Trainer::new(config, task, model(&dir), train, vec![]).unwrap();
-    let before: Vec<Tensor> = trainer
-        .model
-        .params()
-        .iter()
-        .map(|p| p.var.as_tensor().copy().unwrap())
-        .collect();
+    let before = param_copies(&trainer.model);
     let losses: Vec<f64> = (0..6).map(|_| trainer.train_step().unwrap().0).collect();
     assert!(losses[5] < losses[0], "{name}: vanilla losses {losses:?}");
     for (p, was) in trainer.model.params().iter().zip(&before) {
