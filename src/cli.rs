@@ -114,6 +114,13 @@ pub enum Cmd {
         /// The method the others are compared with.
         #[arg(long, default_value = "vanilla")]
         baseline: String,
+        /// Also read another tool's results from a JSON-lines file, one finished run a line:
+        /// {"source": "pytorch", "task": "mrpc", "method": "vanilla", "seed": 42,
+        /// "metrics": {"combined_score": 0.81}, "config": {"dropout": "0.1"}}. They form
+        /// groups of their own (key `source`) and are paired only with their own source's
+        /// baseline. Repeatable.
+        #[arg(long = "import", value_name = "FILE")]
+        imports: Vec<PathBuf>,
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
@@ -237,7 +244,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             root,
             json,
             baseline,
-        }) => report(&root, json, &baseline),
+            imports,
+        }) => report(&root, json, &baseline, &imports),
         Some(Cmd::Replay { run }) => replay(&run),
         Some(Cmd::Parity { reference, device }) => {
             dps_tui::parity::run(&reference, &device)?;
@@ -634,16 +642,19 @@ fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn report(root: &Path, json: bool, baseline: &str) -> Result<i32> {
+fn report(root: &Path, json: bool, baseline: &str, imports: &[PathBuf]) -> Result<i32> {
     if !root.is_dir() {
         bail!(
             "{}: no such folder. Fix: pass the folder that holds the run folders (default runs/)",
             root.display()
         );
     }
-    let (runs, skipped) = dps_tui::runs::report::collect(root);
+    let (mut runs, skipped) = dps_tui::runs::report::collect(root);
     for (dir, why) in &skipped {
         eprintln!("left out {}: {why}", dir.display());
+    }
+    for file in imports {
+        runs.extend(dps_tui::runs::imported::read(file)?);
     }
     if runs.is_empty() {
         bail!(

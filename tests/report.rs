@@ -78,6 +78,57 @@ fn report_groups_finished_runs_and_pairs_seeds() {
     assert!(text.contains("| demo | dps-dense |"), "{text}");
     assert!(text.contains("dps-dense − vanilla"), "{text}");
 
+    // Another tool's results, imported: groups of their own, paired within their source.
+    let torch = tmp.path().join("torch.jsonl");
+    std::fs::write(
+        &torch,
+        "{\"source\":\"pytorch\",\"task\":\"demo\",\"method\":\"vanilla\",\"seed\":1,\"metrics\":{\"accuracy\":0.5}}\n\
+         {\"source\":\"pytorch\",\"task\":\"demo\",\"method\":\"dps-dense\",\"seed\":1,\"metrics\":{\"accuracy\":0.75}}\n",
+    )
+    .unwrap();
+    let o = Command::new(bin)
+        .args(["report", "--json", "--import"])
+        .arg(&torch)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = r["groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 4, "{r}");
+    let torch_groups: Vec<&Value> = groups
+        .iter()
+        .filter(|g| g["keys"]["source"] == "pytorch")
+        .collect();
+    assert_eq!(torch_groups.len(), 2, "{r}");
+    let comps = r["comparisons"].as_array().unwrap();
+    assert_eq!(comps.len(), 2, "{r}");
+    let torch_comp = comps
+        .iter()
+        .find(|c| c["keys"]["source"] == "pytorch")
+        .unwrap();
+    assert_eq!(torch_comp["n_pairs"], 1);
+    assert!((torch_comp["mean_diff"].as_f64().unwrap() - 0.25).abs() < 1e-12);
+    let own_comp = comps
+        .iter()
+        .find(|c| c["keys"]["source"] == "dps-tui")
+        .unwrap();
+    assert!((own_comp["mean_diff"].as_f64().unwrap() - diff).abs() < 1e-12);
+
+    std::fs::write(&torch, "{\"source\":\"pytorch\"}\n").unwrap();
+    let bad = Command::new(bin)
+        .args(["report", "--import"])
+        .arg(&torch)
+        .arg(&root)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("torch.jsonl, line 1") && err.contains("Fix:"),
+        "{err}"
+    );
+
     let none = Command::new(bin)
         .arg("report")
         .arg(tmp.path().join("nothing"))
@@ -85,4 +136,84 @@ fn report_groups_finished_runs_and_pairs_seeds() {
         .unwrap();
     assert!(!none.status.success());
     assert!(String::from_utf8_lossy(&none.stderr).contains("no such folder"));
+}
+
+/// `scripts/torch-seeds.sh --collect` turns the logs of `torch_finetune.py` into the lines
+/// `report --import` reads: metric names mapped to dps-tui's, a dropout left to the model
+/// filled from its config, unfinished logs left out.
+#[test]
+fn torch_logs_become_an_importable_results_file() {
+    let shared = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared");
+    if !shared.join("baseline/torch_finetune.py").is_file() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "../shared is required in CI"
+        );
+        eprintln!("SKIPPED: ../shared not found");
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("torch");
+    std::fs::create_dir_all(&out).unwrap();
+    let summary = |method: &str, dropout: &str, score: f64| {
+        format!(
+            "step 690 loss 0.5\nSUMMARY {{\"mode\": \"train\", \"task\": \"mrpc\", \"method\": \"{method}\", \
+             \"seed\": 42, \"max_steps\": 690, \"batch_size\": 16, \"lr\": 2e-05, \"p\": 0.3, \
+             \"update_ratio\": 0.05, \"dropout\": {dropout}, \"final\": {{\"accuracy\": 0.75, \
+             \"f1\": 0.85, \"acc_and_f1\": {score}}}}}\n"
+        )
+    };
+    std::fs::write(
+        out.join("mrpc-vanilla-s42.log"),
+        summary("vanilla", "null", 0.8),
+    )
+    .unwrap();
+    std::fs::write(
+        out.join("mrpc-dps-dense-s42.log"),
+        summary("dps-dense", "0.0", 0.9),
+    )
+    .unwrap();
+    std::fs::write(out.join("mrpc-vanilla-s43.log.part"), "step 1 loss 0.7\n").unwrap();
+    std::fs::write(out.join("mrpc-vanilla-s44.log"), "step 1 loss 0.7\n").unwrap();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch-seeds.sh");
+    let o = Command::new("bash")
+        .arg(&script)
+        .args(["--collect", "--out"])
+        .arg(&out)
+        .arg("--shared")
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let lines: Vec<Value> = std::fs::read_to_string(out.join("results.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    let vanilla = lines.iter().find(|l| l["method"] == "vanilla").unwrap();
+    assert_eq!(vanilla["metrics"]["combined_score"], 0.8);
+    assert_eq!(vanilla["config"]["dropout"], "0.1", "the model's dropout");
+    let dps = lines.iter().find(|l| l["method"] == "dps-dense").unwrap();
+    assert_eq!(dps["config"]["dropout"], "0.0");
+
+    let empty = tmp.path().join("no-runs");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_dps-tui"))
+        .args(["report", "--json", "--import"])
+        .arg(out.join("results.jsonl"))
+        .arg(&empty)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let c = &r["comparisons"][0];
+    assert_eq!(
+        (c["method"].as_str(), c["n_pairs"].as_u64()),
+        (Some("dps-dense"), Some(1))
+    );
+    assert!(
+        (c["mean_diff"].as_f64().unwrap() - 0.1).abs() < 1e-12,
+        "{r}"
+    );
 }

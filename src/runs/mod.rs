@@ -4,6 +4,7 @@
 
 pub mod checkpoint;
 pub mod event_log;
+pub mod imported;
 pub mod report;
 pub mod run_dir;
 pub mod stats;

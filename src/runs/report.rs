@@ -50,8 +50,12 @@ pub struct RunResult {
     /// The task's main metric name and its final value.
     pub metric: String,
     pub value: f64,
-    /// Every configuration key with its value as text.
+    /// Every configuration key with its value as text (with `source`: `dps-tui` for a run
+    /// folder, the other tool's name for an imported run).
     pub config: BTreeMap<String, String>,
+    /// Read from another tool's results ([`super::imported`]): a key its configuration leaves
+    /// out is unknown, not different.
+    pub imported: bool,
 }
 
 /// The statistics of one group's main metric.
@@ -128,6 +132,8 @@ fn result_of(record: &RunRecord) -> Result<RunResult, String> {
     let value = s
         .final_metric
         .ok_or_else(|| format!("no `{metric}` in the final metrics"))?;
+    let mut config = s.config.clone();
+    config.insert("source".into(), super::imported::OWN_SOURCE.into());
     Ok(RunResult {
         path: s.path.clone(),
         task: s.task.clone(),
@@ -135,7 +141,8 @@ fn result_of(record: &RunRecord) -> Result<RunResult, String> {
         seed: s.seed.ok_or("no seed in the configuration")?,
         metric,
         value,
-        config: s.config.clone(),
+        config,
+        imported: false,
     })
 }
 
@@ -146,7 +153,11 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
         differing
             .iter()
             .filter(|k| !skip.contains(&k.as_str()))
-            .map(|k| (k.clone(), r.config.get(k).cloned().unwrap_or_default()))
+            .map(|k| {
+                let unknown = if r.imported { "?" } else { "" };
+                let v = r.config.get(k).map_or(unknown, |v| v.as_str());
+                (k.clone(), v.to_string())
+            })
             .collect()
     };
     // (task, method, keys) → runs, in a stable order.
@@ -234,13 +245,19 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
     }
 }
 
-/// Configuration keys (other than the ignored ones) whose values are not all equal.
+/// Configuration keys (other than the ignored ones) whose values are not all equal. An
+/// imported run without the key does not count (its value is unknown); a run folder without it
+/// does (the key did not exist when it ran).
 fn differing_keys(runs: &[RunResult]) -> Vec<String> {
     let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
     all.into_iter()
         .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
         .filter(|k| {
-            let vals: BTreeSet<Option<&String>> = runs.iter().map(|r| r.config.get(*k)).collect();
+            let vals: BTreeSet<Option<&String>> = runs
+                .iter()
+                .filter(|r| !r.imported || r.config.contains_key(*k))
+                .map(|r| r.config.get(*k))
+                .collect();
             vals.len() > 1
         })
         .cloned()
@@ -339,6 +356,7 @@ mod tests {
             metric: "accuracy".into(),
             value,
             config,
+            imported: false,
         }
     }
 
@@ -398,6 +416,70 @@ mod tests {
         assert_eq!(r.comparisons.len(), 2);
         assert!(diffs.iter().any(|d| (d - 0.1).abs() < 1e-12));
         assert!(diffs.iter().any(|d| (d + 0.1).abs() < 1e-12));
+    }
+
+    #[test]
+    fn imported_runs_group_and_pair_within_their_source() {
+        let mut runs = vec![
+            run(
+                "mrpc",
+                "vanilla",
+                1,
+                0.80,
+                &[("source", "dps-tui"), ("dropout", "0.1")],
+            ),
+            run(
+                "mrpc",
+                "dps-dense",
+                1,
+                0.82,
+                &[("source", "dps-tui"), ("dropout", "0.0")],
+            ),
+        ];
+        for (method, seed, value, dropout) in [
+            ("vanilla", 1, 0.70, "0.1"),
+            ("dps-dense", 1, 0.75, "0.0"),
+            ("vanilla", 2, 0.72, "0.1"),
+        ] {
+            let mut r = run("mrpc", method, seed, value, &[]);
+            r.config = [
+                ("source", "pytorch"),
+                ("task", "mrpc"),
+                ("method", method),
+                ("dropout", dropout),
+            ]
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+            r.imported = true;
+            runs.push(r);
+        }
+        let r = build(&runs, "vanilla");
+        assert_eq!(r.groups.len(), 4);
+        for g in &r.groups {
+            let keys: Vec<&str> = g.keys.keys().map(|k| k.as_str()).collect();
+            // learning_rate is recorded by the run folders only: unknown, not different.
+            assert_eq!(keys, ["dropout", "source"], "{g:?}");
+        }
+        let torch_vanilla = r
+            .groups
+            .iter()
+            .find(|g| g.method == "vanilla" && g.keys["source"] == "pytorch")
+            .unwrap();
+        assert_eq!(
+            (torch_vanilla.n, torch_vanilla.seeds.clone()),
+            (2, vec![1, 2])
+        );
+        assert_eq!(r.comparisons.len(), 2, "one per source, never across");
+        let by_source = |s: &str| {
+            r.comparisons
+                .iter()
+                .find(|c| c.keys["source"] == s)
+                .unwrap()
+        };
+        assert!((by_source("dps-tui").mean_diff - 0.02).abs() < 1e-12);
+        assert!((by_source("pytorch").mean_diff - 0.05).abs() < 1e-12);
+        assert_eq!(by_source("pytorch").n_pairs, 1);
     }
 
     #[test]
