@@ -47,7 +47,7 @@ struct Line {
     seed: u64,
     metrics: BTreeMap<String, f64>,
     #[serde(default)]
-    config: BTreeMap<String, serde_json::Value>,
+    config: serde_json::Map<String, serde_json::Value>,
 }
 
 /// Every run recorded in `path`.
@@ -82,17 +82,8 @@ pub fn read(path: &Path) -> Result<Vec<RunResult>, ImportError> {
                 spec.name
             ))
         })?;
-        let mut config: BTreeMap<String, String> = l
-            .config
-            .into_iter()
-            .map(|(k, v)| {
-                let text = match v {
-                    serde_json::Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                (k, text)
-            })
-            .collect();
+        // The same key / value text as a run folder's configuration.
+        let mut config = super::summary::flatten_config(&serde_json::Value::Object(l.config));
         config.insert("source".into(), l.source);
         config.insert("task".into(), spec.name.to_string());
         config.insert("method".into(), l.method.clone());
