@@ -1,7 +1,7 @@
 //! `dps-tui report ROOT`: results over seeds. Every finished run under a root is grouped by
-//! task × method (and by any other configuration key whose value differs between the runs);
-//! each group gets the statistics of its main dev metric, and each method is compared with a
-//! baseline method, paired by seed, with a bootstrap interval of the mean difference.
+//! task × method (and by any other configuration key whose value differs between the runs of
+//! one task); each group gets the statistics of its main dev metric, and each method is compared
+//! with a baseline method, paired by seed, with a bootstrap interval of the mean difference.
 
 use super::stats::{mean, median, sample_std};
 use super::summary::{scan, RunRecord};
@@ -245,20 +245,26 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
     }
 }
 
-/// Configuration keys (other than the ignored ones) whose values are not all equal. An
+/// Configuration keys (other than the ignored ones) whose values are not all equal within some
+/// task. A key that differs only from one task to another (`max_steps`, by the size of each
+/// training set) splits nothing that the task does not already split, so it is not one. An
 /// imported run without the key does not count (its value is unknown); a run folder without it
 /// does (the key did not exist when it ran).
 fn differing_keys(runs: &[RunResult]) -> Vec<String> {
     let all: BTreeSet<&String> = runs.iter().flat_map(|r| r.config.keys()).collect();
+    let tasks: BTreeSet<&str> = runs.iter().map(|r| r.task.as_str()).collect();
     all.into_iter()
         .filter(|k| !IGNORED_KEYS.contains(&k.as_str()))
         .filter(|k| {
-            let vals: BTreeSet<Option<&String>> = runs
-                .iter()
-                .filter(|r| !r.imported || r.config.contains_key(*k))
-                .map(|r| r.config.get(*k))
-                .collect();
-            vals.len() > 1
+            tasks.iter().any(|task| {
+                let vals: BTreeSet<Option<&String>> = runs
+                    .iter()
+                    .filter(|r| r.task == *task)
+                    .filter(|r| !r.imported || r.config.contains_key(*k))
+                    .map(|r| r.config.get(*k))
+                    .collect();
+                vals.len() > 1
+            })
         })
         .cloned()
         .collect()
@@ -399,6 +405,27 @@ mod tests {
         assert!((c.mean_diff - 0.005).abs() < 1e-12);
         assert!(c.ci95[0] <= c.mean_diff && c.mean_diff <= c.ci95[1]);
         assert!((c.ci95[0] - 0.0).abs() < 1e-12 && (c.ci95[1] - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn keys_that_differ_only_between_tasks_split_nothing() {
+        let runs = vec![
+            run("mrpc", "vanilla", 1, 0.8, &[("max_steps", "690")]),
+            run("mrpc", "dps-dense", 1, 0.9, &[("max_steps", "690")]),
+            run("stsb", "vanilla", 1, 0.8, &[("max_steps", "1080")]),
+            run("stsb", "dps-dense", 1, 0.7, &[("max_steps", "1080")]),
+            run("stsb", "vanilla", 2, 0.8, &[("max_steps", "500")]),
+        ];
+        let r = build(&runs, "vanilla");
+        // max_steps varies within stsb, so it is a key there and for mrpc alike.
+        assert_eq!(r.groups.len(), 5);
+        assert!(r.groups.iter().all(|g| g.keys.contains_key("max_steps")));
+        // Without the stsb run at 500 steps it only follows the task: no key, no split.
+        let r = build(&runs[..4], "vanilla");
+        assert_eq!(r.groups.len(), 4);
+        assert!(r.groups.iter().all(|g| g.keys.is_empty()), "{:?}", r.groups);
+        assert_eq!(r.comparisons.len(), 2);
+        assert!(r.comparisons.iter().all(|c| c.keys.is_empty()));
     }
 
     #[test]
