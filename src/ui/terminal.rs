@@ -10,7 +10,7 @@ use crossterm::terminal::{
 };
 use ratatui::backend::CrosstermBackend;
 use ratatui::Terminal;
-use std::io::{self, Stdout};
+use std::io::{self, BufWriter, Stdout};
 use std::sync::Once;
 use thiserror::Error;
 
@@ -21,8 +21,14 @@ pub enum TerminalError {
     Setup(#[source] io::Error),
 }
 
-/// The terminal type the UI draws on.
-pub type Tui = Terminal<CrosstermBackend<Stdout>>;
+/// The terminal type the UI draws on. Buffered, so that a frame reaches the terminal in one
+/// write when ratatui flushes at the end of a draw: standard output alone is line-buffered and
+/// would send a frame (which has no newlines) in 1 KiB pieces, and a terminal could show a frame
+/// half drawn.
+pub type Tui = Terminal<CrosstermBackend<BufWriter<Stdout>>>;
+
+/// Room for a whole frame of a large terminal with colours.
+const FRAME_BUFFER: usize = 1 << 18;
 
 /// Owns the terminal while the UI runs; restores it when dropped.
 pub struct TerminalGuard {
@@ -61,7 +67,10 @@ impl TerminalGuard {
             let _ = restore();
             return Err(TerminalError::Setup(e));
         }
-        match Terminal::new(CrosstermBackend::new(io::stdout())) {
+        match Terminal::new(CrosstermBackend::new(BufWriter::with_capacity(
+            FRAME_BUFFER,
+            io::stdout(),
+        ))) {
             Ok(mut terminal) => {
                 let _ = terminal.clear();
                 Ok(TerminalGuard { terminal })
