@@ -144,7 +144,11 @@ impl Strategy for ChildTuningD {
         let n = num_batches.max(1) as f64;
         for (j, &i) in self.covered.iter().enumerate() {
             let Some(g) = &grads[i] else { continue };
-            let g = clip_tensor(g, self.max_grad_norm)?;
+            // A weight's gradient from `backward` still records the ops that made it, and so
+            // holds that batch's activations; summed over the pass un-detached, the Fisher
+            // tensors would keep every batch's forward graph alive (tens of GB on 1,000
+            // examples of MiniLM).
+            let g = clip_tensor(&g.detach(), self.max_grad_norm)?;
             let sq = (g.sqr()? / n)?;
             self.fisher[j] = Some(match self.fisher[j].take() {
                 None => sq,
@@ -266,7 +270,7 @@ mod tests {
     use crate::model::bert::{BertForSequenceClassification, HeadKind};
     use crate::model::config::BertConfig;
     use crate::model::SequenceClassifier;
-    use candle_core::Device;
+    use candle_core::{DType, Device};
 
     /// The elements of an accumulated tensor.
     fn values(t: &Option<Tensor>) -> Vec<f32> {
@@ -315,6 +319,38 @@ mod tests {
     }
 
     #[test]
+    fn the_fisher_sum_holds_no_graph_of_the_gradients_it_was_made_from() {
+        let model = tiny();
+        let params = model.params();
+        let mut ct = ChildTuningD::new(0.3, 1.0, params).unwrap();
+        let first = ct.covered[0];
+        // A gradient that records the op that made it, as a weight's gradient from
+        // `backward` does (it is a product with the layer's activations).
+        let x =
+            candle_core::Var::ones(params[first].var.shape(), DType::F32, &Device::Cpu).unwrap();
+        let g = (x.as_tensor() * 3.0).unwrap();
+        assert!(g.track_op());
+        let mut grads: Vec<Option<Tensor>> = vec![None; params.len()];
+        grads[first] = Some(g);
+        ct.add_fisher(params, &grads, 2).unwrap();
+        ct.add_fisher(params, &grads, 2).unwrap();
+        let f = ct.fisher[0].as_ref().unwrap();
+        assert!(
+            !f.track_op(),
+            "the Fisher sum keeps the batches' graphs alive"
+        );
+        let v = values(&ct.fisher[0]);
+        let n = params[first].var.elem_count() as f64;
+        // 3 everywhere, clipped to norm 1: 1/√n each, squared, over 2 batches, twice.
+        let want = 1.0 / n;
+        assert!(
+            ((v[0] as f64) - want).abs() < want * 1e-4,
+            "{} vs {want}",
+            v[0]
+        );
+    }
+
+    #[test]
     fn fisher_mask_keeps_the_elements_at_or_above_the_numpy_percentile() {
         let model = tiny();
         let params = model.params();
@@ -356,9 +392,7 @@ mod tests {
         let params = model.params();
         let grads: Vec<Option<Tensor>> = params
             .iter()
-            .map(|p| {
-                Some(Tensor::ones(p.var.shape(), candle_core::DType::F32, &Device::Cpu).unwrap())
-            })
+            .map(|p| Some(Tensor::ones(p.var.shape(), DType::F32, &Device::Cpu).unwrap()))
             .collect();
         let mut f = ChildTuningF::new(0.3, 1);
         let mut masks = StepMasks::none(params.len());
