@@ -85,6 +85,9 @@ impl TerminalGuard {
 
 impl Drop for TerminalGuard {
     fn drop(&mut self) {
+        // Whatever is still buffered belongs to the alternate screen: send it before leaving,
+        // not when the buffer drops after the normal screen is back.
+        let _ = io::Write::flush(self.terminal.backend_mut());
         let _ = restore();
     }
 }
