@@ -12,7 +12,7 @@ mod tmux;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
-use tmux::{sh_quote, tmux_available, Tmux, POLL, WAIT};
+use tmux::{replay_events, sh_quote, tmux_available, Tmux, POLL, WAIT};
 
 /// The status bar: `▶ running  step 53/20000 (0%)  │ epoch 0.42  │ stage 3 full · 8 left  │ …`.
 fn status_line(screen: &str) -> &str {
@@ -254,16 +254,6 @@ fn demo_dashboard_pause_edit_checkpoint_quit_under_tmux() {
     );
 }
 
-/// The number of events before the replay cursor and the total: `replay 12/54 events`.
-fn replay_position(screen: &str) -> Option<(u64, u64)> {
-    let rest = &screen[screen.find("replay ")? + "replay ".len()..];
-    let (cursor, rest) = rest.split_once('/')?;
-    let total: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
-    // The word after the total: a header caught half drawn has no whole number yet.
-    rest[total.len()..].starts_with(" events").then_some(())?;
-    Some((cursor.trim().parse().ok()?, total.parse().ok()?))
-}
-
 #[test]
 fn replay_and_compare_of_finished_runs_under_tmux() {
     if !tmux_available() {
@@ -303,21 +293,21 @@ fn replay_and_compare_of_finished_runs_under_tmux() {
     );
     let tmux = Tmux::start(&dir, 140, 40, &cmd);
     let s = tmux.wait_for("the replay header and the finished run", |s| {
-        replay_position(s).is_some() && s.contains("finished")
+        replay_events(s).is_some() && s.contains("finished")
     });
-    let (cursor, total) = replay_position(&s).unwrap();
+    let (cursor, total) = replay_events(&s).unwrap();
     assert_eq!(cursor, total, "replay should open at the end:\n{s}");
     tmux.send("Home");
     tmux.wait_for("the cursor at the start", |s| {
-        replay_position(s) == Some((0, total))
+        replay_events(s) == Some((0, total))
     });
     tmux.send("End");
     tmux.wait_for("the cursor at the end", |s| {
-        replay_position(s) == Some((total, total))
+        replay_events(s) == Some((total, total))
     });
     tmux.send("Left");
     tmux.wait_for("one event back", |s| {
-        replay_position(s) == Some((total - 1, total))
+        replay_events(s) == Some((total - 1, total))
     });
     tmux.send("q");
     let done = tmux.wait_for("the exit status", |s| s.contains("EXIT="));

@@ -10,7 +10,7 @@ mod common;
 mod tmux;
 
 use std::process::Stdio;
-use tmux::{sh_quote, tmux_available, Tmux};
+use tmux::{replay_events, sh_quote, tmux_available, Tmux};
 
 /// Kills a background run when the test ends, however it ends.
 struct KillOnDrop(std::process::Child);
@@ -28,17 +28,6 @@ fn step_of(screen: &str, needle: &str) -> Option<u64> {
         .split_whitespace()
         .find(|w| w.contains('/') && w.ends_with("/100000"))?;
     cell.split('/').next()?.parse().ok()
-}
-
-/// The dashboard header's `replay <cursor>/<total> events`.
-fn replay_events(screen: &str) -> Option<(u64, u64)> {
-    let line = screen.lines().find(|l| l.contains(" replay "))?;
-    let rest = &line[line.find(" replay ")? + " replay ".len()..];
-    let mut words = rest.split_whitespace();
-    let (a, b) = words.next()?.split_once('/')?;
-    // The word after the numbers: a header caught half drawn has no whole number yet.
-    (words.next()? == "events").then_some(())?;
-    Some((a.parse().ok()?, b.parse().ok()?))
 }
 
 #[test]

@@ -101,6 +101,18 @@ impl Drop for Tmux {
     }
 }
 
+/// The dashboard header's `replay <cursor>/<total> events`: the events before the replay cursor
+/// and all of them. `None` until the header is whole: a header caught half drawn has no word
+/// `events` after its numbers yet.
+pub fn replay_events(screen: &str) -> Option<(u64, u64)> {
+    let line = screen.lines().find(|l| l.contains(" replay "))?;
+    let rest = &line[line.find(" replay ")? + " replay ".len()..];
+    let mut words = rest.split_whitespace();
+    let (a, b) = words.next()?.split_once('/')?;
+    (words.next()? == "events").then_some(())?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
 /// `s` quoted for the shell tmux runs the command in.
 pub fn sh_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', r"'\''"))
