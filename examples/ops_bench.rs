@@ -3,11 +3,8 @@
 //!
 //! Run: `RAYON_NUM_THREADS=1 cargo run --release --example ops_bench` (and with 2).
 
-#[allow(dead_code)]
-#[path = "../src/model/ops/mod.rs"]
-mod ops;
-
 use candle_core::{Device, Result, Tensor, Var, D};
+use dps_tui::model::ops;
 use std::time::Instant;
 
 /// CPU time in ms used so far by all threads of this process (Linux `schedstat`; 0 elsewhere).

@@ -5,33 +5,33 @@
 //! (`tests/layers.rs` checks this):
 //!
 //! ```text
-//! main → cli → watch → ui, sweep → runs, bench → train → dps → core → config → data → hub, model
+//! main → cli → watch → ui, sweep → runs, diagnostics → train → dps → core → config → data → hub, model
 //! ```
 //!
-//! - `main`, `cli` (the binary): argument parsing and the subcommands.
+//! - `main`, `cli/` (the binary): argument parsing and the subcommands, one file per group.
 //! - [`watch`]: a live board of every run under a root.
 //! - [`ui`]: the ratatui terminal UI (a reducer over events plus pure rendering).
 //! - [`sweep`]: grids of runs from one SPEC file, run here or as a SLURM array job.
 //! - [`runs`]: run folders on disk: event logs, checkpoints, and the one summary of a run.
-//! - [`bench`](mod@bench): training-throughput measurements.
+//! - [`diagnostics`]: training-throughput benchmarks and the PyTorch reference check.
 //! - [`train`]: THE training loop, the masked AdamW, the LR schedule, the setup of a run.
 //! - [`dps`]: strategies that plug into the trainer (vanilla, DPS-Dense, DPS-Mix, ChildTuning).
 //! - [`core`]: the vocabulary `train` and `dps` share: events and commands, step masks, seeded
-//!   random streams, the fused per-element kernels.
+//!   random streams.
 //! - [`config`]: presets (YAML), run configuration, `--set` overrides, validation, and the typed
 //!   live controls with their ranges.
 //! - [`data`]: GLUE task registry, TSV reading, tokenization, batching, metrics, the demo task.
 //! - [`hub`]: Hugging Face Hub models and datasets, from the local cache first.
-//! - [`model`]: the BERT encoder we own (every weight a trainable `Var`), heads, checkpoint I/O.
+//! - [`model`]: the encoders we own, one folder per family (`bert/`, `deberta/`, `modernbert/`;
+//!   every weight a trainable `Var`), heads, checkpoint I/O, and every kernel (`model/ops/`).
 
-pub mod bench;
 pub mod config;
 pub mod core;
 pub mod data;
+pub mod diagnostics;
 pub mod dps;
 pub mod hub;
 pub mod model;
-pub mod parity;
 pub mod runs;
 pub mod sweep;
 pub mod train;

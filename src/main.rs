@@ -2,7 +2,6 @@
 //! and run management.
 
 mod cli;
-mod sweep_cli;
 
 use clap::Parser;
 

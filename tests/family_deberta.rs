@@ -6,6 +6,9 @@
 //! Both batches hold a 24-token sequence, longer than the 8 buckets and the 16 relative
 //! positions.
 
+mod common;
+use common::max_abs_diff;
+
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
@@ -57,20 +60,6 @@ fn u32s(t: &Tensor) -> Tensor {
     t.to_dtype(DType::U32).unwrap()
 }
 
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
-}
-
 /// Hidden states, logits, loss, every gradient and one AdamW step against the fixture.
 fn padding_invariance(name: &str) {
     let Case { model, t, meta } = load(name);
@@ -116,7 +105,7 @@ fn padding_invariance(name: &str) {
         .unwrap()
         .logits;
     let want = batched.narrow(0, row, 1).unwrap();
-    let d = max_diff(&padded, &want);
+    let d = max_abs_diff(&padded, &want);
     assert!(
         d <= TOL,
         "{name}: extra padding changes the logits by {d:e}"
@@ -136,7 +125,7 @@ fn padding_invariance(name: &str) {
             )
             .unwrap()
             .logits;
-        let d = max_diff(&alone, &batched.narrow(0, i, 1).unwrap());
+        let d = max_abs_diff(&alone, &batched.narrow(0, i, 1).unwrap());
         assert!(d <= TOL, "{name}: sequence {i} alone differs by {d:e}");
     }
 }
@@ -197,12 +186,12 @@ fn composite_ops_path_matches_transformers() {
         let loss = model.loss(&out.logits, &u32s(&t["labels"])).unwrap();
         (out.logits, loss.backward().unwrap())
     });
-    let d = max_diff(&logits, &t["logits"]);
+    let d = max_abs_diff(&logits, &t["logits"]);
     assert!(d <= TOL, "composite logits differ by {d:e}");
     for p in model.params() {
         let key = Family::DebertaV2.checkpoint_key(&p.name);
         let g = grads.get(p.var.as_tensor()).unwrap();
-        let d = max_diff(g, &t[&format!("grad.{key}")]);
+        let d = max_abs_diff(g, &t[&format!("grad.{key}")]);
         assert!(
             d <= TOL,
             "composite gradient of {} differs by {d:e}",

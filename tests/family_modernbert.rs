@@ -1,6 +1,6 @@
 //! Parity of ModernBERT with `transformers.ModernBertForSequenceClassification` on the
 //! reference fixtures `tests/fixtures/families/modernbert*` (made by
-//! `scripts/family-fixtures.py`): every hidden state, the logits, the loss, every gradient and
+//! `scripts/fixtures/family-fixtures.py`): every hidden state, the logits, the loss, every gradient and
 //! one AdamW step, within 1e-5.
 //!
 //! - `modernbert`: cls pooling, no biases, layer 0 global and layers 1-2 local (window ±4);
@@ -9,6 +9,9 @@
 //!   local one (window ±3), other RoPE bases.
 //!
 //! The batch has sequences of 24, 17 and 6 tokens, longer than the local window.
+
+mod common;
+use common::max_abs_diff;
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
@@ -41,20 +44,6 @@ fn read_json(path: &Path) -> Map<String, Value> {
 
 fn load(path: &Path) -> HashMap<String, Tensor> {
     candle_core::safetensors::load(path, &Device::Cpu).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shapes differ");
-    (a - b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn u32s(t: &Tensor) -> Tensor {

@@ -1,7 +1,10 @@
 //! Every encoder family against `transformers` (`tests/fixtures/families`, made by
-//! `scripts/family-fixtures.py`): hidden states, logits, loss, the gradient of every parameter
+//! `scripts/fixtures/family-fixtures.py`): hidden states, logits, loss, the gradient of every parameter
 //! and one AdamW step on a padded batch; packed batches against padded ones; the saved
 //! checkpoint's names and config against what `save_pretrained` wrote; and a DPS run.
+
+mod common;
+use common::max_abs_diff;
 
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
@@ -28,20 +31,6 @@ fn load_case(dir: &Path) -> (HashMap<String, Tensor>, serde_json::Value) {
     let case = candle_core::safetensors::load(dir.join("case.safetensors"), &Device::Cpu).unwrap();
     let meta = std::fs::read_to_string(dir.join("case.json")).unwrap();
     (case, serde_json::from_str(&meta).unwrap())
-}
-
-fn max_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn u32s(case: &HashMap<String, Tensor>, name: &str) -> Tensor {
@@ -82,9 +71,9 @@ fn parity(name: &str) -> [f32; 5] {
     let n_hidden = meta["num_hidden_states"].as_u64().unwrap() as usize;
     assert_eq!(out.hidden_states.len(), n_hidden, "{name}: hidden states");
     let hidden = (0..n_hidden)
-        .map(|i| max_diff(&out.hidden_states[i], &case[&format!("hidden.{i}")]))
+        .map(|i| max_abs_diff(&out.hidden_states[i], &case[&format!("hidden.{i}")]))
         .fold(0f32, f32::max);
-    let logits = max_diff(&out.logits, &case["logits"]);
+    let logits = max_abs_diff(&out.logits, &case["logits"]);
     let labels = u32s(&case, "labels");
     let loss_t = m.loss(&out.logits, &labels).unwrap();
     let loss =
@@ -130,7 +119,7 @@ fn parity(name: &str) -> [f32; 5] {
         let g = g
             .as_ref()
             .unwrap_or_else(|| panic!("{name}: no gradient for {key}"));
-        grad = grad.max(max_diff(g, &case[&format!("grad.{key}")]));
+        grad = grad.max(max_abs_diff(g, &case[&format!("grad.{key}")]));
     }
 
     // One AdamW step from transformers' gradients (with lr 1e-3, Adam turns float rounding of
@@ -154,7 +143,7 @@ fn parity(name: &str) -> [f32; 5] {
         .params()
         .iter()
         .zip(&keys)
-        .map(|(p, key)| max_diff(p.var.as_tensor(), &case[&format!("step.{key}")]))
+        .map(|(p, key)| max_abs_diff(p.var.as_tensor(), &case[&format!("step.{key}")]))
         .fold(0f32, f32::max);
     let worst = [hidden, logits, loss, grad, step];
     eprintln!(
@@ -197,7 +186,7 @@ fn packed_matches_padded(name: &str) {
         offsets: &offsets,
     };
     let out = m.forward_input(&packed, None, None).unwrap();
-    let d = max_diff(&out.logits, &case["logits"]);
+    let d = max_abs_diff(&out.logits, &case["logits"]);
     assert!(d <= TOL, "{name}: packed logits differ by {d}");
 }
 
@@ -207,7 +196,7 @@ fn save_round_trip(name: &str) {
     let (case, _) = load_case(&dir);
     let m = model(&dir);
     let tmp = tempfile::tempdir().unwrap();
-    // DPS_TUI_FAMILY_SAVE_DIR keeps the checkpoints, for `scripts/family-fixtures.py
+    // DPS_TUI_FAMILY_SAVE_DIR keeps the checkpoints, for `scripts/fixtures/family-fixtures.py
     // --check-saved` (loading them with transformers).
     let out = match std::env::var_os("DPS_TUI_FAMILY_SAVE_DIR") {
         Some(d) => PathBuf::from(d).join(name),
@@ -245,7 +234,7 @@ fn save_round_trip(name: &str) {
         attention_mask: &mask,
     };
     let logits = back.forward_input(&input, None, None).unwrap().logits;
-    assert!(max_diff(&logits, &case["logits"]) <= TOL);
+    assert!(max_abs_diff(&logits, &case["logits"]) <= TOL);
 }
 
 /// The fixture batch's sequences (real tokens only) as training items, the whole batch
@@ -386,7 +375,7 @@ fn vanilla_run(name: &str) {
     assert!(losses[5] < losses[0], "{name}: vanilla losses {losses:?}");
     for (p, was) in trainer.model.params().iter().zip(&before) {
         assert!(
-            max_diff(p.var.as_tensor(), was) > 0.0,
+            max_abs_diff(p.var.as_tensor(), was) > 0.0,
             "{name}: {} did not move",
             p.name
         );

@@ -7,7 +7,7 @@ use dps_tui::data::{DataError, DataSource, Dataset};
 use dps_tui::hub::{HubSource, RepoKind, GLUE_DATASET};
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
 use dps_tui::model::checkpoint_io::save_hf;
-use dps_tui::model::config::BertConfig;
+use dps_tui::model::BertConfig;
 use dps_tui::train::setup::resolve_model_dir_with;
 use parquet::basic::Compression;
 use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int32Type, Int64Type};

@@ -1,5 +1,6 @@
 //! The modules form layers that point one way:
-//! `main → cli → ui → runs/bench → train → dps → core → config → data → hub/model`.
+//! `main → cli → watch → ui, sweep → runs, diagnostics → train → dps → core → config → data →
+//! hub, model`.
 //! A file may name (`crate::x` in the library, `dps_tui::x` in the binary) only modules of a
 //! lower layer than its own, so no two modules import each other.
 
@@ -9,10 +10,9 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[&[&str]] = &[
     &["main"],
     &["cli"],
-    &["sweep_cli"],
     &["watch"],
     &["ui", "sweep"],
-    &["runs", "bench", "parity"],
+    &["runs", "diagnostics"],
     &["train"],
     &["dps"],
     &["core"],
@@ -39,35 +39,81 @@ fn module_of(rel: &Path) -> Option<String> {
 }
 
 /// The top-level modules a source text names through `crate::` or `dps_tui::`, with their line
-/// numbers. Comment lines are skipped.
+/// numbers, grouped imports included (`use crate::{train::X, core::Y}`, over several lines too).
+/// Comment lines are skipped.
 fn imports(text: &str) -> Vec<(usize, String)> {
+    // The code with comments blanked, newlines kept so offsets map to lines.
+    let code: String = text
+        .lines()
+        .map(|line| {
+            if line.trim_start().starts_with("//") {
+                String::new()
+            } else {
+                line.split(" //").next().unwrap_or(line).to_string()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    let line_of = |at: usize| code[..at].matches('\n').count() + 1;
+    let ident = |s: &str| -> String {
+        s.chars()
+            .take_while(|c| c.is_alphanumeric() || *c == '_')
+            .collect()
+    };
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let code = line.trim_start();
-        if code.starts_with("//") {
-            continue;
-        }
-        let code = code.split(" //").next().unwrap_or(code);
-        for prefix in ["crate::", "dps_tui::"] {
-            let mut rest = code;
-            while let Some(at) = rest.find(prefix) {
-                let before = rest[..at].chars().last();
-                let after = &rest[at + prefix.len()..];
-                rest = after;
-                // `$crate::` (macros) and `foo_crate::` are not paths into this crate.
-                if before.is_some_and(|c| c == '$' || c.is_alphanumeric() || c == '_') {
-                    continue;
+    for prefix in ["crate::", "dps_tui::"] {
+        let mut from = 0;
+        while let Some(found) = code[from..].find(prefix) {
+            let at = from + found;
+            from = at + prefix.len();
+            let before = code[..at].chars().last();
+            // `$crate::` (macros) and `foo_crate::` are not paths into this crate.
+            if before.is_some_and(|c| c == '$' || c.is_alphanumeric() || c == '_') {
+                continue;
+            }
+            let after = &code[from..];
+            if let Some(group) = after.strip_prefix('{') {
+                // Each top-level item of the group names a module.
+                let mut depth = 0usize;
+                let mut item_start = 0usize;
+                let base = from + 1;
+                for (i, c) in group.char_indices() {
+                    let end_of_item = match c {
+                        '{' => {
+                            depth += 1;
+                            false
+                        }
+                        '}' if depth == 0 => true,
+                        '}' => {
+                            depth -= 1;
+                            false
+                        }
+                        ',' => depth == 0,
+                        _ => false,
+                    };
+                    if end_of_item {
+                        let item = &group[item_start..i];
+                        let trimmed = item.trim_start();
+                        let name = ident(trimmed);
+                        if !name.is_empty() && name != "self" {
+                            let off = base + item_start + (item.len() - trimmed.len());
+                            out.push((line_of(off), name));
+                        }
+                        item_start = i + 1;
+                        if c == '}' {
+                            break;
+                        }
+                    }
                 }
-                let name: String = after
-                    .chars()
-                    .take_while(|c| c.is_alphanumeric() || *c == '_')
-                    .collect();
+            } else {
+                let name = ident(after);
                 if !name.is_empty() {
-                    out.push((i + 1, name));
+                    out.push((line_of(at), name));
                 }
             }
         }
     }
+    out.sort();
     out
 }
 
@@ -156,7 +202,18 @@ fn the_check_catches_an_upward_import() {
     );
     assert_eq!(v.len(), 1, "{v:?}");
     // The binary names the library as `dps_tui::`.
-    assert!(violations("cli.rs", "cli", "use dps_tui::ui::App;\n").is_empty());
+    assert!(violations("cli/mod.rs", "cli", "use dps_tui::ui::App;\n").is_empty());
+    // Grouped imports name each of their modules, over several lines too.
+    let v = violations(
+        "dps/x.rs",
+        "dps",
+        "use crate::{\n    core::StepMasks,\n    train::{Trainer, X},\n};\n",
+    );
+    assert_eq!(v.len(), 1, "{v:?}");
+    assert!(
+        v[0].contains("dps/x.rs:3") && v[0].contains("`train`"),
+        "{v:?}"
+    );
     assert_eq!(
         violations("ui/x.rs", "ui", "use dps_tui::cli::Cli;\n").len(),
         1

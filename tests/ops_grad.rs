@@ -2,9 +2,10 @@
 //! gradients, finite differences, f64 ground truth, non-contiguous inputs and thread-count
 //! independence.
 
-#[allow(dead_code)]
-#[path = "../src/model/ops/mod.rs"]
-mod ops;
+mod common;
+use common::max_abs_diff;
+
+use dps_tui::model::ops;
 
 use candle_core::{DType, Device, Result, Tensor, Var, D};
 use rand::{Rng, SeedableRng};
@@ -31,20 +32,6 @@ fn key_mask(lens: &[usize], lk: usize, neg: f32) -> Tensor {
         .flat_map(|&len| (0..lk).map(move |j| if j < len { 0.0 } else { neg }))
         .collect();
     Tensor::from_vec(v, (lens.len(), 1, 1, lk), &Device::Cpu).unwrap()
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims());
-    let a = a.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
-    let b = b.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
-    (a - b)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn max_abs(a: &Tensor) -> f32 {

@@ -8,7 +8,7 @@ use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::{Encoded, ModelBatch, Padding};
 use dps_tui::data::glue::Label;
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
-use dps_tui::model::config::BertConfig;
+use dps_tui::model::BertConfig;
 use dps_tui::model::SequenceClassifier;
 use dps_tui::train::setup;
 use std::path::Path;

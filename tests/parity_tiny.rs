@@ -2,6 +2,9 @@
 //! `../shared/reference/tiny-bert` (forward pass, loss and the gradient of every parameter),
 //! plus weight-loading variants (`bert.` prefix, legacy gamma/beta names, wrong shapes).
 
+mod common;
+use common::max_abs_diff;
+
 use dps_tui::model::SequenceClassifier;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -50,25 +53,6 @@ fn tiny_model(dir: &Path, tensors: HashMap<String, Tensor>) -> BertForSequenceCl
         "unexpectedly initialised {initialised:?}"
     );
     model
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    assert_eq!(a.dims(), b.dims(), "shape mismatch");
-    let a: Vec<f32> = a.flatten_all().unwrap().to_vec1().unwrap();
-    let b: Vec<f32> = b
-        .to_dtype(DType::F32)
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .to_vec1()
-        .unwrap();
-    a.iter()
-        .zip(&b)
-        .map(|(x, y)| {
-            assert!(x.is_finite(), "non-finite value {x}");
-            (x - y).abs()
-        })
-        .fold(0.0, f32::max)
 }
 
 struct Case {

@@ -66,7 +66,7 @@ fn dropout_auto_resolves_per_method_and_is_recorded() {
         let mut c = demo(method, steps);
         c.dropout = Dropout::Auto;
         let (trainer, _) = build_trainer(&c).unwrap();
-        let own = dps_tui::model::config::BertConfig::tiny_demo(64).hidden_dropout_prob;
+        let own = dps_tui::model::BertConfig::tiny_demo(64).hidden_dropout_prob;
         let want = if method == "dps-dense" && steps < 2000 {
             0.0
         } else {

@@ -138,7 +138,7 @@ fn report_groups_finished_runs_and_pairs_seeds() {
     assert!(String::from_utf8_lossy(&none.stderr).contains("no such folder"));
 }
 
-/// `scripts/torch-seeds.sh --collect` turns the logs of `torch_finetune.py` into the lines
+/// `scripts/experiments/torch-seeds.sh --collect` turns the logs of `torch_finetune.py` into the lines
 /// `report --import` reads: metric names mapped to dps-tui's, a dropout left to the model
 /// filled from its config, unfinished logs left out.
 #[test]
@@ -175,7 +175,8 @@ fn torch_logs_become_an_importable_results_file() {
     .unwrap();
     std::fs::write(out.join("mrpc-vanilla-s43.log.part"), "step 1 loss 0.7\n").unwrap();
     std::fs::write(out.join("mrpc-vanilla-s44.log"), "step 1 loss 0.7\n").unwrap();
-    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/torch-seeds.sh");
+    let script =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/experiments/torch-seeds.sh");
     let o = Command::new("bash")
         .arg(&script)
         .args(["--collect", "--out"])

@@ -1,4 +1,4 @@
-//! `dps-tui sweep --backend slurm` through a real single-node SLURM (`scripts/slurm-local.sh`):
+//! `dps-tui sweep --backend slurm` through a real single-node SLURM (`scripts/slurm/slurm-local.sh`):
 //! a 2×2 demo grid submitted as an array job ends with all four cells done, and
 //! `sweep --status` says so. Skips, printing a SKIPPED line, only where SLURM cannot start
 //! (no root to install it, no package source).
@@ -21,7 +21,7 @@ slurm:
 ";
 
 fn script() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm-local.sh")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/slurm/slurm-local.sh")
 }
 
 fn slurm_up() -> bool {
@@ -58,7 +58,7 @@ fn two_by_two_demo_sweep_through_local_slurm() {
         let o = Command::new(script())
             .arg("start")
             .output()
-            .expect("run scripts/slurm-local.sh");
+            .expect("run scripts/slurm/slurm-local.sh");
         if !o.status.success() {
             eprintln!(
                 "SKIPPED two_by_two_demo_sweep_through_local_slurm: SLURM cannot start here: {}",

@@ -2,13 +2,16 @@
 //! `../shared/reference/tiny-bert/` (`case.safetensors`: one AdamW step; `dps_case.safetensors`:
 //! 12 steps of DPS-Dense over 3 stages).
 
+mod common;
+use common::max_abs_diff;
+
 use candle_core::{DType, Device, Tensor};
 use dps_tui::config::{LrScheduler, Method, TrainConfig};
 use dps_tui::core::StepMasks;
 use dps_tui::data::batching::{Encoded, EncodedDataset, Padding};
 use dps_tui::data::glue::{self, Label};
 use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
-use dps_tui::model::config::BertConfig;
+use dps_tui::model::BertConfig;
 use dps_tui::model::SequenceClassifier;
 use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW};
 use dps_tui::train::Trainer;
@@ -46,19 +49,6 @@ fn tiny_model(dir: &Path) -> BertForSequenceClassification {
     .unwrap();
     assert!(initialised.is_empty(), "{initialised:?}");
     m
-}
-
-fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
-    (a - b.to_dtype(DType::F32).unwrap())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .flatten_all()
-        .unwrap()
-        .max(0)
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap()
 }
 
 fn u32s(t: &Tensor) -> Tensor {

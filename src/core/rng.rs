@@ -5,12 +5,11 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{json, Value};
 
-/// Streams: one independent sequence per purpose.
-pub const STREAM_SHUFFLE: u64 = 1;
+/// Streams: one independent sequence per purpose. (The data order and `train_size` subsets are
+/// drawn by `data` from `seed_from_u64(seed)`, stream 0; streams 1 and 5 are unused.)
 pub const STREAM_DROPOUT: u64 = 2;
 pub const STREAM_MIX: u64 = 3;
 pub const STREAM_CHILD_TUNING: u64 = 4;
-pub const STREAM_SUBSET: u64 = 5;
 /// Dropout masks of ChildTuning-D's Fisher pass, which runs in train mode.
 pub const STREAM_FISHER: u64 = 6;
 

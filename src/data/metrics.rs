@@ -9,7 +9,7 @@
 //!
 //! Metrics of MNLI's dev mismatched split carry the suffix `_mm` ([`compute_split_metrics`]).
 
-use super::glue::{Label, LabelKind, Split, TaskSpec};
+use super::glue::{Label, LabelKind, TaskSpec};
 use std::collections::BTreeMap;
 
 /// Model predictions for a split: class ids, or scores for regression.
@@ -220,15 +220,14 @@ pub fn compute_metrics(
     m
 }
 
-/// [`compute_metrics`] with the split's suffix added to every name (`accuracy_mm` on MNLI's
-/// dev mismatched split).
+/// [`compute_metrics`] with a dev split's suffix added to every name (`accuracy_mm` on MNLI's
+/// dev mismatched split: [`Split::metric_suffix`](crate::data::glue::Split::metric_suffix)).
 pub fn compute_split_metrics(
     task: &TaskSpec,
-    split: Split,
+    suffix: &str,
     preds: &Predictions,
     labels: &[Label],
 ) -> BTreeMap<String, f64> {
-    let suffix = split.metric_suffix();
     compute_metrics(task, preds, labels)
         .into_iter()
         .map(|(k, v)| (format!("{k}{suffix}"), v))
@@ -238,7 +237,7 @@ pub fn compute_split_metrics(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::data::glue::task;
+    use crate::data::glue::{task, Split};
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() < 1e-9
@@ -323,7 +322,7 @@ mod tests {
         let nli: Vec<Label> = [0, 1, 2].iter().map(|&c| Label::Class(c)).collect();
         let m = compute_split_metrics(
             task("mnli").unwrap(),
-            Split::DevMismatched,
+            Split::DevMismatched.metric_suffix(),
             &Predictions::Classes(vec![0, 1, 1]),
             &nli,
         );

@@ -15,8 +15,6 @@ use super::glue::{Column, Label, LabelKind, TaskSpec};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-/// `[PAD]` id of the demo vocabulary.
-pub const DEMO_PAD: u32 = 0;
 /// `[CLS]` id of the demo vocabulary.
 pub const DEMO_CLS: u32 = 1;
 /// `[SEP]` id of the demo vocabulary.

@@ -268,7 +268,7 @@ fn clip_tensor(g: &Tensor, max_norm: f64) -> Result<Tensor> {
 mod tests {
     use super::*;
     use crate::model::bert::{BertForSequenceClassification, HeadKind};
-    use crate::model::config::BertConfig;
+    use crate::model::BertConfig;
     use crate::model::SequenceClassifier;
     use candle_core::{DType, Device};
 

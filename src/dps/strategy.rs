@@ -11,8 +11,8 @@ use super::dense::{Dps, Variant};
 use crate::config::{Control, ControlKey, Method, TrainConfig};
 use crate::core::events::{ControlOutcome, Event};
 use crate::core::StepMasks;
-use crate::model::bert::WeightOverrides;
 use crate::model::params::Param;
+use crate::model::WeightOverrides;
 use candle_core::{Result, Tensor};
 use std::collections::HashMap;
 

@@ -272,8 +272,8 @@ pub fn load_checkpoint(dir: &Path, device: &Device) -> Result<(Model, Vec<String
 mod tests {
     use super::*;
     use crate::model::bert::BertForSequenceClassification;
-    use crate::model::config::BertConfig;
     use crate::model::inputs::ModelInput;
+    use crate::model::BertConfig;
 
     fn small(head: HeadKind) -> BertForSequenceClassification {
         let mut cfg = BertConfig::tiny_demo(40);

@@ -6,9 +6,9 @@ use std::path::Path;
 
 use candle_core::{Device, Tensor};
 
+use super::bert::BertConfig;
 use super::bert::BertForSequenceClassification;
 use super::classifier::{HeadKind, Model};
-use super::config::BertConfig;
 use super::deberta::DebertaV2ForSequenceClassification;
 use super::family::Family;
 use super::modernbert::ModernBertForSequenceClassification;

@@ -20,18 +20,11 @@
 //! - [`weights`]: reading the safetensors weights of a model folder.
 
 pub mod bert;
-pub mod bert_layout;
-pub mod blas;
 pub mod checkpoint_io;
 pub mod classifier;
-pub mod config;
 pub mod deberta;
-pub mod deberta_attention;
-pub mod deberta_config;
 pub mod device;
-pub mod distilbert;
 pub mod dropout;
-pub mod electra;
 pub mod family;
 pub mod init;
 pub mod inputs;
@@ -39,13 +32,12 @@ pub mod loader;
 pub mod modernbert;
 pub mod ops;
 pub mod params;
-pub mod roberta;
 pub mod weights;
 
+pub use bert::BertConfig;
 pub use bert::BertForSequenceClassification;
 pub use checkpoint_io::{load_checkpoint, save_hf};
 pub use classifier::{ForwardOutput, HeadKind, Model, SequenceClassifier, WeightOverrides};
-pub use config::BertConfig;
 pub use family::Family;
 pub use inputs::ModelInput;
 pub use params::Param;

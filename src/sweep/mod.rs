@@ -47,7 +47,7 @@ pub enum SweepError {
     NoSuchCell { index: usize, count: usize },
     #[error("cannot start {exe}: {error}")]
     Spawn { exe: PathBuf, error: std::io::Error },
-    #[error("cannot run sbatch: {error}. Fix: run on a SLURM login node (or start one here with scripts/slurm-local.sh start), use --dry-run to only write the script, or --backend local")]
+    #[error("cannot run sbatch: {error}. Fix: run on a SLURM login node (or start one here with scripts/slurm/slurm-local.sh start), use --dry-run to only write the script, or --backend local")]
     NoSbatch { error: std::io::Error },
     #[error("sbatch refused {script}: {message}")]
     Submit { script: PathBuf, message: String },

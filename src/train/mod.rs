@@ -2,6 +2,7 @@
 //! The events, commands and masks it speaks in live in [`crate::core`].
 
 pub mod allocator;
+mod evaluate;
 pub mod optimizer;
 pub mod resume;
 pub mod schedule;

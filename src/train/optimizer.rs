@@ -3,8 +3,8 @@
 //! per-element masks: a gradient mask (the DPS subnetwork, ChildTuning) and an update mask
 //! (the strict freeze). The moments are kept as tensors so they can be checkpointed.
 
-use crate::core::fused::{adamw_update, AdamWStep};
 use crate::core::StepMasks;
+use crate::model::ops::fused::{adamw_update, AdamWStep};
 use crate::model::params::Param;
 use candle_core::{DType, Result, Tensor, Var};
 use std::collections::HashMap;

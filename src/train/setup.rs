@@ -9,7 +9,7 @@ use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
 use crate::data::DataSource;
 use crate::hub::{HubError, HubSource};
-use crate::model::config::BertConfig;
+use crate::model::BertConfig;
 use crate::model::{loader, BertForSequenceClassification, HeadKind, Model};
 use candle_core::Device;
 use std::path::{Path, PathBuf};

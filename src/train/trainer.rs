@@ -10,15 +10,14 @@ use super::optimizer::{AdamWConfig, MaskedAdamW};
 use super::schedule::LinearSchedule;
 use crate::config::{Control, TrainConfig};
 use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics};
-use crate::core::fused::total_sq_norm;
 use crate::core::rng;
 use crate::core::StepMasks;
 use crate::data::batching::{
     epoch_batches, epoch_order, Encoded, EncodedDataset, ModelBatch, Padding,
 };
-use crate::data::glue::{Label, TaskSpec};
-use crate::data::metrics::{compute_metrics, Predictions};
+use crate::data::glue::TaskSpec;
 use crate::dps::strategy::{Strategy, StrategyState};
+use crate::model::ops::fused::total_sq_norm;
 use crate::model::Model;
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
@@ -113,7 +112,7 @@ pub struct Trainer {
     paused: bool,
     /// Cached order of the current epoch: (epoch, batches of indices).
     epoch_cache: Option<(usize, Vec<Vec<usize>>)>,
-    eval_batch_size: usize,
+    pub(super) eval_batch_size: usize,
     /// Phase split of the last step.
     pub last_timings: StepTimings,
 }
@@ -253,7 +252,7 @@ impl Trainer {
     }
 
     /// The batch of `items` in this run's padding mode.
-    fn make_batch(&self, items: &[&Encoded]) -> Result<ModelBatch, TrainError> {
+    pub(super) fn make_batch(&self, items: &[&Encoded]) -> Result<ModelBatch, TrainError> {
         Ok(ModelBatch::new(
             items,
             self.padding(),
@@ -261,49 +260,6 @@ impl Trainer {
             self.task.is_regression(),
             self.model.device(),
         )?)
-    }
-
-    /// Evaluate on every dev set; metric names get each set's suffix.
-    pub fn evaluate(&mut self) -> Result<Metrics, TrainError> {
-        let mut all = Metrics::new();
-        let regression = self.task.is_regression();
-        for (suffix, ds) in &self.devs {
-            let mut classes = Vec::new();
-            let mut scores = Vec::new();
-            let mut loss_sum = 0f64;
-            for chunk in ds.items.chunks(self.eval_batch_size) {
-                let refs: Vec<_> = chunk.iter().collect();
-                let b = self.make_batch(&refs)?;
-                let out = self.model.forward_input(&b.input(), None, None)?;
-                let loss = self.model.loss(&out.logits, b.labels())?;
-                loss_sum += loss.to_scalar::<f32>()? as f64 * chunk.len() as f64;
-                if regression {
-                    scores.extend(out.logits.flatten_all()?.to_vec1::<f32>()?);
-                } else {
-                    classes.extend(
-                        out.logits
-                            .argmax(candle_core::D::Minus1)?
-                            .to_vec1::<u32>()?
-                            .into_iter()
-                            .map(|x| x as usize),
-                    );
-                }
-            }
-            let preds = if regression {
-                Predictions::Scores(scores)
-            } else {
-                Predictions::Classes(classes)
-            };
-            let labels: Vec<Label> = ds.items.iter().map(|e| e.label.clone()).collect();
-            for (k, v) in compute_metrics(self.task, &preds, &labels) {
-                all.insert(format!("{k}{suffix}"), v);
-            }
-            all.insert(
-                format!("loss{suffix}"),
-                loss_sum / ds.items.len().max(1) as f64,
-            );
-        }
-        Ok(all)
     }
 
     fn main_metric(&self, m: &Metrics) -> Option<f64> {

@@ -1,5 +1,8 @@
-//! Helpers shared by the integration tests that run the real binary.
+//! Helpers shared by the integration tests: running the real binary, comparing tensors.
+//! Each test crate uses some of them.
+#![allow(dead_code)]
 
+use candle_core::{DType, Tensor};
 use std::path::Path;
 use std::process::Command;
 
@@ -21,4 +24,23 @@ pub fn headless_demo(out: &Path, sets: &[&str]) -> Command {
         c.args(["--set", s]);
     }
     c
+}
+
+/// The largest absolute element-wise difference of two tensors of the same shape (any float
+/// dtype, compared in f32).
+pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {
+    assert_eq!(a.dims(), b.dims(), "shapes differ");
+    let a = a.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
+    let b = b.to_dtype(DType::F32).unwrap().flatten_all().unwrap();
+    if a.elem_count() == 0 {
+        return 0.0;
+    }
+    (a - b)
+        .unwrap()
+        .abs()
+        .unwrap()
+        .max(0)
+        .unwrap()
+        .to_scalar::<f32>()
+        .unwrap()
 }

@@ -10,9 +10,14 @@
 //! metal, f64, ...) falls back to the composite candle implementation, which is also
 //! exported (`*_composite`) for comparison.
 //!
+//! `fused` and `device_updates` hold the optimizer's per-element passes (masked AdamW, masked
+//! gradient norm, importance accumulation) on raw slices and as device tensor ops.
+//!
 //! This module depends only on external crates (candle, rayon).
 
 mod attention;
+pub mod device_updates;
+pub mod fused;
 mod gelu;
 pub(crate) mod gemm;
 mod layer_norm;

@@ -1,0 +1,67 @@
+//! `bench`: training-throughput measurements (see `dps_tui::diagnostics::bench`).
+
+use anyhow::Result;
+use clap::Args;
+use std::path::PathBuf;
+
+#[derive(Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Model folder, `demo` for the tiny random model, or `random:CONFIG.json` for random
+    /// weights of the shape a config.json describes.
+    #[arg(long)]
+    pub model: String,
+    #[arg(long, default_value = "vanilla")]
+    pub method: String,
+    #[arg(long, default_value_t = 16)]
+    pub batch: usize,
+    #[arg(long, default_value_t = 128)]
+    pub seq: usize,
+    /// Timed steps (after 3 warm-up steps); with --task, 0 = one whole epoch.
+    #[arg(long, default_value_t = 20)]
+    pub steps: usize,
+    /// Measure a real task's epoch instead of a fixed shape.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// A GLUE data folder in the original layout (with --task).
+    #[arg(long)]
+    pub data_dir: Option<PathBuf>,
+    /// With --task: length-grouped batches (as the Hugging Face Trainer's `group_by_length`).
+    #[arg(long)]
+    pub group_by_length: bool,
+    /// With --task: the padding modes to measure: packed, longest, max_length (comma-separated)
+    /// or all.
+    #[arg(long, default_value = "all")]
+    pub padding: String,
+    /// Threads for the matrix products and fused kernels (default: all cores).
+    #[arg(long)]
+    pub threads: Option<usize>,
+    /// Dropout probability for the measured model.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// cpu, cuda or cuda:N.
+    #[arg(long, default_value = "cpu")]
+    pub device: String,
+    /// Fixed shape: also build a trainer of this method (e.g. vanilla) and step the two
+    /// alternately, reporting the step-time ratio.
+    #[arg(long)]
+    pub against: Option<String>,
+}
+
+pub(crate) fn bench(b: BenchArgs) -> Result<i32> {
+    dps_tui::diagnostics::bench::run(&dps_tui::diagnostics::bench::BenchOptions {
+        model: b.model,
+        method: b.method,
+        batch: b.batch,
+        seq: b.seq,
+        steps: b.steps,
+        task: b.task,
+        data_dir: b.data_dir,
+        group_by_length: b.group_by_length,
+        paddings: dps_tui::diagnostics::bench::parse_paddings(&b.padding)?,
+        against: b.against,
+        threads: b.threads,
+        dropout: b.dropout,
+        device: b.device,
+    })?;
+    Ok(0)
+}

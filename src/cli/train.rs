@@ -1,0 +1,284 @@
+//! `train` (headless, or in the TUI), the TUI with no subcommand, and `eval`.
+
+use super::{apply_overrides, init_logging, resolve_config, RunArgs};
+use anyhow::{anyhow, bail, Context, Result};
+use crossbeam_channel::{unbounded, Receiver, Sender};
+use dps_tui::config::{self, TrainConfig};
+use dps_tui::core::events::{Command, Event};
+use dps_tui::runs::checkpoint::{self, RunCheckpointer};
+use dps_tui::runs::event_log::EventLog;
+use dps_tui::runs::RunDir;
+use dps_tui::train::setup::{self, build_trainer};
+use dps_tui::train::trainer::{EventSink, OnFailure, Trainer};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+/// JSON lines on stdout, a human progress line on stderr.
+struct StdoutSink {
+    last: Instant,
+    total: usize,
+}
+
+impl EventSink for StdoutSink {
+    fn emit(&mut self, e: &Event) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{}", e.to_json_line());
+        let _ = out.flush();
+        match e {
+            Event::Start { total_steps, .. } => self.total = *total_steps,
+            Event::Step {
+                step,
+                loss,
+                examples_per_sec,
+                ..
+            } if self.last.elapsed().as_secs_f64() >= 2.0 || *step == self.total => {
+                self.last = Instant::now();
+                eprintln!(
+                    "step {step}/{} loss {loss:.4} {examples_per_sec:.1} ex/s",
+                    self.total
+                );
+            }
+            Event::Eval { step, metrics } => eprintln!("eval @ {step}: {metrics:?}"),
+            Event::Stage {
+                stage, kind, step, ..
+            } => eprintln!("stage {stage} ({kind:?}) from step {step}"),
+            Event::Warning { message, .. } => eprintln!("warning: {message}"),
+            Event::Error { message, .. } => eprintln!("error: {message}"),
+            Event::Done { metrics, .. } => eprintln!("done: {metrics:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// A new run from a resolved configuration, or a resumed one.
+enum Source {
+    New(Box<TrainConfig>),
+    /// A new run in exactly this folder.
+    NewAt(Box<TrainConfig>, PathBuf),
+    Resume(PathBuf),
+}
+
+/// Build a trainer for a new run or a resumed one, with its run folder and event log.
+fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
+    let resuming = matches!(source, Source::Resume(_));
+    let (config, run_dir) = match source {
+        Source::Resume(dir) => {
+            let rd = RunDir::open(&dir)?;
+            let mut c = rd.read_config()?;
+            if let Some(t) = run.threads {
+                c.threads = t;
+            }
+            (c, rd)
+        }
+        Source::New(c) => {
+            let c = *c;
+            let rd = RunDir::create(&run.out, &c).with_context(|| {
+                format!("cannot create a run folder under {}", run.out.display())
+            })?;
+            (c, rd)
+        }
+        Source::NewAt(c, dir) => {
+            let c = *c;
+            let rd = RunDir::create_at(&dir, &c)
+                .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
+            (c, rd)
+        }
+    };
+    setup::apply_threads(config.threads);
+    let (mut trainer, assets) = if resuming {
+        let Some((_, ck)) = run_dir.checkpoints().pop() else {
+            bail!(
+                "{}: no complete checkpoint to resume from. Fix: start a new run, or set checkpoint_every",
+                run_dir.path.display()
+            );
+        };
+        let checkpoint = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
+        let resumed = Trainer::resume(&config, &checkpoint)?;
+        eprintln!(
+            "resuming {} from step {}",
+            run_dir.path.display(),
+            checkpoint.state.step
+        );
+        resumed
+    } else {
+        let built = build_trainer(&config)?;
+        // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
+        run_dir
+            .write_config(&built.0.config)
+            .with_context(|| format!("cannot write {}", run_dir.path.display()))?;
+        built
+    };
+    for n in &assets.notes {
+        tracing::info!("{n}");
+    }
+    let log = EventLog::open(&run_dir.events_path())
+        .with_context(|| format!("cannot write {}", run_dir.events_path().display()))?;
+    trainer.add_sink(Box::new(log));
+    trainer.set_checkpointer(Box::new(RunCheckpointer::new(
+        &run_dir,
+        assets.tokenizer_dir.clone(),
+        assets.id2label.clone(),
+        config.keep_last,
+        config.keep_best,
+    )));
+    Ok((trainer, run_dir))
+}
+
+pub(crate) fn headless_train(
+    preset: Option<String>,
+    resume: Option<PathBuf>,
+    run_dir: Option<PathBuf>,
+    run: &RunArgs,
+) -> Result<i32> {
+    init_logging(&run.out);
+    let source = match (resume, run_dir) {
+        (Some(r), _) => Source::Resume(r),
+        (None, Some(d)) => Source::NewAt(Box::new(resolve_config(preset.as_deref(), run)?), d),
+        (None, None) => Source::New(Box::new(resolve_config(preset.as_deref(), run)?)),
+    };
+    let (mut trainer, run_dir) = make_trainer(source, run)?;
+    eprintln!("run folder: {}", run_dir.path.display());
+    trainer.add_sink(Box::new(StdoutSink {
+        last: Instant::now(),
+        total: 0,
+    }));
+    trainer.on_failure = OnFailure::Stop;
+    match trainer.run() {
+        Ok(_) => Ok(0),
+        Err(e) => {
+            eprintln!("error: {e}");
+            Ok(1)
+        }
+    }
+}
+
+/// The TUI: the picker (or a preset directly), the dashboard, with the trainer on its own thread.
+pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result<i32> {
+    init_logging(&run.out);
+    let run2 = run.clone();
+    let mut start = move |config: TrainConfig| -> std::result::Result<(Receiver<Event>, Sender<Command>), String> {
+        spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
+    };
+    let outcome = match (preset, resume) {
+        (None, None) => {
+            let picker = dps_tui::ui::form::Picker::from_presets(|c| {
+                apply_overrides(c, run).map_err(|e| format!("{e:#}"))
+            });
+            dps_tui::ui::run_app(picker, &mut start)?
+        }
+        (_, Some(r)) => {
+            let (events, commands) = spawn(Source::Resume(r), run)?;
+            dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
+        }
+        (Some(p), None) => {
+            let c = resolve_config(Some(&p), run)?;
+            let (events, commands) = start(c).map_err(|e| anyhow!(e))?;
+            dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
+        }
+    };
+    tracing::info!("ui closed: {outcome:?}");
+    Ok(0)
+}
+
+/// Slow the demo down enough to watch and steer it (see [`dps_tui::ui::pacing`]); other runs,
+/// and every headless run, go at full speed.
+fn pace_for_tui(trainer: &mut Trainer) {
+    trainer.min_step_interval =
+        dps_tui::ui::pacing::step_interval(&trainer.config, trainer.total_steps);
+}
+
+fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>)> {
+    let (mut trainer, _rd) = make_trainer(source, run)?;
+    pace_for_tui(&mut trainer);
+    let (etx, erx) = unbounded::<Event>();
+    let (ctx, crx) = unbounded::<Command>();
+    trainer.add_sink(Box::new(etx));
+    trainer.set_commands(crx);
+    trainer.on_failure = OnFailure::Pause;
+    std::thread::Builder::new()
+        .name("trainer".into())
+        .spawn(move || {
+            if let Err(e) = trainer.run() {
+                tracing::error!("training stopped: {e}");
+            }
+        })?;
+    Ok((erx, ctx))
+}
+
+pub(crate) fn eval(
+    checkpoint: &Path,
+    task: &str,
+    data_dir: Option<PathBuf>,
+    max_len: usize,
+    device: &str,
+) -> Result<i32> {
+    let mut c = TrainConfig::default();
+    c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
+    c.model = checkpoint.display().to_string();
+    c.data_dir = data_dir;
+    c.max_seq_length = max_len;
+    c.device = device.into();
+    c.method = config::Method::Vanilla;
+    c.max_steps = Some(1);
+    let (mut trainer, _) = build_trainer(&c)?;
+    let metrics = trainer.evaluate()?;
+    println!(
+        "{}",
+        serde_json::to_string(
+            &serde_json::json!({"event": "eval", "checkpoint": checkpoint, "task": c.task, "metrics": metrics})
+        )?
+    );
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cli::RunArgs;
+
+    #[test]
+    fn only_the_tui_paces_the_demo() {
+        let tmp = tempfile::tempdir().unwrap();
+        let run = RunArgs {
+            out: tmp.path().to_path_buf(),
+            threads: Some(1),
+            ..RunArgs::default()
+        };
+        let c = resolve_config(Some("demo"), &run).unwrap();
+        // `headless_train` builds its trainer with `make_trainer` alone.
+        let (headless, _) = make_trainer(Source::New(Box::new(c.clone())), &run).unwrap();
+        assert_eq!(
+            headless.min_step_interval, None,
+            "the headless demo is not paced"
+        );
+        let (mut tui, _) = make_trainer(Source::New(Box::new(c)), &run).unwrap();
+        pace_for_tui(&mut tui);
+        let every = tui.min_step_interval.expect("the TUI paces the demo");
+        assert!(every.as_secs_f64() * tui.total_steps as f64 >= 120.0);
+    }
+
+    #[test]
+    fn the_pickers_presets_carry_the_command_line() {
+        let run = RunArgs {
+            model: Some("/models/minilm".into()),
+            data_dir: Some("/data/glue".into()),
+            set: vec!["seed=7".into()],
+            ..RunArgs::default()
+        };
+        let picker = dps_tui::ui::form::Picker::from_presets(|c| {
+            apply_overrides(c, &run).map_err(|e| format!("{e:#}"))
+        });
+        let text = |k: &str| {
+            let f = picker.fields.iter().find(|f| f.key == k).unwrap();
+            f.text.clone()
+        };
+        assert_eq!(text("model"), "/models/minilm");
+        assert_eq!(text("data_dir"), "/data/glue");
+        assert_eq!(text("seed"), "7");
+        for p in &picker.presets {
+            let c = p.config.as_ref().unwrap();
+            assert_eq!(c.model, "/models/minilm", "{}", p.name);
+        }
+    }
+}
