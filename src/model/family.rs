@@ -21,7 +21,7 @@ pub enum Family {
 }
 
 impl Family {
-    /// Every supported family, in the order the README lists them.
+    /// Every supported family, in the order docs/models.md lists them.
     pub const ALL: [Family; 7] = [
         Family::Bert,
         Family::Roberta,

@@ -9,7 +9,7 @@
 //! threads (a test checks 1, 2 and 3 threads bit for bit).
 //!
 //! Measured against the alternatives on the 2-core benchmark machine (whole MiniLM 16×128
-//! steps, alternating runs; README, Performance): cutting each product into fixed blocks of
+//! steps, alternating runs; docs/performance.md): cutting each product into fixed blocks of
 //! rows run as single-threaded calls was no faster (median ratio 1.01 over 10 pairs), and
 //! BLIS 0.9 (`bli_sgemm`, zen3 kernels) in place of the crate was no faster either (1.003).
 
