@@ -17,7 +17,9 @@
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
 //! - [`inputs`]: [`ModelInput`], a padded or a packed batch of token ids, and its checks.
-//! - [`weights`]: reading the safetensors weights of a model folder.
+//! - [`weights`]: reading the weights of a model folder (safetensors, else
+//!   `pytorch_model.bin` through [`pytorch_bin`], which never runs the pickle's code).
+//! - [`files`]: the files a model folder or a Hub repository provides (weights, tokenizer).
 
 pub mod bert;
 pub mod bert_layout;
@@ -33,12 +35,14 @@ pub mod distilbert;
 pub mod dropout;
 pub mod electra;
 pub mod family;
+pub mod files;
 pub mod init;
 pub mod inputs;
 pub mod loader;
 pub mod modernbert;
 pub mod ops;
 pub mod params;
+pub mod pytorch_bin;
 pub mod roberta;
 pub mod weights;
 
