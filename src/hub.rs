@@ -14,10 +14,9 @@ use thiserror::Error;
 /// The Hub dataset GLUE is read from when no data folder is given.
 pub const GLUE_DATASET: &str = "nyu-mll/glue";
 
-/// The weights file the model loader reads.
-pub const MODEL_WEIGHTS: &str = "model.safetensors";
-/// The files a model snapshot must hold.
-pub const MODEL_FILES: [&str; 3] = ["config.json", MODEL_WEIGHTS, "tokenizer.json"];
+/// The preferred complete file set of a model; [`crate::model::files`] names the alternatives
+/// a folder or a repository may have instead (`pytorch_model.bin`, `spm.model`).
+pub const MODEL_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
 
 /// Whether a Hub repository is a model or a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -59,13 +58,6 @@ pub enum HubError {
         what: String,
         cache: PathBuf,
     },
-    /// The model has PyTorch weights only.
-    #[error(
-        "model `{repo}` has only PyTorch weights ({file}); only model.safetensors is supported. \
-         Fix: pick a model that ships model.safetensors, or convert the weights to safetensors \
-         and pass the local folder"
-    )]
-    OnlyPytorch { repo: String, file: String },
     /// A file the program needs is not in the repository.
     #[error("{kind} `{repo}` has no {file} on the Hub (files: {listing}). Fix: {fix}")]
     MissingInRepo {
@@ -255,13 +247,15 @@ impl HubSource {
             .map_err(|e| self.request_error(kind, repo_id, &format!("downloading {file}"), e))
     }
 
-    /// The folder holding `config.json`, `model.safetensors` and `tokenizer.json` of a Hub
-    /// model: the cached snapshot when it holds all three, else (online) the files are
-    /// downloaded into the cache.
+    /// The folder holding a Hub model's files (see [`crate::model::files`]: `config.json`,
+    /// `model.safetensors` else `pytorch_model.bin`, `tokenizer.json` else `spm.model` and
+    /// `tokenizer_config.json`): the cached snapshot when it holds a complete set, else
+    /// (online) the files the repository's listing offers are downloaded into the cache.
     pub fn model_dir(&self, repo_id: &str) -> Result<PathBuf, HubError> {
+        use crate::model::files;
         let snapshot = self.snapshot(RepoKind::Model, repo_id);
         if let Some(snap) = &snapshot {
-            if MODEL_FILES.iter().all(|f| snap.join(f).is_file()) {
+            if files::missing_in(snap).is_empty() {
                 tracing::info!(
                     "model {repo_id}: using the cached snapshot {}",
                     snap.display()
@@ -270,46 +264,28 @@ impl HubSource {
             }
         }
         if self.offline {
-            if let Some(snap) = &snapshot {
-                if !snap.join(MODEL_WEIGHTS).is_file() && snap.join("pytorch_model.bin").is_file() {
-                    return Err(HubError::OnlyPytorch {
-                        repo: repo_id.into(),
-                        file: snap.join("pytorch_model.bin").display().to_string(),
-                    });
-                }
-            }
-            let missing: Vec<&str> = MODEL_FILES
-                .iter()
-                .copied()
-                .filter(|f| snapshot.as_ref().is_none_or(|s| !s.join(f).is_file()))
-                .collect();
+            let missing: Vec<String> = match &snapshot {
+                Some(snap) => files::missing_in(snap)
+                    .into_iter()
+                    .map(|l| l.file)
+                    .collect(),
+                None => vec!["its files".into()],
+            };
             return Err(self.offline_error(RepoKind::Model, repo_id, missing.join(", ")));
         }
-        let files = self.remote_files(RepoKind::Model, repo_id)?;
-        let has = |f: &str| files.iter().any(|x| x == f);
-        if !has(MODEL_WEIGHTS) {
-            if let Some(pt) = files.iter().find(|f| f.ends_with("pytorch_model.bin")) {
-                return Err(HubError::OnlyPytorch {
-                    repo: repo_id.into(),
-                    file: pt.clone(),
-                });
+        let listing = self.remote_files(RepoKind::Model, repo_id)?;
+        let chosen = files::choose(&listing).map_err(|lacks| {
+            let lack = &lacks[0];
+            HubError::MissingInRepo {
+                kind: "model",
+                repo: repo_id.into(),
+                file: lack.file.clone(),
+                listing: short_listing(&listing),
+                fix: lack.fix.clone(),
             }
-        }
-        for f in MODEL_FILES {
-            if !has(f) {
-                return Err(HubError::MissingInRepo {
-                    kind: "model",
-                    repo: repo_id.into(),
-                    file: f.into(),
-                    listing: short_listing(&files),
-                    fix: "use a BERT-style model repository that ships config.json, \
-                          model.safetensors and tokenizer.json, or pass a local folder"
-                        .into(),
-                });
-            }
-        }
+        })?;
         let mut dir = None;
-        for f in MODEL_FILES {
+        for f in chosen {
             let p = self.download(RepoKind::Model, repo_id, f)?;
             dir.get_or_insert_with(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
         }
@@ -403,17 +379,19 @@ mod tests {
     }
 
     #[test]
-    fn offline_cache_with_pytorch_weights_only_is_refused() {
+    fn offline_cache_with_the_published_deberta_files_is_used() {
         let tmp = tempfile::tempdir().unwrap();
         let hub = HubSource::offline(tmp.path());
         let snap = hub
             .repo_dir(RepoKind::Model, "org/pt")
             .join("snapshots/c0ffee");
         std::fs::create_dir_all(&snap).unwrap();
-        for f in ["config.json", "pytorch_model.bin", "tokenizer.json"] {
+        for f in ["config.json", "pytorch_model.bin"] {
             std::fs::write(snap.join(f), "{}").unwrap();
         }
         let e = hub.model_dir("org/pt").unwrap_err().to_string();
-        assert!(e.contains("only model.safetensors is supported"), "{e}");
+        assert!(e.contains("tokenizer.json or spm.model"), "{e}");
+        std::fs::write(snap.join("spm.model"), "x").unwrap();
+        assert_eq!(hub.model_dir("org/pt").unwrap(), snap);
     }
 }

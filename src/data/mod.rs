@@ -3,8 +3,9 @@
 //! - [`glue`]: the task registry ([`glue::TaskSpec`]), examples, splits and loading from TSV.
 //! - [`hub_glue`]: GLUE from the Hub dataset `nyu-mll/glue` (parquet), cache first.
 //! - [`tsv`]: the raw tab-separated reader (no quoting, BOM and CRLF tolerant).
-//! - [`tokenize`]: [`tokenize::TextEncoder`], a `tokenizers` WordPiece tokenizer set up like HF's
-//!   `truncation=True, max_length=N` with no padding.
+//! - [`tokenize`]: [`tokenize::TextEncoder`], a model folder's `tokenizers` tokenizer set up like
+//!   HF's `truncation=True, max_length=N` with no padding.
+//! - [`spm`]: SentencePiece `spm.model` files (DeBERTa-v2/v3) turned into that tokenizer.
 //! - [`batching`]: encoded examples, dynamic padding into tensors, epoch orders and length grouping.
 //! - [`metrics`]: GLUE metrics (accuracy, F1, Matthews correlation, Pearson, Spearman).
 //! - [`synthetic`]: the `demo` task, generated from a seed, that needs no downloads.
@@ -13,6 +14,7 @@ pub mod batching;
 pub mod glue;
 pub mod hub_glue;
 pub mod metrics;
+pub mod spm;
 pub mod synthetic;
 pub mod tokenize;
 pub mod tsv;
@@ -113,7 +115,7 @@ pub enum DataError {
     #[error("task `{task}` is synthetic and has no files. Fix: use data::synthetic::demo_task")]
     Synthetic { task: String },
     /// The tokenizer file could not be loaded or configured.
-    #[error("cannot load tokenizer {path}: {message}. Fix: pass the tokenizer.json of a BERT-style model folder")]
+    #[error("cannot load tokenizer {path}: {message}. Fix: pass a model folder that holds its tokenizer.json (or, for DeBERTa-v2/v3, spm.model with tokenizer_config.json)")]
     Tokenizer { path: PathBuf, message: String },
     /// Tokenization of a text failed.
     #[error("tokenization failed: {0}")]

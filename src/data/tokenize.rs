@@ -1,6 +1,10 @@
 //! [`TextEncoder`]: a `tokenizers` tokenizer configured as Hugging Face's
 //! `tokenizer(a, b, truncation=True, max_length=N)` with no padding.
 //!
+//! A model folder's tokenizer is its `tokenizer.json`, else its SentencePiece `spm.model` (with
+//! `tokenizer_config.json`), converted as `transformers`' `DebertaV2TokenizerFast` does (see
+//! [`super::spm`]).
+//!
 //! Published `tokenizer.json` files may carry their own padding and truncation settings
 //! (all-MiniLM-L6-v2's pads every encoding to 128); both are replaced here. Padding is done
 //! later, per batch, by [`crate::data::make_batch`].
@@ -17,7 +21,18 @@ use tokenizers::{
 /// `tokenizers`' full `Encoding` values).
 const CHUNK: usize = 4096;
 
-/// A WordPiece (or any `tokenizer.json`) tokenizer with longest-first truncation to `max_len`
+/// The tokenizer file of a model folder: `tokenizer.json`, else `spm.model`.
+pub fn tokenizer_file(dir: &Path) -> Option<PathBuf> {
+    [TOKENIZER_JSON, super::spm::SPM_MODEL]
+        .iter()
+        .map(|f| dir.join(f))
+        .find(|p| p.is_file())
+}
+
+/// The `tokenizers` file of a model folder.
+pub const TOKENIZER_JSON: &str = "tokenizer.json";
+
+/// A WordPiece (or any `tokenizer.json` or `spm.model`) tokenizer with longest-first truncation to `max_len`
 /// tokens, special tokens included, and no padding.
 pub struct TextEncoder {
     tokenizer: Tokenizer,
@@ -26,8 +41,10 @@ pub struct TextEncoder {
 }
 
 impl TextEncoder {
-    /// Load `tokenizer.json`; disable the file's own padding; set longest-first truncation to
-    /// `max_len` tokens counting special tokens (as HF's `truncation=True, max_length`).
+    /// Load `tokenizer.json`, or an `spm.model` (a file name ending in `.model`, read with the
+    /// `tokenizer_config.json` beside it); disable the file's own padding; set longest-first
+    /// truncation to `max_len` tokens counting special tokens (as HF's `truncation=True,
+    /// max_length`).
     pub fn from_file(path: &Path, max_len: usize) -> Result<Self, DataError> {
         let err = |message: String| DataError::Tokenizer {
             path: path.to_path_buf(),
@@ -36,7 +53,12 @@ impl TextEncoder {
         if !path.is_file() {
             return Err(err("the file does not exist".into()));
         }
-        let mut tokenizer = Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?;
+        let is_spm = path.extension().is_some_and(|e| e == "model");
+        let mut tokenizer = if is_spm {
+            super::spm::load_deberta_v2(path).map_err(err)?
+        } else {
+            Tokenizer::from_file(path).map_err(|e| err(e.to_string()))?
+        };
         tokenizer.with_padding(None);
         tokenizer
             .with_truncation(Some(TruncationParams {
@@ -63,7 +85,7 @@ impl TextEncoder {
         self.max_len
     }
 
-    /// The `tokenizer.json` this encoder was loaded from.
+    /// The `tokenizer.json` (or `spm.model`) this encoder was loaded from.
     pub fn path(&self) -> &Path {
         &self.path
     }

@@ -12,9 +12,10 @@ use super::weights::read_weights;
 use super::ModelError;
 
 /// The tokenizer files copied next to a saved checkpoint (those that exist in the source).
-pub const TOKENIZER_FILES: [&str; 4] = [
+pub const TOKENIZER_FILES: [&str; 5] = [
     "tokenizer.json",
     "vocab.txt",
+    "spm.model",
     "tokenizer_config.json",
     "special_tokens_map.json",
 ];
@@ -165,7 +166,8 @@ fn copy_tokenizer(src: &Path, dir: &Path) -> Result<(), ModelError> {
     if copied == 0 {
         return Err(ModelError::MissingFile {
             path: src_dir.join("tokenizer.json"),
-            hint: "the tokenizer folder must hold tokenizer.json (or vocab.txt)".into(),
+            hint: "the tokenizer folder must hold tokenizer.json (or spm.model, or vocab.txt)"
+                .into(),
         });
     }
     Ok(())
@@ -426,10 +428,10 @@ mod tests {
         let s = e.to_string();
         assert!(matches!(e, ModelError::MissingFile { .. }), "{s}");
         assert!(
-            s.contains("model.safetensors") && s.contains("all-MiniLM-L6-v2"),
+            s.contains("model.safetensors") && s.contains("pytorch_model.bin"),
             "{s}"
         );
-        // A pytorch_model.bin-only folder.
+        // A pytorch_model.bin that is not a PyTorch checkpoint.
         std::fs::write(tmp.path().join("pytorch_model.bin"), b"PK").unwrap();
         let e = BertForSequenceClassification::load_dir(tmp.path(), head, &Device::Cpu, 0)
             .err()
@@ -437,6 +439,17 @@ mod tests {
             .to_string();
         assert!(
             e.contains("pytorch_model.bin") && e.contains("safetensors"),
+            "{e}"
+        );
+        std::fs::remove_file(tmp.path().join("pytorch_model.bin")).unwrap();
+        // A TensorFlow-only folder.
+        std::fs::write(tmp.path().join("tf_model.h5"), b"HDF").unwrap();
+        let e = BertForSequenceClassification::load_dir(tmp.path(), head, &Device::Cpu, 0)
+            .err()
+            .unwrap()
+            .to_string();
+        assert!(
+            e.contains("tf_model.h5") && e.contains("save_pretrained"),
             "{e}"
         );
         // Missing config.json.

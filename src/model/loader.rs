@@ -24,8 +24,8 @@ pub fn read_config(path: &Path) -> Result<ConfigMap, ModelError> {
         if e.kind() == std::io::ErrorKind::NotFound {
             ModelError::MissingFile {
                 path: path.to_path_buf(),
-                hint: "a model folder must hold config.json and model.safetensors \
-                       (e.g. ../shared/models/all-MiniLM-L6-v2)"
+                hint: "a model folder must hold config.json and model.safetensors (or \
+                       pytorch_model.bin), as a model downloaded from the Hugging Face Hub does"
                     .to_string(),
             }
         } else {
@@ -136,7 +136,8 @@ pub fn random(
 }
 
 /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in
-/// `model.safetensors.index.json`) as a model of the family `model_type` names.
+/// `model.safetensors.index.json`, or `pytorch_model.bin`) as a model of the family
+/// `model_type` names.
 pub fn load_dir(
     dir: &Path,
     head: HeadKind,
@@ -146,8 +147,8 @@ pub fn load_dir(
     if !dir.is_dir() {
         return Err(ModelError::MissingFile {
             path: dir.to_path_buf(),
-            hint: "no such folder; the model folder must hold config.json and model.safetensors \
-                   (e.g. ../shared/models/all-MiniLM-L6-v2)"
+            hint: "no such folder; the model folder must hold config.json and \
+                   model.safetensors (or pytorch_model.bin)"
                 .into(),
         });
     }

@@ -4,20 +4,24 @@
 //!   family, and [`Model`] (a boxed one).
 //! - [`family`]: [`Family`], told apart by `config.json`'s `model_type`; [`loader`] maps a
 //!   family to its implementation.
-//! - [`config`]: the Hugging Face `BertConfig` fields (`config.json`).
 //! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT-style encoder whose
-//!   every weight is a trainable [`candle_core::Var`], with its head; [`bert_layout`] holds what
-//!   [`roberta`], [`electra`] and [`distilbert`] name and compute differently.
+//!   every weight is a trainable [`candle_core::Var`], with its head; its `config` (the Hugging
+//!   Face `BertConfig`), and its `layout` of what `roberta`, `electra` and `distilbert` name and
+//!   compute differently.
 //! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
-//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its config in
-//!   [`deberta_config`] and its disentangled relative-position attention in [`deberta_attention`].
+//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its `config` and
+//!   its disentangled relative-position `attention`.
 //! - [`modernbert`]: `ModernBertForSequenceClassification` (pre-norm, RoPE, GeGLU, alternating
 //!   global and local attention), with its config in `modernbert::config`.
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
 //! - [`inputs`]: [`ModelInput`], a padded or a packed batch of token ids, and its checks.
-//! - [`weights`]: reading the safetensors weights of a model folder.
+//! - [`weights`]: reading the weights of a model folder (safetensors, else
+//!   `pytorch_model.bin` through [`pytorch_bin`], which never runs the pickle's code).
+//! - [`files`]: the files a model folder or a Hub repository provides (weights, tokenizer).
+//! - [`ops`]: every kernel: fused CPU ops with backward passes, the GEMM, and the optimizer's
+//!   fused per-element updates (CPU and device).
 
 pub mod bert;
 pub mod checkpoint_io;
@@ -26,12 +30,14 @@ pub mod deberta;
 pub mod device;
 pub mod dropout;
 pub mod family;
+pub mod files;
 pub mod init;
 pub mod inputs;
 pub mod loader;
 pub mod modernbert;
 pub mod ops;
 pub mod params;
+pub mod pytorch_bin;
 pub mod weights;
 
 pub use bert::BertConfig;

@@ -1,15 +1,18 @@
 //! Reading the weights of a model folder: `model.safetensors`, or the shards listed in
-//! `model.safetensors.index.json`, with clear errors for other formats and missing files.
+//! `model.safetensors.index.json`, else `pytorch_model.bin` (read without running its pickle,
+//! see [`super::pytorch_bin`]), with clear errors for other formats and missing files.
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use candle_core::{Device, Tensor};
 
+use super::pytorch_bin::PYTORCH_WEIGHTS;
 use super::ModelError;
 
 /// Read the weights of a model folder: `model.safetensors`, or the shards of
-/// `model.safetensors.index.json`. Returns the tensors and the files read.
+/// `model.safetensors.index.json`, else `pytorch_model.bin`. Returns the tensors and the files
+/// read.
 pub(crate) fn read_weights(
     dir: &Path,
 ) -> Result<(HashMap<String, Tensor>, Vec<PathBuf>), ModelError> {
@@ -43,14 +46,23 @@ pub(crate) fn read_weights(
             .map(|f| (f, ()))
             .collect();
         shards.keys().map(|f| dir.join(f)).collect()
+    } else if dir.join(PYTORCH_WEIGHTS).is_file() {
+        let bin = dir.join(PYTORCH_WEIGHTS);
+        let tensors = super::pytorch_bin::read(&bin)?;
+        return Ok((tensors, vec![bin]));
     } else {
-        for bin in ["pytorch_model.bin", "tf_model.h5", "flax_model.msgpack"] {
+        for bin in [
+            "pytorch_model.bin.index.json",
+            "tf_model.h5",
+            "flax_model.msgpack",
+        ] {
             let p = dir.join(bin);
             if p.exists() {
                 return Err(ModelError::UnsupportedFormat {
                     path: p,
                     message: format!(
-                        "only safetensors weights are supported; convert the model to \
+                        "only model.safetensors (single or sharded) and a single \
+                         pytorch_model.bin are read; convert the model to \
                          model.safetensors (e.g. in Python: \
                          AutoModel.from_pretrained(dir).save_pretrained(dir, safe_serialization=True)) \
                          and put it in {}",
@@ -61,8 +73,8 @@ pub(crate) fn read_weights(
         }
         return Err(ModelError::MissingFile {
             path: single,
-            hint: "the model folder must hold config.json and model.safetensors \
-                   (e.g. ../shared/models/all-MiniLM-L6-v2)"
+            hint: "the model folder must hold config.json and model.safetensors (or \
+                   pytorch_model.bin), as a model downloaded from the Hugging Face Hub does"
                 .into(),
         });
     };

@@ -21,7 +21,7 @@ pub enum SetupError {
     UnknownTask(String),
     #[error("{0}")]
     Device(String),
-    #[error("{path}: no tokenizer.json in the model folder. Fix: copy the model's tokenizer.json beside config.json")]
+    #[error("{path}: no tokenizer.json (nor spm.model) in the model folder. Fix: copy the model's tokenizer.json (for DeBERTa-v2/v3: spm.model and tokenizer_config.json) beside config.json")]
     NoTokenizer { path: PathBuf },
     #[error("the tokenizer {tokenizer} has {tok_vocab} tokens but the model's config.json says vocab_size {model_vocab}. Fix: use the tokenizer.json that belongs to this model")]
     VocabMismatch {
@@ -209,10 +209,9 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             initialised.join(", ")
         ));
     }
-    let tok_path = model_dir.join("tokenizer.json");
-    if !tok_path.exists() {
+    let Some(tok_path) = crate::data::tokenize::tokenizer_file(&model_dir) else {
         return Err(SetupError::NoTokenizer { path: model_dir });
-    }
+    };
     let encoder = TextEncoder::from_file(&tok_path, config.max_seq_length)?;
     let model_vocab = model.vocab_size();
     if encoder.vocab_size() > model_vocab {

@@ -5,7 +5,7 @@
 use crate::config::TrainConfig;
 use crate::data::glue::{self, Split};
 use crate::data::hub_glue;
-use crate::hub::{self, HubSource, RepoKind, MODEL_FILES};
+use crate::hub::{self, HubSource, RepoKind};
 use std::path::Path;
 
 /// Where one input of a run stands.
@@ -77,10 +77,9 @@ fn model_need(model: &str, hub: &HubSource) -> Need {
         if !dir.is_dir() {
             return Need::new(Status::Missing, format!("folder {model} not found"));
         }
-        let missing: Vec<&str> = MODEL_FILES
-            .iter()
-            .copied()
-            .filter(|f| !dir.join(f).is_file())
+        let missing: Vec<String> = crate::model::files::missing_in(dir)
+            .into_iter()
+            .map(|l| l.file)
             .collect();
         return if missing.is_empty() {
             Need::new(Status::Ready, format!("folder {model}"))
@@ -93,7 +92,7 @@ fn model_need(model: &str, hub: &HubSource) -> Need {
     }
     let cached = hub
         .snapshot(RepoKind::Model, model)
-        .is_some_and(|s| MODEL_FILES.iter().all(|f| s.join(f).is_file()));
+        .is_some_and(|s| crate::model::files::missing_in(&s).is_empty());
     if cached {
         Need::new(Status::Ready, format!("{model} in the Hub cache"))
     } else if hub.offline {
@@ -191,7 +190,7 @@ mod tests {
         assert!(r.model.text.contains("config.json"), "{r:?}");
         assert_eq!(r.data.status, Status::Missing, "{r:?}");
         assert!(r.data.text.contains("train.tsv"), "{r:?}");
-        for f in MODEL_FILES {
+        for f in hub::MODEL_FILES {
             std::fs::write(model.join(f), "x").unwrap();
         }
         for f in ["train.tsv", "dev.tsv"] {
