@@ -113,7 +113,7 @@ pub enum HubError {
     #[error(
         "{kind} `{repo}`: {action}: no answer from {endpoint} within {secs} s. Fix: check the \
          network and HF_ENDPOINT; on a slow link raise {var} (seconds); or, when the files are \
-         already in the cache ({cache}), set HF_HUB_OFFLINE=1 to use them without the network"
+         already in the cache, set HF_HUB_OFFLINE=1 to use them without the network"
     )]
     Timeout {
         kind: &'static str,
@@ -122,7 +122,6 @@ pub enum HubError {
         endpoint: String,
         secs: f64,
         var: &'static str,
-        cache: PathBuf,
     },
     /// A download stopped part way; the partial file is kept for the next run to resume.
     #[error(
@@ -308,7 +307,6 @@ impl HubSource {
                 endpoint,
                 secs,
                 var,
-                cache: self.cache_dir.clone(),
             },
             Failure::Incomplete { got, want, partial } => HubError::Incomplete {
                 kind: kind_word,

@@ -66,8 +66,9 @@ impl Progress for StderrBar {
         if let Ok(style) = ProgressStyle::with_template(TEMPLATE) {
             bar.set_style(style.progress_chars("=> "));
         }
-        let name = if file.len() > 40 {
-            format!("…{}", &file[file.len() - 39..])
+        let chars: Vec<char> = file.chars().collect();
+        let name = if chars.len() > 30 {
+            format!("…{}", chars[chars.len() - 29..].iter().collect::<String>())
         } else {
             file.to_string()
         };
@@ -89,6 +90,10 @@ impl Progress for StderrBar {
     fn finish(&mut self) {
         if let Some(b) = self.bar.take() {
             b.finish();
+            // Keep the finished line: the next file's bar starts below it.
+            if !b.is_hidden() {
+                eprintln!();
+            }
         }
     }
 }
