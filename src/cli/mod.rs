@@ -91,6 +91,15 @@ pub enum Cmd {
     },
     /// Measure training throughput.
     Bench(bench::BenchArgs),
+    /// Fill the Hugging Face cache ahead of time (as `huggingface-cli download`): MODEL's
+    /// files and the GLUE data of each --task; later runs can then work offline.
+    Download {
+        /// A Hugging Face model id (owner/name).
+        model: String,
+        /// A GLUE task whose train and dev splits to fetch (repeatable).
+        #[arg(long = "task", value_name = "TASK")]
+        tasks: Vec<String>,
+    },
     /// List the presets.
     Presets,
     /// List runs: task, method, steps, best metric, status.
@@ -178,6 +187,10 @@ pub fn run(cli: Cli) -> Result<i32> {
             device,
         }) => train::eval(&checkpoint, &task, data_dir, max_seq_length, &device),
         Some(Cmd::Bench(b)) => bench::bench(b),
+        Some(Cmd::Download { model, tasks }) => {
+            dps_tui::hub::prefetch::run(&model, &tasks)?;
+            Ok(0)
+        }
         Some(Cmd::Presets) => {
             for p in config::list_presets() {
                 match p {

@@ -165,10 +165,11 @@ pub fn load_hub_split(
                 cache = hub.cache_dir.display(),
             )));
         }
-        let listing = hub
-            .remote_files(RepoKind::Dataset, repo)
+        let remote = hub
+            .remote_listing(RepoKind::Dataset, repo)
             .map_err(hub_error)?;
-        let wanted = split_files(&listing, ht.config, split_name);
+        let listing = &remote.files;
+        let wanted = split_files(listing, ht.config, split_name);
         if wanted.is_empty() {
             let in_config: Vec<String> = listing
                 .iter()
@@ -183,12 +184,9 @@ pub fn load_hub_split(
                 hub::short_listing(&in_config)
             )));
         }
-        for f in &wanted {
-            paths.push(
-                hub.download(RepoKind::Dataset, repo, f)
-                    .map_err(hub_error)?,
-            );
-        }
+        paths = hub
+            .download_files(RepoKind::Dataset, repo, &remote, &wanted)
+            .map_err(hub_error)?;
     }
     let mut examples = Vec::new();
     for p in &paths {

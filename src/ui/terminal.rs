@@ -61,6 +61,8 @@ impl TerminalGuard {
     /// Enter raw mode and the alternate screen with mouse capture.
     pub fn new() -> Result<TerminalGuard, TerminalError> {
         install_panic_hook();
+        // Download progress bars on stderr would draw over the UI.
+        crate::hub::progress::set_terminal_bars(false);
         enable_raw_mode().map_err(TerminalError::Setup)?;
         let mut out = io::stdout();
         if let Err(e) = execute!(out, EnterAlternateScreen, EnableMouseCapture) {
@@ -89,5 +91,6 @@ impl Drop for TerminalGuard {
         // not when the buffer drops after the normal screen is back.
         let _ = io::Write::flush(self.terminal.backend_mut());
         let _ = restore();
+        crate::hub::progress::set_terminal_bars(true);
     }
 }

@@ -1,13 +1,21 @@
 //! Hugging Face Hub sources: models and datasets from the local Hugging Face cache first, and
-//! through the Hub (the `hf-hub` crate's blocking client) only when a file is not cached.
+//! through the Hub's HTTP API ([`http`], [`download`]) only when a file is not cached.
 //!
 //! The cache has Python's layout, so a cache filled by `huggingface_hub` is used as is:
 //! `<cache>/{models|datasets}--<org>--<name>/snapshots/<commit>/<file>`, with `refs/main`
 //! naming the commit. The cache folder is `$HF_HUB_CACHE`, else `$HUGGINGFACE_HUB_CACHE`, else
 //! `$HF_HOME/hub`, else `$XDG_CACHE_HOME/huggingface/hub`, else `~/.cache/huggingface/hub`.
 //! `HF_HUB_OFFLINE=1` forbids any network access: a file that is not cached is then an error
-//! that names the cache folder.
+//! that names the cache folder. `HF_ENDPOINT` names another Hub; `HF_TOKEN` (else the token file
+//! `huggingface_hub` writes) authorises gated and private repositories; `HF_HUB_ETAG_TIMEOUT` and
+//! `HF_HUB_DOWNLOAD_TIMEOUT` bound every wait (see [`http::Timeouts`]).
 
+pub mod download;
+pub mod http;
+pub mod prefetch;
+pub mod progress;
+
+use http::{Client, Failure, Timeouts};
 use std::path::{Path, PathBuf};
 use thiserror::Error;
 
@@ -66,6 +74,60 @@ pub enum HubError {
         file: String,
         listing: String,
         fix: String,
+    },
+    /// The repository (or the revision) does not exist on the Hub.
+    #[error(
+        "{kind} `{repo}` was not found on {endpoint} ({detail}). Fix: check the id: it is \
+         `owner/name` as on the Hub (for example sentence-transformers/all-MiniLM-L6-v2 or \
+         nyu-mll/glue), or pass a local folder instead (--model DIR for a model, --data-dir DIR \
+         for GLUE data)"
+    )]
+    NotFound {
+        kind: &'static str,
+        repo: String,
+        endpoint: String,
+        detail: String,
+    },
+    /// The Hub refused access: a gated or private repository.
+    #[error(
+        "{kind} `{repo}` on {endpoint} refused access ({detail}): it is gated or private. Fix: \
+         {fix}; or pass a local folder instead (--model DIR for a model, --data-dir DIR for GLUE \
+         data)"
+    )]
+    Denied {
+        kind: &'static str,
+        repo: String,
+        endpoint: String,
+        detail: String,
+        fix: String,
+    },
+    /// The Hub did not answer in time.
+    #[error(
+        "{kind} `{repo}`: {action}: no answer from {endpoint} within {secs} s. Fix: check the \
+         network and HF_ENDPOINT; on a slow link raise {var} (seconds); or, when the files are \
+         already in the cache, set HF_HUB_OFFLINE=1 to use them without the network"
+    )]
+    Timeout {
+        kind: &'static str,
+        repo: String,
+        action: String,
+        endpoint: String,
+        secs: f64,
+        var: &'static str,
+    },
+    /// A download stopped part way; the partial file is kept for the next run to resume.
+    #[error(
+        "{kind} `{repo}`: the download of {file} stopped after {got} of {want} bytes (the \
+         connection closed). Nothing uses the partial file {partial}; the next download resumes \
+         it. Fix: run again (or `dps-tui download {repo}` for a model)"
+    )]
+    Incomplete {
+        kind: &'static str,
+        repo: String,
+        file: String,
+        got: u64,
+        want: u64,
+        partial: PathBuf,
     },
     /// The Hub could not be reached, or answered with an error.
     #[error(
@@ -170,24 +232,83 @@ impl HubSource {
         dirs.last().map(|e| e.path())
     }
 
-    fn api(&self, kind: RepoKind, repo_id: &str) -> Result<hf_hub::api::sync::Api, HubError> {
-        let mut b =
-            hf_hub::api::sync::ApiBuilder::from_cache(hf_hub::Cache::new(self.cache_dir.clone()))
-                .with_progress(false);
-        if let Some(e) = &self.endpoint {
-            b = b.with_endpoint(e.clone());
-        }
-        if let Some(t) = std::env::var("HF_TOKEN").ok().filter(|t| !t.is_empty()) {
-            b = b.with_token(Some(t));
-        }
-        b.build()
-            .map_err(|e| self.request_error(kind, repo_id, "setting up the Hub client", e))
+    fn client(&self, kind: RepoKind, repo_id: &str) -> Result<Client, HubError> {
+        Client::new(
+            self.endpoint.as_deref(),
+            token_from_env(),
+            Timeouts::from_env(),
+        )
+        .map_err(|e| self.failure(kind, repo_id, "setting up the Hub client", e))
     }
 
-    fn repo(&self, kind: RepoKind, repo_id: &str) -> hf_hub::Repo {
-        match kind {
-            RepoKind::Model => hf_hub::Repo::model(repo_id.to_string()),
-            RepoKind::Dataset => hf_hub::Repo::dataset(repo_id.to_string()),
+    /// A request's [`Failure`] as a [`HubError`] that names the repository and the fix.
+    fn failure(&self, kind: RepoKind, repo_id: &str, action: &str, e: Failure) -> HubError {
+        let endpoint = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| http::DEFAULT_ENDPOINT.to_string());
+        let endpoint = endpoint.trim_end_matches('/').to_string();
+        let (kind_word, repo) = (kind.word(), repo_id.to_string());
+        match e {
+            Failure::Status {
+                code,
+                ref error_code,
+                ..
+            } if code == 401 || code == 403 => {
+                let gated = error_code.as_deref() == Some("GatedRepo");
+                let page = match kind {
+                    RepoKind::Model => format!("{endpoint}/{repo_id}"),
+                    RepoKind::Dataset => format!("{endpoint}/datasets/{repo_id}"),
+                };
+                let fix = match (gated, token_from_env().is_some()) {
+                    (true, false) => format!(
+                        "accept its conditions at {page}, then set HF_TOKEN to an access token \
+                         (or log in with `huggingface-cli login`)"
+                    ),
+                    (true, true) => format!(
+                        "the token sent has no access yet: accept its conditions at {page} with \
+                         that account"
+                    ),
+                    (false, false) => "set HF_TOKEN to an access token of an account that can \
+                                       read it (or log in with `huggingface-cli login`); a \
+                                       repository that does not exist answers the same, so \
+                                       check the id"
+                        .into(),
+                    (false, true) => "the token sent cannot read it: use a token of an \
+                                      account that can, and check the id"
+                        .into(),
+                };
+                HubError::Denied {
+                    kind: kind_word,
+                    repo,
+                    endpoint,
+                    detail: e.to_string(),
+                    fix,
+                }
+            }
+            Failure::Status { code: 404, .. } => HubError::NotFound {
+                kind: kind_word,
+                repo,
+                endpoint,
+                detail: e.to_string(),
+            },
+            Failure::Timeout { secs, var } => HubError::Timeout {
+                kind: kind_word,
+                repo,
+                action: action.into(),
+                endpoint,
+                secs,
+                var,
+            },
+            Failure::Incomplete { got, want, partial } => HubError::Incomplete {
+                kind: kind_word,
+                repo,
+                file: action.trim_start_matches("downloading ").into(),
+                got,
+                want,
+                partial,
+            },
+            other => self.request_error(kind, repo_id, action, other),
         }
     }
 
@@ -216,35 +337,80 @@ impl HubSource {
         }
     }
 
-    /// The repository's file listing from the Hub (paths relative to the repository root).
-    /// Refused offline.
-    pub fn remote_files(&self, kind: RepoKind, repo_id: &str) -> Result<Vec<String>, HubError> {
+    /// The repository's commit and file listing from the Hub (paths relative to the
+    /// repository root). Refused offline.
+    pub fn remote_listing(
+        &self,
+        kind: RepoKind,
+        repo_id: &str,
+    ) -> Result<http::RepoListing, HubError> {
         if self.offline {
             return Err(self.offline_error(kind, repo_id, "its file listing"));
         }
         tracing::info!("listing the files of {} {repo_id} on the Hub", kind.word());
-        let info = self
-            .api(kind, repo_id)?
-            .repo(self.repo(kind, repo_id))
-            .info()
-            .map_err(|e| self.request_error(kind, repo_id, "listing the files", e))?;
-        Ok(info.siblings.into_iter().map(|s| s.rfilename).collect())
+        self.client(kind, repo_id)?
+            .listing(kind == RepoKind::Dataset, repo_id, "main")
+            .map_err(|e| self.failure(kind, repo_id, "listing the files", e))
+    }
+
+    /// The repository's file listing from the Hub. Refused offline.
+    pub fn remote_files(&self, kind: RepoKind, repo_id: &str) -> Result<Vec<String>, HubError> {
+        Ok(self.remote_listing(kind, repo_id)?.files)
+    }
+
+    /// Download `files` of a repository at the commit `listing` names into the cache, point
+    /// `refs/main` at that commit, and return their paths in the snapshot folder. Files the
+    /// cache already holds are not fetched again. Progress goes to stderr (see
+    /// [`progress::StderrBar`]). Refused offline.
+    pub fn download_files(
+        &self,
+        kind: RepoKind,
+        repo_id: &str,
+        listing: &http::RepoListing,
+        files: &[String],
+    ) -> Result<Vec<PathBuf>, HubError> {
+        if self.offline {
+            return Err(self.offline_error(kind, repo_id, files.join(", ")));
+        }
+        let client = self.client(kind, repo_id)?;
+        let mut paths = Vec::new();
+        for file in files {
+            tracing::info!(
+                "downloading {file} of {} {repo_id} from the Hub",
+                kind.word()
+            );
+            let mut bar = progress::StderrBar::new();
+            let p = download::download(
+                &client,
+                &self.cache_dir,
+                kind,
+                repo_id,
+                &listing.sha,
+                file,
+                &mut bar,
+            )
+            .map_err(|e| self.failure(kind, repo_id, &format!("downloading {file}"), e))?;
+            paths.push(p);
+        }
+        download::write_ref(&self.repo_dir(kind, repo_id), "main", &listing.sha)
+            .map_err(|e| self.failure(kind, repo_id, "writing refs/main", e))?;
+        Ok(paths)
     }
 
     /// Download one file of a repository into the cache (a cached copy under `refs/main` is
     /// used as is) and return its path in the snapshot folder. Refused offline.
     pub fn download(&self, kind: RepoKind, repo_id: &str, file: &str) -> Result<PathBuf, HubError> {
+        if let Some(snap) = self.snapshot(kind, repo_id) {
+            if snap.join(file).is_file() {
+                return Ok(snap.join(file));
+            }
+        }
         if self.offline {
             return Err(self.offline_error(kind, repo_id, file));
         }
-        tracing::info!(
-            "downloading {file} of {} {repo_id} from the Hub",
-            kind.word()
-        );
-        self.api(kind, repo_id)?
-            .repo(self.repo(kind, repo_id))
-            .get(file)
-            .map_err(|e| self.request_error(kind, repo_id, &format!("downloading {file}"), e))
+        let listing = self.remote_listing(kind, repo_id)?;
+        let mut paths = self.download_files(kind, repo_id, &listing, &[file.to_string()])?;
+        Ok(paths.remove(0))
     }
 
     /// The folder holding a Hub model's files (see [`crate::model::files`]: `config.json`,
@@ -273,24 +439,48 @@ impl HubSource {
             };
             return Err(self.offline_error(RepoKind::Model, repo_id, missing.join(", ")));
         }
-        let listing = self.remote_files(RepoKind::Model, repo_id)?;
-        let chosen = files::choose(&listing).map_err(|lacks| {
+        let listing = self.remote_listing(RepoKind::Model, repo_id)?;
+        let chosen = files::choose(&listing.files).map_err(|lacks| {
             let lack = &lacks[0];
             HubError::MissingInRepo {
                 kind: "model",
                 repo: repo_id.into(),
                 file: lack.file.clone(),
-                listing: short_listing(&listing),
+                listing: short_listing(&listing.files),
                 fix: lack.fix.clone(),
             }
         })?;
-        let mut dir = None;
-        for f in chosen {
-            let p = self.download(RepoKind::Model, repo_id, f)?;
-            dir.get_or_insert_with(|| p.parent().map(Path::to_path_buf).unwrap_or_default());
-        }
-        Ok(dir.unwrap_or_default())
+        let wanted: Vec<String> = chosen.iter().map(|f| f.to_string()).collect();
+        let paths = self.download_files(RepoKind::Model, repo_id, &listing, &wanted)?;
+        Ok(paths[0].parent().map(Path::to_path_buf).unwrap_or_default())
     }
+}
+
+/// The access token: `HF_TOKEN` (or the older `HUGGING_FACE_HUB_TOKEN`), else the file
+/// `huggingface_hub` writes on login (`$HF_TOKEN_PATH`, else `$HF_HOME/token`, else
+/// `~/.cache/huggingface/token`).
+pub fn token_from_env() -> Option<String> {
+    let var = |k: &str| std::env::var(k).ok().filter(|v| !v.trim().is_empty());
+    if let Some(t) = var("HF_TOKEN").or_else(|| var("HUGGING_FACE_HUB_TOKEN")) {
+        return Some(t.trim().to_string());
+    }
+    let path = var("HF_TOKEN_PATH").map(PathBuf::from).unwrap_or_else(|| {
+        var("HF_HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| {
+                var("XDG_CACHE_HOME")
+                    .map(PathBuf::from)
+                    .unwrap_or_else(|| {
+                        PathBuf::from(var("HOME").unwrap_or_else(|| ".".into())).join(".cache")
+                    })
+                    .join("huggingface")
+            })
+            .join("token")
+    });
+    std::fs::read_to_string(path)
+        .ok()
+        .map(|t| t.trim().to_string())
+        .filter(|t| !t.is_empty())
 }
 
 /// A short, readable list of repository files for error messages.
