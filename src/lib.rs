@@ -5,7 +5,7 @@
 //! (`tests/layers.rs` checks this):
 //!
 //! ```text
-//! main → cli → watch → ui, sweep → runs, diagnostics → train → dps → core → config → data → hub, model
+//! main → cli → watch → ui, sweep → runs, diagnostics → train → dps → core → config → data → hub → model
 //! ```
 //!
 //! - `main`, `cli/` (the binary): argument parsing and the subcommands, one file per group.

@@ -394,7 +394,7 @@ fn bad_input_gives_clear_errors() {
 fn real_glue_errors_name_file_and_line() {
     let shared = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/models/all-MiniLM-L6-v2");
     if !shared.exists() {
-        eprintln!("SKIPPED: ../shared not found; real-model error tests did not run");
+        common::skipped("../shared not found; real-model error tests did not run");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! GLUE data loading against the real files in `../shared/glue`, plus malformed-input errors,
 //! subsampling, epoch orders and batching.
 
+mod common;
+
 use candle_core::Device;
 use dps_tui::data::glue::{self, Label, Split};
 use dps_tui::data::{
@@ -14,10 +16,9 @@ fn glue_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared not found ({} is missing); GLUE file tests did not run",
+        common::skipped(&format!("../shared not found ({} is missing); GLUE file tests did not run",
             dir.display()
-        );
+        ));
         None
     }
 }

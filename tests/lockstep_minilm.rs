@@ -5,6 +5,8 @@
 //! step (warmup, clipping, and for dps-dense the selection at step 35), and the number of
 //! elements kept per matrix at that selection must match.
 
+mod common;
+
 use candle_core::Device;
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::Padding;
@@ -30,7 +32,7 @@ fn shared() -> Option<Shared> {
         && s.data.join("MRPC/train.tsv").is_file()
         && s.reference.join("trajectory.json").is_file();
     if !ok {
-        eprintln!("SKIPPED: ../shared (all-MiniLM-L6-v2, glue/MRPC, minilm-trajectory) not found");
+        common::skipped("../shared (all-MiniLM-L6-v2, glue/MRPC, minilm-trajectory) not found");
         return None;
     }
     Some(s)

@@ -3,6 +3,8 @@
 //! fixed length). On a tiny random BERT (1e-6) and on all-MiniLM-L6-v2 with real MRPC batches
 //! (`../shared`, 1e-5).
 
+mod common;
+
 use candle_core::{Device, Tensor};
 use dps_tui::config::{Method, TrainConfig};
 use dps_tui::data::batching::{Encoded, ModelBatch, Padding};
@@ -201,7 +203,7 @@ fn minilm_packed_equals_padded_on_real_mrpc_batches() {
     let model_dir = Path::new("../shared/models/all-MiniLM-L6-v2");
     let data_dir = Path::new("../shared/glue");
     if !model_dir.join("model.safetensors").is_file() || !data_dir.join("MRPC").is_dir() {
-        eprintln!("SKIPPED: ../shared (all-MiniLM-L6-v2 and glue/MRPC) not found");
+        common::skipped("../shared (all-MiniLM-L6-v2 and glue/MRPC) not found");
         return;
     }
     let config = TrainConfig {

@@ -2,6 +2,8 @@
 //! (`../shared/models/all-MiniLM-L6-v2`) against `../shared/reference/minilm/expected.json`:
 //! `last_hidden_state[0, 0]` and `pooler_output`, one input at a time and as a padded batch.
 
+mod common;
+
 use dps_tui::model::SequenceClassifier;
 use std::path::Path;
 
@@ -40,9 +42,7 @@ fn setup() -> Option<(BertForSequenceClassification, Vec<Item>)> {
     let model_dir = Path::new("../shared/models/all-MiniLM-L6-v2");
     let expected = Path::new("../shared/reference/minilm/expected.json");
     if !model_dir.join("model.safetensors").is_file() || !expected.is_file() {
-        eprintln!(
-            "SKIPPED: ../shared not found (no all-MiniLM-L6-v2 model or minilm/expected.json)"
-        );
+        common::skipped("../shared not found (no all-MiniLM-L6-v2 model or minilm/expected.json)");
         return None;
     }
     let (model, initialised) = BertForSequenceClassification::load_dir(

@@ -19,9 +19,7 @@ fn tiny_dir() -> Option<PathBuf> {
     if d.join("model.safetensors").is_file() {
         Some(d.to_path_buf())
     } else {
-        eprintln!(
-            "SKIPPED: ../shared not found (no ../shared/reference/tiny-bert/model.safetensors)"
-        );
+        common::skipped("../shared not found (no ../shared/reference/tiny-bert/model.safetensors)");
         None
     }
 }

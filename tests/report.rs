@@ -149,7 +149,7 @@ fn torch_logs_become_an_importable_results_file() {
             std::env::var_os("CI").is_none(),
             "../shared is required in CI"
         );
-        eprintln!("SKIPPED: ../shared not found");
+        common::skipped("../shared not found");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -1,6 +1,8 @@
 //! `TextEncoder` against Hugging Face's tokenizer output stored in
 //! `../shared/reference/minilm/expected.json` (truncation=True, max_length=128, no padding).
 
+mod common;
+
 use dps_tui::data::glue::{Dataset, Example, Label, Split};
 use dps_tui::data::{task, TextEncoder};
 use serde_json::Value;
@@ -13,10 +15,9 @@ fn shared() -> Option<PathBuf> {
     {
         Some(dir)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared not found ({}); tokenizer parity did not run",
+        common::skipped(&format!("../shared not found ({}); tokenizer parity did not run",
             dir.display()
-        );
+        ));
         None
     }
 }

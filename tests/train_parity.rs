@@ -23,10 +23,9 @@ fn reference_dir() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!(
-            "SKIPPED: ../shared not found ({}); parity tests did not run",
+        common::skipped(&format!("../shared not found ({}); parity tests did not run",
             p.display()
-        );
+        ));
         None
     }
 }

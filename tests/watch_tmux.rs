@@ -33,7 +33,7 @@ fn step_of(screen: &str, needle: &str) -> Option<u64> {
 #[test]
 fn watch_shows_finished_and_running_runs_live() {
     if !tmux_available() {
-        eprintln!("SKIPPED watch_shows_finished_and_running_runs_live: tmux is not installed");
+        common::skipped("watch_shows_finished_and_running_runs_live: tmux is not installed");
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

@@ -188,7 +188,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }) => train::eval(&checkpoint, &task, data_dir, max_seq_length, &device),
         Some(Cmd::Bench(b)) => bench::bench(b),
         Some(Cmd::Download { model, tasks }) => {
-            dps_tui::hub::prefetch::run(&model, &tasks)?;
+            dps_tui::data::prefetch::run(&model, &tasks)?;
             Ok(0)
         }
         Some(Cmd::Presets) => {

@@ -14,6 +14,7 @@ pub mod batching;
 pub mod glue;
 pub mod hub_glue;
 pub mod metrics;
+pub mod prefetch;
 pub mod spm;
 pub mod synthetic;
 pub mod tokenize;

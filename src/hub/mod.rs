@@ -12,7 +12,6 @@
 
 pub mod download;
 pub mod http;
-pub mod prefetch;
 pub mod progress;
 
 use http::{Client, Failure, Timeouts};

@@ -1,12 +1,12 @@
 //! Filling the Hugging Face cache ahead of time, as `huggingface-cli download` does: a model's
-//! files (config.json, model.safetensors, tokenizer.json) and the GLUE parquet files of tasks
+//! files (those [`crate::model::files`] chooses from the repository's listing) and the GLUE parquet files of tasks
 //! (train and dev splits of `nyu-mll/glue`), so that later runs work offline
 //! (`HF_HUB_OFFLINE=1`). Each task's files are read back after the download, so a file that
 //! does not parse is reported here rather than at the start of a run.
 
-use super::{HubError, HubSource};
-use crate::data::glue::{self, Split};
-use crate::data::{DataError, DataSource};
+use super::glue::{self, Split};
+use super::{DataError, DataSource};
+use crate::hub::{HubError, HubSource};
 use std::path::PathBuf;
 use thiserror::Error;
 
