@@ -16,7 +16,8 @@ fn glue_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir)
     } else {
-        common::skipped(&format!("../shared not found ({} is missing); GLUE file tests did not run",
+        common::skipped(&format!(
+            "../shared not found ({} is missing); GLUE file tests did not run",
             dir.display()
         ));
         None

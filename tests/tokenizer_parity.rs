@@ -15,7 +15,8 @@ fn shared() -> Option<PathBuf> {
     {
         Some(dir)
     } else {
-        common::skipped(&format!("../shared not found ({}); tokenizer parity did not run",
+        common::skipped(&format!(
+            "../shared not found ({}); tokenizer parity did not run",
             dir.display()
         ));
         None

@@ -23,7 +23,8 @@ fn reference_dir() -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        common::skipped(&format!("../shared not found ({}); parity tests did not run",
+        common::skipped(&format!(
+            "../shared not found ({}); parity tests did not run",
             p.display()
         ));
         None
