@@ -359,7 +359,14 @@ fn modified(p: &Path) -> Option<std::time::SystemTime> {
 /// How long ago the run folder `dir` was last written: its `events.jsonl`, or, before it has
 /// one, its `config.yaml` (a run loads its model between the two). `None` when it has neither.
 /// The age [`RunState::of`] takes.
+///
+/// A folder with a lock file ([`super::lock`]) is told by its lock instead: held by a live
+/// trainer reads as just written (age zero), free as no age at all, so a run is running
+/// exactly while its trainer lives, however long a step or its model's loading takes.
 pub fn folder_age(dir: &Path) -> Option<Duration> {
+    if dir.join(super::lock::LOCK_FILE).exists() {
+        return super::lock::holder(dir).map(|_| Duration::ZERO);
+    }
     modified(&dir.join("events.jsonl"))
         .or_else(|| modified(&dir.join("config.yaml")))
         .and_then(|t| t.elapsed().ok())

@@ -2,10 +2,12 @@
 //! The events, commands and masks it speaks in live in [`crate::core`].
 
 pub mod allocator;
+pub mod checkpointing;
 pub mod optimizer;
 pub mod resume;
 pub mod schedule;
 pub mod setup;
+pub mod stop;
 pub mod trainer;
 
 pub use resume::Checkpoint;
