@@ -13,8 +13,15 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
 use std::time::{Duration, Instant};
 
+/// The binary under test (`DPS_TUI_BIN=path` runs another build, e.g. an earlier one).
+fn exe() -> PathBuf {
+    std::env::var_os("DPS_TUI_BIN")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_dps-tui").into())
+}
+
 fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_dps-tui"))
+    Command::new(exe())
 }
 
 /// A headless demo run into `dir` that would take long: stopped by the tests.
@@ -32,6 +39,27 @@ fn long_run(out: &Path, dir: &Path, checkpoint_every: usize) -> Child {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap()
+}
+
+/// Kills (SIGKILL) the processes it was given when dropped, so a failing test leaves no
+/// trainer behind; those already gone are not there to kill.
+#[derive(Default)]
+struct Reaper(Vec<u32>);
+
+impl Reaper {
+    fn add(&mut self, pid: u32) -> u32 {
+        self.0.push(pid);
+        pid
+    }
+}
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for pid in &self.0 {
+            // SAFETY: kill(2) on a pid this test started.
+            unsafe { libc::kill(*pid as libc::pid_t, libc::SIGKILL) };
+        }
+    }
 }
 
 fn events(dir: &Path) -> Vec<Event> {
@@ -127,7 +155,9 @@ fn assert_stopped(dir: &Path, sig: &str, code: i32) -> usize {
 fn a_second_trainer_is_refused_naming_the_holder_and_a_dead_holders_lock_is_taken_over() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("run");
+    let mut reaper = Reaper::default();
     let mut a = long_run(tmp.path(), &dir, 10);
+    reaper.add(a.id());
     wait_for("a checkpoint", Duration::from_secs(60), || {
         dir.join("checkpoints/step-10").exists()
     });
@@ -165,6 +195,7 @@ fn a_second_trainer_is_refused_naming_the_holder_and_a_dead_holders_lock_is_take
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    reaper.add(c.id());
     wait_for("the resumed run", Duration::from_secs(60), || {
         holder(&dir) == Some(c.id().to_string()) && steps(&dir).len() > 12
     });
@@ -177,6 +208,7 @@ fn a_second_trainer_is_refused_naming_the_holder_and_a_dead_holders_lock_is_take
 #[test]
 fn sigint_sigterm_and_sighup_stop_after_the_step_with_a_checkpoint() {
     let tmp = tempfile::tempdir().unwrap();
+    let mut reaper = Reaper::default();
     for (sig, name, code) in [
         (libc::SIGINT, "SIGINT", 130),
         (libc::SIGTERM, "SIGTERM", 143),
@@ -184,6 +216,7 @@ fn sigint_sigterm_and_sighup_stop_after_the_step_with_a_checkpoint() {
     ] {
         let dir = tmp.path().join(name);
         let mut c = long_run(tmp.path(), &dir, 0);
+        reaper.add(c.id());
         wait_for("steps", Duration::from_secs(60), || steps(&dir).len() >= 3);
         signal(c.id(), sig);
         let st = wait_exit(&mut c, Duration::from_secs(30));
@@ -204,6 +237,7 @@ fn sigint_sigterm_and_sighup_stop_after_the_step_with_a_checkpoint() {
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
+    reaper.add(c.id());
     wait_for("the resumed steps", Duration::from_secs(60), || {
         steps(&dir).len() >= at + 3
     });
@@ -223,7 +257,7 @@ fn a_run_started_in_the_background_by_a_script_stops_on_sigint() {
     let mut sh = Command::new("sh")
         .arg("-c")
         .arg(r#""$0" "$@" >/dev/null 2>&1 & echo $!; wait $!; echo "rc=$?""#)
-        .arg(env!("CARGO_BIN_EXE_dps-tui"))
+        .arg(exe())
         .args(["train", "--preset", "demo", "--headless", "--threads", "1"])
         .arg("--out")
         .arg(tmp.path())
@@ -234,11 +268,16 @@ fn a_run_started_in_the_background_by_a_script_stops_on_sigint() {
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(sh.stdout.take().unwrap()).lines();
-    let pid: u32 = lines.next().unwrap().unwrap().trim().parse().unwrap();
+    let mut reaper = Reaper::default();
+    reaper.add(sh.id());
+    let pid = reaper.add(lines.next().unwrap().unwrap().trim().parse().unwrap());
     wait_for("steps", Duration::from_secs(60), || steps(&dir).len() >= 3);
     signal(pid, libc::SIGINT);
-    let rc = lines.next().unwrap().unwrap();
+    wait_for("the run to stop", Duration::from_secs(30), || {
+        holder(&dir).is_none()
+    });
     wait_exit(&mut sh, Duration::from_secs(30));
+    let rc = lines.next().unwrap().unwrap();
     assert_eq!(rc, "rc=130");
     assert_stopped(&dir, "SIGINT", 130);
 }
@@ -291,11 +330,16 @@ fn a_sweep_passes_signals_on_leaves_live_cells_alone_and_its_cells_die_with_it()
         .collect();
     let live = |c: &PathBuf| holder(c).is_some() && steps(c).len() >= 3;
 
+    let mut reaper = Reaper::default();
     let mut a = sweep(tmp.path()).stderr(Stdio::piped()).spawn().unwrap();
+    reaper.add(a.id());
     wait_for("two live cells", Duration::from_secs(90), || {
         cells.iter().all(live)
     });
     let pids: Vec<String> = cells.iter().map(|c| holder(c).unwrap()).collect();
+    for p in &pids {
+        reaper.add(p.parse().unwrap());
+    }
     let t = status(tmp.path());
     assert_eq!(state_of(&t, "seed=1"), "running", "{t}");
 
@@ -328,11 +372,15 @@ fn a_sweep_passes_signals_on_leaves_live_cells_alone_and_its_cells_die_with_it()
 
     // Killed outright, the sweep takes its cells with it: they get SIGTERM and stop cleanly.
     let mut b = sweep(tmp.path()).stderr(Stdio::null()).spawn().unwrap();
+    reaper.add(b.id());
     wait_for("two live cells again", Duration::from_secs(90), || {
         cells
             .iter()
             .all(|c| holder(c).is_some_and(|p| !pids.contains(&p)) && stepped_since_start(c))
     });
+    for c in &cells {
+        reaper.add(holder(c).unwrap().parse().unwrap());
+    }
     b.kill().unwrap();
     b.wait().unwrap();
     wait_for("the cells to stop", Duration::from_secs(60), || {

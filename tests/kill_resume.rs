@@ -46,6 +46,8 @@ fn sets(method: &str) -> Vec<String> {
         format!("max_steps={STEPS}"),
         "checkpoint_every=1".into(),
         "eval_every=4".into(),
+        // A small training set: ChildTuning-D's Fisher pass before step 1 stays short.
+        "train_size=256".into(),
         // Older checkpoints are pruned, so kills also land inside a prune.
         "keep_last=2".into(),
     ]

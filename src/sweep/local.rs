@@ -19,7 +19,7 @@ use std::time::Duration;
 pub enum DiskState {
     /// No run folder yet.
     Missing,
-    /// The log holds a `done` event.
+    /// The log holds a `done` event, not stopped early.
     Done,
     /// No `done` event, but a complete checkpoint at this step to resume from.
     Resumable(usize),
@@ -27,10 +27,16 @@ pub enum DiskState {
     Partial,
 }
 
-/// Whether a run's log holds a `done` event.
+/// Whether a run's log ends its run: a `done` event not stopped early (a run stopped by a
+/// signal checkpointed first, and a rerun resumes it).
 pub fn log_is_done(events: &Path) -> bool {
     event_log::read(events)
-        .map(|l| l.events.iter().any(|e| matches!(e, Event::Done { .. })))
+        .map(|l| {
+            l.events.iter().rev().find_map(|e| match e {
+                Event::Done { stopped_early, .. } => Some(!stopped_early),
+                _ => None,
+            }) == Some(true)
+        })
         .unwrap_or(false)
 }
 
