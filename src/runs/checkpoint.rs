@@ -195,8 +195,23 @@ pub fn load(dir: &Path) -> Result<Checkpoint, String> {
         let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))
     };
-    let state = serde_json::from_value(json("trainer_state.json")?)
-        .map_err(|e| format!("{}: {e}", dir.join("trainer_state.json").display()))?;
+    let state_path = dir.join("trainer_state.json");
+    let state: crate::train::trainer::TrainerState =
+        serde_json::from_value(json("trainer_state.json")?)
+            .map_err(|e| format!("{}: {e}", state_path.display()))?;
+    // The step is recorded twice: in the folder's name, beside the weights, and in the state.
+    let folder_step = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("step-"))
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some(n) = folder_step.filter(|n| *n != state.step) {
+        return Err(format!(
+            "{}: says step {}, but it belongs to the checkpoint of step {n} (its folder). Fix: restore the file (its `step` must be {n}), or delete this checkpoint folder to resume from an earlier one",
+            state_path.display(),
+            state.step
+        ));
+    }
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
         weights: rd("model.safetensors")?,

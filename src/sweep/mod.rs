@@ -64,6 +64,16 @@ pub enum SweepError {
 pub fn prepare(spec_path: &Path, root: &Path) -> Result<(SweepSpec, SweepFile), SweepError> {
     let spec = SweepSpec::load(spec_path)?;
     let cells = grid::cells(&spec);
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(c) = cells.iter().find(|c| !seen.insert(&c.name)) {
+        return Err(SweepError::Spec {
+            origin: spec_path.display().to_string(),
+            message: format!(
+                "the grid makes the cell `{}` twice, so two runs would share one folder. Fix: remove the repeated value from its `grid:` list",
+                c.name
+            ),
+        });
+    }
     let mut file = SweepFile {
         spec: spec::absolute(spec_path).display().to_string(),
         preset: spec.preset.clone(),

@@ -9,6 +9,7 @@ pub mod schedule;
 pub mod setup;
 pub mod stop;
 pub mod trainer;
+pub mod validate;
 
 pub use resume::Checkpoint;
 pub use trainer::{TrainError, Trainer};
