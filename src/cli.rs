@@ -123,6 +123,9 @@ pub enum Cmd {
         /// baseline. Repeatable.
         #[arg(long = "import", value_name = "FILE")]
         imports: Vec<PathBuf>,
+        /// Also count runs stopped early (a quit, a signal), at their last evaluation.
+        #[arg(long)]
+        include_stopped: bool,
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
@@ -247,7 +250,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
             baseline,
             imports,
-        }) => report(&root, json, &baseline, &imports),
+            include_stopped,
+        }) => report(&root, json, &baseline, &imports, include_stopped),
         Some(Cmd::Replay { run }) => replay(&run),
         Some(Cmd::Parity { reference, device }) => {
             dps_tui::parity::run(&reference, &device)?;
@@ -652,14 +656,20 @@ fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
     Ok(0)
 }
 
-fn report(root: &Path, json: bool, baseline: &str, imports: &[PathBuf]) -> Result<i32> {
+fn report(
+    root: &Path,
+    json: bool,
+    baseline: &str,
+    imports: &[PathBuf],
+    include_stopped: bool,
+) -> Result<i32> {
     if !root.is_dir() {
         bail!(
             "{}: no such folder. Fix: pass the folder that holds the run folders (default runs/)",
             root.display()
         );
     }
-    let (mut runs, skipped) = dps_tui::runs::report::collect(root);
+    let (mut runs, skipped) = dps_tui::runs::report::collect_with(root, include_stopped);
     for (dir, why) in &skipped {
         eprintln!("left out {}: {why}", dir.display());
     }
