@@ -387,7 +387,7 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
     let (mut trainer, assets) = if resuming {
         let Some((_, ck)) = run_dir.checkpoints().pop() else {
             bail!(
-                "{}: no complete checkpoint to resume from. Fix: start a new run, or set checkpoint_every",
+                "{0}: no complete checkpoint to resume from (the run stopped before its first). Fix: delete the folder (`rm -r {0}`) and start the run again with `train --headless --run-dir {0}`, or start a new run; a smaller checkpoint_every checkpoints sooner",
                 run_dir.path.display()
             );
         };

@@ -1,7 +1,8 @@
 //! Inputs that cannot work are refused before step 1, each error naming the file, the key or
 //! tensor, and the fix: a `max_seq_length` longer than the model's positions, a resume
-//! checkpoint whose tensor has another shape, a hand-edited `trainer_state.json`, and a sweep
-//! grid that makes the same cell twice.
+//! checkpoint whose tensor has another shape, a hand-edited `trainer_state.json`, a sweep
+//! grid that makes the same cell twice; and a run killed before its first checkpoint gets one
+//! consistent answer from `--resume` and `--run-dir`.
 
 use candle_core::{Device, Tensor};
 use std::collections::HashMap;
@@ -171,4 +172,34 @@ fn a_grid_that_makes_one_cell_twice_is_refused_before_anything_runs() {
         "{e}"
     );
     assert!(!tmp.path().join("root/seed=1").exists());
+}
+
+#[test]
+fn a_run_killed_before_its_first_checkpoint_is_started_again_not_resumed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("run");
+    // A run folder as a kill before the first checkpoint leaves it: config, log, no checkpoint.
+    let o = demo(tmp.path(), &dir, &["max_steps=3", "checkpoint_every=0"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(dir.join("checkpoints")).unwrap();
+    std::fs::create_dir_all(dir.join("checkpoints")).unwrap();
+    let e = stderr(&resume(tmp.path(), &dir));
+    let rm = format!("rm -r {}", dir.display());
+    assert!(
+        e.contains("no complete checkpoint") && e.contains(&rm) && e.contains("--run-dir"),
+        "{e}"
+    );
+    let o = demo(tmp.path(), &dir, &["max_steps=3"]);
+    let e = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{e}");
+    assert!(
+        e.contains("stopped before its first checkpoint")
+            && e.contains(&rm)
+            && !e.contains("--resume"),
+        "{e}"
+    );
+    // Deleted as told, the folder takes the run again.
+    std::fs::remove_dir_all(&dir).unwrap();
+    let o = demo(tmp.path(), &dir, &["max_steps=3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }
