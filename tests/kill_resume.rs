@@ -6,9 +6,9 @@
 //! kills its trainer (SIGKILL) after a random delay, resumes it (or starts it afresh when no
 //! checkpoint was complete yet), and checks the log after every kill; a run that reaches its
 //! end is compared with an uninterrupted one and the next round starts, until `KILLS` kills.
-//! Kills land everywhere: while the model loads, mid-step, mid-line, inside a checkpoint's
-//! write (counted by the temporary folder they leave) and between the commit of a checkpoint
-//! and its event.
+//! The delays put kills at random points: while the model loads, mid-step, mid-line, inside a
+//! checkpoint's write (counted by the temporary folder it leaves), while old checkpoints are
+//! pruned.
 //!
 //! `DPS_TUI_BIN=path` runs another build of the binary (an earlier one shows the lost steps);
 //! `KILL_SEED=n` changes the random delays.
