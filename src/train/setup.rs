@@ -222,7 +222,6 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             initialised.join(", ")
         ));
     }
-    super::validate::check_seq_length(config.max_seq_length, model.as_ref(), &model_dir)?;
     let tok_path = model_dir.join("tokenizer.json");
     if !tok_path.exists() {
         return Err(SetupError::NoTokenizer { path: model_dir });
@@ -236,6 +235,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             model_vocab,
         });
     }
+    super::validate::check_seq_length(config.max_seq_length, model.as_ref(), &model_dir)?;
     let source = DataSource::from_option(config.data_dir.as_deref());
     let mut train_ds = source.load(task, Split::Train)?;
     if let Some(n) = config.train_size {
