@@ -132,6 +132,9 @@ pub enum Cmd {
         /// baseline. Repeatable.
         #[arg(long = "import", value_name = "FILE")]
         imports: Vec<PathBuf>,
+        /// Also count runs stopped early (a quit, a signal), at their last evaluation.
+        #[arg(long)]
+        include_stopped: bool,
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
     Replay { run: PathBuf },
@@ -217,7 +220,8 @@ pub fn run(cli: Cli) -> Result<i32> {
             json,
             baseline,
             imports,
-        }) => runs::report(&root, json, &baseline, &imports),
+            include_stopped,
+        }) => runs::report(&root, json, &baseline, &imports, include_stopped),
         Some(Cmd::Replay { run }) => runs::replay(&run),
         Some(Cmd::Parity { reference, device }) => {
             dps_tui::diagnostics::parity::run(&reference, &device)?;

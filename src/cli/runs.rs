@@ -107,14 +107,20 @@ pub(crate) fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub(crate) fn report(root: &Path, json: bool, baseline: &str, imports: &[PathBuf]) -> Result<i32> {
+pub(crate) fn report(
+    root: &Path,
+    json: bool,
+    baseline: &str,
+    imports: &[PathBuf],
+    include_stopped: bool,
+) -> Result<i32> {
     if !root.is_dir() {
         bail!(
             "{}: no such folder. Fix: pass the folder that holds the run folders (default runs/)",
             root.display()
         );
     }
-    let (mut runs, skipped) = dps_tui::runs::report::collect(root);
+    let (mut runs, skipped) = dps_tui::runs::report::collect_with(root, include_stopped);
     for (dir, why) in &skipped {
         eprintln!("left out {}: {why}", dir.display());
     }

@@ -87,13 +87,8 @@ pub fn sweep(a: SweepArgs) -> Result<i32> {
             }
             let threads = local::threads_per_cell(a.threads, a.jobs);
             let out = local::run_all(&exe()?, &file, &root, a.jobs, threads)?;
-            eprintln!(
-                "sweep: {} finished, {} skipped (done already), {} failed",
-                out.finished.len(),
-                out.skipped.len(),
-                out.failed.len()
-            );
-            Ok(if out.failed.is_empty() { 0 } else { 1 })
+            eprintln!("{}", out.summary());
+            Ok(out.exit_code())
         }
         Backend::Slurm => {
             let script = slurm::write_script(&file, &root, &exe()?, &spec.slurm)?;

@@ -7,8 +7,10 @@ use dps_tui::config::{self, TrainConfig};
 use dps_tui::core::events::{Command, Event};
 use dps_tui::runs::checkpoint::{self, RunCheckpointer};
 use dps_tui::runs::event_log::EventLog;
+use dps_tui::runs::lock::RunLock;
 use dps_tui::runs::RunDir;
 use dps_tui::train::setup::{self, build_trainer};
+use dps_tui::train::stop::{exit_code, StopSignal};
 use dps_tui::train::trainer::{EventSink, OnFailure, Trainer};
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -85,16 +87,19 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
             (c, rd)
         }
     };
+    let lock = RunLock::acquire(&run_dir.path)?;
     setup::apply_threads(config.threads);
+    let mut resumed_at = None;
     let (mut trainer, assets) = if resuming {
         let Some((_, ck)) = run_dir.checkpoints().pop() else {
             bail!(
-                "{}: no complete checkpoint to resume from. Fix: start a new run, or set checkpoint_every",
+                "{0}: no complete checkpoint to resume from (the run stopped before its first). Fix: delete the folder (`rm -r {0}`) and start the run again with `train --headless --run-dir {0}`, or start a new run; a smaller checkpoint_every checkpoints sooner",
                 run_dir.path.display()
             );
         };
         let checkpoint = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
         let resumed = Trainer::resume(&config, &checkpoint)?;
+        resumed_at = Some((checkpoint.state.step, checkpoint.state.event_log_bytes));
         eprintln!(
             "resuming {} from step {}",
             run_dir.path.display(),
@@ -112,7 +117,7 @@ fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
     for n in &assets.notes {
         tracing::info!("{n}");
     }
-    let log = EventLog::open(&run_dir.events_path())
+    let log = EventLog::open_run(&run_dir.events_path(), lock, resumed_at)
         .with_context(|| format!("cannot write {}", run_dir.events_path().display()))?;
     trainer.add_sink(Box::new(log));
     trainer.set_checkpointer(Box::new(RunCheckpointer::new(
@@ -132,6 +137,7 @@ pub(crate) fn headless_train(
     run: &RunArgs,
 ) -> Result<i32> {
     init_logging(&run.out);
+    let stop = StopSignal::install().context("cannot catch SIGINT/SIGTERM/SIGHUP")?;
     let source = match (resume, run_dir) {
         (Some(r), _) => Source::Resume(r),
         (None, Some(d)) => Source::NewAt(Box::new(resolve_config(preset.as_deref(), run)?), d),
@@ -144,8 +150,12 @@ pub(crate) fn headless_train(
         total: 0,
     }));
     trainer.on_failure = OnFailure::Stop;
+    trainer.stop = Some(stop.clone());
     match trainer.run() {
-        Ok(_) => Ok(0),
+        Ok(s) => Ok(stop
+            .received()
+            .filter(|_| s.stopped_early)
+            .map_or(0, exit_code)),
         Err(e) => {
             eprintln!("error: {e}");
             Ok(1)

@@ -180,6 +180,24 @@ pub enum Event {
         step: usize,
         message: String,
     },
+    /// A signal (SIGINT, SIGTERM, SIGHUP) stopped the run after its step and checkpoint; the
+    /// process exits with `exit_code` (128 + the signal's number). A `done` event with
+    /// `stopped_early: true` follows.
+    Stopped {
+        step: usize,
+        /// `SIGINT`, `SIGTERM` or `SIGHUP`.
+        signal: String,
+        exit_code: i32,
+    },
+    /// A resumed run cut its log back to the checkpoint it resumes from: a torn last line (a
+    /// crash mid-write) and the events logged after the checkpoint, which it writes again.
+    Repair {
+        /// The checkpoint's step.
+        step: usize,
+        torn_bytes: usize,
+        dropped_events: usize,
+        message: String,
+    },
     /// Training finished (or was stopped); final dev metrics.
     Done {
         step: usize,
@@ -204,6 +222,8 @@ impl Event {
             | Event::Checkpoint { step, .. }
             | Event::Warning { step, .. }
             | Event::Error { step, .. }
+            | Event::Stopped { step, .. }
+            | Event::Repair { step, .. }
             | Event::Done { step, .. } => Some(*step),
         }
     }

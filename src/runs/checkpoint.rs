@@ -119,6 +119,39 @@ fn write_json(path: &Path, v: &serde_json::Value) -> Result<(), String> {
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
+/// Put the written folder `tmp` in the place of `dst` in one step. A checkpoint written again
+/// at the same step (a resume from the final one) is swapped in atomically, so a crash leaves
+/// the old or the new one, never neither.
+fn commit(tmp: &Path, dst: &Path) -> std::io::Result<()> {
+    if !dst.exists() {
+        return std::fs::rename(tmp, dst);
+    }
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    {
+        use std::ffi::CString;
+        use std::os::unix::ffi::OsStrExt;
+        let c = |p: &Path| CString::new(p.as_os_str().as_bytes()).map_err(std::io::Error::other);
+        let (a, b) = (c(tmp)?, c(dst)?);
+        // SAFETY: two NUL-terminated paths; renameat2 only reads them.
+        let r = unsafe {
+            libc::renameat2(
+                libc::AT_FDCWD,
+                a.as_ptr(),
+                libc::AT_FDCWD,
+                b.as_ptr(),
+                libc::RENAME_EXCHANGE,
+            )
+        };
+        if r == 0 {
+            // `tmp` now holds the old checkpoint.
+            let _ = std::fs::remove_dir_all(tmp);
+            return Ok(());
+        }
+    }
+    std::fs::remove_dir_all(dst)?;
+    std::fs::rename(tmp, dst)
+}
+
 fn sync_dir(p: &Path) -> Result<(), String> {
     File::open(p)
         .and_then(|f| f.sync_all())
@@ -134,10 +167,7 @@ impl Checkpointer for RunCheckpointer {
             let _ = std::fs::remove_dir_all(&tmp);
             return Err(self.failure(&e));
         }
-        if final_dir.exists() {
-            let _ = std::fs::remove_dir_all(&final_dir);
-        }
-        std::fs::rename(&tmp, &final_dir).map_err(|e| {
+        commit(&tmp, &final_dir).map_err(|e| {
             let _ = std::fs::remove_dir_all(&tmp);
             self.failure(&format!("{}: {e}", final_dir.display()))
         })?;
@@ -165,8 +195,23 @@ pub fn load(dir: &Path) -> Result<Checkpoint, String> {
         let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
         serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))
     };
-    let state = serde_json::from_value(json("trainer_state.json")?)
-        .map_err(|e| format!("{}: {e}", dir.join("trainer_state.json").display()))?;
+    let state_path = dir.join("trainer_state.json");
+    let state: crate::train::trainer::TrainerState =
+        serde_json::from_value(json("trainer_state.json")?)
+            .map_err(|e| format!("{}: {e}", state_path.display()))?;
+    // The step is recorded twice: in the folder's name, beside the weights, and in the state.
+    let folder_step = dir
+        .file_name()
+        .and_then(|n| n.to_str())
+        .and_then(|n| n.strip_prefix("step-"))
+        .and_then(|n| n.parse::<usize>().ok());
+    if let Some(n) = folder_step.filter(|n| *n != state.step) {
+        return Err(format!(
+            "{}: says step {}, but it belongs to the checkpoint of step {n} (its folder). Fix: restore the file (its `step` must be {n}), or delete this checkpoint folder to resume from an earlier one",
+            state_path.display(),
+            state.step
+        ));
+    }
     Ok(Checkpoint {
         dir: dir.to_path_buf(),
         weights: rd("model.safetensors")?,

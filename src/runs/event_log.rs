@@ -1,6 +1,9 @@
 //! `events.jsonl`: every event of a run, one JSON object per line. Flushed at least every
-//! second and at every stage, selection, eval, checkpoint, error and the end of the run.
+//! second and at every stage, selection, eval, checkpoint, error and the end of the run, and
+//! flushed and synced ([`EventSink::sync`]) before every checkpoint is committed, whose
+//! `trainer_state.json` records the log's length then (see [`crate::runs::log_repair`]).
 
+use super::lock::RunLock;
 use crate::core::events::Event;
 use crate::train::trainer::EventSink;
 use std::fs::{File, OpenOptions};
@@ -14,6 +17,8 @@ pub struct EventLog {
     last_flush: Instant,
     /// Set after the first write error, so it is reported once.
     failed: bool,
+    /// The run folder's lock, held for as long as the log is written.
+    lock: Option<RunLock>,
 }
 
 impl EventLog {
@@ -25,7 +30,46 @@ impl EventLog {
             out: BufWriter::new(f),
             last_flush: Instant::now(),
             failed: false,
+            lock: None,
         })
+    }
+
+    /// The log of a run folder for its one writer, which holds `lock` (kept until the log is
+    /// dropped). A run resuming from the checkpoint at `step` whose `trainer_state.json`
+    /// recorded the log length `mark` first cuts the log back to it (a torn last line, the
+    /// events after the checkpoint), and logs what it cut as a `repair` event.
+    pub fn open_run(
+        events: &Path,
+        lock: RunLock,
+        resume: Option<(usize, Option<u64>)>,
+    ) -> std::io::Result<Self> {
+        let repair = match resume {
+            Some((step, mark)) => super::log_repair::prepare_for_resume(events, step, mark)?,
+            None => None,
+        };
+        let mut log = EventLog::open(events)?;
+        log.hold(lock);
+        if let Some(e) = repair {
+            if let Event::Repair { message, .. } = &e {
+                eprintln!("{}: {message}", events.display());
+            }
+            log.write(&e)?;
+        }
+        Ok(log)
+    }
+
+    /// Keep the run folder's lock until this log is dropped (with the trainer that owns it).
+    pub fn hold(&mut self, lock: RunLock) {
+        self.lock = Some(lock);
+    }
+
+    /// Flush and sync everything written so far; the log's length then.
+    pub fn sync_all(&mut self) -> std::io::Result<u64> {
+        self.out.flush()?;
+        let f = self.out.get_ref();
+        f.sync_data()?;
+        self.last_flush = Instant::now();
+        Ok(f.metadata()?.len())
     }
 
     pub fn write(&mut self, e: &Event) -> std::io::Result<()> {
@@ -42,16 +86,33 @@ impl EventLog {
     }
 }
 
+impl EventLog {
+    fn report(&mut self, err: &std::io::Error) {
+        if !self.failed {
+            self.failed = true;
+            tracing::error!("cannot write {}: {err}", self.path.display());
+            eprintln!(
+                "error: cannot write {}: {err}. Fix: free disk space; training goes on, but events are not logged",
+                self.path.display()
+            );
+        }
+    }
+}
+
 impl EventSink for EventLog {
     fn emit(&mut self, event: &Event) {
         if let Err(err) = self.write(event) {
-            if !self.failed {
-                self.failed = true;
-                tracing::error!("cannot write {}: {err}", self.path.display());
-                eprintln!(
-                    "error: cannot write {}: {err}. Fix: free disk space; training goes on, but events are not logged",
-                    self.path.display()
-                );
+            self.report(&err);
+        }
+    }
+
+    fn sync(&mut self) -> Option<u64> {
+        match self.sync_all() {
+            Ok(len) if !self.failed => Some(len),
+            Ok(_) => None,
+            Err(err) => {
+                self.report(&err);
+                None
             }
         }
     }

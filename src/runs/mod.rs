@@ -5,6 +5,8 @@
 pub mod checkpoint;
 pub mod event_log;
 pub mod imported;
+pub mod lock;
+pub mod log_repair;
 pub mod report;
 pub mod run_dir;
 pub mod stats;

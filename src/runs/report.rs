@@ -4,8 +4,7 @@
 //! with a baseline method, paired by seed, with a bootstrap interval of the mean difference.
 
 use super::stats::{mean, median, sample_std};
-use super::summary::{scan, RunRecord};
-use crate::core::events::Event;
+use super::summary::{scan, RunRecord, RunState};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -105,12 +104,21 @@ pub struct Report {
 /// The finished runs under `root` (a final `done` event that was not an early stop), and for
 /// every other run folder why it is left out.
 pub fn collect(root: &Path) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
+    collect_with(root, false)
+}
+
+/// [`collect`], also counting runs stopped early when `include_stopped` (their final metrics
+/// are those of their last evaluation).
+pub fn collect_with(
+    root: &Path,
+    include_stopped: bool,
+) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
     let mut runs = Vec::new();
     let mut skipped = Vec::new();
     for dir in scan(root) {
         match RunRecord::read(&dir)
             .map_err(|e| e.to_string())
-            .and_then(|r| result_of(&r))
+            .and_then(|r| result_of(&r, include_stopped))
         {
             Ok(r) => runs.push(r),
             Err(why) => skipped.push((dir, why)),
@@ -119,13 +127,16 @@ pub fn collect(root: &Path) -> (Vec<RunResult>, Vec<(PathBuf, String)>) {
     (runs, skipped)
 }
 
-fn result_of(record: &RunRecord) -> Result<RunResult, String> {
-    let finished = record.events.iter().rev().find_map(|e| match e {
-        Event::Done { stopped_early, .. } => Some(!stopped_early),
-        _ => None,
-    });
-    if finished != Some(true) {
-        return Err("not finished (no final `done` event)".into());
+fn result_of(record: &RunRecord, include_stopped: bool) -> Result<RunResult, String> {
+    match record.summary.status {
+        RunState::Finished => {}
+        RunState::Stopped if include_stopped => {}
+        RunState::Stopped => {
+            return Err(
+                "stopped early (left out of the statistics; --include-stopped counts it)".into(),
+            )
+        }
+        other => return Err(format!("{} (no final `done` event)", other.word())),
     }
     let s = &record.summary;
     let metric = s.main_metric.clone().ok_or("unknown task")?;
@@ -295,17 +306,36 @@ pub fn to_markdown(r: &Report) -> String {
         "| task | method | keys | metric | n | mean | std | median | min | max | seeds |\n\
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
+    let mut warnings = Vec::new();
     for g in &r.groups {
         let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
+        if g.n < MIN_N {
+            let keys = keys_text(&g.keys);
+            let keys = if keys.is_empty() {
+                keys
+            } else {
+                format!(" ({keys})")
+            };
+            warnings.push(format!(
+                "warning: {} {}{keys}: n = {}; statistics over fewer than {MIN_N} runs say little. Fix: run more seeds",
+                g.task, g.method, g.n
+            ));
+        }
+        // No spread from a single run.
+        let std = if g.n < 2 {
+            "–".to_string()
+        } else {
+            format!("{:.4}", g.std)
+        };
         s += &format!(
-            "| {} | {} | {} | {} | {} | {:.4} | {:.4} | {:.4} | {:.4} | {:.4} | {} |\n",
+            "| {} | {} | {} | {} | {} | {:.4} | {} | {:.4} | {:.4} | {:.4} | {} |\n",
             g.task,
             g.method,
             keys_text(&g.keys),
             g.metric,
             g.n,
             g.mean,
-            g.std,
+            std,
             g.median,
             g.min,
             g.max,
@@ -316,8 +346,13 @@ pub fn to_markdown(r: &Report) -> String {
         s += "\n| task | keys | metric | method − baseline | pairs | mean diff | 95% CI | wins / losses / ties |\n\
               |---|---|---|---|---|---|---|---|\n";
         for c in &r.comparisons {
+            let ci = if c.n_pairs < MIN_N {
+                format!("– (< {MIN_N} pairs)")
+            } else {
+                format!("[{:+.4}, {:+.4}]", c.ci95[0], c.ci95[1])
+            };
             s += &format!(
-                "| {} | {} | {} | {} − {} | {} | {:+.4} | [{:+.4}, {:+.4}] | {} / {} / {} |\n",
+                "| {} | {} | {} | {} − {} | {} | {:+.4} | {} | {} / {} / {} |\n",
                 c.task,
                 keys_text(&c.keys),
                 c.metric,
@@ -325,16 +360,21 @@ pub fn to_markdown(r: &Report) -> String {
                 c.baseline,
                 c.n_pairs,
                 c.mean_diff,
-                c.ci95[0],
-                c.ci95[1],
+                ci,
                 c.wins,
                 c.losses,
                 c.ties
             );
         }
     }
+    if !warnings.is_empty() {
+        s += &format!("\n{}\n", warnings.join("\n"));
+    }
     s
 }
+
+/// Fewer runs (or pairs) than this get a warning and no interval.
+pub const MIN_N: usize = 3;
 
 #[cfg(test)]
 mod tests {

@@ -55,13 +55,25 @@ impl RunDir {
     /// already holds a run (an `events.jsonl` or a `config.yaml`).
     pub fn create_at(path: &Path, config: &TrainConfig) -> std::io::Result<Self> {
         if path.join("events.jsonl").exists() || path.join("config.yaml").exists() {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::AlreadyExists,
+            let existing = RunDir {
+                path: path.to_path_buf(),
+            };
+            let message = if existing.checkpoints().is_empty() {
+                format!(
+                    "{} holds a run that stopped before its first checkpoint, so there is nothing to resume. Fix: delete the folder (`rm -r {}`) to start the run again there, or choose another folder",
+                    path.display(),
+                    path.display()
+                )
+            } else {
                 format!(
                     "{} already holds a run. Fix: resume it with `train --resume {}`, or choose another folder",
                     path.display(),
                     path.display()
-                ),
+                )
+            };
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::AlreadyExists,
+                message,
             ));
         }
         std::fs::create_dir_all(path.join("checkpoints"))?;

@@ -2,8 +2,10 @@
 //! `compare` (its screen and `--json`) and `export` show, and that any other view of runs on
 //! disk reuses. [`scan`] finds every run folder under a root; [`RunRecord::read`] reads one.
 //!
-//! A run is *finished* when its log has a `done` event, *running* when it has none and was
-//! written to within [`RUNNING_WINDOW`], and *crashed* otherwise ([`RunState::of`], the one rule).
+//! A run is *finished* when its log ends with a `done` event, *stopped early* when that event
+//! says so (a quit in the TUI, a signal), *running* when it has none and its trainer lives
+//! (it holds the run folder's lock; for folders without one, it was written to within
+//! [`RUNNING_WINDOW`]), and *crashed* otherwise ([`RunState::of`], the one rule).
 
 use super::event_log;
 use crate::core::events::{Event, Metrics};
@@ -31,6 +33,10 @@ pub enum SummaryError {
 #[serde(rename_all = "snake_case")]
 pub enum RunState {
     Finished,
+    /// Ended by a quit or a signal before its last step (a `done` event with
+    /// `stopped_early: true`); it checkpointed first and can be resumed.
+    #[serde(rename = "stopped_early")]
+    Stopped,
     Crashed,
     Running,
 }
@@ -39,21 +45,23 @@ pub enum RunState {
 pub const RUNNING_WINDOW: Duration = Duration::from_secs(60);
 
 impl RunState {
-    /// The rule: a `done` event means finished; without one, a log written less than
-    /// [`RUNNING_WINDOW`] ago (`log_age`) means running, anything else crashed.
-    pub fn of(done: bool, log_age: Option<Duration>) -> RunState {
-        if done {
-            RunState::Finished
-        } else if log_age.is_some_and(|a| a < RUNNING_WINDOW) {
-            RunState::Running
-        } else {
-            RunState::Crashed
+    /// The rule: a `done` event (`done`: `Some(stopped_early)`) means finished, or stopped
+    /// early when it says so; without one, a log written less than [`RUNNING_WINDOW`] ago
+    /// (`log_age`, zero while the run's trainer holds its lock, see [`folder_age`]) means
+    /// running, anything else crashed.
+    pub fn of(done: Option<bool>, log_age: Option<Duration>) -> RunState {
+        match done {
+            Some(false) => RunState::Finished,
+            Some(true) => RunState::Stopped,
+            None if log_age.is_some_and(|a| a < RUNNING_WINDOW) => RunState::Running,
+            None => RunState::Crashed,
         }
     }
 
     pub fn word(self) -> &'static str {
         match self {
             RunState::Finished => "finished",
+            RunState::Stopped => "stopped early",
             RunState::Crashed => "crashed",
             RunState::Running => "running",
         }
@@ -104,6 +112,9 @@ pub struct RunSummary {
     /// The `done` event's step and metrics.
     #[serde(skip)]
     pub done: Option<(usize, Metrics)>,
+    /// Whether the `done` event says the run was stopped early.
+    #[serde(skip)]
+    pub stopped_early: bool,
 }
 
 impl RunSummary {
@@ -149,6 +160,7 @@ impl RunSummary {
             config: BTreeMap::new(),
             evals: Vec::new(),
             done: None,
+            stopped_early: false,
         }
     }
 
@@ -184,9 +196,14 @@ impl RunSummary {
                 }
             }
             Event::Eval { step, metrics } => self.evals.push((*step, metrics.clone())),
-            Event::Done { step, metrics, .. } => {
+            Event::Done {
+                step,
+                metrics,
+                stopped_early,
+            } => {
                 self.step = self.step.max(*step);
                 self.done = Some((*step, metrics.clone()));
+                self.stopped_early = *stopped_early;
             }
             _ => {}
         }
@@ -196,7 +213,7 @@ impl RunSummary {
     /// `log_age`, by [`RunState::of`]), the main metric, the final metrics and the best value.
     pub fn settle(&mut self, log_age: Option<Duration>) {
         self.seed = self.config.get("seed").and_then(|v| v.parse().ok());
-        self.status = RunState::of(self.done.is_some(), log_age);
+        self.status = RunState::of(self.done.as_ref().map(|_| self.stopped_early), log_age);
         self.main_metric = crate::data::glue::task(&self.task).map(|t| t.main_metric.to_string());
         self.final_metrics = match &self.done {
             Some((_, m)) if !m.is_empty() => m.clone(),
@@ -292,7 +309,7 @@ impl RunRecord {
             Err(_) => BTreeMap::new(),
         };
         let log_time = modified(&events_path);
-        let log_age = log_time.and_then(|t| t.elapsed().ok());
+        let log_age = folder_age(path);
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
@@ -359,7 +376,14 @@ fn modified(p: &Path) -> Option<std::time::SystemTime> {
 /// How long ago the run folder `dir` was last written: its `events.jsonl`, or, before it has
 /// one, its `config.yaml` (a run loads its model between the two). `None` when it has neither.
 /// The age [`RunState::of`] takes.
+///
+/// A folder with a lock file ([`super::lock`]) is told by its lock instead: held by a live
+/// trainer reads as just written (age zero), free as no age at all, so a run is running
+/// exactly while its trainer lives, however long a step or its model's loading takes.
 pub fn folder_age(dir: &Path) -> Option<Duration> {
+    if dir.join(super::lock::LOCK_FILE).exists() {
+        return super::lock::holder(dir).map(|_| Duration::ZERO);
+    }
     modified(&dir.join("events.jsonl"))
         .or_else(|| modified(&dir.join("config.yaml")))
         .and_then(|t| t.elapsed().ok())
@@ -475,14 +499,19 @@ mod tests {
     #[test]
     fn one_rule_for_the_state() {
         let minute = Duration::from_secs(60);
-        assert_eq!(RunState::of(true, None), RunState::Finished);
-        assert_eq!(RunState::of(true, Some(Duration::ZERO)), RunState::Finished);
+        assert_eq!(RunState::of(Some(false), None), RunState::Finished);
+        assert_eq!(RunState::of(Some(true), None), RunState::Stopped);
+        assert_eq!(RunState::Stopped.word(), "stopped early");
         assert_eq!(
-            RunState::of(false, Some(Duration::from_secs(5))),
+            RunState::of(Some(false), Some(Duration::ZERO)),
+            RunState::Finished
+        );
+        assert_eq!(
+            RunState::of(None, Some(Duration::from_secs(5))),
             RunState::Running
         );
-        assert_eq!(RunState::of(false, Some(minute)), RunState::Crashed);
-        assert_eq!(RunState::of(false, None), RunState::Crashed);
+        assert_eq!(RunState::of(None, Some(minute)), RunState::Crashed);
+        assert_eq!(RunState::of(None, None), RunState::Crashed);
     }
 
     #[test]
@@ -536,11 +565,11 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let d = tmp.path();
         assert_eq!(folder_age(d), None, "neither file");
-        assert_eq!(RunState::of(false, folder_age(d)), RunState::Crashed);
+        assert_eq!(RunState::of(None, folder_age(d)), RunState::Crashed);
         std::fs::write(d.join("config.yaml"), "seed: 1\n").unwrap();
         let age = folder_age(d).expect("the config's age");
         assert!(age < RUNNING_WINDOW, "{age:?}");
-        assert_eq!(RunState::of(false, folder_age(d)), RunState::Running);
+        assert_eq!(RunState::of(None, folder_age(d)), RunState::Running);
         std::fs::write(d.join("events.jsonl"), "").unwrap();
         assert!(folder_age(d).is_some_and(|a| a < RUNNING_WINDOW));
     }

@@ -8,6 +8,8 @@ use super::SweepError;
 use crate::core::events::Event;
 use crate::runs::event_log;
 use crate::runs::RunDir;
+use crate::train::stop::StopSignal;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
@@ -17,7 +19,7 @@ use std::time::Duration;
 pub enum DiskState {
     /// No run folder yet.
     Missing,
-    /// The log holds a `done` event.
+    /// The log holds a `done` event, not stopped early.
     Done,
     /// No `done` event, but a complete checkpoint at this step to resume from.
     Resumable(usize),
@@ -25,10 +27,16 @@ pub enum DiskState {
     Partial,
 }
 
-/// Whether a run's log holds a `done` event.
+/// Whether a run's log ends its run: a `done` event not stopped early (a run stopped by a
+/// signal checkpointed first, and a rerun resumes it).
 pub fn log_is_done(events: &Path) -> bool {
     event_log::read(events)
-        .map(|l| l.events.iter().any(|e| matches!(e, Event::Done { .. })))
+        .map(|l| {
+            l.events.iter().rev().find_map(|e| match e {
+                Event::Done { stopped_early, .. } => Some(!stopped_early),
+                _ => None,
+            }) == Some(true)
+        })
         .unwrap_or(false)
 }
 
@@ -59,8 +67,16 @@ pub fn cell_command(
     threads: Option<usize>,
 ) -> Result<Option<Command>, SweepError> {
     let dir = root.join(&cell.name);
+    if let Some(pid) = crate::runs::lock::holder(&dir) {
+        return Err(SweepError::Busy {
+            cell: cell.name.clone(),
+            dir,
+            pid,
+        });
+    }
     let mut c = Command::new(exe);
     c.current_dir(&sweep.workdir);
+    die_with_parent(&mut c);
     match disk_state(&dir) {
         DiskState::Done => return Ok(None),
         DiskState::Resumable(_) => {
@@ -93,6 +109,29 @@ pub fn cell_command(
     Ok(Some(c))
 }
 
+/// Make the cell's trainer receive SIGTERM (and so checkpoint and stop) when the sweep
+/// process that started it dies, even by kill -9 (Linux; elsewhere signals are forwarded only).
+fn die_with_parent(c: &mut Command) {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::process::CommandExt;
+        let parent = std::process::id() as libc::pid_t;
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            c.pre_exec(move || {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM);
+                if libc::getppid() != parent {
+                    // The parent died before the line above.
+                    libc::raise(libc::SIGTERM);
+                }
+                Ok(())
+            });
+        }
+    }
+    #[cfg(not(target_os = "linux"))]
+    let _ = c;
+}
+
 /// Where a cell's stderr goes: `ROOT/logs/<cell>.log` (appended to across restarts).
 pub fn cell_log(root: &Path, cell: &Cell) -> PathBuf {
     root.join("logs").join(format!("{}.log", cell.name))
@@ -107,6 +146,49 @@ pub struct Outcome {
     pub finished: Vec<String>,
     /// Cells whose run exited with an error (see their log).
     pub failed: Vec<String>,
+    /// Cells another live process trains (it holds the run folder's lock): left alone.
+    pub busy: Vec<String>,
+    /// Cells stopped by a signal forwarded to them (they checkpointed; a rerun resumes them).
+    pub stopped: Vec<String>,
+    /// The signal that stopped this sweep, if one did.
+    pub signal: Option<i32>,
+}
+
+impl Outcome {
+    /// One line: how many cells finished, were skipped, failed, are busy elsewhere, stopped.
+    pub fn summary(&self) -> String {
+        let mut s = format!(
+            "sweep: {} finished, {} skipped (done already), {} failed",
+            self.finished.len(),
+            self.skipped.len(),
+            self.failed.len()
+        );
+        if !self.busy.is_empty() {
+            s += &format!(
+                ", {} left to the live trainer that holds them ({})",
+                self.busy.len(),
+                self.busy.join(", ")
+            );
+        }
+        if let Some(sig) = self.signal {
+            s += &format!(
+                ", {} stopped by {} (a rerun resumes them)",
+                self.stopped.len(),
+                crate::train::stop::name(sig)
+            );
+        }
+        s
+    }
+
+    /// The sweep's exit code: 128 + the signal that stopped it, else 1 when a cell failed or
+    /// is held by another process, else 0.
+    pub fn exit_code(&self) -> i32 {
+        match self.signal {
+            Some(sig) => crate::train::stop::exit_code(sig),
+            None if self.failed.is_empty() && self.busy.is_empty() => 0,
+            None => 1,
+        }
+    }
 }
 
 /// Threads for each of `jobs` cells running at once, out of `total` (default: all cores).
@@ -132,7 +214,10 @@ fn open_log(path: &Path) -> Result<std::fs::File, SweepError> {
 }
 
 /// Run every cell not yet done, `jobs` at a time, each with `threads` threads. Progress goes to
-/// stderr.
+/// stderr. Each cell runs in its own process group, so a terminal's Ctrl-C reaches the sweep
+/// alone; a SIGINT, SIGTERM or SIGHUP to the sweep is forwarded to every running cell (which
+/// checkpoints and stops), no new cell starts, and the sweep returns once they have exited. A
+/// second signal ends the sweep at once, and its cells get SIGTERM as it dies.
 pub fn run_all(
     exe: &Path,
     sweep: &SweepFile,
@@ -144,10 +229,40 @@ pub fn run_all(
     let mut queue: std::collections::VecDeque<&Cell> = sweep.cells.iter().collect();
     let mut running: Vec<(&Cell, Child)> = Vec::new();
     let n = sweep.cells.len();
+    let stop = StopSignal::install().map_err(|error| SweepError::Io {
+        path: root.to_path_buf(),
+        error,
+    })?;
     loop {
+        if let (Some(sig), None) = (stop.received(), out.signal) {
+            out.signal = Some(sig);
+            queue.clear();
+            for (cell, child) in &running {
+                eprintln!(
+                    "[{}/{n}] {}: passing on {}",
+                    cell.index + 1,
+                    cell.name,
+                    crate::train::stop::name(sig)
+                );
+                // SAFETY: kill(2) on the pid of a child not yet reaped.
+                unsafe { libc::kill(child.id() as libc::pid_t, sig) };
+            }
+        }
         while running.len() < jobs.max(1) {
             let Some(cell) = queue.pop_front() else { break };
-            let Some(mut cmd) = cell_command(exe, sweep, root, cell, Some(threads))? else {
+            let cmd = match cell_command(exe, sweep, root, cell, Some(threads)) {
+                Err(SweepError::Busy { pid, .. }) => {
+                    eprintln!(
+                        "[{}/{n}] {}: trained by another live process (pid {pid}), left alone",
+                        cell.index + 1,
+                        cell.name
+                    );
+                    out.busy.push(cell.name.clone());
+                    continue;
+                }
+                other => other?,
+            };
+            let Some(mut cmd) = cmd else {
                 eprintln!(
                     "[{}/{n}] {}: done already, skipped",
                     cell.index + 1,
@@ -160,6 +275,7 @@ pub fn run_all(
             let err = open_log(&log)?;
             let resuming = cmd.get_args().any(|a| a == "--resume");
             let child = cmd
+                .process_group(0)
                 .stdin(Stdio::null())
                 .stdout(Stdio::null())
                 .stderr(err)
@@ -195,6 +311,9 @@ pub fn run_all(
                     if st.success() && done {
                         eprintln!("[{}/{n}] {}: finished", cell.index + 1, cell.name);
                         out.finished.push(cell.name.clone());
+                    } else if out.signal.is_some() {
+                        eprintln!("[{}/{n}] {}: stopped ({st})", cell.index + 1, cell.name);
+                        out.stopped.push(cell.name.clone());
                     } else {
                         eprintln!(
                             "[{}/{n}] {}: FAILED ({st}); see {}",

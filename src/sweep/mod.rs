@@ -45,6 +45,12 @@ pub enum SweepError {
     },
     #[error("this sweep has {count} cells; there is no cell {index}. Fix: pass --cell 0 to {}", count.saturating_sub(1))]
     NoSuchCell { index: usize, count: usize },
+    #[error("cell {cell} is being trained by another process (pid {pid}), which holds the lock of {dir}. Fix: let it finish (`dps-tui sweep --status` shows it running), or stop it with `kill -INT {pid}` before rerunning the sweep")]
+    Busy {
+        cell: String,
+        dir: PathBuf,
+        pid: String,
+    },
     #[error("cannot start {exe}: {error}")]
     Spawn { exe: PathBuf, error: std::io::Error },
     #[error("cannot run sbatch: {error}. Fix: run on a SLURM login node (or start one here with scripts/slurm/slurm-local.sh start), use --dry-run to only write the script, or --backend local")]
@@ -58,6 +64,16 @@ pub enum SweepError {
 pub fn prepare(spec_path: &Path, root: &Path) -> Result<(SweepSpec, SweepFile), SweepError> {
     let spec = SweepSpec::load(spec_path)?;
     let cells = grid::cells(&spec);
+    let mut seen = std::collections::BTreeSet::new();
+    if let Some(c) = cells.iter().find(|c| !seen.insert(&c.name)) {
+        return Err(SweepError::Spec {
+            origin: spec_path.display().to_string(),
+            message: format!(
+                "the grid makes the cell `{}` twice, so two runs would share one folder. Fix: remove the repeated value from its `grid:` list",
+                c.name
+            ),
+        });
+    }
     let mut file = SweepFile {
         spec: spec::absolute(spec_path).display().to_string(),
         preset: spec.preset.clone(),

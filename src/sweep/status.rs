@@ -9,13 +9,15 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
 
-/// A cell's state: a run's [`RunState`] (finished is `done`, crashed is `failed`), or
-/// `pending` before its run exists.
+/// A cell's state: a run's [`RunState`] (finished is `done`, stopped early is `stopped`,
+/// crashed is `failed`), or `pending` before its run exists.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum CellState {
     Pending,
     Running,
     Done,
+    /// Stopped by a signal after a checkpoint: a rerun of the sweep resumes it.
+    Stopped,
     Failed,
 }
 
@@ -25,6 +27,7 @@ impl fmt::Display for CellState {
             CellState::Pending => "pending",
             CellState::Running => "running",
             CellState::Done => "done",
+            CellState::Stopped => "stopped",
             CellState::Failed => "failed",
         })
     }
@@ -47,6 +50,7 @@ impl From<RunState> for CellState {
     fn from(s: RunState) -> CellState {
         match s {
             RunState::Finished => CellState::Done,
+            RunState::Stopped => CellState::Stopped,
             RunState::Running => CellState::Running,
             RunState::Crashed => CellState::Failed,
         }
@@ -151,6 +155,7 @@ mod tests {
         assert_eq!(cell_state(Some(Live), None), Running);
         assert_eq!(cell_state(Some(Crashed), None), Failed);
         assert_eq!(cell_state(Some(Finished), None), Done);
+        assert_eq!(cell_state(Some(RunState::Stopped), None), Stopped);
         assert_eq!(cell_state(Some(Finished), Some("RUNNING")), Done);
         assert_eq!(cell_state(None, Some("PENDING")), Pending);
         assert_eq!(cell_state(Some(Crashed), Some("RUNNING")), Running);

@@ -29,6 +29,7 @@ impl Trainer {
         checkpoint: &Checkpoint,
     ) -> Result<(Trainer, RunAssets), SetupError> {
         let (mut trainer, assets) = build_trainer(config)?;
+        super::validate::check_checkpoint(trainer.model.as_ref(), checkpoint)?;
         let family = trainer.model.family();
         for p in trainer.model.params() {
             let key = family.checkpoint_key(&p.name);

@@ -41,6 +41,19 @@ pub enum SetupError {
         "{path} lacks `{key}`. Fix: resume from a checkpoint written for this model and method"
     )]
     CheckpointLacks { path: PathBuf, key: String },
+    #[error("{path}: tensor `{key}` has shape {found:?}, but the model needs {expected:?}. Fix: resume with the model and configuration this checkpoint was written for (the run folder's config.yaml), or start a new run")]
+    CheckpointShape {
+        path: PathBuf,
+        key: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("max_seq_length {max_seq_length} is longer than the model allows: {config} has {limit} positions (max_position_embeddings). Fix: --set max_seq_length={limit} (or less)")]
+    SeqTooLong {
+        config: PathBuf,
+        max_seq_length: usize,
+        limit: usize,
+    },
 }
 
 /// Pick the device a configuration names. A binary built without the matching feature says
@@ -221,6 +234,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             model_vocab,
         });
     }
+    super::validate::check_seq_length(config.max_seq_length, model.as_ref(), &model_dir)?;
     let source = DataSource::from_option(config.data_dir.as_deref());
     let mut train_ds = source.load(task, Split::Train)?;
     if let Some(n) = config.train_size {

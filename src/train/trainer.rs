@@ -16,7 +16,7 @@ use crate::data::batching::{
     epoch_batches, epoch_order, Encoded, EncodedDataset, ModelBatch, Padding,
 };
 use crate::data::glue::TaskSpec;
-use crate::dps::strategy::{Strategy, StrategyState};
+use crate::dps::strategy::Strategy;
 use crate::model::ops::fused::total_sq_norm;
 use crate::model::Model;
 use crossbeam_channel::Receiver;
@@ -54,38 +54,19 @@ pub enum OnFailure {
 /// for long and never fail it: a sink that cannot write reports it itself.
 pub trait EventSink: Send {
     fn emit(&mut self, event: &Event);
+    /// Make everything emitted so far durable (the event log flushes and syncs); the log's
+    /// length then, from the sink that is the run's log. Called before each checkpoint.
+    fn sync(&mut self) -> Option<u64> {
+        None
+    }
 }
+
+pub use super::checkpointing::{Checkpointer, TrainerSnapshot, TrainerState};
 
 impl EventSink for crossbeam_channel::Sender<Event> {
     fn emit(&mut self, event: &Event) {
         let _ = self.send(event.clone());
     }
-}
-
-/// Everything a checkpoint holds besides the model weights' source.
-pub struct TrainerSnapshot<'a> {
-    pub step: usize,
-    pub model: &'a dyn crate::model::SequenceClassifier,
-    pub optimizer: &'a MaskedAdamW,
-    pub strategy: StrategyState,
-    pub state: serde_json::Value,
-    /// The dev metric the checkpoint scored, when an evaluation was just run.
-    pub metric: Option<f64>,
-}
-
-/// Writes checkpoints; implemented by the run folder.
-pub trait Checkpointer: Send {
-    /// Returns the checkpoint's path.
-    fn save(&mut self, snap: &TrainerSnapshot) -> Result<String, String>;
-}
-
-/// The position of a run, for exact resume.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainerState {
-    pub step: usize,
-    pub peak_lr: f64,
-    pub best_metric: Option<f64>,
-    pub dropout_rng: serde_json::Value,
 }
 
 pub struct Trainer {
@@ -105,10 +86,12 @@ pub struct Trainer {
     /// The shortest time a step takes: after a quicker step the trainer waits out the rest,
     /// still answering commands (the TUI paces the demo so it can be watched). `None`: full speed.
     pub min_step_interval: Option<std::time::Duration>,
-    sinks: Vec<Box<dyn EventSink>>,
+    /// Set by a stop signal (headless runs): the run checkpoints and stops between steps.
+    pub stop: Option<super::stop::StopSignal>,
+    pub(super) sinks: Vec<Box<dyn EventSink>>,
     commands: Option<Receiver<Command>>,
-    checkpointer: Option<Box<dyn Checkpointer>>,
-    dropout_rng: ChaCha8Rng,
+    pub(super) checkpointer: Option<Box<dyn Checkpointer>>,
+    pub(super) dropout_rng: ChaCha8Rng,
     paused: bool,
     /// Cached order of the current epoch: (epoch, batches of indices).
     epoch_cache: Option<(usize, Vec<Vec<usize>>)>,
@@ -178,6 +161,7 @@ impl Trainer {
             best_metric: None,
             on_failure: OnFailure::Stop,
             min_step_interval: None,
+            stop: None,
             sinks: Vec::new(),
             commands: None,
             checkpointer: None,
@@ -207,7 +191,7 @@ impl Trainer {
             .max(1)
     }
 
-    fn emit(&mut self, e: Event) {
+    pub(super) fn emit(&mut self, e: Event) {
         for s in &mut self.sinks {
             s.emit(&e);
         }
@@ -283,68 +267,6 @@ impl Trainer {
             metrics: metrics.clone(),
         });
         Ok(metrics)
-    }
-
-    pub fn trainer_state(&self) -> TrainerState {
-        TrainerState {
-            step: self.step,
-            peak_lr: self.schedule.peak_lr,
-            best_metric: self.best_metric,
-            dropout_rng: rng::save(&self.dropout_rng),
-        }
-    }
-
-    /// Restore a checkpoint's position (the model weights are loaded by the caller).
-    pub fn restore(
-        &mut self,
-        state: &TrainerState,
-        optimizer: &std::collections::HashMap<String, candle_core::Tensor>,
-        strategy: &StrategyState,
-    ) -> Result<(), TrainError> {
-        self.step = state.step;
-        self.schedule.peak_lr = state.peak_lr;
-        self.best_metric = state.best_metric;
-        if let Some(r) = rng::load(&state.dropout_rng) {
-            self.dropout_rng = r;
-        }
-        self.optimizer.load_state(self.model.params(), optimizer)?;
-        self.strategy.load_state(strategy)?;
-        Ok(())
-    }
-
-    fn checkpoint(&mut self, metric: Option<f64>) -> Result<(), TrainError> {
-        let Some(mut c) = self.checkpointer.take() else {
-            let step = self.step;
-            self.emit(Event::Warning {
-                step,
-                message: "no run folder: checkpoint skipped".into(),
-            });
-            return Ok(());
-        };
-        let snap = TrainerSnapshot {
-            step: self.step,
-            model: self.model.as_ref(),
-            optimizer: &self.optimizer,
-            strategy: self.strategy.save_state()?,
-            state: serde_json::to_value(self.trainer_state()).unwrap_or_default(),
-            metric,
-        };
-        let r = c.save(&snap);
-        self.checkpointer = Some(c);
-        let step = self.step;
-        match r {
-            Ok(path) => {
-                self.emit(Event::Checkpoint { step, path });
-                Ok(())
-            }
-            Err(message) => {
-                self.emit(Event::Error {
-                    step,
-                    message: format!("checkpoint failed: {message}"),
-                });
-                Err(TrainError::Checkpoint { step, message })
-            }
-        }
     }
 
     /// Apply a live control: checked against its declared range, then the learning rate here
@@ -582,6 +504,9 @@ impl Trainer {
             if let Some(s) = self.poll_commands()? {
                 return Ok(s);
             }
+            if let Some(s) = self.stop_if_signalled()? {
+                return Ok(s);
+            }
             let t0 = Instant::now();
             let result = self.train_step();
             let (loss, norm) = match result {
@@ -651,11 +576,13 @@ impl Trainer {
                 return Ok(s);
             }
         }
+        // A resume from the final checkpoint evaluates again: its log ends before this eval.
+        let mark = self.sync_sinks();
         let metrics = self.run_eval()?;
         let metric = self.record_metric(&metrics);
         if self.checkpointer.is_some() {
             // The final checkpoint: in the TUI a failure pauses, and resuming tries again.
-            while let Err(e) = self.checkpoint(metric) {
+            while let Err(e) = self.checkpoint_marked(metric, mark) {
                 if self.on_failure == OnFailure::Stop || self.commands.is_none() {
                     return Err(e);
                 }

@@ -108,6 +108,14 @@ impl Run {
                 self.log(Some(*step), LogKind::Warning, message.clone())
             }
             Event::Error { step, message } => self.on_error(*step, message),
+            Event::Stopped { step, signal, .. } => self.log(
+                Some(*step),
+                LogKind::Warning,
+                format!("stopped by {signal} after its checkpoint"),
+            ),
+            Event::Repair { step, message, .. } => {
+                self.log(Some(*step), LogKind::Info, message.clone())
+            }
             Event::Done {
                 step,
                 metrics,

@@ -348,7 +348,8 @@ impl WatchState {
                 self.status_filter = match self.status_filter {
                     None => Some(CellState::Running),
                     Some(CellState::Running) => Some(CellState::Done),
-                    Some(CellState::Done) => Some(CellState::Failed),
+                    Some(CellState::Done) => Some(CellState::Stopped),
+                    Some(CellState::Stopped) => Some(CellState::Failed),
                     Some(CellState::Failed) => Some(CellState::Pending),
                     Some(CellState::Pending) => None,
                 }

@@ -14,6 +14,7 @@ fn status_style(s: CellState) -> Style {
         CellState::Pending => Color::DarkGray,
         CellState::Running => Color::Yellow,
         CellState::Done => Color::Green,
+        CellState::Stopped => Color::Cyan,
         CellState::Failed => Color::Red,
     })
 }
@@ -76,7 +77,7 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
     .areas(area);
 
     let visible = s.visible();
-    let mut counts = [0usize; 4];
+    let mut counts = [0usize; 5];
     for r in s.all() {
         counts[r.status as usize] += 1;
     }
@@ -95,10 +96,11 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
             Style::default().add_modifier(Modifier::BOLD),
         ),
         Span::raw(format!(
-            " {} runs: {} running, {} done, {} failed, {} pending  sort: {}{}{}",
+            " {} runs: {} running, {} done, {} stopped, {} failed, {} pending  sort: {}{}{}",
             counts.iter().sum::<usize>(),
             counts[CellState::Running as usize],
             counts[CellState::Done as usize],
+            counts[CellState::Stopped as usize],
             counts[CellState::Failed as usize],
             counts[CellState::Pending as usize],
             s.sort.label(),

@@ -481,6 +481,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
                     r.summary.status.word().to_string(),
                     match r.summary.status {
                         RunState::Finished => theme.ok(),
+                        RunState::Stopped => theme.warn(),
                         RunState::Crashed => theme.error(),
                         RunState::Running => theme.warn(),
                     },
