@@ -398,6 +398,15 @@ fn every_option_has_help_and_every_subcommand_examples() {
             "--set help lacks `{key}`"
         );
     }
+    // --resume names the keys that may change on resume.
+    for key in dps_tui::config::resume::resume_keys() {
+        assert!(train.contains(key), "--resume help lacks `{key}`");
+    }
+    let resume_help = train.split("--resume <RESUME>").nth(1).unwrap();
+    assert!(
+        resume_help.contains("checkpoint_every, keep_last"),
+        "{train}"
+    );
     // export --format is a closed set.
     let export = String::from_utf8(ok(&["export", "--help"]).stdout).unwrap();
     assert!(

@@ -15,6 +15,15 @@ pub fn set_keys() -> String {
     s
 }
 
+/// `--resume`'s help: the keys `--set` may change on resume.
+pub fn resume() -> String {
+    format!(
+        "Resume the run in this folder from its latest complete checkpoint. Its config.yaml \
+         holds the settings; `--set` may change only {} (the others are refused)",
+        dps_tui::config::resume::resume_keys().join(", ")
+    )
+}
+
 pub const TOP: &str = "\
 The options above are the terminal UI's; a subcommand takes its own after its name:
   dps-tui train --preset demo --threads 1

@@ -70,9 +70,9 @@ pub enum Cmd {
         /// Preset name (rte, mrpc, ..., demo) or path to a .yaml file.
         #[arg(long)]
         preset: Option<String>,
-        /// Resume the run in this folder from its latest complete checkpoint. Its config.yaml
-        /// holds the settings; `--set` may change only the keys that can change on resume.
-        #[arg(long, conflicts_with_all = ["preset", "model", "data_dir", "device"])]
+        /// Resume the run in this folder from its latest complete checkpoint (`--help` lists
+        /// the keys `--set` may change).
+        #[arg(long, long_help = help::resume(), conflicts_with_all = ["preset", "model", "data_dir", "device"])]
         resume: Option<PathBuf>,
         /// No terminal UI: JSON lines on stdout, progress on stderr.
         #[arg(long)]
