@@ -103,17 +103,13 @@ fn new_trainer(
     setup::apply_threads(config.threads);
     let (trainer, assets) = build_trainer(&config).map_err(setup_error)?;
     // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
-    let (run_dir, existed) = match at {
-        None => (
-            RunDir::create(out, &trainer.config)
-                .with_context(|| format!("cannot create a run folder under {}", out.display()))?,
-            false,
-        ),
-        Some(dir) => (
-            RunDir::create_at(dir, &trainer.config)
-                .with_context(|| format!("cannot create the run folder {}", dir.display()))?,
-            dir.exists(),
-        ),
+    // A folder that was there before (`--run-dir` at an empty folder) is not removed.
+    let existed = at.is_some_and(Path::exists);
+    let run_dir = match at {
+        None => RunDir::create(out, &trainer.config)
+            .with_context(|| format!("cannot create a run folder under {}", out.display()))?,
+        Some(dir) => RunDir::create_at(dir, &trainer.config)
+            .with_context(|| format!("cannot create the run folder {}", dir.display()))?,
     };
     match attach(trainer, &assets, &run_dir) {
         Ok(t) => Ok((t, run_dir, OnResume::default())),
