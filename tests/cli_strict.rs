@@ -291,8 +291,8 @@ fn eval_refuses_what_is_not_a_checkpoint_and_reads_the_one_it_is_given() {
 
 /// The subcommands `dps-tui --help` lists, and the hidden `parity`.
 const SUBCOMMANDS: &[&str] = &[
-    "train", "eval", "bench", "presets", "runs", "export", "report", "replay", "parity", "compare",
-    "sweep", "watch",
+    "train", "eval", "bench", "download", "presets", "runs", "export", "report", "replay",
+    "parity", "compare", "sweep", "watch",
 ];
 
 /// Text without clap's `[default: ..]`, `[possible values: ..]` and `[aliases: ..]` notes.
