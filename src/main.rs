@@ -3,14 +3,22 @@
 
 mod cli;
 
-use clap::Parser;
+/// Whether an error is a write to a closed pipe (`dps-tui export RUN | head -1`): the reader
+/// has what it wanted, so the program ends quietly.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>()
+            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
 
 fn main() {
     dps_tui::train::allocator::keep_freed_memory();
     dps_tui::train::setup::single_threaded_candle_pool();
-    let args = cli::Cli::parse();
+    let args = cli::parse();
     let code = match cli::run(args) {
         Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
             eprintln!("error: {e:#}");
             2

@@ -50,7 +50,7 @@ fn cuda_without_the_feature_names_the_rebuild() {
             d,
             &[
                 "built without CUDA support",
-                "--features cuda",
+                "scripts/gpu/build-cuda.sh",
                 "--device cpu",
             ],
         );

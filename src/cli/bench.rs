@@ -10,10 +10,13 @@ pub struct BenchArgs {
     /// weights of the shape a config.json describes.
     #[arg(long)]
     pub model: String,
+    /// The method to measure: vanilla, dps-dense, dps-mix, child-tuning-f or child-tuning-d.
     #[arg(long, default_value = "vanilla")]
     pub method: String,
+    /// Examples per batch.
     #[arg(long, default_value_t = 16)]
     pub batch: usize,
+    /// Fixed shape: tokens per example; with --task, the truncation length (max_seq_length).
     #[arg(long, default_value_t = 128)]
     pub seq: usize,
     /// Timed steps (after 3 warm-up steps); with --task, 0 = one whole epoch.

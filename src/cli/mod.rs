@@ -6,6 +6,8 @@
 //! - [`sweep`]: `sweep`; [`watch`]: `watch`; [`bench`]: `bench`.
 
 mod bench;
+mod eval;
+mod help;
 mod runs;
 mod sweep;
 mod train;
@@ -14,6 +16,7 @@ mod watch;
 use anyhow::Result;
 use clap::{Args, Parser, Subcommand};
 use dps_tui::config::{self, TrainConfig};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 #[derive(Parser, Debug)]
@@ -22,7 +25,10 @@ use std::path::{Path, PathBuf};
     version,
     about = "Fine-tune BERT encoders on GLUE with Dynamic Parameter Selection, and watch and steer it live",
     long_about = "Fine-tune BERT encoders on GLUE with Dynamic Parameter Selection (DPS, Zhang et al. 2022), \
-                  and watch and steer it live. With no subcommand, opens the terminal UI's preset picker."
+                  and watch and steer it live. With no subcommand, opens the terminal UI's preset picker.",
+    // The options here are the TUI's; given before a subcommand they would be dropped.
+    args_conflicts_with_subcommands = true,
+    after_help = help::TOP
 )]
 pub struct Cli {
     #[command(subcommand)]
@@ -36,8 +42,8 @@ pub struct Cli {
 
 #[derive(Args, Debug, Clone, Default)]
 pub struct RunArgs {
-    /// Override a preset key: `--set p=0.5` (repeatable).
-    #[arg(long = "set", value_name = "KEY=VALUE")]
+    /// Override a preset key: `--set p=0.5` (repeatable; `--help` lists the keys).
+    #[arg(long = "set", value_name = "KEY=VALUE", long_help = help::set_keys())]
     pub set: Vec<String>,
     /// A local model folder or a Hugging Face model id.
     #[arg(long)]
@@ -45,10 +51,10 @@ pub struct RunArgs {
     /// A GLUE data folder in the original layout (<dir>/<TASK>/train.tsv).
     #[arg(long)]
     pub data_dir: Option<PathBuf>,
-    /// Where run folders go.
+    /// Where run folders go, and the program's log (dps-tui.log; with --resume, only the log).
     #[arg(long, default_value = "runs")]
     pub out: PathBuf,
-    /// cpu, cuda, cuda:N or metal.
+    /// cpu, cuda or cuda:N.
     #[arg(long)]
     pub device: Option<String>,
     /// CPU threads (default: all cores).
@@ -59,12 +65,14 @@ pub struct RunArgs {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Train (headless with --headless, else in the TUI).
+    #[command(after_help = help::TRAIN)]
     Train {
-        /// Preset name (rte, mrpc, ...) or path to a .yaml file.
+        /// Preset name (rte, mrpc, ..., demo) or path to a .yaml file.
         #[arg(long)]
         preset: Option<String>,
-        /// Resume the run in this folder from its latest complete checkpoint.
-        #[arg(long)]
+        /// Resume the run in this folder from its latest complete checkpoint (`--help` lists
+        /// the keys `--set` may change).
+        #[arg(long, long_help = help::resume(), conflicts_with_all = ["preset", "model", "data_dir", "device"])]
         resume: Option<PathBuf>,
         /// No terminal UI: JSON lines on stdout, progress on stderr.
         #[arg(long)]
@@ -77,22 +85,14 @@ pub enum Cmd {
         run: RunArgs,
     },
     /// Evaluate a checkpoint on a task's dev set; prints metrics as JSON.
-    Eval {
-        #[arg(long)]
-        checkpoint: PathBuf,
-        #[arg(long)]
-        task: String,
-        #[arg(long)]
-        data_dir: Option<PathBuf>,
-        #[arg(long, default_value_t = 128)]
-        max_seq_length: usize,
-        #[arg(long, default_value = "cpu")]
-        device: String,
-    },
+    #[command(after_help = help::EVAL)]
+    Eval(eval::EvalArgs),
     /// Measure training throughput.
+    #[command(after_help = help::BENCH)]
     Bench(bench::BenchArgs),
     /// Fill the Hugging Face cache ahead of time (as `huggingface-cli download`): MODEL's
     /// files and the GLUE data of each --task; later runs can then work offline.
+    #[command(after_help = help::DOWNLOAD)]
     Download {
         /// A Hugging Face model id (owner/name).
         model: String,
@@ -102,20 +102,26 @@ pub enum Cmd {
     },
     /// List the presets.
     Presets,
-    /// List runs: task, method, steps, best metric, status.
+    /// List runs: path, task, method, steps, best metric, status.
+    #[command(after_help = help::RUNS)]
     Runs {
+        /// The folder holding the run folders.
         #[arg(long, default_value = "runs")]
         out: PathBuf,
     },
     /// Export a run's scalars, one row per step.
+    #[command(after_help = help::EXPORT)]
     Export {
+        /// A run folder (`dps-tui runs` lists them).
         run: PathBuf,
-        #[arg(long, default_value = "csv")]
-        format: String,
+        /// The output format.
+        #[arg(long, value_enum, default_value_t = runs::ExportFormat::Csv)]
+        format: runs::ExportFormat,
     },
     /// Results over seeds: the finished runs under ROOT grouped by task × method (and any
     /// other key that differs), with mean, std, median, min, max of the main dev metric, and
     /// each method against a baseline, paired by seed, with a bootstrap 95% interval.
+    #[command(after_help = help::REPORT)]
     Report {
         /// A folder holding run folders at any depth (`runs`, a sweep's root, ...).
         root: PathBuf,
@@ -137,18 +143,28 @@ pub enum Cmd {
         include_stopped: bool,
     },
     /// Open the dashboard on a finished or crashed run, with a time cursor.
-    Replay { run: PathBuf },
+    #[command(after_help = help::REPLAY)]
+    Replay {
+        /// A run folder (`dps-tui runs` lists them).
+        run: PathBuf,
+    },
     /// Check the model and optimizer against the PyTorch reference case on a device; prints
-    /// the largest errors as JSON.
+    /// the largest errors as JSON. A developer check: it needs the tiny-BERT reference folder
+    /// of the project's reference data (`reference/tiny-bert`: config.json, model.safetensors,
+    /// classifier.safetensors and case.safetensors, written by PyTorch), which is not shipped
+    /// with the program.
+    #[command(hide = true, after_help = help::PARITY)]
     Parity {
-        /// The tiny-bert reference folder (shared/reference/tiny-bert).
+        /// The tiny-BERT reference folder (`reference/tiny-bert` of the reference data).
         #[arg(long)]
         reference: PathBuf,
+        /// cpu, cuda or cuda:N.
         #[arg(long, default_value = "cpu")]
         device: String,
     },
     /// Overlay the loss and dev-metric curves of several runs and compare their configurations
     /// and metrics.
+    #[command(after_help = help::COMPARE)]
     Compare {
         /// Run folders (`dps-tui runs` lists them).
         #[arg(required = true)]
@@ -158,9 +174,32 @@ pub enum Cmd {
         headless: bool,
     },
     /// Run a grid of headless runs from a SPEC file, here (--jobs N) or as a SLURM array job.
+    #[command(after_help = help::SWEEP)]
     Sweep(sweep::SweepArgs),
     /// A live board of every run under ROOT (a sweep's --out, or any runs folder).
-    Watch { root: PathBuf },
+    #[command(after_help = help::WATCH)]
+    Watch {
+        /// A folder holding run folders at any depth: a sweep's --out, or a runs folder.
+        root: PathBuf,
+    },
+}
+
+/// Parse the command line, or print clap's error and exit. Options given before a subcommand
+/// are the TUI's and refused there (`args_conflicts_with_subcommands`); the error then also
+/// says where they go.
+pub fn parse() -> Cli {
+    Cli::try_parse().unwrap_or_else(|e| {
+        let before_subcommand = e.kind() == clap::error::ErrorKind::ArgumentConflict
+            && e.to_string().contains("the subcommand '");
+        let _ = e.print();
+        if before_subcommand {
+            eprintln!(
+                "\nOptions before a subcommand are the terminal UI's. Fix: put them after the \
+                 subcommand's name, e.g. `dps-tui train --preset demo --headless --threads 1`"
+            );
+        }
+        std::process::exit(e.exit_code())
+    })
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
@@ -182,39 +221,15 @@ pub fn run(cli: Cli) -> Result<i32> {
                 train::tui(preset.or(Some("rte".into())), resume, &run)
             }
         }
-        Some(Cmd::Eval {
-            checkpoint,
-            task,
-            data_dir,
-            max_seq_length,
-            device,
-        }) => train::eval(&checkpoint, &task, data_dir, max_seq_length, &device),
+        Some(Cmd::Eval(a)) => eval::eval(&a),
         Some(Cmd::Bench(b)) => bench::bench(b),
         Some(Cmd::Download { model, tasks }) => {
             dps_tui::data::prefetch::run(&model, &tasks)?;
             Ok(0)
         }
-        Some(Cmd::Presets) => {
-            for p in config::list_presets() {
-                match p {
-                    Ok(p) => println!(
-                        "{:<6} {:<10} {:<16} {:>6} steps  ({})",
-                        p.name,
-                        p.config.task,
-                        p.config.method,
-                        p.config
-                            .max_steps
-                            .map(|s| s.to_string())
-                            .unwrap_or_else(|| format!("{} ep", p.config.num_epochs)),
-                        p.origin
-                    ),
-                    Err(e) => println!("error: {e}"),
-                }
-            }
-            Ok(0)
-        }
+        Some(Cmd::Presets) => list_presets(),
         Some(Cmd::Runs { out }) => runs::list_runs(&out),
-        Some(Cmd::Export { run, format }) => runs::export(&run, &format),
+        Some(Cmd::Export { run, format }) => runs::export(&run, format),
         Some(Cmd::Report {
             root,
             json,
@@ -231,6 +246,29 @@ pub fn run(cli: Cli) -> Result<i32> {
         Some(Cmd::Sweep(a)) => sweep::sweep(a),
         Some(Cmd::Watch { root }) => watch::watch(&root),
     }
+}
+
+/// `presets`: one line per preset.
+fn list_presets() -> Result<i32> {
+    let mut out = std::io::stdout().lock();
+    for p in config::list_presets() {
+        match p {
+            Ok(p) => writeln!(
+                out,
+                "{:<6} {:<10} {:<16} {:>6} steps  ({})",
+                p.name,
+                p.config.task,
+                p.config.method,
+                p.config
+                    .max_steps
+                    .map(|s| s.to_string())
+                    .unwrap_or_else(|| format!("{} ep", p.config.num_epochs)),
+                p.origin
+            )?,
+            Err(e) => writeln!(out, "error: {e}")?,
+        }
+    }
+    Ok(0)
 }
 
 /// The configuration from a preset plus command-line overrides.

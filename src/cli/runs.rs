@@ -1,11 +1,23 @@
 //! `runs`, `export`, `replay`, `compare` and `report`: reading run folders.
 
 use anyhow::{bail, Context, Result};
+use clap::ValueEnum;
 use dps_tui::runs::event_log;
 use dps_tui::runs::{self, RunRecord};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+/// The formats `export` writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ExportFormat {
+    /// Comma-separated, a header line then one row per step.
+    Csv,
+    /// One JSON object per step.
+    Jsonl,
+}
+
+/// `runs`: one line per run folder under `out`, starting with the folder's path as the other
+/// subcommands take it.
 pub(crate) fn list_runs(out: &Path) -> Result<i32> {
     if !out.is_dir() {
         bail!(
@@ -13,22 +25,28 @@ pub(crate) fn list_runs(out: &Path) -> Result<i32> {
             out.display()
         );
     }
-    println!(
-        "{:<48} {:<6} {:<15} {:>11} {:>10} status",
-        "run", "task", "method", "steps", "best"
-    );
-    for dir in runs::scan(out) {
-        let name = dir.strip_prefix(out).unwrap_or(&dir).display().to_string();
-        let s = match RunRecord::read(&dir) {
-            Ok(r) => r.summary,
+    let rows: Vec<(String, runs::RunSummary)> = runs::scan(out)
+        .into_iter()
+        .filter_map(|dir| match RunRecord::read(&dir) {
+            Ok(r) => Some((dir.display().to_string(), r.summary)),
             Err(e) => {
                 eprintln!("warning: {e}");
-                continue;
+                None
             }
-        };
-        println!(
-            "{:<48} {:<6} {:<15} {:>5}/{:<5} {:>10} {}",
-            name,
+        })
+        .collect();
+    let width = rows.iter().map(|(p, _)| p.len()).max().unwrap_or(0).max(3);
+    let mut w = std::io::stdout().lock();
+    writeln!(
+        w,
+        "{:<width$} {:<6} {:<15} {:>11} {:>10} status",
+        "run", "task", "method", "steps", "best"
+    )?;
+    for (path, s) in rows {
+        writeln!(
+            w,
+            "{:<width$} {:<6} {:<15} {:>5}/{:<5} {:>10} {}",
+            path,
             s.task,
             s.method,
             s.step,
@@ -37,12 +55,12 @@ pub(crate) fn list_runs(out: &Path) -> Result<i32> {
                 .map(|b| format!("{:.4}", b.value))
                 .unwrap_or_else(|| "-".into()),
             s.status.word()
-        );
+        )?;
     }
     Ok(0)
 }
 
-pub(crate) fn export(run: &Path, format: &str) -> Result<i32> {
+pub(crate) fn export(run: &Path, format: ExportFormat) -> Result<i32> {
     let record = RunRecord::read(run)?;
     if record.torn_tail {
         eprintln!("warning: the last line of the log is torn and was skipped");
@@ -50,12 +68,12 @@ pub(crate) fn export(run: &Path, format: &str) -> Result<i32> {
     let (rows, eval_keys) = record.scalar_rows();
     let mut out = std::io::stdout().lock();
     match format {
-        "jsonl" => {
+        ExportFormat::Jsonl => {
             for r in rows {
                 writeln!(out, "{}", serde_json::Value::Object(r))?;
             }
         }
-        "csv" => {
+        ExportFormat::Csv => {
             let mut cols = vec!["step", "epoch", "loss", "lr", "examples_per_sec"]
                 .into_iter()
                 .map(String::from)
@@ -70,7 +88,6 @@ pub(crate) fn export(run: &Path, format: &str) -> Result<i32> {
                 writeln!(out, "{}", line.join(","))?;
             }
         }
-        other => bail!("unknown export format `{other}`. Fix: use --format csv or --format jsonl"),
     }
     Ok(0)
 }
@@ -100,7 +117,8 @@ pub(crate) fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
         }
     }
     if headless {
-        println!("{}", serde_json::to_string_pretty(&state.to_json())?);
+        let json = serde_json::to_string_pretty(&state.to_json())?;
+        writeln!(std::io::stdout().lock(), "{json}")?;
         return Ok(0);
     }
     dps_tui::ui::compare_view(state)?;
@@ -134,10 +152,11 @@ pub(crate) fn report(
         );
     }
     let r = dps_tui::runs::report::build(&runs, baseline);
-    if json {
-        println!("{}", serde_json::to_string_pretty(&r)?);
+    let text = if json {
+        serde_json::to_string_pretty(&r)? + "\n"
     } else {
-        print!("{}", dps_tui::runs::report::to_markdown(&r));
-    }
+        dps_tui::runs::report::to_markdown(&r)
+    };
+    std::io::stdout().lock().write_all(text.as_bytes())?;
     Ok(0)
 }

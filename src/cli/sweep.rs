@@ -18,6 +18,7 @@ pub struct SweepArgs {
     /// The SPEC file: `preset:`, `set:`, `grid:` (key: [values]) and optional `slurm:`.
     #[arg(required_unless_present_any = ["status", "cell"])]
     pub spec: Option<PathBuf>,
+    /// Where the cells run.
     #[arg(long, value_enum, default_value = "local")]
     pub backend: Backend,
     /// Cells run at once (local backend); the threads are split between them.

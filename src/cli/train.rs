@@ -1,15 +1,16 @@
-//! `train` (headless, or in the TUI), the TUI with no subcommand, and `eval`.
+//! `train` (headless, or in the TUI) and the TUI with no subcommand.
 
 use super::{apply_overrides, init_logging, resolve_config, RunArgs};
 use anyhow::{anyhow, bail, Context, Result};
 use crossbeam_channel::{unbounded, Receiver, Sender};
-use dps_tui::config::{self, TrainConfig};
+use dps_tui::config::resume::{self, ResumeOverrides};
+use dps_tui::config::TrainConfig;
 use dps_tui::core::events::{Command, Event};
 use dps_tui::runs::checkpoint::{self, RunCheckpointer};
 use dps_tui::runs::event_log::EventLog;
 use dps_tui::runs::lock::RunLock;
 use dps_tui::runs::RunDir;
-use dps_tui::train::setup::{self, build_trainer};
+use dps_tui::train::setup::{self, build_trainer, RunAssets, SetupError};
 use dps_tui::train::stop::{exit_code, StopSignal};
 use dps_tui::train::trainer::{EventSink, OnFailure, Trainer};
 use std::io::Write;
@@ -61,73 +62,146 @@ enum Source {
     Resume(PathBuf),
 }
 
+/// What a resumed run's `--set` asks for once every sink is attached: the resume keys it
+/// changed (logged as a warning) and the live keys (applied as controls, each logged as a
+/// `control` event with its outcome).
+#[derive(Default)]
+struct OnResume(ResumeOverrides);
+
+impl OnResume {
+    fn apply(self, trainer: &mut Trainer) {
+        let step = trainer.step;
+        for (key, before, after) in self.0.changed {
+            trainer.emit(Event::Warning {
+                step,
+                message: format!(
+                    "resumed with {key}: {after} (the run started with {before}; config.yaml \
+                     keeps that)"
+                ),
+            });
+        }
+        for c in self.0.controls {
+            trainer.control(c);
+        }
+    }
+}
+
 /// Build a trainer for a new run or a resumed one, with its run folder and event log.
-fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir)> {
-    let resuming = matches!(source, Source::Resume(_));
-    let (config, run_dir) = match source {
-        Source::Resume(dir) => {
-            let rd = RunDir::open(&dir)?;
-            let mut c = rd.read_config()?;
-            if let Some(t) = run.threads {
-                c.threads = t;
-            }
-            (c, rd)
-        }
-        Source::New(c) => {
-            let c = *c;
-            let rd = RunDir::create(&run.out, &c).with_context(|| {
-                format!("cannot create a run folder under {}", run.out.display())
-            })?;
-            (c, rd)
-        }
-        Source::NewAt(c, dir) => {
-            let c = *c;
-            let rd = RunDir::create_at(&dir, &c)
-                .with_context(|| format!("cannot create the run folder {}", dir.display()))?;
-            (c, rd)
-        }
-    };
-    let lock = RunLock::acquire(&run_dir.path)?;
+fn make_trainer(source: Source, run: &RunArgs) -> Result<(Trainer, RunDir, OnResume)> {
+    match source {
+        Source::Resume(dir) => resume_trainer(&dir, run),
+        Source::New(c) => new_trainer(*c, None, &run.out),
+        Source::NewAt(c, dir) => new_trainer(*c, Some(&dir), &run.out),
+    }
+}
+
+/// A new run: the model and data first, then the run folder, so a start that fails before
+/// step 1 (a missing model, unreadable data, no network) leaves no folder behind.
+fn new_trainer(
+    config: TrainConfig,
+    at: Option<&Path>,
+    out: &Path,
+) -> Result<(Trainer, RunDir, OnResume)> {
     setup::apply_threads(config.threads);
-    let mut resumed_at = None;
-    let (mut trainer, assets) = if resuming {
-        let Some((_, ck)) = run_dir.checkpoints().pop() else {
-            bail!(
-                "{0}: no complete checkpoint to resume from (the run stopped before its first). Fix: delete the folder (`rm -r {0}`) and start the run again with `train --headless --run-dir {0}`, or start a new run; a smaller checkpoint_every checkpoints sooner",
-                run_dir.path.display()
-            );
-        };
-        let checkpoint = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
-        let resumed = Trainer::resume(&config, &checkpoint)?;
-        resumed_at = Some((checkpoint.state.step, checkpoint.state.event_log_bytes));
-        eprintln!(
-            "resuming {} from step {}",
-            run_dir.path.display(),
-            checkpoint.state.step
-        );
-        resumed
-    } else {
-        let built = build_trainer(&config)?;
-        // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
-        run_dir
-            .write_config(&built.0.config)
-            .with_context(|| format!("cannot write {}", run_dir.path.display()))?;
-        built
+    let (trainer, assets) = build_trainer(&config).map_err(setup_error)?;
+    // config.yaml records what the run uses, e.g. the dropout `auto` resolved to.
+    // A folder that was there before (`--run-dir` at an empty folder) is not removed.
+    let existed = at.is_some_and(Path::exists);
+    let run_dir = match at {
+        None => RunDir::create(out, &trainer.config)
+            .with_context(|| format!("cannot create a run folder under {}", out.display()))?,
+        Some(dir) => RunDir::create_at(dir, &trainer.config)
+            .with_context(|| format!("cannot create the run folder {}", dir.display()))?,
     };
+    let attached = RunLock::acquire(&run_dir.path)
+        .map_err(anyhow::Error::from)
+        .and_then(|lock| attach(trainer, &assets, &run_dir, lock, None));
+    match attached {
+        Ok(t) => Ok((t, run_dir, OnResume::default())),
+        Err(e) => {
+            if !existed {
+                let _ = std::fs::remove_dir_all(&run_dir.path);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// A run continued from its latest complete checkpoint, with the `--set` (and `--threads`)
+/// that may change on resume (see [`dps_tui::config::resume`]).
+fn resume_trainer(dir: &Path, run: &RunArgs) -> Result<(Trainer, RunDir, OnResume)> {
+    let run_dir = RunDir::open(dir)?;
+    let lock = RunLock::acquire(&run_dir.path)?;
+    let mut config = run_dir.read_config()?;
+    let sets: Vec<String> = run
+        .threads
+        .map(|t| format!("threads={t}"))
+        .into_iter()
+        .chain(run.set.iter().cloned())
+        .collect();
+    let overrides = resume::apply_on_resume(&mut config, &sets)?;
+    setup::apply_threads(config.threads);
+    let Some((_, ck)) = run_dir.checkpoints().pop() else {
+        bail!(
+            "{0}: no complete checkpoint to resume from (the run stopped before its first). Fix: delete the folder (`rm -r {0}`) and start the run again with `train --headless --run-dir {0}`, or start a new run; a smaller checkpoint_every checkpoints sooner",
+            run_dir.path.display()
+        );
+    };
+    let checkpoint = checkpoint::load(&ck).map_err(|e| anyhow!(e))?;
+    let (trainer, assets) = Trainer::resume(&config, &checkpoint).map_err(setup_error)?;
+    eprintln!(
+        "resuming {} from step {}",
+        run_dir.path.display(),
+        checkpoint.state.step
+    );
+    let resumed_at = Some((checkpoint.state.step, checkpoint.state.event_log_bytes));
+    let trainer = attach(trainer, &assets, &run_dir, lock, resumed_at)?;
+    Ok((trainer, run_dir, OnResume(overrides)))
+}
+
+/// The run's event log (holding the run's lock; on resume cut back to the checkpoint's length)
+/// and checkpointer.
+fn attach(
+    mut trainer: Trainer,
+    assets: &RunAssets,
+    run_dir: &RunDir,
+    lock: RunLock,
+    resumed_at: Option<(usize, Option<u64>)>,
+) -> Result<Trainer> {
     for n in &assets.notes {
         tracing::info!("{n}");
     }
     let log = EventLog::open_run(&run_dir.events_path(), lock, resumed_at)
         .with_context(|| format!("cannot write {}", run_dir.events_path().display()))?;
     trainer.add_sink(Box::new(log));
-    trainer.set_checkpointer(Box::new(RunCheckpointer::new(
-        &run_dir,
+    let config = &trainer.config;
+    let checkpointer = RunCheckpointer::new(
+        run_dir,
         assets.tokenizer_dir.clone(),
         assets.id2label.clone(),
         config.keep_last,
         config.keep_best,
-    )));
-    Ok((trainer, run_dir))
+    );
+    trainer.set_checkpointer(Box::new(checkpointer));
+    Ok(trainer)
+}
+
+/// A setup error; when the Hub was needed and could not serve, what to do without it.
+fn setup_error(e: SetupError) -> anyhow::Error {
+    let hub = matches!(
+        e,
+        SetupError::Hub(_) | SetupError::Data(dps_tui::data::DataError::Hub(_))
+    );
+    if !hub {
+        return e.into();
+    }
+    anyhow!(
+        "{e}\nWithout the Hub: `dps-tui train --preset demo` needs no download; `--model DIR \
+         --data-dir DIR` uses local folders (a model folder with config.json, model.safetensors \
+         and tokenizer.json; GLUE TSVs as DIR/<TASK>/train.tsv); or fill the cache once with the \
+         network (`dps-tui download MODEL --task TASK`, or a first run) and then set \
+         HF_HUB_OFFLINE=1"
+    )
 }
 
 pub(crate) fn headless_train(
@@ -143,12 +217,13 @@ pub(crate) fn headless_train(
         (None, Some(d)) => Source::NewAt(Box::new(resolve_config(preset.as_deref(), run)?), d),
         (None, None) => Source::New(Box::new(resolve_config(preset.as_deref(), run)?)),
     };
-    let (mut trainer, run_dir) = make_trainer(source, run)?;
+    let (mut trainer, run_dir, on_resume) = make_trainer(source, run)?;
     eprintln!("run folder: {}", run_dir.path.display());
     trainer.add_sink(Box::new(StdoutSink {
         last: Instant::now(),
         total: 0,
     }));
+    on_resume.apply(&mut trainer);
     trainer.on_failure = OnFailure::Stop;
     trainer.stop = Some(stop.clone());
     match trainer.run() {
@@ -199,11 +274,12 @@ fn pace_for_tui(trainer: &mut Trainer) {
 }
 
 fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>)> {
-    let (mut trainer, _rd) = make_trainer(source, run)?;
+    let (mut trainer, _rd, on_resume) = make_trainer(source, run)?;
     pace_for_tui(&mut trainer);
     let (etx, erx) = unbounded::<Event>();
     let (ctx, crx) = unbounded::<Command>();
     trainer.add_sink(Box::new(etx));
+    on_resume.apply(&mut trainer);
     trainer.set_commands(crx);
     trainer.on_failure = OnFailure::Pause;
     std::thread::Builder::new()
@@ -214,32 +290,6 @@ fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Comma
             }
         })?;
     Ok((erx, ctx))
-}
-
-pub(crate) fn eval(
-    checkpoint: &Path,
-    task: &str,
-    data_dir: Option<PathBuf>,
-    max_len: usize,
-    device: &str,
-) -> Result<i32> {
-    let mut c = TrainConfig::default();
-    c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
-    c.model = checkpoint.display().to_string();
-    c.data_dir = data_dir;
-    c.max_seq_length = max_len;
-    c.device = device.into();
-    c.method = config::Method::Vanilla;
-    c.max_steps = Some(1);
-    let (mut trainer, _) = build_trainer(&c)?;
-    let metrics = trainer.evaluate()?;
-    println!(
-        "{}",
-        serde_json::to_string(
-            &serde_json::json!({"event": "eval", "checkpoint": checkpoint, "task": c.task, "metrics": metrics})
-        )?
-    );
-    Ok(0)
 }
 
 #[cfg(test)]
@@ -257,12 +307,12 @@ mod tests {
         };
         let c = resolve_config(Some("demo"), &run).unwrap();
         // `headless_train` builds its trainer with `make_trainer` alone.
-        let (headless, _) = make_trainer(Source::New(Box::new(c.clone())), &run).unwrap();
+        let (headless, _, _) = make_trainer(Source::New(Box::new(c.clone())), &run).unwrap();
         assert_eq!(
             headless.min_step_interval, None,
             "the headless demo is not paced"
         );
-        let (mut tui, _) = make_trainer(Source::New(Box::new(c)), &run).unwrap();
+        let (mut tui, _, _) = make_trainer(Source::New(Box::new(c)), &run).unwrap();
         pace_for_tui(&mut tui);
         let every = tui.min_step_interval.expect("the TUI paces the demo");
         assert!(every.as_secs_f64() * tui.total_steps as f64 >= 120.0);
@@ -287,8 +337,12 @@ mod tests {
         assert_eq!(text("data_dir"), "/data/glue");
         assert_eq!(text("seed"), "7");
         for p in &picker.presets {
-            let c = p.config.as_ref().unwrap();
-            assert_eq!(c.model, "/models/minilm", "{}", p.name);
+            match (p.name.as_str(), &p.config) {
+                // The demo refuses a model it would not use, and says so in the picker.
+                ("demo", Err(e)) => assert!(e.contains("task `demo`"), "{e}"),
+                (_, Ok(c)) => assert_eq!(c.model, "/models/minilm", "{}", p.name),
+                (name, Err(e)) => panic!("{name}: {e}"),
+            }
         }
     }
 }

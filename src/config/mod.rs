@@ -5,6 +5,7 @@
 
 pub mod control;
 pub mod preset;
+pub mod resume;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -611,6 +612,7 @@ impl TrainConfig {
 
     /// Checks across keys, after all keys are applied.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
+        self.validate_demo(origin)?;
         for key in ControlKey::ALL {
             Control::read(key, self)
                 .validate(self.method)
@@ -618,6 +620,40 @@ impl TrainConfig {
                     origin: origin.into(),
                     message,
                 })?;
+        }
+        Ok(())
+    }
+}
+
+impl TrainConfig {
+    /// The demo trains its own tiny model on generated data, and only that: a run's
+    /// configuration must not name a model or data it would not use.
+    fn validate_demo(&self, origin: &str) -> Result<(), ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            origin: origin.into(),
+            message,
+        };
+        let demo_task = self.task == "demo";
+        if demo_task && self.model != "demo" {
+            return Err(invalid(format!(
+                "task `demo` trains its own tiny random model, not `{}`. Fix: leave out \
+                 --model (model: demo), or pick a GLUE preset (`dps-tui presets`)",
+                self.model
+            )));
+        }
+        if !demo_task && self.model == "demo" {
+            return Err(invalid(format!(
+                "model `demo` is the demo's tiny random model and trains only on task `demo`, \
+                 not `{}`. Fix: use --preset demo, or a real model (--model DIR or a Hub id)",
+                self.task
+            )));
+        }
+        if let (true, Some(d)) = (demo_task, &self.data_dir) {
+            return Err(invalid(format!(
+                "task `demo` generates its data, so data_dir {} would not be read. Fix: leave \
+                 out --data-dir, or pick a GLUE preset",
+                d.display()
+            )));
         }
         Ok(())
     }

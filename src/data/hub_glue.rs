@@ -160,7 +160,7 @@ pub fn load_hub_split(
                  cache ({cache}) and HF_HUB_OFFLINE is set, so nothing is downloaded. Fix: run \
                  once with network access and without HF_HUB_OFFLINE to fill the cache, point \
                  HF_HUB_CACHE (or HF_HOME) at a cache that holds it, or pass --data-dir with a \
-                 folder in the GLUE layout (for example ../shared/glue)",
+                 folder in the GLUE layout (<dir>/<TASK>/train.tsv and dev.tsv)",
                 cfg = ht.config,
                 cache = hub.cache_dir.display(),
             )));

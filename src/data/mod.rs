@@ -70,7 +70,7 @@ pub enum DataError {
     /// A GLUE split file is not where the GLUE layout puts it.
     #[error(
         "GLUE file not found: {path}. Fix: point --data-dir at a folder in the GLUE layout \
-         (<dir>/{dir_name}/{file}), such as ../shared/glue, or omit --data-dir to load the task \
+         (<dir>/{dir_name}/{file}), or omit --data-dir to load the task \
          from the Hugging Face Hub"
     )]
     MissingFile {

@@ -25,7 +25,8 @@ pub fn read_config(path: &Path) -> Result<ConfigMap, ModelError> {
             ModelError::MissingFile {
                 path: path.to_path_buf(),
                 hint: "a model folder must hold config.json and model.safetensors (or \
-                       pytorch_model.bin), as a model downloaded from the Hugging Face Hub does"
+                       pytorch_model.bin), as a model downloaded from the Hugging Face Hub does; \
+                       or pass a Hub model id such as sentence-transformers/all-MiniLM-L6-v2"
                     .to_string(),
             }
         } else {
@@ -147,8 +148,9 @@ pub fn load_dir(
     if !dir.is_dir() {
         return Err(ModelError::MissingFile {
             path: dir.to_path_buf(),
-            hint: "no such folder; the model folder must hold config.json and \
-                   model.safetensors (or pytorch_model.bin)"
+            hint: "no such folder. Fix: pass a folder with config.json and model.safetensors \
+                   (or pytorch_model.bin), or a Hugging Face model id such as \
+                   sentence-transformers/all-MiniLM-L6-v2"
                 .into(),
         });
     }

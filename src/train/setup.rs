@@ -76,7 +76,7 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
         };
         if !cfg!(feature = "cuda") {
             return Err(SetupError::Device(format!(
-                "device `{name}`: this binary was built without CUDA support. Fix: rebuild with `cargo build --release --features cuda`, or use --device cpu"
+                "device `{name}`: this binary was built without CUDA support. Fix: build the CUDA binary with scripts/gpu/build-cuda.sh (see docs/cuda.md), or use --device cpu"
             )));
         }
         return Device::new_cuda(ordinal).map_err(|e| {
@@ -88,7 +88,7 @@ pub fn select_device(name: &str) -> Result<Device, SetupError> {
     if name == "metal" {
         if !cfg!(feature = "metal") {
             return Err(SetupError::Device(
-                "device `metal`: this binary was built without Metal support. Fix: rebuild with `cargo build --release --features metal`, or use --device cpu".into(),
+                "device `metal`: Metal is not supported by this build (built without Metal support; a Metal build has never been made or tested). Fix: use --device cpu, or cuda on an NVIDIA GPU".into(),
             ));
         }
         return Device::new_metal(0)
@@ -194,13 +194,23 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             vocab,
             config.max_seq_length.min(64),
         );
-        let cfg = BertConfig::tiny_demo(vocab);
-        let mut model: Model = Box::new(BertForSequenceClassification::random(
-            cfg,
-            head_for(task),
-            &device,
-            config.seed,
-        )?);
+        // The demo's own random model, or (for `eval`) a checkpoint of a demo run.
+        let mut model: Model = if config.model == "demo" {
+            Box::new(BertForSequenceClassification::random(
+                BertConfig::tiny_demo(vocab),
+                head_for(task),
+                &device,
+                config.seed,
+            )?)
+        } else {
+            loader::load_dir(
+                Path::new(&config.model),
+                head_for(task),
+                &device,
+                config.seed,
+            )?
+            .0
+        };
         let dropout = apply_dropout(config, &mut model, train.items.len());
         notes.push("demo: a tiny randomly initialised BERT on a synthetic task".into());
         return Ok(Prepared {

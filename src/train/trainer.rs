@@ -191,7 +191,8 @@ impl Trainer {
             .max(1)
     }
 
-    pub(super) fn emit(&mut self, e: Event) {
+    /// Send an event to every sink (the run's log, the UI, stdout).
+    pub fn emit(&mut self, e: Event) {
         for s in &mut self.sinks {
             s.emit(&e);
         }
@@ -271,7 +272,7 @@ impl Trainer {
 
     /// Apply a live control: checked against its declared range, then the learning rate here
     /// and everything else by the strategy. The configuration follows what was accepted.
-    fn control(&mut self, control: Control) {
+    pub fn control(&mut self, control: Control) {
         let outcome = match control.validate(self.config.method) {
             Err(message) => ControlOutcome::rejected(message),
             Ok(()) => match control {

@@ -114,8 +114,9 @@ impl BertConfig {
             if e.kind() == std::io::ErrorKind::NotFound {
                 ModelError::MissingFile {
                     path: path.to_path_buf(),
-                    hint: "a model folder must hold config.json and model.safetensors \
-                           (e.g. ../shared/models/all-MiniLM-L6-v2)"
+                    hint: "a model folder holds config.json, model.safetensors and \
+                           tokenizer.json; or pass a Hugging Face model id such as \
+                           sentence-transformers/all-MiniLM-L6-v2"
                         .to_string(),
                 }
             } else {
