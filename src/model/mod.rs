@@ -19,6 +19,7 @@
 //! - [`inputs`]: [`ModelInput`], a padded or a packed batch of token ids, and its checks.
 //! - [`weights`]: reading the safetensors weights of a model folder.
 
+pub mod base;
 pub mod bert;
 pub mod checkpoint_io;
 pub mod classifier;

@@ -12,8 +12,9 @@ use serde_json::{Map, Value};
 pub mod attention;
 pub mod config;
 
+use super::base::{BaseConfig, ModelBase, ParamIndex, Wb};
 use super::classifier::{
-    weight_or_override, ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
+    ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
@@ -26,13 +27,6 @@ use attention::{
     disentangled_attention, pair_mask, split_heads, split_positions, AttentionInputs, RelativeIndex,
 };
 use config::{Activation, DebertaV2Config};
-
-/// Indices into the sorted parameter list of a Linear or LayerNorm's weight and bias.
-#[derive(Debug, Clone, Copy)]
-struct Wb {
-    w: usize,
-    b: usize,
-}
 
 #[derive(Debug, Clone)]
 struct LayerIdx {
@@ -134,24 +128,12 @@ fn param_specs(cfg: &DebertaV2Config, head: HeadKind) -> Vec<ParamSpec> {
 
 impl ModelIdx {
     fn build(params: &[Param], cfg: &DebertaV2Config) -> Self {
-        let pos: HashMap<&str, usize> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.as_str(), i))
-            .collect();
         // The names come from `param_specs` for the same config, so every lookup succeeds.
-        let i = |n: &str| pos[n];
-        let opt = |n: &str| pos.get(n).copied();
-        let wb = |p: &str| Wb {
-            w: i(&format!("{p}.weight")),
-            b: i(&format!("{p}.bias")),
-        };
-        let opt_wb = |p: &str| {
-            Some(Wb {
-                w: opt(&format!("{p}.weight"))?,
-                b: opt(&format!("{p}.bias"))?,
-            })
-        };
+        let names = ParamIndex::new(params);
+        let i = |n: &str| names.get(n);
+        let opt = |n: &str| names.opt(n);
+        let wb = |p: &str| names.wb(p);
+        let opt_wb = |p: &str| names.opt_wb(p);
         ModelIdx {
             word: i("embeddings.word_embeddings.weight"),
             pos: opt("embeddings.position_embeddings.weight"),
@@ -209,32 +191,30 @@ fn is_ignored(name: &str, position_biased_input: bool) -> bool {
 /// `deberta.` prefix.
 pub struct DebertaV2ForSequenceClassification {
     cfg: DebertaV2Config,
-    head: HeadKind,
-    device: Device,
-    params: Vec<Param>,
+    base: ModelBase,
     idx: ModelIdx,
 }
 
 impl DebertaV2ForSequenceClassification {
     fn parse(config: Map<String, Value>, head: HeadKind) -> Result<DebertaV2Config, ModelError> {
-        if head.num_outputs() == 0 {
-            return Err(ModelError::UnsupportedConfig {
-                path: None,
-                message: "a classification head needs at least 1 label".into(),
-            });
-        }
+        ModelBase::check_head(head)?;
         DebertaV2Config::from_map(config)
     }
 
-    fn assemble(cfg: DebertaV2Config, head: HeadKind, device: &Device, params: Vec<Param>) -> Self {
+    fn assemble(
+        cfg: DebertaV2Config,
+        head: HeadKind,
+        device: &Device,
+        params: Vec<Param>,
+    ) -> Result<Self, ModelError> {
         let idx = ModelIdx::build(&params, &cfg);
-        DebertaV2ForSequenceClassification {
-            cfg,
-            head,
-            device: device.clone(),
-            params,
-            idx,
-        }
+        let base_cfg = BaseConfig {
+            vocab_size: cfg.vocab_size,
+            num_attention_heads: cfg.num_attention_heads,
+            layer_norm_eps: cfg.layer_norm_eps,
+        };
+        let base = ModelBase::new(Family::DebertaV2, head, device, params, base_cfg)?;
+        Ok(DebertaV2ForSequenceClassification { cfg, base, idx })
     }
 
     /// Build from `config.json` and named checkpoint tensors (with or without the `deberta.`
@@ -263,7 +243,7 @@ impl DebertaV2ForSequenceClassification {
             device,
             seed,
         )?;
-        Ok((Self::assemble(cfg, head, device, params), initialised))
+        Ok((Self::assemble(cfg, head, device, params)?, initialised))
     }
 
     /// A randomly initialised model (`transformers`' scheme: normal weights and embeddings,
@@ -278,33 +258,12 @@ impl DebertaV2ForSequenceClassification {
         let cfg = Self::parse(config, head)?;
         let specs = param_specs(&cfg, head);
         let params = init::random_params(&specs, cfg.initializer_range, device, seed)?;
-        Ok(Self::assemble(cfg, head, device, params))
+        Self::assemble(cfg, head, device, params)
     }
 
     /// The configuration (with the current dropout probabilities).
     pub fn config(&self) -> &DebertaV2Config {
         &self.cfg
-    }
-
-    fn w<'a>(
-        &'a self,
-        i: usize,
-        ov: Option<&'a WeightOverrides>,
-    ) -> Result<&'a Tensor, ModelError> {
-        weight_or_override(&self.params, i, ov)
-    }
-
-    fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::linear(x, self.w(wb.w, ov)?, self.w(wb.b, ov)?)?)
-    }
-
-    fn norm(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::layer_norm(
-            x,
-            self.w(wb.w, ov)?,
-            self.w(wb.b, ov)?,
-            self.cfg.layer_norm_eps,
-        )?)
     }
 
     /// `DebertaV2Embeddings`: word (+ absolute position) (+ token type) embeddings, the
@@ -320,54 +279,36 @@ impl DebertaV2ForSequenceClassification {
         let ix = &self.idx;
         let e = self.cfg.embedding_size;
         let mut x = self
-            .w(ix.word, ov)?
+            .base
+            .weight(ix.word, ov)?
             .index_select(&input.input_ids().flatten_all()?, 0)?
             .reshape((b, l, e))?;
         if let Some(pos) = ix.pos {
-            x = x.broadcast_add(&self.w(pos, ov)?.narrow(0, 0, l)?)?;
+            x = x.broadcast_add(&self.base.weight(pos, ov)?.narrow(0, 0, l)?)?;
         }
         if let Some(tok) = ix.tok {
             let t = self
-                .w(tok, ov)?
+                .base
+                .weight(tok, ov)?
                 .index_select(&input.token_type_ids().flatten_all()?, 0)?;
             x = (x + t.reshape((b, l, e))?)?;
         }
         if let Some(p) = ix.embed_proj {
-            let w = self.w(p, ov)?;
+            let w = self.base.weight(p, ov)?;
             x = x
                 .reshape((b * l, e))?
                 .matmul(&w.t()?)?
                 .reshape((b, l, self.cfg.hidden_size))?;
         }
-        let x = self.norm(&x, ix.emb_ln, ov)?;
+        let x = self.base.norm(&x, ix.emb_ln, ov)?;
         let keep = attention_mask.to_dtype(x.dtype())?.reshape((b, l, 1))?;
         Ok(x.broadcast_mul(&keep)?)
     }
 }
 
 impl SequenceClassifier for DebertaV2ForSequenceClassification {
-    fn family(&self) -> Family {
-        Family::DebertaV2
-    }
-
-    fn head(&self) -> HeadKind {
-        self.head
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
-    fn params(&self) -> &[Param] {
-        &self.params
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.vocab_size
-    }
-
-    fn num_attention_heads(&self) -> usize {
-        self.cfg.num_attention_heads
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
 
     fn config_dropout(&self) -> ModelDropout {
@@ -426,9 +367,9 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let mask = pair_mask(attention_mask)?;
         let rel = match ix.rel {
             Some(r) => {
-                let r = self.w(r, ov)?.clone();
+                let r = self.base.weight(r, ov)?.clone();
                 Some(match ix.rel_ln {
-                    Some(ln) => self.norm(&r, ln, ov)?,
+                    Some(ln) => self.base.norm(&r, ln, ov)?,
                     None => r,
                 })
             }
@@ -441,7 +382,7 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
                 cfg.att_span(),
                 cfg.position_buckets,
                 cfg.max_relative_positions,
-                &self.device,
+                self.base.device(),
             )?),
             _ => None,
         };
@@ -449,19 +390,19 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let num_probs = nh * b * l * l;
 
         for layer in &ix.layers {
-            let q = split_heads(&self.lin(&hidden, layer.q, ov)?, nh)?;
-            let k = split_heads(&self.lin(&hidden, layer.k, ov)?, nh)?;
-            let v = split_heads(&self.lin(&hidden, layer.v, ov)?, nh)?;
+            let q = split_heads(&self.base.lin(&hidden, layer.q, ov)?, nh)?;
+            let k = split_heads(&self.base.lin(&hidden, layer.k, ov)?, nh)?;
+            let v = split_heads(&self.base.lin(&hidden, layer.v, ov)?, nh)?;
             let (mut pos_key, mut pos_query) = (None, None);
             if let Some(r) = &rel {
                 let r = maybe_dropout(r.clone(), p_hidden, &mut rng)?;
                 if cfg.c2p {
                     let proj = layer.pos_key.unwrap_or(layer.k);
-                    pos_key = Some(split_positions(&self.lin(&r, proj, ov)?, nh)?);
+                    pos_key = Some(split_positions(&self.base.lin(&r, proj, ov)?, nh)?);
                 }
                 if cfg.p2c {
                     let proj = layer.pos_query.unwrap_or(layer.q);
-                    pos_query = Some(split_positions(&self.lin(&r, proj, ov)?, nh)?);
+                    pos_query = Some(split_positions(&self.base.lin(&r, proj, ov)?, nh)?);
                 }
             }
             let drop = match rng.as_deref_mut() {
@@ -479,22 +420,25 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
                 scale,
                 dropout: drop,
             })?;
-            let attn = self.lin(&ctx, layer.o, ov)?;
+            let attn = self.base.lin(&ctx, layer.o, ov)?;
             let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
-            let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
-            let f = activate(&self.lin(&a, layer.ffn_in, ov)?, cfg.hidden_act)?;
-            let f = self.lin(&f, layer.ffn_out, ov)?;
+            let a = self.base.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
+            let f = activate(&self.base.lin(&a, layer.ffn_in, ov)?, cfg.hidden_act)?;
+            let f = self.base.lin(&f, layer.ffn_out, ov)?;
             let f = maybe_dropout(f, p_hidden, &mut rng)?;
-            hidden = self.norm(&(f + &a)?, layer.out_ln, ov)?;
+            hidden = self.base.norm(&(f + &a)?, layer.out_ln, ov)?;
             hidden_states.push(hidden.clone());
         }
 
         // ContextPooler: the first token, dropout, dense, activation; then the classifier.
         let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         let first = maybe_dropout(first, cfg.pooler_dropout, &mut rng)?;
-        let pooler_output = activate(&self.lin(&first, ix.pooler, ov)?, cfg.pooler_hidden_act)?;
+        let pooler_output = activate(
+            &self.base.lin(&first, ix.pooler, ov)?,
+            cfg.pooler_hidden_act,
+        )?;
         let pooled = maybe_dropout(pooler_output.clone(), cfg.classifier_dropout(), &mut rng)?;
-        let logits = self.lin(&pooled, ix.classifier, ov)?;
+        let logits = self.base.lin(&pooled, ix.classifier, ov)?;
         Ok(ForwardOutput {
             hidden_states,
             pooler_output,
