@@ -1,6 +1,7 @@
 //! What every family's model holds besides its own config ([`ModelBase`]: family, head,
 //! device, the sorted parameters), the Linear and LayerNorm layers read from those parameters,
-//! and the index from parameter names to positions that each family builds its layer map with.
+//! the index from parameter names to positions that each family builds its layer map with, and
+//! the one way a family's model is built from checkpoint tensors or at random (`Build`).
 
 use std::collections::HashMap;
 
@@ -8,6 +9,7 @@ use candle_core::{DType, Device, Tensor};
 
 use super::classifier::{weight_or_override, HeadKind, WeightOverrides};
 use super::family::Family;
+use super::init::{self, ParamSpec};
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -71,7 +73,6 @@ impl<'a> ParamIndex<'a> {
 /// What a model of any family holds besides its config, and what
 /// [`super::SequenceClassifier`]'s default methods read.
 pub struct ModelBase {
-    family: Family,
     head: HeadKind,
     device: Device,
     params: Vec<Param>,
@@ -83,10 +84,15 @@ pub struct ModelBase {
 /// What [`ModelBase`] takes from a family's config.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct BaseConfig {
+    pub(crate) family: Family,
+    /// The standard deviation of the normal initialisation.
+    pub(crate) initializer_range: f64,
     pub(crate) vocab_size: usize,
     pub(crate) num_attention_heads: usize,
     /// The epsilon of every LayerNorm.
     pub(crate) layer_norm_eps: f64,
+    /// Whether the family runs on packed batches.
+    pub(crate) packed: bool,
 }
 
 impl ModelBase {
@@ -101,8 +107,7 @@ impl ModelBase {
         Ok(())
     }
 
-    pub(crate) fn new(
-        family: Family,
+    fn new(
         head: HeadKind,
         device: &Device,
         params: Vec<Param>,
@@ -124,7 +129,6 @@ impl ModelBase {
             }
         }
         Ok(ModelBase {
-            family,
             head,
             device: device.clone(),
             params,
@@ -134,7 +138,7 @@ impl ModelBase {
     }
 
     pub fn family(&self) -> Family {
-        self.family
+        self.cfg.family
     }
 
     pub fn head(&self) -> HeadKind {
@@ -156,6 +160,10 @@ impl ModelBase {
 
     pub fn num_attention_heads(&self) -> usize {
         self.cfg.num_attention_heads
+    }
+
+    pub fn supports_packed(&self) -> bool {
+        self.cfg.packed
     }
 
     /// Parameter `i`, or its override.
@@ -203,4 +211,73 @@ impl ModelBase {
         let b = self.bias(wb, w.dims()[0], ov)?;
         Ok(ops::layer_norm(x, w, b, self.cfg.layer_norm_eps)?)
     }
+}
+
+/// What a family supplies to be built by [`from_tensors`] and [`random`].
+pub(crate) trait Build: Sized {
+    /// The checked config, with whatever the family derives from it.
+    type Config;
+    /// What [`ModelBase`] takes from the config.
+    fn base_config(cfg: &Self::Config) -> BaseConfig;
+    /// Every parameter for this config and head, sorted by name.
+    fn specs(cfg: &Self::Config, head: HeadKind) -> Vec<ParamSpec>;
+    /// Checkpoint tensors the model does not use and that need no warning.
+    fn is_ignored(cfg: &Self::Config, name: &str) -> bool;
+    /// The family whose base-model prefix checkpoint names may carry.
+    fn prefix_family(cfg: &Self::Config) -> Family {
+        Self::base_config(cfg).family
+    }
+    /// The roots of the head's parameters, which a checkpoint may lack (they are then
+    /// initialised).
+    fn head_roots(cfg: &Self::Config) -> Vec<&'static str> {
+        Self::prefix_family(cfg).head_roots().to_vec()
+    }
+    /// The model, from its config and its [`ModelBase`] (whose parameters are those of
+    /// [`Build::specs`]).
+    fn assemble(cfg: Self::Config, base: ModelBase) -> Self;
+}
+
+/// A model from named checkpoint tensors (with or without the family's base-model prefix;
+/// legacy `gamma`/`beta` names accepted; ignored tensors dropped). A missing head is
+/// initialised (N(0, initializer_range²) weights, zero biases, from a ChaCha8 RNG seeded with
+/// `seed`) and its parameter names returned; a missing encoder tensor or a tensor of the wrong
+/// shape is an error naming it.
+pub(crate) fn from_tensors<M: Build>(
+    cfg: M::Config,
+    head: HeadKind,
+    tensors: HashMap<String, Tensor>,
+    device: &Device,
+    seed: u64,
+) -> Result<(M, Vec<String>), ModelError> {
+    ModelBase::check_head(head)?;
+    let prefix = M::prefix_family(&cfg).base_prefix();
+    let by_name = init::rename_tensors(tensors, prefix, |n| M::is_ignored(&cfg, n))?;
+    let base_cfg = M::base_config(&cfg);
+    let (params, initialised) = init::params_from_tensors(
+        &M::specs(&cfg, head),
+        by_name,
+        &M::head_roots(&cfg),
+        base_cfg.initializer_range,
+        device,
+        seed,
+    )?;
+    let base = ModelBase::new(head, device, params, base_cfg)?;
+    Ok((M::assemble(cfg, base), initialised))
+}
+
+/// A randomly initialised model (`transformers`' scheme: Linear weights and embeddings
+/// N(0, initializer_range²), the padding row zero, biases 0, norm weights 1), drawn from a
+/// ChaCha8 RNG seeded with `seed`.
+pub(crate) fn random<M: Build>(
+    cfg: M::Config,
+    head: HeadKind,
+    device: &Device,
+    seed: u64,
+) -> Result<M, ModelError> {
+    ModelBase::check_head(head)?;
+    let base_cfg = M::base_config(&cfg);
+    let specs = M::specs(&cfg, head);
+    let params = init::random_params(&specs, base_cfg.initializer_range, device, seed)?;
+    let base = ModelBase::new(head, device, params, base_cfg)?;
+    Ok(M::assemble(cfg, base))
 }

@@ -95,7 +95,7 @@ pub trait SequenceClassifier: Send + Sync {
     fn set_dropout(&mut self, p: f64);
     /// Whether [`ModelInput::Packed`] batches are supported (otherwise the trainer pads).
     fn supports_packed(&self) -> bool {
-        true
+        self.base().supports_packed()
     }
     /// Run the model. `dropout`: `None` = evaluation; `Some(rng)` = training, masks drawn from
     /// `rng` on the host (nothing is drawn where the probability is 0). `overrides` replaces

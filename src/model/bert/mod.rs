@@ -18,12 +18,12 @@ pub mod roberta;
 pub use config::BertConfig;
 use layout::{HeadAct, Layout, TokenTypes};
 
-use super::base::{BaseConfig, ModelBase, ParamIndex, Wb};
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
 use super::classifier::{ModelDropout, SequenceClassifier};
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{params_from_tensors, random_params, rename_tensors};
+use super::init::ParamSpec;
 use super::inputs::{InputLimits, InputShape, ModelInput};
 use super::ops;
 use super::params::Param;
@@ -109,8 +109,63 @@ pub struct BertForSequenceClassification {
     idx: ModelIdx,
 }
 
+/// A config that [`BertForSequenceClassification::check`] accepted, with its family (as
+/// `config.json` names it) and layout.
+pub(crate) struct Checked {
+    cfg: BertConfig,
+    family: Family,
+    layout: Layout,
+}
+
+impl Build for BertForSequenceClassification {
+    type Config = Checked;
+
+    fn base_config(c: &Checked) -> BaseConfig {
+        BaseConfig {
+            family: c.layout.family,
+            initializer_range: c.cfg.initializer_range,
+            vocab_size: c.cfg.vocab_size,
+            num_attention_heads: c.cfg.num_attention_heads,
+            layer_norm_eps: c.layout.layer_norm_eps,
+            packed: true,
+        }
+    }
+
+    fn specs(c: &Checked, head: HeadKind) -> Vec<ParamSpec> {
+        c.layout.param_specs(&c.cfg, head)
+    }
+
+    fn is_ignored(c: &Checked, name: &str) -> bool {
+        c.layout.is_ignored(name)
+    }
+
+    /// The family as `config.json` names it (the layout's family for the families BERT's
+    /// layout serves).
+    fn prefix_family(c: &Checked) -> Family {
+        c.family
+    }
+
+    /// The family's head roots and the root of the layout's head dense layer.
+    fn head_roots(c: &Checked) -> Vec<&'static str> {
+        let mut roots = c.family.head_roots().to_vec();
+        roots.push(c.layout.head.dense.split('.').next().unwrap_or_default());
+        roots
+    }
+
+    fn assemble(c: Checked, base: ModelBase) -> Self {
+        let Checked { cfg, layout, .. } = c;
+        let idx = ModelIdx::build(base.params(), &layout, cfg.num_hidden_layers);
+        BertForSequenceClassification {
+            cfg,
+            layout,
+            base,
+            idx,
+        }
+    }
+}
+
 impl BertForSequenceClassification {
-    fn check(cfg: &BertConfig, head: HeadKind) -> Result<(Family, Layout), ModelError> {
+    fn check(cfg: BertConfig) -> Result<Checked, ModelError> {
         let unsupported = |message: String| ModelError::UnsupportedConfig {
             path: None,
             message,
@@ -118,31 +173,13 @@ impl BertForSequenceClassification {
         cfg.validate().map_err(unsupported)?;
         let family = Family::of_config(&cfg.extra).map_err(unsupported)?;
         if family == Family::DistilBert {
-            distilbert::validate(cfg).map_err(unsupported)?;
+            distilbert::validate(&cfg).map_err(unsupported)?;
         }
-        ModelBase::check_head(head)?;
-        Ok((family, layout_of(family, cfg)))
-    }
-
-    fn assemble(
-        cfg: BertConfig,
-        layout: Layout,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Result<Self, ModelError> {
-        let idx = ModelIdx::build(&params, &layout, cfg.num_hidden_layers);
-        let base_cfg = BaseConfig {
-            vocab_size: cfg.vocab_size,
-            num_attention_heads: cfg.num_attention_heads,
-            layer_norm_eps: layout.layer_norm_eps,
-        };
-        let base = ModelBase::new(layout.family, head, device, params, base_cfg)?;
-        Ok(BertForSequenceClassification {
+        let layout = layout_of(family, &cfg);
+        Ok(Checked {
             cfg,
+            family,
             layout,
-            base,
-            idx,
         })
     }
 
@@ -160,17 +197,7 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        let (family, layout) = Self::check(&cfg, head)?;
-        let by_name = rename_tensors(tensors, family.base_prefix(), |n| layout.is_ignored(n))?;
-        let mut roots: Vec<&str> = family.head_roots().to_vec();
-        roots.push(layout.head.dense.split('.').next().unwrap_or_default());
-        let specs = layout.param_specs(&cfg, head);
-        let (params, initialised) =
-            params_from_tensors(&specs, by_name, &roots, cfg.initializer_range, device, seed)?;
-        Ok((
-            Self::assemble(cfg, layout, head, device, params)?,
-            initialised,
-        ))
+        base::from_tensors(Self::check(cfg)?, head, tensors, device, seed)
     }
 
     /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in
@@ -202,10 +229,7 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let (_, layout) = Self::check(&cfg, head)?;
-        let specs = layout.param_specs(&cfg, head);
-        let params = random_params(&specs, cfg.initializer_range, device, seed)?;
-        Self::assemble(cfg, layout, head, device, params)
+        base::random(Self::check(cfg)?, head, device, seed)
     }
 
     /// The configuration (including the current dropout probabilities).
@@ -461,6 +485,7 @@ pub fn layout_of(family: Family, cfg: &BertConfig) -> Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testing::{assert_same_params, row_abs_sum};
     use candle_core::Var;
     use rand::SeedableRng;
 
@@ -488,38 +513,9 @@ mod tests {
     #[test]
     fn random_is_deterministic_and_names_sorted() {
         let a = tiny();
-        let b = tiny();
         assert_eq!(a.params().len(), 5 + 16 * 2 + 4);
-        for (x, y) in a.params().iter().zip(b.params()) {
-            assert_eq!(x.name, y.name);
-            let d = (x.var.as_tensor() - y.var.as_tensor())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert_eq!(d, 0.0);
-        }
-        let names: Vec<&str> = a.params().iter().map(|p| p.name.as_str()).collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(names, sorted);
-        let pad = a
-            .param("embeddings.word_embeddings.weight")
-            .unwrap()
-            .var
-            .as_tensor()
-            .get(0)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert_eq!(pad, 0.0);
+        assert_same_params(&a, &tiny());
+        assert_eq!(row_abs_sum(&a, "embeddings.word_embeddings.weight", 0), 0.0);
     }
 
     #[test]

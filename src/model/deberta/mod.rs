@@ -12,14 +12,14 @@ use serde_json::{Map, Value};
 pub mod attention;
 pub mod config;
 
-use super::base::{BaseConfig, ModelBase, ParamIndex, Wb};
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
     ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{self, Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, InputShape, ModelInput};
+use super::init::{Init, ParamSpec, Specs};
+use super::inputs::{InputLimits, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -195,28 +195,35 @@ pub struct DebertaV2ForSequenceClassification {
     idx: ModelIdx,
 }
 
-impl DebertaV2ForSequenceClassification {
-    fn parse(config: Map<String, Value>, head: HeadKind) -> Result<DebertaV2Config, ModelError> {
-        ModelBase::check_head(head)?;
-        DebertaV2Config::from_map(config)
-    }
+impl Build for DebertaV2ForSequenceClassification {
+    type Config = DebertaV2Config;
 
-    fn assemble(
-        cfg: DebertaV2Config,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Result<Self, ModelError> {
-        let idx = ModelIdx::build(&params, &cfg);
-        let base_cfg = BaseConfig {
+    fn base_config(cfg: &DebertaV2Config) -> BaseConfig {
+        BaseConfig {
+            family: Family::DebertaV2,
+            initializer_range: cfg.initializer_range,
             vocab_size: cfg.vocab_size,
             num_attention_heads: cfg.num_attention_heads,
             layer_norm_eps: cfg.layer_norm_eps,
-        };
-        let base = ModelBase::new(Family::DebertaV2, head, device, params, base_cfg)?;
-        Ok(DebertaV2ForSequenceClassification { cfg, base, idx })
+            packed: false,
+        }
     }
 
+    fn specs(cfg: &DebertaV2Config, head: HeadKind) -> Vec<ParamSpec> {
+        param_specs(cfg, head)
+    }
+
+    fn is_ignored(cfg: &DebertaV2Config, name: &str) -> bool {
+        is_ignored(name, cfg.position_biased_input)
+    }
+
+    fn assemble(cfg: DebertaV2Config, base: ModelBase) -> Self {
+        let idx = ModelIdx::build(base.params(), &cfg);
+        DebertaV2ForSequenceClassification { cfg, base, idx }
+    }
+}
+
+impl DebertaV2ForSequenceClassification {
     /// Build from `config.json` and named checkpoint tensors (with or without the `deberta.`
     /// prefix; legacy `gamma`/`beta` accepted; buffers and pretraining heads ignored). A
     /// missing pooler or classifier is initialised (N(0, initializer_range²) weights, zero
@@ -229,21 +236,8 @@ impl DebertaV2ForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        let cfg = Self::parse(config, head)?;
-        let family = Family::DebertaV2;
-        let biased = cfg.position_biased_input;
-        let by_name =
-            init::rename_tensors(tensors, family.base_prefix(), |n| is_ignored(n, biased))?;
-        let specs = param_specs(&cfg, head);
-        let (params, initialised) = init::params_from_tensors(
-            &specs,
-            by_name,
-            family.head_roots(),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Ok((Self::assemble(cfg, head, device, params)?, initialised))
+        let cfg = DebertaV2Config::from_map(config)?;
+        base::from_tensors(cfg, head, tensors, device, seed)
     }
 
     /// A randomly initialised model (`transformers`' scheme: normal weights and embeddings,
@@ -255,10 +249,7 @@ impl DebertaV2ForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let cfg = Self::parse(config, head)?;
-        let specs = param_specs(&cfg, head);
-        let params = init::random_params(&specs, cfg.initializer_range, device, seed)?;
-        Self::assemble(cfg, head, device, params)
+        base::random(DebertaV2Config::from_map(config)?, head, device, seed)
     }
 
     /// The configuration (with the current dropout probabilities).
@@ -322,10 +313,6 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         self.cfg.set_dropout(p);
     }
 
-    fn supports_packed(&self) -> bool {
-        false
-    }
-
     fn forward_input(
         &self,
         input: &ModelInput,
@@ -335,25 +322,14 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let mut rng = dropout;
         let ov = overrides;
         let cfg = &self.cfg;
-        let shape = input.check(&InputLimits {
+        let limits = InputLimits {
             vocab_size: cfg.vocab_size,
             max_len: cfg
                 .position_biased_input
                 .then_some(cfg.max_position_embeddings),
             type_vocab_size: (cfg.type_vocab_size > 0).then_some(cfg.type_vocab_size),
-        })?;
-        let (attention_mask, b, l) = match (input, shape) {
-            (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) => {
-                (*attention_mask, b, l)
-            }
-            _ => {
-                return Err(ModelError::Input(
-                    "DeBERTa-v2 runs on padded batches only; pad the sequences (packed \
-                     batches are not supported for this family)"
-                        .into(),
-                ))
-            }
         };
+        let (attention_mask, b, l) = input.check_padded(&limits, Family::DebertaV2)?;
         let nh = cfg.num_attention_heads;
         let p_hidden = cfg.hidden_dropout_prob;
         let p_attn = cfg.attention_probs_dropout_prob;

@@ -16,14 +16,14 @@ use serde_json::{Map, Value};
 
 pub use config::{Activation, ModernBertConfig, Pooling};
 
-use super::base::{BaseConfig, ModelBase, ParamIndex, Wb};
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
     ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{self, Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, InputShape, ModelInput};
+use super::init::{Init, ParamSpec, Specs};
+use super::inputs::{InputLimits, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -222,23 +222,35 @@ fn is_ignored_name(name: &str) -> bool {
     name.starts_with("decoder.") || name.ends_with("inv_freq")
 }
 
-impl ModernBertForSequenceClassification {
-    fn assemble(
-        cfg: ModernBertConfig,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Result<Self, ModelError> {
-        let idx = ModelIdx::build(&params, &cfg);
-        let base_cfg = BaseConfig {
+impl Build for ModernBertForSequenceClassification {
+    type Config = ModernBertConfig;
+
+    fn base_config(cfg: &ModernBertConfig) -> BaseConfig {
+        BaseConfig {
+            family: Family::ModernBert,
+            initializer_range: cfg.initializer_range,
             vocab_size: cfg.vocab_size,
             num_attention_heads: cfg.num_attention_heads,
             layer_norm_eps: cfg.norm_eps,
-        };
-        let base = ModelBase::new(Family::ModernBert, head, device, params, base_cfg)?;
-        Ok(ModernBertForSequenceClassification { cfg, base, idx })
+            packed: false,
+        }
     }
 
+    fn specs(cfg: &ModernBertConfig, head: HeadKind) -> Vec<ParamSpec> {
+        param_specs(cfg, head)
+    }
+
+    fn is_ignored(_: &ModernBertConfig, name: &str) -> bool {
+        is_ignored_name(name)
+    }
+
+    fn assemble(cfg: ModernBertConfig, base: ModelBase) -> Self {
+        let idx = ModelIdx::build(base.params(), &cfg);
+        ModernBertForSequenceClassification { cfg, base, idx }
+    }
+}
+
+impl ModernBertForSequenceClassification {
     /// Build from a `config.json` object and checkpoint tensors (names with or without the
     /// `model.` prefix; the masked-LM `decoder.*` ignored). A missing head (`head.*`,
     /// `classifier.*`) is initialised (N(0, initializer_range²) weights, zero biases, unit
@@ -252,18 +264,7 @@ impl ModernBertForSequenceClassification {
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
         let cfg = ModernBertConfig::from_map(config)?;
-        ModelBase::check_head(head)?;
-        let family = Family::ModernBert;
-        let by_name = init::rename_tensors(tensors, family.base_prefix(), is_ignored_name)?;
-        let (params, initialised) = init::params_from_tensors(
-            &param_specs(&cfg, head),
-            by_name,
-            family.head_roots(),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Ok((Self::assemble(cfg, head, device, params)?, initialised))
+        base::from_tensors(cfg, head, tensors, device, seed)
     }
 
     /// A randomly initialised model (Linear weights and embeddings N(0, initializer_range²),
@@ -275,15 +276,7 @@ impl ModernBertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let cfg = ModernBertConfig::from_map(config)?;
-        ModelBase::check_head(head)?;
-        let params = init::random_params(
-            &param_specs(&cfg, head),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Self::assemble(cfg, head, device, params)
+        base::random(ModernBertConfig::from_map(config)?, head, device, seed)
     }
 
     /// The parsed configuration (with the current dropout).
@@ -362,10 +355,6 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
         self.cfg.set_dropout(p);
     }
 
-    fn supports_packed(&self) -> bool {
-        false
-    }
-
     fn forward_input(
         &self,
         input: &ModelInput,
@@ -375,20 +364,12 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
         let mut rng = dropout;
         let ov = overrides;
         let cfg = &self.cfg;
-        let shape = input.check(&InputLimits {
+        let limits = InputLimits {
             vocab_size: cfg.vocab_size,
             max_len: Some(cfg.max_position_embeddings),
             type_vocab_size: None,
-        })?;
-        let (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) =
-            (input, shape)
-        else {
-            return Err(ModelError::Input(
-                "ModernBERT takes padded batches only (supports_packed() is false); pad the \
-                 sequences to one length with an attention mask"
-                    .into(),
-            ));
         };
+        let (attention_mask, b, l) = input.check_padded(&limits, Family::ModernBert)?;
         let (h, dev, ix) = (cfg.hidden_size, self.base.device(), &self.idx);
 
         let ids = input.input_ids().flatten_all()?;
