@@ -32,7 +32,7 @@ fn set(key: &str, value: &str) -> TrainCommand {
     TrainCommand::Control(Control::parse(key, value).unwrap())
 }
 
-fn controls<'a>(ev: &'a [Event], key: ControlKey) -> Vec<(usize, ControlStatus, &'a Event)> {
+fn controls(ev: &[Event], key: ControlKey) -> Vec<(usize, ControlStatus, &Event)> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Control {
