@@ -2,7 +2,7 @@
 //! bad keys and values are refused with a message; a resume keeps what was applied.
 
 use crossbeam_channel::unbounded;
-use dps_tui::config::{self, Control, Freeze, SelectionScope};
+use dps_tui::config::{self, Control, ControlKey, Freeze, SelectionScope};
 use dps_tui::core::events::{Command as TrainCommand, ControlStatus, Event};
 use dps_tui::model::Family;
 use dps_tui::train::setup::build_trainer;
@@ -32,7 +32,7 @@ fn set(key: &str, value: &str) -> TrainCommand {
     TrainCommand::Control(Control::parse(key, value).unwrap())
 }
 
-fn controls<'a>(ev: &'a [Event], key: &str) -> Vec<(usize, ControlStatus, &'a Event)> {
+fn controls(ev: &[Event], key: ControlKey) -> Vec<(usize, ControlStatus, &Event)> {
     ev.iter()
         .filter_map(|e| match e {
             Event::Control {
@@ -40,7 +40,7 @@ fn controls<'a>(ev: &'a [Event], key: &str) -> Vec<(usize, ControlStatus, &'a Ev
                 key: k,
                 status,
                 ..
-            } if k == key => Some((*step, *status, e)),
+            } if *k == key => Some((*step, *status, e)),
             _ => None,
         })
         .collect()
@@ -56,16 +56,16 @@ fn scope_and_freeze_are_pending_then_applied_at_the_next_selection() {
             TrainCommand::Control(Control::P(1.5)),
         ],
     );
-    let scope = controls(&ev, "selection_scope");
+    let scope = controls(&ev, ControlKey::SelectionScope);
     assert_eq!(scope.len(), 2, "{scope:?}");
     assert_eq!(scope[0].1, ControlStatus::Pending);
     assert_eq!((scope[1].0, scope[1].1), (4, ControlStatus::Applied));
-    let freeze = controls(&ev, "freeze");
+    let freeze = controls(&ev, ControlKey::Freeze);
     assert_eq!(freeze.len(), 2, "{freeze:?}");
     assert_eq!(freeze[0].1, ControlStatus::Pending);
     assert_eq!((freeze[1].0, freeze[1].1), (4, ControlStatus::Applied));
     // A value out of its range is rejected by the trainer, with the range.
-    let p = controls(&ev, "p");
+    let p = controls(&ev, ControlKey::P);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].1, ControlStatus::Rejected);
     let Event::Control { message, .. } = p[0].2 else {
@@ -108,7 +108,7 @@ fn scope_and_freeze_are_pending_then_applied_at_the_next_selection() {
 #[test]
 fn methods_without_options_reject_them() {
     let ev = run_with("vanilla", vec![set("freeze", "strict")]);
-    let freeze = controls(&ev, "freeze");
+    let freeze = controls(&ev, ControlKey::Freeze);
     assert_eq!(freeze.len(), 1);
     assert_eq!(freeze[0].1, ControlStatus::Rejected);
 }

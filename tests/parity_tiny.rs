@@ -5,6 +5,7 @@
 mod common;
 use common::max_abs_diff;
 
+use dps_tui::diagnostics::parity::{self, TinyBert};
 use dps_tui::model::SequenceClassifier;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -24,98 +25,56 @@ fn tiny_dir() -> Option<PathBuf> {
     }
 }
 
-fn load_map(path: &Path) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(path, &Device::Cpu)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
 /// The tiny model's tensors: model.safetensors merged with classifier.safetensors.
 fn tiny_tensors(dir: &Path) -> HashMap<String, Tensor> {
-    let mut m = load_map(&dir.join("model.safetensors"));
-    m.extend(load_map(&dir.join("classifier.safetensors")));
-    m
+    parity::reference_tensors(dir).unwrap()
 }
 
-fn tiny_model(dir: &Path, tensors: HashMap<String, Tensor>) -> BertForSequenceClassification {
-    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
-    let (model, initialised) = BertForSequenceClassification::from_tensors(
-        cfg,
-        HeadKind::Classification { num_labels: 3 },
-        tensors,
-        &Device::Cpu,
-        0,
-    )
-    .unwrap();
+/// The case with the model built from `tensors`, every parameter read from them.
+fn tiny_case(dir: &Path, tensors: HashMap<String, Tensor>) -> TinyBert {
+    let t = TinyBert::with_tensors(dir, tensors, &Device::Cpu).unwrap();
     assert!(
-        initialised.is_empty(),
-        "unexpectedly initialised {initialised:?}"
+        t.initialised.is_empty(),
+        "unexpectedly initialised {:?}",
+        t.initialised
     );
-    model
-}
-
-struct Case {
-    t: HashMap<String, Tensor>,
-}
-
-impl Case {
-    fn load(dir: &Path) -> Self {
-        Case {
-            t: load_map(&dir.join("case.safetensors")),
-        }
-    }
-    fn get(&self, name: &str) -> &Tensor {
-        self.t
-            .get(name)
-            .unwrap_or_else(|| panic!("case.safetensors has no {name}"))
-    }
-    fn u32(&self, name: &str) -> Tensor {
-        self.get(name).to_dtype(DType::U32).unwrap()
-    }
-    fn forward(&self, model: &BertForSequenceClassification) -> dps_tui::model::ForwardOutput {
-        model
-            .forward(
-                &self.u32("input_ids"),
-                &self.u32("token_type_ids"),
-                &self.u32("attention_mask"),
-                None,
-                None,
-            )
-            .unwrap()
-    }
+    t
 }
 
 #[test]
 fn tiny_forward_loss_and_gradients_match_pytorch() {
     let Some(dir) = tiny_dir() else { return };
-    let model = tiny_model(&dir, tiny_tensors(&dir));
-    let case = Case::load(&dir);
-    let out = case.forward(&model);
+    let case = tiny_case(&dir, tiny_tensors(&dir));
+    let model = &case.model;
+    let out = case.forward().unwrap();
 
     assert_eq!(out.hidden_states.len(), 3);
     let mut worst_fwd = 0f32;
     for (i, h) in out.hidden_states.iter().enumerate() {
-        let e = max_abs_diff(h, case.get(&format!("hidden_states.{i}")));
+        let e = max_abs_diff(h, case.get(&format!("hidden_states.{i}")).unwrap());
         eprintln!("hidden_states.{i}: max abs error {e:.3e}");
         assert!(e <= TOL, "hidden_states.{i} differs by {e}");
         worst_fwd = worst_fwd.max(e);
     }
     let e = max_abs_diff(
         out.hidden_states.last().unwrap(),
-        case.get("last_hidden_state"),
+        case.get("last_hidden_state").unwrap(),
     );
     assert!(e <= TOL, "last_hidden_state differs by {e}");
-    let e = max_abs_diff(&out.pooler_output, case.get("pooler_output"));
+    let e = max_abs_diff(&out.pooler_output, case.get("pooler_output").unwrap());
     eprintln!("pooler_output: max abs error {e:.3e}");
     assert!(e <= TOL, "pooler_output differs by {e}");
     worst_fwd = worst_fwd.max(e);
-    let e = max_abs_diff(&out.logits, case.get("logits"));
+    let e = max_abs_diff(&out.logits, case.get("logits").unwrap());
     eprintln!("logits: max abs error {e:.3e}");
     assert!(e <= TOL, "logits differ by {e}");
     worst_fwd = worst_fwd.max(e);
 
-    let loss = model.loss(&out.logits, &case.u32("labels")).unwrap();
+    let loss = model
+        .loss(&out.logits, &case.input("labels").unwrap())
+        .unwrap();
     assert_eq!(loss.rank(), 0, "loss should be a scalar");
-    let e = max_abs_diff(&loss.reshape(1).unwrap(), case.get("loss"));
+    let e = max_abs_diff(&loss.reshape(1).unwrap(), case.get("loss").unwrap());
     eprintln!(
         "loss: {} (max abs error {e:.3e})",
         loss.to_scalar::<f32>().unwrap()
@@ -129,7 +88,7 @@ fn tiny_forward_loss_and_gradients_match_pytorch() {
         let g = grads
             .get(p.var.as_tensor())
             .unwrap_or_else(|| panic!("no gradient for {}", p.name));
-        let e = max_abs_diff(g, case.get(&format!("grad.{}", p.name)));
+        let e = max_abs_diff(g, case.get(&format!("grad.{}", p.name)).unwrap());
         assert!(e <= TOL, "gradient of {} differs by {e}", p.name);
         if e >= worst.0 {
             worst = (e, p.name.clone());
@@ -146,12 +105,14 @@ fn tiny_forward_loss_and_gradients_match_pytorch() {
 #[test]
 fn every_param_gets_a_finite_gradient() {
     let Some(dir) = tiny_dir() else { return };
-    let model = tiny_model(&dir, tiny_tensors(&dir));
+    let case = tiny_case(&dir, tiny_tensors(&dir));
+    let model = &case.model;
     assert_eq!(model.params().len(), 41);
     assert_eq!(model.num_parameters(), 52_419);
-    let case = Case::load(&dir);
-    let out = case.forward(&model);
-    let loss = model.loss(&out.logits, &case.u32("labels")).unwrap();
+    let out = case.forward().unwrap();
+    let loss = model
+        .loss(&out.logits, &case.input("labels").unwrap())
+        .unwrap();
     let grads = loss.backward().unwrap();
     for p in model.params() {
         let g = grads
@@ -186,7 +147,7 @@ fn every_param_gets_a_finite_gradient() {
 fn bert_prefix_and_legacy_gamma_beta_load_identically() {
     let Some(dir) = tiny_dir() else { return };
     let plain = tiny_tensors(&dir);
-    let reference = tiny_model(&dir, plain.clone());
+    let reference = tiny_case(&dir, plain.clone());
     let mut renamed = HashMap::new();
     for (k, v) in &plain {
         let mut name = if k.starts_with("classifier.") {
@@ -212,12 +173,11 @@ fn bert_prefix_and_legacy_gamma_beta_load_identically() {
         "cls.predictions.bias".into(),
         Tensor::zeros(1000, DType::F32, &Device::Cpu).unwrap(),
     );
-    let model = tiny_model(&dir, renamed);
-    let case = Case::load(&dir);
-    let a = case.forward(&reference).logits;
-    let b = case.forward(&model).logits;
+    let model = tiny_case(&dir, renamed);
+    let a = reference.forward().unwrap().logits;
+    let b = model.forward().unwrap().logits;
     assert_eq!(max_abs_diff(&a, &b), 0.0);
-    for (p, q) in reference.params().iter().zip(model.params()) {
+    for (p, q) in reference.model.params().iter().zip(model.model.params()) {
         assert_eq!(p.name, q.name);
         assert_eq!(
             max_abs_diff(p.var.as_tensor(), q.var.as_tensor()),
@@ -237,7 +197,7 @@ fn missing_head_is_initialised_deterministically() {
         BertForSequenceClassification::from_tensors(
             cfg.clone(),
             head,
-            load_map(&dir.join("model.safetensors")),
+            parity::read_safetensors(&dir, "model.safetensors").unwrap(),
             &Device::Cpu,
             seed,
         )

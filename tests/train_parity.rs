@@ -7,13 +7,10 @@ use common::max_abs_diff;
 
 use candle_core::{DType, Device, Tensor};
 use dps_tui::config::{LrScheduler, Method, TrainConfig};
-use dps_tui::core::StepMasks;
 use dps_tui::data::batching::{Encoded, EncodedDataset, Padding};
 use dps_tui::data::glue::{self, Label};
-use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
-use dps_tui::model::BertConfig;
-use dps_tui::model::SequenceClassifier;
-use dps_tui::train::optimizer::{AdamWConfig, MaskedAdamW};
+use dps_tui::diagnostics::parity::{self, StepErrors, TinyBert};
+use dps_tui::model::bert::BertForSequenceClassification;
 use dps_tui::train::Trainer;
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -32,95 +29,36 @@ fn reference_dir() -> Option<PathBuf> {
 }
 
 fn load(dir: &Path, name: &str) -> HashMap<String, Tensor> {
-    candle_core::safetensors::load(dir.join(name), &Device::Cpu).unwrap()
+    parity::read_safetensors(dir, name).unwrap()
+}
+
+/// The tiny-bert case on the CPU, every parameter read from the reference weights.
+fn tiny(dir: &Path) -> TinyBert {
+    let t = TinyBert::load(dir, &Device::Cpu).unwrap();
+    assert!(t.initialised.is_empty(), "{:?}", t.initialised);
+    t
 }
 
 fn tiny_model(dir: &Path) -> BertForSequenceClassification {
-    let cfg = BertConfig::from_file(&dir.join("config.json")).unwrap();
-    let mut tensors = load(dir, "model.safetensors");
-    tensors.extend(load(dir, "classifier.safetensors"));
-    let (m, initialised) = BertForSequenceClassification::from_tensors(
-        cfg,
-        HeadKind::Classification { num_labels: 3 },
-        tensors,
-        &Device::Cpu,
-        0,
-    )
-    .unwrap();
-    assert!(initialised.is_empty(), "{initialised:?}");
-    m
-}
-
-fn u32s(t: &Tensor) -> Tensor {
-    t.to_dtype(DType::U32).unwrap()
+    tiny(dir).model
 }
 
 #[test]
 fn one_adamw_step_matches_torch() {
     let Some(dir) = reference_dir() else { return };
-    let case = load(&dir, "case.safetensors");
-    let model = tiny_model(&dir);
-    let out = model
-        .forward(
-            &u32s(&case["input_ids"]),
-            &u32s(&case["token_type_ids"]),
-            &u32s(&case["attention_mask"]),
-            None,
-            None,
-        )
-        .unwrap();
-    let loss = model.loss(&out.logits, &u32s(&case["labels"])).unwrap();
-    let grads = loss.backward().unwrap();
-    let params = model.params();
-    let gs: Vec<_> = params
-        .iter()
-        .map(|p| grads.get(p.var.as_tensor()).cloned())
-        .collect();
-    let mut opt = MaskedAdamW::new(
-        params,
-        AdamWConfig {
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: 0.01,
-        },
-    )
-    .unwrap();
-    opt.step(params, &gs, &StepMasks::none(params.len()), 1.0, 1e-3)
-        .unwrap();
+    let t = tiny(&dir);
+    let out = t.forward().unwrap();
+    let (_, gs) = t.loss_and_grads(&out).unwrap();
+    t.adamw_step(&gs).unwrap();
     // Adam's first step is ≈ lr·sign(g): where the reference gradient is pure rounding noise
     // (|g| < 1e-6; e.g. the key bias, whose exact gradient is 0 because softmax ignores a
     // per-query constant), the update direction is noise in both implementations, so those
     // elements are only bounded by the largest possible step, lr.
-    let (mut worst, mut worst_noise, mut noisy) = ((0f32, String::new()), 0f32, 0usize);
-    for p in params {
-        let want = case[&format!("after_step.{}", p.name)]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let g = case[&format!("grad.{}", p.name)]
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        let got = p
-            .var
-            .as_tensor()
-            .flatten_all()
-            .unwrap()
-            .to_vec1::<f32>()
-            .unwrap();
-        for k in 0..got.len() {
-            let d = (got[k] - want[k]).abs();
-            if g[k].abs() < 1e-6 && g[k] != 0.0 {
-                noisy += 1;
-                worst_noise = worst_noise.max(d);
-            } else if d > worst.0 {
-                worst = (d, p.name.clone());
-            }
-        }
-    }
+    let StepErrors {
+        worst,
+        worst_noise,
+        noisy,
+    } = t.step_errors().unwrap();
     eprintln!(
         "AdamW step: max |Δ| vs torch = {:.3e} ({}); {noisy} elements with |g| < 1e-6: max |Δ| {worst_noise:.3e}",
         worst.0, worst.1

@@ -4,7 +4,7 @@
 mod ui_support;
 
 use crossterm::event::{KeyCode, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
-use dps_tui::config::{Control, Freeze, SelectionScope};
+use dps_tui::config::{Control, ControlKey, Freeze, SelectionScope};
 use dps_tui::core::events::{Command, ControlStatus, Event, StageKind};
 use dps_tui::ui::run_state::RunStatus;
 use dps_tui::ui::theme::Theme;
@@ -51,13 +51,13 @@ fn reducer_control_pending_then_applied() {
     let app = app_at(120);
     let run = &app.run;
     assert_eq!(run.hyper.learning_rate, Some(4e-5), "applied at step 70");
-    assert_eq!(run.markers, vec![(70, "learning_rate".to_string())]);
+    assert_eq!(run.markers, vec![(70, ControlKey::LearningRate)]);
     assert_eq!(run.hyper.p, Some(0.3), "p is only pending");
-    assert_eq!(run.pending_value("p"), Some(0.35));
+    assert_eq!(run.pending_value(ControlKey::P), Some(0.35));
     let mut app = app;
     app.apply(&Event::Control {
         step: 121,
-        key: "p".into(),
+        key: ControlKey::P,
         value: serde_json::json!(0.35),
         status: ControlStatus::Applied,
         message: None,
@@ -66,7 +66,7 @@ fn reducer_control_pending_then_applied() {
     assert!(app.run.pending.is_empty());
     app.apply(&Event::Control {
         step: 122,
-        key: "update_ratio".into(),
+        key: ControlKey::UpdateRatio,
         value: serde_json::json!(2.0),
         status: ControlStatus::Rejected,
         message: Some("update_ratio must be <= 1".into()),

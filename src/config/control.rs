@@ -60,12 +60,15 @@ impl fmt::Display for Range {
     }
 }
 
-/// The keys that can change while training.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// The keys that can change while training. Serialised as [`ControlKey::name`] spells them
+/// (`"p"`, `"learning_rate"`); `"lr"`, an older spelling in control events, still reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ControlKey {
     /// DPS: the share of each DPS matrix frozen at the next selection.
     P,
     /// The peak learning rate of the schedule (the schedule's shape is kept).
+    #[serde(alias = "lr")]
     LearningRate,
     /// DPS: the stage length as a share of the total steps, from the next stage on.
     UpdateRatio,
@@ -342,6 +345,19 @@ mod tests {
             let back: Control = serde_json::from_value(serde_json::to_value(c).unwrap()).unwrap();
             assert_eq!(back, c);
             assert_eq!(c.key().name(), serde_json::to_value(c).unwrap()["key"]);
+        }
+        for key in ControlKey::ALL {
+            let j = serde_json::to_value(key).unwrap();
+            assert_eq!(j, serde_json::json!(key.name()));
+            assert_eq!(serde_json::from_value::<ControlKey>(j).unwrap(), key);
+        }
+        let lr: ControlKey = serde_json::from_str("\"lr\"").unwrap();
+        assert_eq!(lr, ControlKey::LearningRate);
+        assert!(serde_json::from_str::<ControlKey>("\"max_steps\"").is_err());
+        for key in ControlKey::ALL {
+            for choice in key.choices() {
+                assert_eq!(Control::parse(key.name(), choice).unwrap().key(), key);
+            }
         }
     }
 }

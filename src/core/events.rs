@@ -4,7 +4,7 @@
 //! `events.jsonl` in the run folder). Commands flow in; the trainer applies them between steps.
 //! Both are plain serde enums. Events are serialised with an `"event"` tag.
 
-use crate::config::Control;
+use crate::config::{Control, ControlKey};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
@@ -156,7 +156,7 @@ pub enum Event {
     /// A live change of a setting.
     Control {
         step: usize,
-        key: String,
+        key: ControlKey,
         value: serde_json::Value,
         status: ControlStatus,
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -232,7 +232,7 @@ impl Event {
     pub fn control(step: usize, control: &Control, outcome: ControlOutcome) -> Event {
         Event::Control {
             step,
-            key: control.key().name().into(),
+            key: control.key(),
             value: control.value_json(),
             status: outcome.status,
             message: outcome.message,

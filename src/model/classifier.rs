@@ -4,6 +4,7 @@
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
+use super::base::ModelBase;
 use super::family::Family;
 use super::inputs::ModelInput;
 use super::params::Param;
@@ -62,25 +63,39 @@ pub struct ModelDropout {
 /// trainable `Var`. Parameter names are the `transformers` names without the base-model prefix
 /// (`encoder.layer.0.attention.self.query.weight`, `classifier.weight`), sorted.
 pub trait SequenceClassifier: Send + Sync {
+    /// What every family holds: family, head, device, parameters, sizes.
+    fn base(&self) -> &ModelBase;
     /// The encoder family.
-    fn family(&self) -> Family;
+    fn family(&self) -> Family {
+        self.base().family()
+    }
     /// The head on top of the encoder.
-    fn head(&self) -> HeadKind;
+    fn head(&self) -> HeadKind {
+        self.base().head()
+    }
     /// The device every parameter lives on.
-    fn device(&self) -> &Device;
+    fn device(&self) -> &Device {
+        self.base().device()
+    }
     /// All trainable parameters, sorted by name.
-    fn params(&self) -> &[Param];
+    fn params(&self) -> &[Param] {
+        self.base().params()
+    }
     /// Rows of the word-embedding table (the largest token id + 1).
-    fn vocab_size(&self) -> usize;
+    fn vocab_size(&self) -> usize {
+        self.base().vocab_size()
+    }
     /// Attention heads per layer.
-    fn num_attention_heads(&self) -> usize;
+    fn num_attention_heads(&self) -> usize {
+        self.base().num_attention_heads()
+    }
     /// The dropout the model's config sets (what `dropout: model` and `auto` use).
     fn config_dropout(&self) -> ModelDropout;
     /// Set every dropout probability (hidden, attention, head) to `p`.
     fn set_dropout(&mut self, p: f64);
     /// Whether [`ModelInput::Packed`] batches are supported (otherwise the trainer pads).
     fn supports_packed(&self) -> bool {
-        true
+        self.base().supports_packed()
     }
     /// Run the model. `dropout`: `None` = evaluation; `Some(rng)` = training, masks drawn from
     /// `rng` on the host (nothing is drawn where the probability is 0). `overrides` replaces

@@ -1,6 +1,7 @@
 //! What the model reads: a padded batch (`[B, L]` with an attention mask) or a packed one
 //! (the sequences end to end, `[T]`, with each sequence's offset), and the checks on them.
 
+use super::family::Family;
 use super::ModelError;
 use candle_core::{DType, Tensor};
 
@@ -88,6 +89,24 @@ impl<'a> ModelInput<'a> {
             .windows(2)
             .flat_map(|w| 0..(w[1] - w[0]) as u32)
             .collect()
+    }
+
+    /// [`ModelInput::check`] for a family without packed batches: the attention mask, batch
+    /// size and length of a padded batch; a packed batch is an error naming the family.
+    pub(crate) fn check_padded(
+        &self,
+        limits: &InputLimits,
+        family: Family,
+    ) -> Result<(&'a Tensor, usize, usize), ModelError> {
+        match (*self, self.check(limits)?) {
+            (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) => {
+                Ok((attention_mask, b, l))
+            }
+            _ => Err(ModelError::Input(format!(
+                "{family} runs on padded batches only; pad the sequences to one length with an \
+                 attention mask (packed batches are not supported for this family)"
+            ))),
+        }
     }
 
     /// Check shapes, dtypes and ranges against the model configuration.

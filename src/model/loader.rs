@@ -20,22 +20,7 @@ pub type ConfigMap = serde_json::Map<String, serde_json::Value>;
 
 /// Read `<dir>/config.json` as a JSON object; errors name the file and the fix.
 pub fn read_config(path: &Path) -> Result<ConfigMap, ModelError> {
-    let text = std::fs::read_to_string(path).map_err(|e| {
-        if e.kind() == std::io::ErrorKind::NotFound {
-            ModelError::MissingFile {
-                path: path.to_path_buf(),
-                hint: "a model folder must hold config.json and model.safetensors (or \
-                       pytorch_model.bin), as a model downloaded from the Hugging Face Hub does; \
-                       or pass a Hub model id such as sentence-transformers/all-MiniLM-L6-v2"
-                    .to_string(),
-            }
-        } else {
-            ModelError::Io {
-                path: path.to_path_buf(),
-                source: e,
-            }
-        }
-    })?;
+    let text = super::read_config_text(path)?;
     let value: serde_json::Value =
         serde_json::from_str(&text).map_err(|e| ModelError::ConfigParse {
             path: path.to_path_buf(),

@@ -2,17 +2,20 @@
 //!
 //! - [`classifier`]: [`SequenceClassifier`], what the rest of the crate sees of a model of any
 //!   family, and [`Model`] (a boxed one).
+//! - [`base`]: what every family's model holds besides its config (family, head, device,
+//!   parameters), its Linear and LayerNorm layers, and the one way a family's model is built
+//!   from checkpoint tensors or at random.
 //! - [`family`]: [`Family`], told apart by `config.json`'s `model_type`; [`loader`] maps a
 //!   family to its implementation.
 //! - [`bert`]: [`BertForSequenceClassification`], a differentiable BERT-style encoder whose
-//!   every weight is a trainable [`candle_core::Var`], with its head; its `config` (the Hugging
-//!   Face `BertConfig`), and its `layout` of what `roberta`, `electra` and `distilbert` name and
-//!   compute differently.
-//! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
-//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its `config` and
-//!   its disentangled relative-position `attention`.
+//!   every weight is a trainable [`candle_core::Var`], with its head and its config
+//!   ([`BertConfig`]); its `layout` holds what RoBERTa, ELECTRA and DistilBERT name and compute
+//!   differently.
+//! - [`deberta`]: `DebertaV2ForSequenceClassification` (DeBERTa-v2/-v3), with its config and
+//!   its disentangled relative-position attention.
 //! - [`modernbert`]: `ModernBertForSequenceClassification` (pre-norm, RoPE, GeGLU, alternating
 //!   global and local attention), with its config in `modernbert::config`.
+//! - [`init`]: parameter specs, initialisation and reading them from checkpoint tensors.
 //! - [`params`]: the named trainable parameters ([`Param`]) with their weight-decay and DPS flags.
 //! - [`checkpoint_io`]: saving a checkpoint that `transformers` loads, and reading it back.
 //! - [`dropout`]: dropout with masks drawn on the host from a seeded RNG.
@@ -22,7 +25,9 @@
 //! - [`files`]: the files a model folder or a Hub repository provides (weights, tokenizer).
 //! - [`ops`]: every kernel: fused CPU ops with backward passes, the GEMM, and the optimizer's
 //!   fused per-element updates (CPU and device).
+//! - [`device`]: what a model runs on, as plain data for the `start` event and the TUI.
 
+pub mod base;
 pub mod bert;
 pub mod checkpoint_io;
 pub mod classifier;
@@ -38,6 +43,8 @@ pub mod modernbert;
 pub mod ops;
 pub mod params;
 pub mod pytorch_bin;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod weights;
 
 pub use bert::BertConfig;
@@ -144,4 +151,25 @@ pub enum ModelError {
     /// An error from a candle tensor operation.
     #[error("tensor operation failed: {0}")]
     Candle(#[from] candle_core::Error),
+}
+
+/// The text of a model folder's `config.json`; a missing file is an error saying what the
+/// folder must hold.
+pub(crate) fn read_config_text(path: &std::path::Path) -> Result<String, ModelError> {
+    std::fs::read_to_string(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ModelError::MissingFile {
+                path: path.to_path_buf(),
+                hint: "a model folder must hold config.json and model.safetensors (or \
+                       pytorch_model.bin), as a model downloaded from the Hugging Face Hub does; \
+                       or pass a Hub model id such as sentence-transformers/all-MiniLM-L6-v2"
+                    .to_string(),
+            }
+        } else {
+            ModelError::Io {
+                path: path.to_path_buf(),
+                source: e,
+            }
+        }
+    })
 }

@@ -5,10 +5,10 @@
 //!
 //! Rendering never changes the state; see [`crate::ui::render::draw`].
 
-use crate::config::TrainConfig;
+use crate::config::{ControlKey, TrainConfig};
 use crate::core::events::{Event, MatrixReport};
 use crate::ui::form::Picker;
-use crate::ui::run_state::{canonical_key, Clock, Run, RunStatus};
+use crate::ui::run_state::{Clock, Run, RunStatus};
 use crate::ui::theme::Theme;
 use crate::ui::view::{Focus, ReplayInfo, View};
 use ratatui::layout::Rect;
@@ -44,9 +44,10 @@ pub struct App {
     pub area: Rect,
     pub clock: Clock,
     /// Values sent to the trainer and not yet acknowledged by a `control` event, per key.
-    pub requested: BTreeMap<String, f64>,
-    /// Method options (`freeze`, `selection_scope`) last requested with `f` / `g`.
-    pub requested_options: BTreeMap<String, String>,
+    pub requested: BTreeMap<ControlKey, f64>,
+    /// Method options (`freeze`, `selection_scope`) last requested with `f` / `g`: one of the
+    /// key's [`ControlKey::choices`].
+    pub requested_options: BTreeMap<ControlKey, &'static str>,
     /// Set when the replay viewer drives this app.
     pub replay: Option<ReplayInfo>,
     pub(crate) start_request: Option<TrainConfig>,
@@ -184,7 +185,7 @@ impl App {
         self.run.apply(ev);
         match ev {
             Event::Control { key, .. } => {
-                self.requested.remove(canonical_key(key));
+                self.requested.remove(key);
             }
             Event::Done { .. } => {
                 if let Some(o) = self.quit_requested {
@@ -268,10 +269,10 @@ mod tests {
         let mut app = App::new();
         app.apply(&start("gradient"));
         press(&mut app, '+');
-        assert_eq!(app.requested.get("p"), Some(&0.35));
+        assert_eq!(app.requested.get(&ControlKey::P), Some(&0.35));
         app.apply(&Event::Control {
             step: 3,
-            key: "p".into(),
+            key: ControlKey::P,
             value: serde_json::json!(0.35),
             status: crate::core::events::ControlStatus::Pending,
             message: None,

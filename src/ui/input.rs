@@ -7,7 +7,7 @@ use crate::config::{Control, ControlKey};
 use crate::core::events::Command;
 use crate::ui::app::{App, Outcome, Screen};
 use crate::ui::form::PickerFocus;
-use crate::ui::keys::{self, Action, Section};
+use crate::ui::keys::{self, Action, Pressed, Section};
 use crate::ui::run_state::{Activity, LogKind, RunStatus};
 use crate::ui::view::{Dir, Focus, Lens, Overlay, QUIT_CHOICES};
 use crossterm::event::{
@@ -119,8 +119,8 @@ impl App {
     }
 
     fn dashboard_key(&mut self, key: KeyEvent) -> Vec<Command> {
-        let binding = keys::lookup(&[Section::Training, Section::View], &key);
-        if binding.is_some_and(|b| b.action == Action::Interrupt) {
+        let pressed = keys::lookup(&[Section::Training, Section::View], &key);
+        if pressed.is_some_and(|b| b.action == Action::Interrupt) {
             return self.interrupt();
         }
         match self.view.overlay {
@@ -138,12 +138,12 @@ impl App {
         }
         if self.replay.is_some() {
             if let Some(b) = keys::lookup(&[Section::Replay], &key) {
-                if self.replay_key(b.action, key) {
+                if self.replay_key(b) {
                     return Vec::new();
                 }
             }
         }
-        let Some(b) = binding else {
+        let Some(b) = pressed else {
             return Vec::new();
         };
         let live = self.accepts_commands();
@@ -161,9 +161,10 @@ impl App {
                 }
             }
             Action::Focus => {
-                self.view.focus = match key.code {
-                    KeyCode::BackTab => self.view.focus.next().next(),
-                    _ => self.view.focus.next(),
+                self.view.focus = if b.back {
+                    self.view.focus.next().next()
+                } else {
+                    self.view.focus.next()
                 }
             }
             Action::Zoom if self.view.zoom => self.view.zoom = false,
@@ -173,10 +174,10 @@ impl App {
             Action::Back => self.view.zoom = false,
             Action::Arrow => self.arrow(key.code),
             Action::Page if self.view.focus == Focus::Log => {
-                let lines = if key.code == KeyCode::PageUp { 10 } else { -10 };
+                let lines = if b.back { 10 } else { -10 };
                 self.view.scroll_log(lines, self.run.log.len());
             }
-            action if live => return self.command(action, key.code).into_iter().collect(),
+            _ if live => return self.command(b).into_iter().collect(),
             _ => {}
         }
         Vec::new()
@@ -184,44 +185,41 @@ impl App {
 
     /// The one place a key's action becomes a trainer command (`None` when there is nothing
     /// to send). Changes are remembered as requested until the trainer acknowledges them.
-    fn command(&mut self, action: Action, code: KeyCode) -> Option<Command> {
-        match action {
+    fn command(&mut self, pressed: Pressed) -> Option<Command> {
+        match pressed.action {
             Action::PauseResume => Some(if self.run.status == RunStatus::Paused {
                 Command::Resume
             } else {
                 Command::Pause
             }),
             Action::StepP => {
-                let up = matches!(code, KeyCode::Char('+') | KeyCode::Char('='));
-                let p = self.base_value("p")?;
-                let value = ((p + if up { 0.05 } else { -0.05 }) * 100.0).round() / 100.0;
+                let p = self.base_value(ControlKey::P)?;
+                let step = if pressed.back { -0.05 } else { 0.05 };
+                let value = ((p + step) * 100.0).round() / 100.0;
                 let value = ControlKey::P
                     .range()
                     .map_or(value, |r| r.clamp(value, 0.05));
-                self.requested.insert("p".into(), value);
-                Some(Command::Control(Control::P(value)))
+                self.request(Control::P(value))
             }
             Action::ScaleLr => {
-                let factor = if code == KeyCode::Char(']') { 2.0 } else { 0.5 };
-                let lr = self.base_value("learning_rate")? * factor;
+                let factor = if pressed.back { 0.5 } else { 2.0 };
+                let lr = self.base_value(ControlKey::LearningRate)? * factor;
                 let value = ControlKey::LearningRate
                     .range()
                     .map_or(lr, |r| r.clamp(lr, 1e-9));
-                self.requested.insert("learning_rate".into(), value);
-                Some(Command::Control(Control::LearningRate(value)))
+                self.request(Control::LearningRate(value))
             }
             Action::CycleUpdateRatio => {
-                let cur = self.base_value("update_ratio").unwrap_or(0.05);
+                let cur = self.base_value(ControlKey::UpdateRatio).unwrap_or(0.05);
                 let value = UPDATE_RATIOS
                     .iter()
                     .copied()
                     .find(|r| *r > cur + 1e-9)
                     .unwrap_or(UPDATE_RATIOS[0]);
-                self.requested.insert("update_ratio".into(), value);
-                Some(Command::Control(Control::UpdateRatio(value)))
+                self.request(Control::UpdateRatio(value))
             }
-            Action::ToggleFreeze => self.toggle_option("freeze", ["gradient", "strict"]),
-            Action::ToggleScope => self.toggle_option("selection_scope", ["per-matrix", "global"]),
+            Action::ToggleFreeze => self.toggle_option(ControlKey::Freeze),
+            Action::ToggleScope => self.toggle_option(ControlKey::SelectionScope),
             Action::Evaluate => {
                 self.run.activity = Some(Activity::Evaluating);
                 Some(Command::Evaluate)
@@ -234,39 +232,40 @@ impl App {
         }
     }
 
+    /// Remember a numeric change as requested and send it.
+    fn request(&mut self, control: Control) -> Option<Command> {
+        self.requested.insert(control.key(), control.number()?);
+        Some(Command::Control(control))
+    }
+
     /// The value a change starts from: the last request, else the pending change, else the
     /// value in effect.
-    fn base_value(&self, key: &str) -> Option<f64> {
+    fn base_value(&self, key: ControlKey) -> Option<f64> {
         self.requested
-            .get(key)
+            .get(&key)
             .copied()
             .or_else(|| self.run.pending_value(key))
             .or_else(|| self.run.current(key))
     }
 
-    /// Request the other of two values of a method option (from the last request, else the
-    /// run's configuration, else the first value).
-    fn toggle_option(&mut self, key: &str, values: [&str; 2]) -> Option<Command> {
+    /// Request the other of the two [`ControlKey::choices`] of a method option (from the last
+    /// request, else the run's configuration, else the first choice).
+    fn toggle_option(&mut self, key: ControlKey) -> Option<Command> {
+        let [first, second] = *key.choices() else {
+            return None;
+        };
         let cur = self
             .requested_options
-            .get(key)
-            .cloned()
-            .or_else(|| {
-                self.run
-                    .config
-                    .get(key)
-                    .and_then(|v| v.as_str())
-                    .map(String::from)
-            })
-            .unwrap_or_else(|| values[0].to_string());
-        let value = if cur == values[0] {
-            values[1]
+            .get(&key)
+            .copied()
+            .or_else(|| self.run.config.get(key.name()).and_then(|v| v.as_str()));
+        let value = if cur.unwrap_or(first) == first {
+            second
         } else {
-            values[0]
-        }
-        .to_string();
-        let control = Control::parse(key, &value).ok()?;
-        self.requested_options.insert(key.into(), value);
+            first
+        };
+        let control = Control::parse(key.name(), value).ok()?;
+        self.requested_options.insert(key, value);
         Some(Command::Control(control))
     }
 
@@ -380,14 +379,13 @@ impl App {
 
     /// Keys of the replay viewer; returns whether the key was used. The viewer itself rebuilds
     /// the app from the new cursor (see [`App::replay_at`]).
-    fn replay_key(&mut self, action: Action, key: KeyEvent) -> bool {
+    fn replay_key(&mut self, pressed: Pressed) -> bool {
         let heat_keys = self.view.zoom || self.view.focus == Focus::Heatmap;
         let Some(r) = self.replay.as_mut() else {
             return false;
         };
         let big = (r.total / 50).max(1);
-        let back = matches!(key.code, KeyCode::Left | KeyCode::PageUp | KeyCode::Home);
-        let by = match action {
+        let by = match pressed.action {
             // Plain ←/→ move the heatmap cursor when it has the keys.
             Action::ReplayStep if heat_keys => return false,
             Action::ReplayStep => 1,
@@ -395,7 +393,7 @@ impl App {
             Action::ReplayEnds => r.total,
             _ => return false,
         };
-        r.cursor = if back {
+        r.cursor = if pressed.back {
             r.cursor.saturating_sub(by)
         } else {
             (r.cursor + by).min(r.total)

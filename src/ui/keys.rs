@@ -9,12 +9,15 @@ use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 pub struct Key {
     pub code: KeyCode,
     pub mods: KeyModifiers,
+    /// Whether the key goes the other way of its row: down, back, halve.
+    pub back: bool,
 }
 
 const fn key(code: KeyCode) -> Key {
     Key {
         code,
         mods: KeyModifiers::NONE,
+        back: false,
     }
 }
 
@@ -23,7 +26,16 @@ const fn ch(c: char) -> Key {
 }
 
 const fn with(mods: KeyModifiers, code: KeyCode) -> Key {
-    Key { code, mods }
+    Key {
+        code,
+        mods,
+        back: false,
+    }
+}
+
+/// `k` as the key that goes the other way of its row.
+const fn back(k: Key) -> Key {
+    Key { back: true, ..k }
 }
 
 /// The help screen's sections, in display order.
@@ -130,14 +142,14 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         Training,
-        &[ch('+'), ch('='), ch('-'), ch('_')],
+        &[ch('+'), ch('='), back(ch('-')), back(ch('_'))],
         "+ / -",
         "p (share frozen) ± 0.05, from the next selection",
         Action::StepP,
     ),
     bind(
         Training,
-        &[ch('['), ch(']')],
+        &[back(ch('[')), ch(']')],
         "[ / ]",
         "peak learning rate ÷ 2 / × 2",
         Action::ScaleLr,
@@ -221,7 +233,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         View,
-        &[key(Tab), key(BackTab)],
+        &[key(Tab), back(key(BackTab))],
         "tab / shift-tab",
         "focus: loss chart → heatmap → event log",
         Action::Focus,
@@ -235,7 +247,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         View,
-        &[key(PageUp), key(PageDown)],
+        &[back(key(PageUp)), key(PageDown)],
         "pgup / pgdn",
         "log: scroll a page",
         Action::Page,
@@ -258,7 +270,7 @@ pub const BINDINGS: &[Binding] = &[
     bind(View, &[ch('?')], "?", "this help", Action::Help),
     bind(
         Replay,
-        &[key(Left), key(Right)],
+        &[back(key(Left)), key(Right)],
         "← / →",
         "one event back / forward",
         Action::ReplayStep,
@@ -266,9 +278,9 @@ pub const BINDINGS: &[Binding] = &[
     bind(
         Replay,
         &[
-            with(KeyModifiers::SHIFT, Left),
+            back(with(KeyModifiers::SHIFT, Left)),
             with(KeyModifiers::SHIFT, Right),
-            key(PageUp),
+            back(key(PageUp)),
             key(PageDown),
         ],
         "shift ←/→, pgup/pgdn",
@@ -277,7 +289,7 @@ pub const BINDINGS: &[Binding] = &[
     ),
     bind(
         Replay,
-        &[key(Home), key(End)],
+        &[back(key(Home)), key(End)],
         "home / end",
         "start / end",
         Action::ReplayEnds,
@@ -299,12 +311,30 @@ impl Key {
     }
 }
 
+/// A key press found in the table: what it does, and whether it goes the other way of its row
+/// (`-` for p, `[` for the learning rate, shift-tab, page up, ← in the replay).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Pressed {
+    pub action: Action,
+    pub back: bool,
+}
+
 /// The binding of `ev` within `sections`: one that needs modifiers wins over a plain one.
-pub fn lookup(sections: &[Section], ev: &KeyEvent) -> Option<&'static Binding> {
+pub fn lookup(sections: &[Section], ev: &KeyEvent) -> Option<Pressed> {
     let in_section = || BINDINGS.iter().filter(|b| sections.contains(&b.section));
-    in_section()
-        .find(|b| b.keys.iter().any(|k| !k.mods.is_empty() && k.matches(ev)))
-        .or_else(|| in_section().find(|b| b.keys.iter().any(|k| k.matches(ev))))
+    let find = |with_mods: bool| {
+        in_section().find_map(|b| {
+            let k = b
+                .keys
+                .iter()
+                .find(|k| (!with_mods || !k.mods.is_empty()) && k.matches(ev))?;
+            Some(Pressed {
+                action: b.action,
+                back: k.back,
+            })
+        })
+    };
+    find(true).or_else(|| find(false))
 }
 
 /// The bindings of one section, for the help screen.
@@ -323,7 +353,9 @@ mod tests {
     #[test]
     fn every_key_has_one_binding_per_section() {
         for s in Section::ALL {
-            let keys: Vec<Key> = section(s).flat_map(|b| b.keys.iter().copied()).collect();
+            let keys: Vec<(KeyCode, KeyModifiers)> = section(s)
+                .flat_map(|b| b.keys.iter().map(|k| (k.code, k.mods)))
+                .collect();
             for (i, k) in keys.iter().enumerate() {
                 assert!(!keys[i + 1..].contains(k), "{k:?} is bound twice in {s:?}");
             }
@@ -354,5 +386,35 @@ mod tests {
             Action::ReplayStep
         );
         assert!(lookup(&[View], &press(KeyCode::Char('l'), KeyModifiers::CONTROL)).is_none());
+    }
+
+    #[test]
+    fn the_table_says_which_way_a_key_goes() {
+        let way = |sections: &[Section], code: KeyCode, mods: KeyModifiers| {
+            let p = lookup(sections, &press(code, mods)).unwrap();
+            (p.action, p.back)
+        };
+        let none = KeyModifiers::NONE;
+        for (c, back) in [('+', false), ('=', false), ('-', true), ('_', true)] {
+            assert_eq!(
+                way(&[Training], KeyCode::Char(c), none),
+                (Action::StepP, back)
+            );
+        }
+        assert_eq!(
+            way(&[Training], KeyCode::Char('['), none),
+            (Action::ScaleLr, true)
+        );
+        assert_eq!(
+            way(&[Training], KeyCode::Char(']'), none),
+            (Action::ScaleLr, false)
+        );
+        assert_eq!(way(&[View], BackTab, none), (Action::Focus, true));
+        assert_eq!(way(&[View], PageDown, none), (Action::Page, false));
+        assert_eq!(
+            way(&[Replay], Left, KeyModifiers::SHIFT),
+            (Action::ReplayJump, true)
+        );
+        assert_eq!(way(&[Replay], End, none), (Action::ReplayEnds, false));
     }
 }

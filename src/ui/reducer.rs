@@ -1,11 +1,11 @@
 //! The reducer: [`Run::apply`] folds one trainer [`Event`] into the [`Run`], one small function
 //! per kind of event. It is the only place the run state changes.
 
+use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, Event, MatrixReport, Metrics, StageKind};
 use crate::ui::format::value_text;
 use crate::ui::run_state::{
-    canonical_key, ControlRecord, DoneInfo, Hyper, LogKind, RowKey, Run, RunStatus,
-    SelectionColumn, StageSpan,
+    ControlRecord, DoneInfo, Hyper, LogKind, RowKey, Run, RunStatus, SelectionColumn, StageSpan,
 };
 
 /// The message shown when the trainer goes away without a `done` event.
@@ -96,7 +96,7 @@ impl Run {
                 message,
             } => self.on_control(ControlRecord {
                 step: *step,
-                key: canonical_key(key).to_string(),
+                key: *key,
                 value: value.clone(),
                 status: *status,
                 message: message.clone(),
@@ -286,7 +286,7 @@ impl Run {
     }
 
     fn on_control(&mut self, rec: ControlRecord) {
-        let (step, ck) = (rec.step, rec.key.clone());
+        let (step, ck) = (rec.step, rec.key);
         self.pending.retain(|c| c.key != ck);
         let shown = value_text(&rec.value);
         let note = rec
@@ -306,13 +306,13 @@ impl Run {
             ControlStatus::Applied => {
                 let v = rec.value.as_f64();
                 let h = &mut self.hyper;
-                match ck.as_str() {
-                    "p" => h.p = v.or(h.p),
-                    "learning_rate" => h.learning_rate = v.or(h.learning_rate),
-                    "update_ratio" => h.update_ratio = v.or(h.update_ratio),
-                    _ => {}
+                match ck {
+                    ControlKey::P => h.p = v.or(h.p),
+                    ControlKey::LearningRate => h.learning_rate = v.or(h.learning_rate),
+                    ControlKey::UpdateRatio => h.update_ratio = v.or(h.update_ratio),
+                    ControlKey::SelectionScope | ControlKey::Freeze => {}
                 }
-                self.markers.push((step, ck.clone()));
+                self.markers.push((step, ck));
                 self.log(
                     Some(step),
                     LogKind::Control,
@@ -512,6 +512,29 @@ mod tests {
             View::default().heat_col(&run),
             Some(1),
             "the cursor follows the newest column"
+        );
+    }
+
+    #[test]
+    fn control_events_of_old_logs_still_read() {
+        // Control events as older logs hold them: the `lr` spelling, which the reader has
+        // always accepted for `learning_rate`, and the spelling of today.
+        let old = r#"{"event":"control","step":4,"key":"lr","value":0.002,"status":"applied"}"#;
+        let now = r#"{"event":"control","step":5,"key":"p","value":0.4,"status":"pending"}"#;
+        let mut run = Run::from_events(&[start(100)]);
+        for line in [old, now] {
+            run.apply(&serde_json::from_str::<Event>(line).unwrap());
+        }
+        assert_eq!(run.hyper.learning_rate, Some(0.002));
+        assert_eq!(run.markers, vec![(4, ControlKey::LearningRate)]);
+        assert_eq!(run.pending_value(ControlKey::P), Some(0.4));
+        // Written back, the key is spelled as the schema spells it today.
+        let back = serde_json::to_value(serde_json::from_str::<Event>(old).unwrap()).unwrap();
+        assert_eq!(back["key"], "learning_rate");
+        let back = serde_json::to_value(serde_json::from_str::<Event>(now).unwrap()).unwrap();
+        assert_eq!(
+            back,
+            serde_json::from_str::<serde_json::Value>(now).unwrap()
         );
     }
 }

@@ -2,6 +2,7 @@
 //! live changes and the event log. [`crate::ui::reducer`] folds events into it; nothing here
 //! knows about the screen.
 
+use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, MatrixReport, Metrics, StageKind};
 use crate::ui::history::LossHistory;
 use std::collections::VecDeque;
@@ -77,7 +78,7 @@ pub struct SelectionColumn {
 #[derive(Debug, Clone, PartialEq)]
 pub struct ControlRecord {
     pub step: usize,
-    pub key: String,
+    pub key: ControlKey,
     pub value: serde_json::Value,
     pub status: ControlStatus,
     pub message: Option<String>,
@@ -163,7 +164,7 @@ pub struct Run {
     /// Accepted changes not yet in effect, one per key.
     pub pending: Vec<ControlRecord>,
     /// Applied changes: (step, key), drawn as chart markers.
-    pub markers: Vec<(usize, String)>,
+    pub markers: Vec<(usize, ControlKey)>,
     /// The message of the last `error` event, shown as a banner until the run resumes.
     pub error: Option<String>,
     pub done: Option<DoneInfo>,
@@ -281,18 +282,18 @@ impl Run {
         Some(eta.max(w.as_secs_f64() / done as f64 * left))
     }
 
-    /// The value now in effect for a changeable key (`p`, `learning_rate`, `update_ratio`).
-    pub fn current(&self, key: &str) -> Option<f64> {
+    /// The value now in effect for a numeric key (`p`, `learning_rate`, `update_ratio`).
+    pub fn current(&self, key: ControlKey) -> Option<f64> {
         match key {
-            "p" => self.hyper.p,
-            "learning_rate" => self.hyper.learning_rate,
-            "update_ratio" => self.hyper.update_ratio,
-            _ => None,
+            ControlKey::P => self.hyper.p,
+            ControlKey::LearningRate => self.hyper.learning_rate,
+            ControlKey::UpdateRatio => self.hyper.update_ratio,
+            ControlKey::SelectionScope | ControlKey::Freeze => None,
         }
     }
 
     /// The pending value of a key, if a change is waiting.
-    pub fn pending_value(&self, key: &str) -> Option<f64> {
+    pub fn pending_value(&self, key: ControlKey) -> Option<f64> {
         self.pending
             .iter()
             .find(|c| c.key == key)
@@ -330,12 +331,4 @@ pub struct Clock {
     pub wall_elapsed: Option<Duration>,
     /// Resident memory of this process.
     pub memory_bytes: Option<u64>,
-}
-
-/// Normalise a control key to the name used by [`Hyper`] (`lr` → `learning_rate`).
-pub fn canonical_key(key: &str) -> &str {
-    match key {
-        "lr" | "learning_rate" => "learning_rate",
-        other => other,
-    }
 }

@@ -3,7 +3,7 @@
 #![allow(dead_code)]
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use dps_tui::config::TrainConfig;
+use dps_tui::config::{ControlKey, TrainConfig};
 use dps_tui::core::events::{
     ControlStatus, Event, MatrixReport, Metrics, StageKind, EVENT_SCHEMA_VERSION,
 };
@@ -157,7 +157,7 @@ pub fn stream_with(upto: usize, layers: usize) -> Vec<Event> {
             for status in [ControlStatus::Pending, ControlStatus::Applied] {
                 ev.push(Event::Control {
                     step,
-                    key: "learning_rate".into(),
+                    key: ControlKey::LearningRate,
                     value: serde_json::json!(4e-5),
                     status,
                     message: None,
@@ -167,7 +167,7 @@ pub fn stream_with(upto: usize, layers: usize) -> Vec<Event> {
         if step == 90 {
             ev.push(Event::Control {
                 step,
-                key: "p".into(),
+                key: ControlKey::P,
                 value: serde_json::json!(0.35),
                 status: ControlStatus::Pending,
                 message: Some("applies at the next selection".into()),

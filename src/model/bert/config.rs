@@ -110,22 +110,7 @@ pub const SUPPORTED_ACTIVATIONS: [&str; 3] = ["gelu", "gelu_new", "relu"];
 impl BertConfig {
     /// Read and validate a `config.json`.
     pub fn from_file(path: &Path) -> Result<Self, ModelError> {
-        let text = std::fs::read_to_string(path).map_err(|e| {
-            if e.kind() == std::io::ErrorKind::NotFound {
-                ModelError::MissingFile {
-                    path: path.to_path_buf(),
-                    hint: "a model folder holds config.json, model.safetensors and \
-                           tokenizer.json; or pass a Hugging Face model id such as \
-                           sentence-transformers/all-MiniLM-L6-v2"
-                        .to_string(),
-                }
-            } else {
-                ModelError::Io {
-                    path: path.to_path_buf(),
-                    source: e,
-                }
-            }
-        })?;
+        let text = crate::model::read_config_text(path)?;
         Self::from_json_str(&text, Some(path))
     }
 

@@ -18,23 +18,17 @@ pub mod roberta;
 pub use config::BertConfig;
 use layout::{HeadAct, Layout, TokenTypes};
 
-use super::classifier::{weight_or_override, ModelDropout, SequenceClassifier};
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 pub use super::classifier::{ForwardOutput, HeadKind, WeightOverrides};
+use super::classifier::{ModelDropout, SequenceClassifier};
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{params_from_tensors, random_params, rename_tensors};
+use super::init::ParamSpec;
 use super::inputs::{InputLimits, InputShape, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::weights::read_weights;
 use super::ModelError;
-
-/// Indices into the sorted parameter list of a Linear or LayerNorm's weight and bias.
-#[derive(Debug, Clone, Copy)]
-struct Wb {
-    w: usize,
-    b: usize,
-}
 
 #[derive(Debug, Clone)]
 struct LayerIdx {
@@ -62,17 +56,10 @@ struct ModelIdx {
 
 impl ModelIdx {
     fn build(params: &[Param], layout: &Layout, num_layers: usize) -> Self {
-        let pos: HashMap<&str, usize> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.as_str(), i))
-            .collect();
         // The names come from the layout's specs, so every lookup succeeds.
-        let i = |n: &str| pos[n];
-        let wb = |p: &str| Wb {
-            w: i(&format!("{p}.weight")),
-            b: i(&format!("{p}.bias")),
-        };
+        let names = ParamIndex::new(params);
+        let i = |n: &str| names.get(n);
+        let wb = |p: &str| names.wb(p);
         let n = &layout.layer;
         ModelIdx {
             word: i("embeddings.word_embeddings.weight"),
@@ -118,14 +105,67 @@ fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
 pub struct BertForSequenceClassification {
     cfg: BertConfig,
     layout: Layout,
-    head: HeadKind,
-    device: Device,
-    params: Vec<Param>,
+    base: ModelBase,
     idx: ModelIdx,
 }
 
+/// A config that [`BertForSequenceClassification::check`] accepted, with its family (as
+/// `config.json` names it) and layout.
+pub(crate) struct Checked {
+    cfg: BertConfig,
+    family: Family,
+    layout: Layout,
+}
+
+impl Build for BertForSequenceClassification {
+    type Config = Checked;
+
+    fn base_config(c: &Checked) -> BaseConfig {
+        BaseConfig {
+            family: c.layout.family,
+            initializer_range: c.cfg.initializer_range,
+            vocab_size: c.cfg.vocab_size,
+            num_attention_heads: c.cfg.num_attention_heads,
+            layer_norm_eps: c.layout.layer_norm_eps,
+            packed: true,
+        }
+    }
+
+    fn specs(c: &Checked, head: HeadKind) -> Vec<ParamSpec> {
+        c.layout.param_specs(&c.cfg, head)
+    }
+
+    fn is_ignored(c: &Checked, name: &str) -> bool {
+        c.layout.is_ignored(name)
+    }
+
+    /// The family as `config.json` names it (the layout's family for the families BERT's
+    /// layout serves).
+    fn prefix_family(c: &Checked) -> Family {
+        c.family
+    }
+
+    /// The family's head roots and the root of the layout's head dense layer.
+    fn head_roots(c: &Checked) -> Vec<&'static str> {
+        let mut roots = c.family.head_roots().to_vec();
+        roots.push(c.layout.head.dense.split('.').next().unwrap_or_default());
+        roots
+    }
+
+    fn assemble(c: Checked, base: ModelBase) -> Self {
+        let Checked { cfg, layout, .. } = c;
+        let idx = ModelIdx::build(base.params(), &layout, cfg.num_hidden_layers);
+        BertForSequenceClassification {
+            cfg,
+            layout,
+            base,
+            idx,
+        }
+    }
+}
+
 impl BertForSequenceClassification {
-    fn check(cfg: &BertConfig, head: HeadKind) -> Result<(Family, Layout), ModelError> {
+    fn check(cfg: BertConfig) -> Result<Checked, ModelError> {
         let unsupported = |message: String| ModelError::UnsupportedConfig {
             path: None,
             message,
@@ -133,32 +173,14 @@ impl BertForSequenceClassification {
         cfg.validate().map_err(unsupported)?;
         let family = Family::of_config(&cfg.extra).map_err(unsupported)?;
         if family == Family::DistilBert {
-            distilbert::validate(cfg).map_err(unsupported)?;
+            distilbert::validate(&cfg).map_err(unsupported)?;
         }
-        if head.num_outputs() == 0 {
-            return Err(unsupported(
-                "a classification head needs at least 1 label".into(),
-            ));
-        }
-        Ok((family, layout_of(family, cfg)))
-    }
-
-    fn assemble(
-        cfg: BertConfig,
-        layout: Layout,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Self {
-        let idx = ModelIdx::build(&params, &layout, cfg.num_hidden_layers);
-        BertForSequenceClassification {
+        let layout = layout_of(family, &cfg);
+        Ok(Checked {
             cfg,
+            family,
             layout,
-            head,
-            device: device.clone(),
-            params,
-            idx,
-        }
+        })
     }
 
     /// Build from named tensors (checkpoint names, with or without the base-model prefix such as
@@ -175,17 +197,7 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        let (family, layout) = Self::check(&cfg, head)?;
-        let by_name = rename_tensors(tensors, family.base_prefix(), |n| layout.is_ignored(n))?;
-        let mut roots: Vec<&str> = family.head_roots().to_vec();
-        roots.push(layout.head.dense.split('.').next().unwrap_or_default());
-        let specs = layout.param_specs(&cfg, head);
-        let (params, initialised) =
-            params_from_tensors(&specs, by_name, &roots, cfg.initializer_range, device, seed)?;
-        Ok((
-            Self::assemble(cfg, layout, head, device, params),
-            initialised,
-        ))
+        base::from_tensors(Self::check(cfg)?, head, tensors, device, seed)
     }
 
     /// Load `<dir>/config.json` and `<dir>/model.safetensors` (or the shards listed in
@@ -217,10 +229,7 @@ impl BertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let (_, layout) = Self::check(&cfg, head)?;
-        let specs = layout.param_specs(&cfg, head);
-        let params = random_params(&specs, cfg.initializer_range, device, seed)?;
-        Ok(Self::assemble(cfg, layout, head, device, params))
+        base::random(Self::check(cfg)?, head, device, seed)
     }
 
     /// The configuration (including the current dropout probabilities).
@@ -231,31 +240,6 @@ impl BertForSequenceClassification {
     /// What this family names and computes differently from BERT.
     pub fn layout(&self) -> &Layout {
         &self.layout
-    }
-
-    fn weight<'a>(
-        &'a self,
-        i: usize,
-        overrides: Option<&'a WeightOverrides>,
-    ) -> Result<&'a Tensor, ModelError> {
-        weight_or_override(&self.params, i, overrides)
-    }
-
-    fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::linear(
-            x,
-            self.weight(wb.w, ov)?,
-            self.weight(wb.b, ov)?,
-        )?)
-    }
-
-    fn norm(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::layer_norm(
-            x,
-            self.weight(wb.w, ov)?,
-            self.weight(wb.b, ov)?,
-            self.layout.layer_norm_eps,
-        )?)
     }
 
     /// Run the model on a padded batch. `input_ids`, `token_type_ids` and `attention_mask` are
@@ -284,19 +268,19 @@ impl BertForSequenceClassification {
         ov: Option<&WeightOverrides>,
     ) -> Result<Tensor, ModelError> {
         let ix = &self.idx;
-        let dev = &self.device;
+        let dev = self.base.device();
         let e = self.layout.emb_width;
         let ids = input.input_ids().flatten_all()?;
-        let word = self.weight(ix.word, ov)?.index_select(&ids, 0)?;
+        let word = self.base.weight(ix.word, ov)?.index_select(&ids, 0)?;
         let word = match (self.idx.tok, self.layout.token_types) {
             (Some(t), TokenTypes::Input) => {
                 let types = input.token_type_ids().flatten_all()?;
-                (word + self.weight(t, ov)?.index_select(&types, 0)?)?
+                (word + self.base.weight(t, ov)?.index_select(&types, 0)?)?
             }
-            (Some(t), _) => word.broadcast_add(&self.weight(t, ov)?.narrow(0, 0, 1)?)?,
+            (Some(t), _) => word.broadcast_add(&self.base.weight(t, ov)?.narrow(0, 0, 1)?)?,
             (None, _) => word,
         };
-        let pos_table = self.weight(ix.pos, ov)?;
+        let pos_table = self.base.weight(ix.pos, ov)?;
         let x = match (input, shape, self.layout.roberta_positions) {
             (ModelInput::Padded { .. }, InputShape::Padded { b, l }, None) => word
                 .reshape((b, l, e))?
@@ -340,28 +324,8 @@ impl BertForSequenceClassification {
 }
 
 impl SequenceClassifier for BertForSequenceClassification {
-    fn family(&self) -> Family {
-        self.layout.family
-    }
-
-    fn head(&self) -> HeadKind {
-        self.head
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
-    fn params(&self) -> &[Param] {
-        &self.params
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.vocab_size
-    }
-
-    fn num_attention_heads(&self) -> usize {
-        self.cfg.num_attention_heads
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
 
     fn config_dropout(&self) -> ModelDropout {
@@ -420,13 +384,13 @@ impl SequenceClassifier for BertForSequenceClassification {
         let p_hidden = cfg.hidden_dropout_prob;
         let p_attn = cfg.attention_probs_dropout_prob;
         let ix = &self.idx;
-        let dev = &self.device;
+        let dev = self.base.device();
 
         let x = self.embed(input, shape, ov)?;
-        let x = self.norm(&x, ix.emb_ln, ov)?;
+        let x = self.base.norm(&x, ix.emb_ln, ov)?;
         let mut hidden = maybe_dropout(x, p_hidden, &mut rng)?;
         if let Some(proj) = ix.emb_proj {
-            hidden = self.lin(&hidden, proj, ov)?;
+            hidden = self.base.lin(&hidden, proj, ov)?;
         }
 
         // How attention sees the rows, and how many probabilities one layer has.
@@ -450,9 +414,9 @@ impl SequenceClassifier for BertForSequenceClassification {
         let mut hidden_states = Vec::with_capacity(cfg.num_hidden_layers + 1);
         hidden_states.push(hidden.clone());
         for layer in &ix.layers {
-            let q = self.lin(&hidden, layer.q, ov)?;
-            let k = self.lin(&hidden, layer.k, ov)?;
-            let v = self.lin(&hidden, layer.v, ov)?;
+            let q = self.base.lin(&hidden, layer.q, ov)?;
+            let k = self.base.lin(&hidden, layer.k, ov)?;
+            let v = self.base.lin(&hidden, layer.v, ov)?;
             let drop = match rng.as_deref_mut() {
                 Some(r) if attn_dropout => Some(draw_mask(num_probs, p_attn, r)),
                 _ => None,
@@ -464,17 +428,17 @@ impl SequenceClassifier for BertForSequenceClassification {
                 (_, Some(m)) => ops::attention_with_dropout(&q, &k, &v, m, nh, scale, drop)?,
                 _ => unreachable!("padded inputs have a key mask"),
             };
-            let attn = self.lin(&ctx, layer.o, ov)?;
+            let attn = self.base.lin(&ctx, layer.o, ov)?;
             let attn = if layout.attn_output_dropout {
                 maybe_dropout(attn, p_hidden, &mut rng)?
             } else {
                 attn
             };
-            let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
-            let f = activation(&self.lin(&a, layer.ffn_in, ov)?, &cfg.hidden_act)?;
-            let f = self.lin(&f, layer.ffn_out, ov)?;
+            let a = self.base.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
+            let f = activation(&self.base.lin(&a, layer.ffn_in, ov)?, &cfg.hidden_act)?;
+            let f = self.base.lin(&f, layer.ffn_out, ov)?;
             let f = maybe_dropout(f, p_hidden, &mut rng)?;
-            hidden = self.norm(&(f + &a)?, layer.out_ln, ov)?;
+            hidden = self.base.norm(&(f + &a)?, layer.out_ln, ov)?;
             hidden_states.push(hidden.clone());
         }
 
@@ -492,14 +456,14 @@ impl SequenceClassifier for BertForSequenceClassification {
         } else {
             first
         };
-        let dense = self.lin(&first, ix.head_dense, ov)?;
+        let dense = self.base.lin(&first, ix.head_dense, ov)?;
         let pooler_output = match layout.head.act {
             HeadAct::Tanh => dense.tanh()?,
             HeadAct::Gelu => ops::gelu_erf(&dense)?,
             HeadAct::Relu => dense.relu()?,
         };
         let pooled = maybe_dropout(pooler_output.clone(), p_head, &mut rng)?;
-        let logits = self.lin(&pooled, ix.head_out, ov)?;
+        let logits = self.base.lin(&pooled, ix.head_out, ov)?;
         Ok(ForwardOutput {
             hidden_states,
             pooler_output,
@@ -521,6 +485,7 @@ pub fn layout_of(family: Family, cfg: &BertConfig) -> Layout {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::testing::{assert_same_params, row_abs_sum};
     use candle_core::Var;
     use rand::SeedableRng;
 
@@ -548,38 +513,9 @@ mod tests {
     #[test]
     fn random_is_deterministic_and_names_sorted() {
         let a = tiny();
-        let b = tiny();
         assert_eq!(a.params().len(), 5 + 16 * 2 + 4);
-        for (x, y) in a.params().iter().zip(b.params()) {
-            assert_eq!(x.name, y.name);
-            let d = (x.var.as_tensor() - y.var.as_tensor())
-                .unwrap()
-                .abs()
-                .unwrap()
-                .max_all()
-                .unwrap()
-                .to_scalar::<f32>()
-                .unwrap();
-            assert_eq!(d, 0.0);
-        }
-        let names: Vec<&str> = a.params().iter().map(|p| p.name.as_str()).collect();
-        let mut sorted = names.clone();
-        sorted.sort();
-        assert_eq!(names, sorted);
-        let pad = a
-            .param("embeddings.word_embeddings.weight")
-            .unwrap()
-            .var
-            .as_tensor()
-            .get(0)
-            .unwrap()
-            .abs()
-            .unwrap()
-            .sum_all()
-            .unwrap()
-            .to_scalar::<f32>()
-            .unwrap();
-        assert_eq!(pad, 0.0);
+        assert_same_params(&a, &tiny());
+        assert_eq!(row_abs_sum(&a, "embeddings.word_embeddings.weight", 0), 0.0);
     }
 
     #[test]

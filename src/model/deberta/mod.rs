@@ -12,13 +12,14 @@ use serde_json::{Map, Value};
 pub mod attention;
 pub mod config;
 
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
-    weight_or_override, ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
+    ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{self, Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, InputShape, ModelInput};
+use super::init::{Init, ParamSpec, Specs};
+use super::inputs::{InputLimits, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -26,13 +27,6 @@ use attention::{
     disentangled_attention, pair_mask, split_heads, split_positions, AttentionInputs, RelativeIndex,
 };
 use config::{Activation, DebertaV2Config};
-
-/// Indices into the sorted parameter list of a Linear or LayerNorm's weight and bias.
-#[derive(Debug, Clone, Copy)]
-struct Wb {
-    w: usize,
-    b: usize,
-}
 
 #[derive(Debug, Clone)]
 struct LayerIdx {
@@ -134,24 +128,12 @@ fn param_specs(cfg: &DebertaV2Config, head: HeadKind) -> Vec<ParamSpec> {
 
 impl ModelIdx {
     fn build(params: &[Param], cfg: &DebertaV2Config) -> Self {
-        let pos: HashMap<&str, usize> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.as_str(), i))
-            .collect();
         // The names come from `param_specs` for the same config, so every lookup succeeds.
-        let i = |n: &str| pos[n];
-        let opt = |n: &str| pos.get(n).copied();
-        let wb = |p: &str| Wb {
-            w: i(&format!("{p}.weight")),
-            b: i(&format!("{p}.bias")),
-        };
-        let opt_wb = |p: &str| {
-            Some(Wb {
-                w: opt(&format!("{p}.weight"))?,
-                b: opt(&format!("{p}.bias"))?,
-            })
-        };
+        let names = ParamIndex::new(params);
+        let i = |n: &str| names.get(n);
+        let opt = |n: &str| names.opt(n);
+        let wb = |p: &str| names.wb(p);
+        let opt_wb = |p: &str| names.opt_wb(p);
         ModelIdx {
             word: i("embeddings.word_embeddings.weight"),
             pos: opt("embeddings.position_embeddings.weight"),
@@ -209,34 +191,39 @@ fn is_ignored(name: &str, position_biased_input: bool) -> bool {
 /// `deberta.` prefix.
 pub struct DebertaV2ForSequenceClassification {
     cfg: DebertaV2Config,
-    head: HeadKind,
-    device: Device,
-    params: Vec<Param>,
+    base: ModelBase,
     idx: ModelIdx,
 }
 
+impl Build for DebertaV2ForSequenceClassification {
+    type Config = DebertaV2Config;
+
+    fn base_config(cfg: &DebertaV2Config) -> BaseConfig {
+        BaseConfig {
+            family: Family::DebertaV2,
+            initializer_range: cfg.initializer_range,
+            vocab_size: cfg.vocab_size,
+            num_attention_heads: cfg.num_attention_heads,
+            layer_norm_eps: cfg.layer_norm_eps,
+            packed: false,
+        }
+    }
+
+    fn specs(cfg: &DebertaV2Config, head: HeadKind) -> Vec<ParamSpec> {
+        param_specs(cfg, head)
+    }
+
+    fn is_ignored(cfg: &DebertaV2Config, name: &str) -> bool {
+        is_ignored(name, cfg.position_biased_input)
+    }
+
+    fn assemble(cfg: DebertaV2Config, base: ModelBase) -> Self {
+        let idx = ModelIdx::build(base.params(), &cfg);
+        DebertaV2ForSequenceClassification { cfg, base, idx }
+    }
+}
+
 impl DebertaV2ForSequenceClassification {
-    fn parse(config: Map<String, Value>, head: HeadKind) -> Result<DebertaV2Config, ModelError> {
-        if head.num_outputs() == 0 {
-            return Err(ModelError::UnsupportedConfig {
-                path: None,
-                message: "a classification head needs at least 1 label".into(),
-            });
-        }
-        DebertaV2Config::from_map(config)
-    }
-
-    fn assemble(cfg: DebertaV2Config, head: HeadKind, device: &Device, params: Vec<Param>) -> Self {
-        let idx = ModelIdx::build(&params, &cfg);
-        DebertaV2ForSequenceClassification {
-            cfg,
-            head,
-            device: device.clone(),
-            params,
-            idx,
-        }
-    }
-
     /// Build from `config.json` and named checkpoint tensors (with or without the `deberta.`
     /// prefix; legacy `gamma`/`beta` accepted; buffers and pretraining heads ignored). A
     /// missing pooler or classifier is initialised (N(0, initializer_range²) weights, zero
@@ -249,21 +236,8 @@ impl DebertaV2ForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
-        let cfg = Self::parse(config, head)?;
-        let family = Family::DebertaV2;
-        let biased = cfg.position_biased_input;
-        let by_name =
-            init::rename_tensors(tensors, family.base_prefix(), |n| is_ignored(n, biased))?;
-        let specs = param_specs(&cfg, head);
-        let (params, initialised) = init::params_from_tensors(
-            &specs,
-            by_name,
-            family.head_roots(),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Ok((Self::assemble(cfg, head, device, params), initialised))
+        let cfg = DebertaV2Config::from_map(config)?;
+        base::from_tensors(cfg, head, tensors, device, seed)
     }
 
     /// A randomly initialised model (`transformers`' scheme: normal weights and embeddings,
@@ -275,36 +249,12 @@ impl DebertaV2ForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let cfg = Self::parse(config, head)?;
-        let specs = param_specs(&cfg, head);
-        let params = init::random_params(&specs, cfg.initializer_range, device, seed)?;
-        Ok(Self::assemble(cfg, head, device, params))
+        base::random(DebertaV2Config::from_map(config)?, head, device, seed)
     }
 
     /// The configuration (with the current dropout probabilities).
     pub fn config(&self) -> &DebertaV2Config {
         &self.cfg
-    }
-
-    fn w<'a>(
-        &'a self,
-        i: usize,
-        ov: Option<&'a WeightOverrides>,
-    ) -> Result<&'a Tensor, ModelError> {
-        weight_or_override(&self.params, i, ov)
-    }
-
-    fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::linear(x, self.w(wb.w, ov)?, self.w(wb.b, ov)?)?)
-    }
-
-    fn norm(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        Ok(ops::layer_norm(
-            x,
-            self.w(wb.w, ov)?,
-            self.w(wb.b, ov)?,
-            self.cfg.layer_norm_eps,
-        )?)
     }
 
     /// `DebertaV2Embeddings`: word (+ absolute position) (+ token type) embeddings, the
@@ -320,54 +270,36 @@ impl DebertaV2ForSequenceClassification {
         let ix = &self.idx;
         let e = self.cfg.embedding_size;
         let mut x = self
-            .w(ix.word, ov)?
+            .base
+            .weight(ix.word, ov)?
             .index_select(&input.input_ids().flatten_all()?, 0)?
             .reshape((b, l, e))?;
         if let Some(pos) = ix.pos {
-            x = x.broadcast_add(&self.w(pos, ov)?.narrow(0, 0, l)?)?;
+            x = x.broadcast_add(&self.base.weight(pos, ov)?.narrow(0, 0, l)?)?;
         }
         if let Some(tok) = ix.tok {
             let t = self
-                .w(tok, ov)?
+                .base
+                .weight(tok, ov)?
                 .index_select(&input.token_type_ids().flatten_all()?, 0)?;
             x = (x + t.reshape((b, l, e))?)?;
         }
         if let Some(p) = ix.embed_proj {
-            let w = self.w(p, ov)?;
+            let w = self.base.weight(p, ov)?;
             x = x
                 .reshape((b * l, e))?
                 .matmul(&w.t()?)?
                 .reshape((b, l, self.cfg.hidden_size))?;
         }
-        let x = self.norm(&x, ix.emb_ln, ov)?;
+        let x = self.base.norm(&x, ix.emb_ln, ov)?;
         let keep = attention_mask.to_dtype(x.dtype())?.reshape((b, l, 1))?;
         Ok(x.broadcast_mul(&keep)?)
     }
 }
 
 impl SequenceClassifier for DebertaV2ForSequenceClassification {
-    fn family(&self) -> Family {
-        Family::DebertaV2
-    }
-
-    fn head(&self) -> HeadKind {
-        self.head
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
-    fn params(&self) -> &[Param] {
-        &self.params
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.vocab_size
-    }
-
-    fn num_attention_heads(&self) -> usize {
-        self.cfg.num_attention_heads
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
 
     fn config_dropout(&self) -> ModelDropout {
@@ -381,10 +313,6 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         self.cfg.set_dropout(p);
     }
 
-    fn supports_packed(&self) -> bool {
-        false
-    }
-
     fn forward_input(
         &self,
         input: &ModelInput,
@@ -394,25 +322,14 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let mut rng = dropout;
         let ov = overrides;
         let cfg = &self.cfg;
-        let shape = input.check(&InputLimits {
+        let limits = InputLimits {
             vocab_size: cfg.vocab_size,
             max_len: cfg
                 .position_biased_input
                 .then_some(cfg.max_position_embeddings),
             type_vocab_size: (cfg.type_vocab_size > 0).then_some(cfg.type_vocab_size),
-        })?;
-        let (attention_mask, b, l) = match (input, shape) {
-            (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) => {
-                (*attention_mask, b, l)
-            }
-            _ => {
-                return Err(ModelError::Input(
-                    "DeBERTa-v2 runs on padded batches only; pad the sequences (packed \
-                     batches are not supported for this family)"
-                        .into(),
-                ))
-            }
         };
+        let (attention_mask, b, l) = input.check_padded(&limits, Family::DebertaV2)?;
         let nh = cfg.num_attention_heads;
         let p_hidden = cfg.hidden_dropout_prob;
         let p_attn = cfg.attention_probs_dropout_prob;
@@ -426,9 +343,9 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let mask = pair_mask(attention_mask)?;
         let rel = match ix.rel {
             Some(r) => {
-                let r = self.w(r, ov)?.clone();
+                let r = self.base.weight(r, ov)?.clone();
                 Some(match ix.rel_ln {
-                    Some(ln) => self.norm(&r, ln, ov)?,
+                    Some(ln) => self.base.norm(&r, ln, ov)?,
                     None => r,
                 })
             }
@@ -441,7 +358,7 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
                 cfg.att_span(),
                 cfg.position_buckets,
                 cfg.max_relative_positions,
-                &self.device,
+                self.base.device(),
             )?),
             _ => None,
         };
@@ -449,19 +366,19 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
         let num_probs = nh * b * l * l;
 
         for layer in &ix.layers {
-            let q = split_heads(&self.lin(&hidden, layer.q, ov)?, nh)?;
-            let k = split_heads(&self.lin(&hidden, layer.k, ov)?, nh)?;
-            let v = split_heads(&self.lin(&hidden, layer.v, ov)?, nh)?;
+            let q = split_heads(&self.base.lin(&hidden, layer.q, ov)?, nh)?;
+            let k = split_heads(&self.base.lin(&hidden, layer.k, ov)?, nh)?;
+            let v = split_heads(&self.base.lin(&hidden, layer.v, ov)?, nh)?;
             let (mut pos_key, mut pos_query) = (None, None);
             if let Some(r) = &rel {
                 let r = maybe_dropout(r.clone(), p_hidden, &mut rng)?;
                 if cfg.c2p {
                     let proj = layer.pos_key.unwrap_or(layer.k);
-                    pos_key = Some(split_positions(&self.lin(&r, proj, ov)?, nh)?);
+                    pos_key = Some(split_positions(&self.base.lin(&r, proj, ov)?, nh)?);
                 }
                 if cfg.p2c {
                     let proj = layer.pos_query.unwrap_or(layer.q);
-                    pos_query = Some(split_positions(&self.lin(&r, proj, ov)?, nh)?);
+                    pos_query = Some(split_positions(&self.base.lin(&r, proj, ov)?, nh)?);
                 }
             }
             let drop = match rng.as_deref_mut() {
@@ -479,22 +396,25 @@ impl SequenceClassifier for DebertaV2ForSequenceClassification {
                 scale,
                 dropout: drop,
             })?;
-            let attn = self.lin(&ctx, layer.o, ov)?;
+            let attn = self.base.lin(&ctx, layer.o, ov)?;
             let attn = maybe_dropout(attn, p_hidden, &mut rng)?;
-            let a = self.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
-            let f = activate(&self.lin(&a, layer.ffn_in, ov)?, cfg.hidden_act)?;
-            let f = self.lin(&f, layer.ffn_out, ov)?;
+            let a = self.base.norm(&(attn + &hidden)?, layer.attn_ln, ov)?;
+            let f = activate(&self.base.lin(&a, layer.ffn_in, ov)?, cfg.hidden_act)?;
+            let f = self.base.lin(&f, layer.ffn_out, ov)?;
             let f = maybe_dropout(f, p_hidden, &mut rng)?;
-            hidden = self.norm(&(f + &a)?, layer.out_ln, ov)?;
+            hidden = self.base.norm(&(f + &a)?, layer.out_ln, ov)?;
             hidden_states.push(hidden.clone());
         }
 
         // ContextPooler: the first token, dropout, dense, activation; then the classifier.
         let first = hidden.narrow(1, 0, 1)?.squeeze(1)?;
         let first = maybe_dropout(first, cfg.pooler_dropout, &mut rng)?;
-        let pooler_output = activate(&self.lin(&first, ix.pooler, ov)?, cfg.pooler_hidden_act)?;
+        let pooler_output = activate(
+            &self.base.lin(&first, ix.pooler, ov)?,
+            cfg.pooler_hidden_act,
+        )?;
         let pooled = maybe_dropout(pooler_output.clone(), cfg.classifier_dropout(), &mut rng)?;
-        let logits = self.lin(&pooled, ix.classifier, ov)?;
+        let logits = self.base.lin(&pooled, ix.classifier, ov)?;
         Ok(ForwardOutput {
             hidden_states,
             pooler_output,

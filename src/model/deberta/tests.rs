@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::testing::{assert_same_params, max_abs_diff, row_abs_sum};
 use candle_core::{DType, Var};
 use rand::SeedableRng;
 use serde_json::json;
@@ -63,32 +64,15 @@ fn run(
 #[test]
 fn random_is_deterministic_sorted_and_follows_the_config() {
     let a = model(v3_config());
-    let b = model(v3_config());
-    assert_eq!(names(&a), names(&b));
-    for (x, y) in a.params().iter().zip(b.params()) {
-        let d = (x.var.as_tensor() - y.var.as_tensor())
-            .unwrap()
-            .abs()
-            .unwrap();
-        assert_eq!(d.max_all().unwrap().to_scalar::<f32>().unwrap(), 0.0);
-    }
+    assert_same_params(&a, &model(v3_config()));
     let n = names(&a);
-    let mut sorted = n.clone();
-    sorted.sort();
-    assert_eq!(n, sorted);
     // 3 embedding + 3 encoder + 16 per layer + 4 head.
     assert_eq!(n.len(), 3 + 3 + 2 * 16 + 4);
     let rel = a.param("encoder.rel_embeddings.weight").unwrap();
     assert_eq!(rel.var.as_tensor().dims(), [8, 16]);
     assert!(a.param("encoder.LayerNorm.weight").is_some());
     assert!(a.param("embeddings.position_embeddings.weight").is_none());
-    let pad = a
-        .param("embeddings.word_embeddings.weight")
-        .unwrap()
-        .var
-        .as_tensor();
-    let pad = pad.get(0).unwrap().abs().unwrap().sum_all().unwrap();
-    assert_eq!(pad.to_scalar::<f32>().unwrap(), 0.0);
+    assert_eq!(row_abs_sum(&a, "embeddings.word_embeddings.weight", 0), 0.0);
 }
 
 #[test]
@@ -214,13 +198,11 @@ fn checkpoint_tensors_load_and_a_missing_head_is_initialised() {
         ]
     );
     let name = "encoder.layer.0.attention.self.key_proj.weight";
-    let d = (m.param(name).unwrap().var.as_tensor() - src.param(name).unwrap().var.as_tensor())
-        .unwrap()
-        .abs()
-        .unwrap()
-        .max_all()
-        .unwrap();
-    assert_eq!(d.to_scalar::<f32>().unwrap(), 0.0);
+    let d = max_abs_diff(
+        m.param(name).unwrap().var.as_tensor(),
+        src.param(name).unwrap().var.as_tensor(),
+    );
+    assert_eq!(d, 0.0);
     tensors.remove("deberta.encoder.rel_embeddings.weight");
     let e = DebertaV2ForSequenceClassification::from_config_and_tensors(
         v3_config(),

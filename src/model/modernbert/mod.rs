@@ -16,13 +16,14 @@ use serde_json::{Map, Value};
 
 pub use config::{Activation, ModernBertConfig, Pooling};
 
+use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
-    weight_or_override, ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
+    ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
-use super::init::{self, Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, InputShape, ModelInput};
+use super::init::{Init, ParamSpec, Specs};
+use super::inputs::{InputLimits, ModelInput};
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -58,14 +59,6 @@ fn param_specs(cfg: &ModernBertConfig, head: HeadKind) -> Vec<ParamSpec> {
     s.sorted()
 }
 
-/// Indices into the sorted parameter list of a Linear or LayerNorm's weight and (optional)
-/// bias.
-#[derive(Debug, Clone, Copy)]
-struct Wb {
-    w: usize,
-    b: Option<usize>,
-}
-
 #[derive(Debug, Clone)]
 struct LayerIdx {
     /// `None` on layer 0, whose attention norm is the identity.
@@ -92,18 +85,11 @@ struct ModelIdx {
 
 impl ModelIdx {
     fn build(params: &[Param], cfg: &ModernBertConfig) -> Self {
-        let pos: HashMap<&str, usize> = params
-            .iter()
-            .enumerate()
-            .map(|(i, p)| (p.name.as_str(), i))
-            .collect();
         // The names come from `param_specs`, so every weight lookup succeeds.
-        let wb = |p: &str| Wb {
-            w: pos[format!("{p}.weight").as_str()],
-            b: pos.get(format!("{p}.bias").as_str()).copied(),
-        };
+        let names = ParamIndex::new(params);
+        let wb = |p: &str| names.wb(p);
         ModelIdx {
-            tok: pos["embeddings.tok_embeddings.weight"],
+            tok: names.get("embeddings.tok_embeddings.weight"),
             emb_norm: wb("embeddings.norm"),
             layers: (0..cfg.num_hidden_layers)
                 .map(|l| {
@@ -227,12 +213,8 @@ fn masked_attention(
 /// ModernBERT encoder + prediction head + classifier; every weight is a trainable `Var`.
 pub struct ModernBertForSequenceClassification {
     cfg: ModernBertConfig,
-    head: HeadKind,
-    device: Device,
-    params: Vec<Param>,
+    base: ModelBase,
     idx: ModelIdx,
-    /// Constant zero biases (by width) for Linear and LayerNorm layers without a bias.
-    zeros: HashMap<usize, Tensor>,
 }
 
 /// Checkpoint tensors the model does not use: the masked-LM decoder and RoPE buffers.
@@ -240,41 +222,35 @@ fn is_ignored_name(name: &str) -> bool {
     name.starts_with("decoder.") || name.ends_with("inv_freq")
 }
 
+impl Build for ModernBertForSequenceClassification {
+    type Config = ModernBertConfig;
+
+    fn base_config(cfg: &ModernBertConfig) -> BaseConfig {
+        BaseConfig {
+            family: Family::ModernBert,
+            initializer_range: cfg.initializer_range,
+            vocab_size: cfg.vocab_size,
+            num_attention_heads: cfg.num_attention_heads,
+            layer_norm_eps: cfg.norm_eps,
+            packed: false,
+        }
+    }
+
+    fn specs(cfg: &ModernBertConfig, head: HeadKind) -> Vec<ParamSpec> {
+        param_specs(cfg, head)
+    }
+
+    fn is_ignored(_: &ModernBertConfig, name: &str) -> bool {
+        is_ignored_name(name)
+    }
+
+    fn assemble(cfg: ModernBertConfig, base: ModelBase) -> Self {
+        let idx = ModelIdx::build(base.params(), &cfg);
+        ModernBertForSequenceClassification { cfg, base, idx }
+    }
+}
+
 impl ModernBertForSequenceClassification {
-    fn check_head(head: HeadKind) -> Result<(), ModelError> {
-        if head.num_outputs() == 0 {
-            return Err(ModelError::UnsupportedConfig {
-                path: None,
-                message: "a classification head needs at least 1 label".into(),
-            });
-        }
-        Ok(())
-    }
-
-    fn assemble(
-        cfg: ModernBertConfig,
-        head: HeadKind,
-        device: &Device,
-        params: Vec<Param>,
-    ) -> Result<Self, ModelError> {
-        let idx = ModelIdx::build(&params, &cfg);
-        let mut zeros = HashMap::new();
-        for p in &params {
-            let n = p.var.as_tensor().dims()[0];
-            if let std::collections::hash_map::Entry::Vacant(e) = zeros.entry(n) {
-                e.insert(Tensor::zeros(n, DType::F32, device)?);
-            }
-        }
-        Ok(ModernBertForSequenceClassification {
-            cfg,
-            head,
-            device: device.clone(),
-            params,
-            idx,
-            zeros,
-        })
-    }
-
     /// Build from a `config.json` object and checkpoint tensors (names with or without the
     /// `model.` prefix; the masked-LM `decoder.*` ignored). A missing head (`head.*`,
     /// `classifier.*`) is initialised (N(0, initializer_range²) weights, zero biases, unit
@@ -288,18 +264,7 @@ impl ModernBertForSequenceClassification {
         seed: u64,
     ) -> Result<(Self, Vec<String>), ModelError> {
         let cfg = ModernBertConfig::from_map(config)?;
-        Self::check_head(head)?;
-        let family = Family::ModernBert;
-        let by_name = init::rename_tensors(tensors, family.base_prefix(), is_ignored_name)?;
-        let (params, initialised) = init::params_from_tensors(
-            &param_specs(&cfg, head),
-            by_name,
-            family.head_roots(),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Ok((Self::assemble(cfg, head, device, params)?, initialised))
+        base::from_tensors(cfg, head, tensors, device, seed)
     }
 
     /// A randomly initialised model (Linear weights and embeddings N(0, initializer_range²),
@@ -311,53 +276,12 @@ impl ModernBertForSequenceClassification {
         device: &Device,
         seed: u64,
     ) -> Result<Self, ModelError> {
-        let cfg = ModernBertConfig::from_map(config)?;
-        Self::check_head(head)?;
-        let params = init::random_params(
-            &param_specs(&cfg, head),
-            cfg.initializer_range,
-            device,
-            seed,
-        )?;
-        Self::assemble(cfg, head, device, params)
+        base::random(ModernBertConfig::from_map(config)?, head, device, seed)
     }
 
     /// The parsed configuration (with the current dropout).
     pub fn config(&self) -> &ModernBertConfig {
         &self.cfg
-    }
-
-    fn weight<'a>(
-        &'a self,
-        i: usize,
-        ov: Option<&'a WeightOverrides>,
-    ) -> Result<&'a Tensor, ModelError> {
-        weight_or_override(&self.params, i, ov)
-    }
-
-    /// The bias of `wb`, or a constant zero of width `n` when the layer has none.
-    fn bias<'a>(
-        &'a self,
-        wb: Wb,
-        n: usize,
-        ov: Option<&'a WeightOverrides>,
-    ) -> Result<&'a Tensor, ModelError> {
-        match wb.b {
-            Some(i) => self.weight(i, ov),
-            None => Ok(&self.zeros[&n]),
-        }
-    }
-
-    fn lin(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        let w = self.weight(wb.w, ov)?;
-        let b = self.bias(wb, w.dims()[0], ov)?;
-        Ok(ops::linear(x, w, b)?)
-    }
-
-    fn norm(&self, x: &Tensor, wb: Wb, ov: Option<&WeightOverrides>) -> Result<Tensor, ModelError> {
-        let w = self.weight(wb.w, ov)?;
-        let b = self.bias(wb, w.dims()[0], ov)?;
-        Ok(ops::layer_norm(x, w, b, self.cfg.norm_eps)?)
     }
 
     /// One encoder layer (pre-norm attention, then the pre-norm GeGLU MLP), in place.
@@ -376,10 +300,13 @@ impl ModernBertForSequenceClassification {
         let (b, l, h) = hidden.dims3()?;
         let (nh, d) = (cfg.num_attention_heads, cfg.head_dim());
         let x = match layer.attn_norm {
-            Some(n) => self.norm(hidden, n, ov)?,
+            Some(n) => self.base.norm(hidden, n, ov)?,
             None => hidden.clone(),
         };
-        let qkv = self.lin(&x, layer.wqkv, ov)?.reshape((b, l, 3, nh, d))?;
+        let qkv = self
+            .base
+            .lin(&x, layer.wqkv, ov)?
+            .reshape((b, l, 3, nh, d))?;
         let part = |i: usize| qkv.narrow(2, i, 1)?.squeeze(2);
         let q = apply_rope(&part(0)?, &rope.0, &rope.1)?.reshape((b, l, h))?;
         let k = apply_rope(&part(1)?, &rope.0, &rope.1)?.reshape((b, l, h))?;
@@ -394,42 +321,24 @@ impl ModernBertForSequenceClassification {
             (false, Some(w)) => masked_attention(&q, &k, &v, w, nh, scale, drop)?,
             _ => ops::attention_with_dropout(&q, &k, &v, key_mask, nh, scale, drop)?,
         };
-        let attn = maybe_dropout(self.lin(&ctx, layer.attn_out, ov)?, p_attn, rng)?;
+        let attn = maybe_dropout(self.base.lin(&ctx, layer.attn_out, ov)?, p_attn, rng)?;
         let hidden = (hidden + attn)?;
-        let wi = self.lin(&self.norm(&hidden, layer.mlp_norm, ov)?, layer.wi, ov)?;
+        let wi = self
+            .base
+            .lin(&self.base.norm(&hidden, layer.mlp_norm, ov)?, layer.wi, ov)?;
         let i = cfg.intermediate_size;
         let input = wi.narrow(2, 0, i)?;
         let gate = wi.narrow(2, i, i)?;
         let g = (activation(&input, cfg.hidden_activation)? * gate)?;
         let g = maybe_dropout(g, cfg.mlp_dropout, rng)?;
-        let mlp = self.lin(&g, layer.mlp_out, ov)?;
+        let mlp = self.base.lin(&g, layer.mlp_out, ov)?;
         Ok((hidden + mlp)?)
     }
 }
 
 impl SequenceClassifier for ModernBertForSequenceClassification {
-    fn family(&self) -> Family {
-        Family::ModernBert
-    }
-
-    fn head(&self) -> HeadKind {
-        self.head
-    }
-
-    fn device(&self) -> &Device {
-        &self.device
-    }
-
-    fn params(&self) -> &[Param] {
-        &self.params
-    }
-
-    fn vocab_size(&self) -> usize {
-        self.cfg.vocab_size
-    }
-
-    fn num_attention_heads(&self) -> usize {
-        self.cfg.num_attention_heads
+    fn base(&self) -> &ModelBase {
+        &self.base
     }
 
     /// `hidden` is `mlp_dropout` (the dropout inside every layer's MLP), `attention` is
@@ -446,10 +355,6 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
         self.cfg.set_dropout(p);
     }
 
-    fn supports_packed(&self) -> bool {
-        false
-    }
-
     fn forward_input(
         &self,
         input: &ModelInput,
@@ -459,28 +364,21 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
         let mut rng = dropout;
         let ov = overrides;
         let cfg = &self.cfg;
-        let shape = input.check(&InputLimits {
+        let limits = InputLimits {
             vocab_size: cfg.vocab_size,
             max_len: Some(cfg.max_position_embeddings),
             type_vocab_size: None,
-        })?;
-        let (ModelInput::Padded { attention_mask, .. }, InputShape::Padded { b, l }) =
-            (input, shape)
-        else {
-            return Err(ModelError::Input(
-                "ModernBERT takes padded batches only (supports_packed() is false); pad the \
-                 sequences to one length with an attention mask"
-                    .into(),
-            ));
         };
-        let (h, dev, ix) = (cfg.hidden_size, &self.device, &self.idx);
+        let (attention_mask, b, l) = input.check_padded(&limits, Family::ModernBert)?;
+        let (h, dev, ix) = (cfg.hidden_size, self.base.device(), &self.idx);
 
         let ids = input.input_ids().flatten_all()?;
         let x = self
+            .base
             .weight(ix.tok, ov)?
             .index_select(&ids, 0)?
             .reshape((b, l, h))?;
-        let x = self.norm(&x, ix.emb_norm, ov)?;
+        let x = self.base.norm(&x, ix.emb_norm, ov)?;
         let mut hidden = maybe_dropout(x, cfg.embedding_dropout, &mut rng)?;
 
         let mask = attention_mask.to_dtype(DType::F32)?;
@@ -515,7 +413,7 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
             hidden_states.push(hidden.clone());
         }
         // transformers' last hidden state is the final norm's output.
-        let last = self.norm(&hidden, ix.final_norm, ov)?;
+        let last = self.base.norm(&hidden, ix.final_norm, ov)?;
         if let Some(s) = hidden_states.last_mut() {
             *s = last.clone();
         }
@@ -527,14 +425,14 @@ impl SequenceClassifier for ModernBertForSequenceClassification {
                 .sum(1)?
                 .broadcast_div(&mask.sum_keepdim(1)?)?,
         };
-        let dense = self.lin(&pooled, ix.head_dense, ov)?;
-        let pooler_output = self.norm(
+        let dense = self.base.lin(&pooled, ix.head_dense, ov)?;
+        let pooler_output = self.base.norm(
             &activation(&dense, cfg.classifier_activation)?,
             ix.head_norm,
             ov,
         )?;
         let dropped = maybe_dropout(pooler_output.clone(), cfg.classifier_dropout, &mut rng)?;
-        let logits = self.lin(&dropped, ix.classifier, ov)?;
+        let logits = self.base.lin(&dropped, ix.classifier, ov)?;
         Ok(ForwardOutput {
             hidden_states,
             pooler_output,

@@ -1,4 +1,5 @@
 use super::*;
+use crate::model::testing::row_abs_sum;
 use candle_core::Var;
 use rand::SeedableRng;
 use serde_json::json;
@@ -91,20 +92,7 @@ fn parameters_follow_transformers_names() {
         [48, 16]
     );
     // The padding row of the embeddings is zero.
-    let pad = m
-        .param("embeddings.tok_embeddings.weight")
-        .unwrap()
-        .var
-        .as_tensor()
-        .get(0)
-        .unwrap()
-        .abs()
-        .unwrap()
-        .sum_all()
-        .unwrap()
-        .to_scalar::<f32>()
-        .unwrap();
-    assert_eq!(pad, 0.0);
+    assert_eq!(row_abs_sum(&m, "embeddings.tok_embeddings.weight", 0), 0.0);
 
     let b = tiny(json!({
         "norm_bias": true, "attention_bias": true, "mlp_bias": true, "classifier_bias": true

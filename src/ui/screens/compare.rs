@@ -5,15 +5,15 @@
 use crate::runs::summary::RunState;
 use crate::ui::compare::CompareState;
 use crate::ui::format::{fmt_duration, fmt_num};
-use crate::ui::screens::help::centered;
-use crate::ui::widgets::plot::{chart_areas, panel, x_labels, x_to_col, y_labels};
+use crate::ui::widgets::plot::{
+    areas_below_legend, axis_labels, curves, finite_range, panel, x_to_col, ChartAreas,
+};
+use crate::ui::widgets::popup::{self, key_line};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::{Modifier, Style};
-use ratatui::symbols::Marker;
+use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
+use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 use ratatui::Frame;
 
 const EPS: f64 = 1e-8;
@@ -221,17 +221,10 @@ fn loss_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
             run_style(st, i),
         )]
     });
-    let chart = Rect::new(
-        inner.x,
-        inner.y + legend_h,
-        inner.width,
-        inner.height - legend_h,
-    );
-    let areas = chart_areas(chart, 7, false);
-    let plot = areas.plot;
-    if plot.width < 4 || plot.height < 2 {
+    let Some(areas) = areas_below_legend(inner, legend_h) else {
         return;
-    }
+    };
+    let plot = areas.plot;
     let xr = x_range(st);
     let log = st.log_y;
     let tf = |y: f64| if log { y.max(EPS).log10() } else { y };
@@ -249,23 +242,15 @@ fn loss_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
                 .collect()
         })
         .collect();
-    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in series.iter().flatten() {
-        y0 = y0.min(p.1);
-        y1 = y1.max(p.1);
-    }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
+    let (y0, y1) = finite_range(series.iter().flatten().map(|p| p.1));
     let pad = ((y1 - y0) * 0.05).max(1e-6);
     let (y0, y1) = if log {
         (y0 - pad, y1 + pad)
     } else {
         ((y0 - pad).max(0.0).min(y0), y1 + pad)
     };
-    curves(st, &series, plot, buf, xr, (y0, y1), false);
-    y_labels(buf, areas.y_labels, (y0, y1), log, theme.dim());
-    x_labels(buf, areas.x_labels, xr, theme.dim());
+    run_curves(st, &series, &areas, buf, (xr, (y0, y1)), false);
+    axis_labels(buf, &areas, (xr, (y0, y1)), log, theme.dim());
 }
 
 fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
@@ -307,17 +292,9 @@ fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
         }
         v
     });
-    let chart = Rect::new(
-        inner.x,
-        inner.y + legend_h,
-        inner.width,
-        inner.height - legend_h,
-    );
-    let areas = chart_areas(chart, 7, false);
-    let plot = areas.plot;
-    if plot.width < 4 || plot.height < 2 {
+    let Some(areas) = areas_below_legend(inner, legend_h) else {
         return;
-    }
+    };
     let xr = x_range(st);
     let series: Vec<Vec<(f64, f64)>> = st
         .runs
@@ -330,54 +307,30 @@ fn metric_chart(st: &CompareState, area: Rect, buf: &mut Buffer) {
                 .collect()
         })
         .collect();
-    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
-    for p in series.iter().flatten() {
-        y0 = y0.min(p.1);
-        y1 = y1.max(p.1);
-    }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
+    let (y0, y1) = finite_range(series.iter().flatten().map(|p| p.1));
     let pad = ((y1 - y0) * 0.1).max(0.01);
     let (y0, y1) = (y0 - pad, y1 + pad);
-    curves(st, &series, plot, buf, xr, (y0, y1), true);
-    y_labels(buf, areas.y_labels, (y0, y1), false, theme.dim());
-    x_labels(buf, areas.x_labels, xr, theme.dim());
+    run_curves(st, &series, &areas, buf, (xr, (y0, y1)), true);
+    axis_labels(buf, &areas, (xr, (y0, y1)), false, theme.dim());
 }
 
 /// Draw one line per run in its colour. Without colours, each curve's last point is labelled
 /// with the run's number.
-fn curves(
+fn run_curves(
     st: &CompareState,
     series: &[Vec<(f64, f64)>],
-    plot: Rect,
+    areas: &ChartAreas,
     buf: &mut Buffer,
-    xr: (f64, f64),
-    (y0, y1): (f64, f64),
+    (xr, (y0, y1)): ((f64, f64), (f64, f64)),
     points: bool,
 ) {
-    let colors: Vec<_> = (0..series.len())
-        .map(|i| run_style(st, i).fg.unwrap_or_default())
+    let plot = areas.plot;
+    let coloured: Vec<(Vec<(f64, f64)>, Color)> = series
+        .iter()
+        .enumerate()
+        .map(|(i, pts)| (pts.clone(), run_style(st, i).fg.unwrap_or_default()))
         .collect();
-    Canvas::default()
-        .marker(Marker::Braille)
-        .x_bounds([xr.0, xr.1])
-        .y_bounds([y0, y1])
-        .paint(|ctx| {
-            for (pts, color) in series.iter().zip(&colors) {
-                for w in pts.windows(2) {
-                    ctx.draw(&CLine::new(w[0].0, w[0].1, w[1].0, w[1].1, *color));
-                }
-                if points {
-                    ctx.draw(&Points {
-                        coords: pts,
-                        color: *color,
-                    });
-                }
-                ctx.layer();
-            }
-        })
-        .render(plot, buf);
+    curves(buf, plot, (xr, (y0, y1)), &coloured, points);
     if !st.theme.color {
         for (i, pts) in series.iter().enumerate() {
             let Some(&(x, y)) = pts.last() else { continue };
@@ -634,10 +587,7 @@ fn help(frame: &mut Frame, st: &CompareState) {
     let theme = &st.theme;
     let mut lines = vec![Line::styled("Compare", theme.title())];
     for (k, what) in KEYS {
-        lines.push(Line::from(vec![
-            Span::styled(format!("  {k:<22}"), theme.key()),
-            Span::styled(*what, theme.text()),
-        ]));
+        lines.push(key_line(theme, k, what));
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled(
@@ -645,15 +595,5 @@ fn help(frame: &mut Frame, st: &CompareState) {
         theme.dim(),
     ));
     lines.push(Line::styled("esc or ? closes this help", theme.dim()));
-    let area = centered(frame.area(), 80, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    Paragraph::new(lines)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .border_style(theme.focus_border())
-                .title(Line::styled(" keys ", theme.title())),
-        )
-        .render(area, frame.buffer_mut());
+    popup::draw(frame, theme, "keys", theme.focus_border(), 80, lines);
 }

@@ -1,11 +1,10 @@
 //! The quit dialog: checkpoint and quit / quit / cancel.
 
 use crate::ui::run_state::Run;
-use crate::ui::screens::help::centered;
 use crate::ui::theme::Theme;
 use crate::ui::view::QUIT_CHOICES;
+use crate::ui::widgets::popup;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, BorderType, Borders, Clear, Paragraph, Widget};
 use ratatui::Frame;
 
 /// Draw the quit dialog for `run` with button `choice` highlighted.
@@ -32,15 +31,5 @@ pub fn draw(frame: &mut Frame, run: &Run, choice: usize, theme: &Theme) {
     }
     lines.push(Line::raw(""));
     lines.push(Line::styled("←/→ choose · enter confirm", theme.dim()));
-    let area = centered(frame.area(), 44, lines.len() as u16 + 2);
-    frame.render_widget(Clear, area);
-    Paragraph::new(lines)
-        .block(
-            Block::default()
-                .borders(Borders::ALL)
-                .border_type(BorderType::Double)
-                .border_style(theme.warn())
-                .title(Line::styled(" quit ", theme.title())),
-        )
-        .render(area, frame.buffer_mut());
+    popup::draw(frame, theme, "quit", theme.warn(), 44, lines);
 }

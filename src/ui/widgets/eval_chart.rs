@@ -3,12 +3,12 @@
 use crate::ui::run_state::{Activity, Run};
 use crate::ui::theme::Theme;
 use crate::ui::view::View;
-use crate::ui::widgets::plot::{chart_areas, panel, stage_bands, x_labels, x_range, y_labels};
+use crate::ui::widgets::plot::{
+    areas_below_legend, axis_labels, curves, finite_range, panel, stage_bands, x_range,
+};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::symbols::Marker;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
 use ratatui::widgets::{Paragraph, Widget};
 
 /// The metric names plotted: every metric but `loss`, unless `loss` is the only one.
@@ -80,30 +80,16 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
         }
         buf.set_line(inner.x, inner.y + i as u16, &Line::from(spans), inner.width);
     }
-    let chart = Rect::new(
-        inner.x,
-        inner.y + legend_h,
-        inner.width,
-        inner.height - legend_h,
-    );
-    let areas = chart_areas(chart, 7, false);
-    let plot = areas.plot;
-    if plot.width < 4 || plot.height < 2 {
+    let Some(areas) = areas_below_legend(inner, legend_h) else {
         return;
-    }
+    };
+    let plot = areas.plot;
     let xr = x_range(run, view);
-    let (mut y0, mut y1) = (f64::INFINITY, f64::NEG_INFINITY);
-    for (_, m) in evals {
-        for n in &names {
-            if let Some(v) = m.get(n).filter(|v| v.is_finite()) {
-                y0 = y0.min(*v);
-                y1 = y1.max(*v);
-            }
-        }
-    }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
+    let (y0, y1) = finite_range(
+        evals
+            .iter()
+            .flat_map(|(_, m)| names.iter().filter_map(|n| m.get(n).copied())),
+    );
     let pad = ((y1 - y0) * 0.1).max(0.01);
     let (y0, y1) = (y0 - pad, y1 + pad);
     let series: Vec<(Vec<(f64, f64)>, ratatui::style::Color)> = names
@@ -118,24 +104,7 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
             (pts, theme.series(i).fg.unwrap_or_default())
         })
         .collect();
-    Canvas::default()
-        .marker(Marker::Braille)
-        .x_bounds([xr.0, xr.1])
-        .y_bounds([y0, y1])
-        .paint(|ctx| {
-            for (pts, color) in &series {
-                for w in pts.windows(2) {
-                    ctx.draw(&CLine::new(w[0].0, w[0].1, w[1].0, w[1].1, *color));
-                }
-                ctx.draw(&Points {
-                    coords: pts,
-                    color: *color,
-                });
-                ctx.layer();
-            }
-        })
-        .render(plot, buf);
+    curves(buf, plot, (xr, (y0, y1)), &series, true);
     stage_bands(buf, (run, view, theme), plot, areas.strip, xr);
-    y_labels(buf, areas.y_labels, (y0, y1), false, theme.dim());
-    x_labels(buf, areas.x_labels, xr, theme.dim());
+    axis_labels(buf, &areas, (xr, (y0, y1)), false, theme.dim());
 }

@@ -1,5 +1,6 @@
 //! The settings the dashboard can change, with pending and requested changes.
 
+use crate::config::ControlKey;
 use crate::ui::format::fmt_num;
 use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
@@ -11,21 +12,21 @@ use ratatui::widgets::Widget;
 use std::collections::BTreeMap;
 
 /// (key, label, key hint) of the changeable settings.
-const ROWS: [(&str, &str, &str); 3] = [
-    ("p", "p (frozen)", "+/-"),
-    ("learning_rate", "lr (peak)", "[ ]"),
-    ("update_ratio", "update ratio", "u"),
+const ROWS: [(ControlKey, &str, &str); 3] = [
+    (ControlKey::P, "p (frozen)", "+/-"),
+    (ControlKey::LearningRate, "lr (peak)", "[ ]"),
+    (ControlKey::UpdateRatio, "update ratio", "u"),
 ];
 
 fn change_spans<'a>(
     run: &Run,
-    requested: &BTreeMap<String, f64>,
+    requested: &BTreeMap<ControlKey, f64>,
     theme: &Theme,
-    key: &str,
+    key: ControlKey,
 ) -> Vec<Span<'a>> {
     let mut out = Vec::new();
     if let Some(v) = run.pending_value(key) {
-        let when = if key == "p" {
+        let when = if key == ControlKey::P {
             "next selection"
         } else {
             "pending"
@@ -35,7 +36,7 @@ fn change_spans<'a>(
             theme.warn(),
         ));
     }
-    if let Some(v) = requested.get(key) {
+    if let Some(v) = requested.get(&key) {
         out.push(Span::styled(
             format!(" → {} sent", fmt_num(*v)),
             theme.dim(),
@@ -47,7 +48,7 @@ fn change_spans<'a>(
 /// Draw the hyperparameter panel.
 pub fn render(
     run: &Run,
-    requested: &BTreeMap<String, f64>,
+    requested: &BTreeMap<ControlKey, f64>,
     theme: &Theme,
     area: Rect,
     buf: &mut Buffer,
@@ -108,18 +109,22 @@ pub fn render(
 /// A one-line summary for narrow screens.
 pub fn render_line(
     run: &Run,
-    requested: &BTreeMap<String, f64>,
+    requested: &BTreeMap<ControlKey, f64>,
     theme: &Theme,
     area: Rect,
     buf: &mut Buffer,
 ) {
     let h = &run.hyper;
     let mut spans = vec![Span::styled(format!(" {} ", h.method), theme.text().bold())];
-    for (key, short) in [("p", "p"), ("learning_rate", "lr"), ("update_ratio", "ur")] {
+    for (key, short) in [
+        (ControlKey::P, "p"),
+        (ControlKey::LearningRate, "lr"),
+        (ControlKey::UpdateRatio, "ur"),
+    ] {
         let v = run.current(key).map_or("?".into(), fmt_num);
         spans.push(Span::styled(format!(" {short} "), theme.dim()));
         spans.push(Span::styled(v, theme.text()));
-        if let Some(p) = run.pending_value(key).or(requested.get(key).copied()) {
+        if let Some(p) = run.pending_value(key).or(requested.get(&key).copied()) {
             spans.push(Span::styled(format!("→{}", fmt_num(p)), theme.warn()));
         }
     }

@@ -1,6 +1,7 @@
 //! Training loss: raw loss, a debiased EMA, a min/max envelope when decimated, log-y, shaded
 //! subnetwork stages and markers where a setting changed.
 
+use crate::config::ControlKey;
 use crate::ui::format::fmt_num;
 use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
@@ -95,11 +96,11 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
     let env_style = theme.loss_envelope();
     let ema_style = theme.loss_ema();
     let marker_style = theme.marker();
-    let markers: Vec<(f64, &str)> = run
+    let markers: Vec<(f64, ControlKey)> = run
         .markers
         .iter()
         .filter(|(st, _)| (*st as f64) >= xr.0 && (*st as f64) <= xr.1)
-        .map(|(st, k)| (*st as f64, k.as_str()))
+        .map(|(st, k)| (*st as f64, *k))
         .collect();
     let bad: Vec<f64> = buckets
         .iter()
@@ -185,9 +186,9 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
     for (x, k) in &markers {
         if let Some(col) = crate::ui::widgets::plot::x_to_col(plot, xr, *x) {
             let label: String = match *k {
-                "learning_rate" => "lr".into(),
-                "update_ratio" => "ur".into(),
-                other => other.chars().take(4).collect(),
+                ControlKey::LearningRate => "lr".into(),
+                ControlKey::UpdateRatio => "ur".into(),
+                other => other.name().chars().take(4).collect(),
             };
             let w = (plot.x + plot.width).saturating_sub(col) as usize;
             let label: String = format!("▾{label}").chars().take(w).collect();

@@ -8,4 +8,5 @@ pub mod heatmap;
 pub mod hyperparams;
 pub mod loss_chart;
 pub mod plot;
+pub mod popup;
 pub mod status_bar;

@@ -1,4 +1,5 @@
-//! Shared chart plumbing: panel blocks, axis areas, axis labels, x ranges and stage bands.
+//! Shared chart plumbing: panel blocks, axis areas, axis labels, x and y ranges, curves and
+//! stage bands.
 
 use crate::core::events::StageKind;
 use crate::ui::format::fmt_num;
@@ -7,9 +8,11 @@ use crate::ui::theme::Theme;
 use crate::ui::view::View;
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
-use ratatui::style::Style;
+use ratatui::style::{Color, Style};
+use ratatui::symbols::Marker;
 use ratatui::text::Line;
-use ratatui::widgets::{Block, BorderType, Borders};
+use ratatui::widgets::canvas::{Canvas, Line as CLine, Points};
+use ratatui::widgets::{Block, BorderType, Borders, Widget};
 
 /// A bordered panel with a title; the border is highlighted when `focused`.
 pub fn panel<'a>(theme: &Theme, title: Line<'a>, focused: bool) -> Block<'a> {
@@ -59,6 +62,75 @@ pub fn chart_areas(inner: Rect, y_label_w: u16, strip: bool) -> ChartAreas {
         strip: Rect::new(plot.x, inner.y + plot_h, plot.width, strip_h),
         x_labels: Rect::new(plot.x, inner.y + plot_h + strip_h, plot.width, x_h),
     }
+}
+
+/// The chart areas (y labels 7 wide, no stage strip) below the first `legend_h` rows of
+/// `inner`; `None` when the plot would be too small to draw.
+pub fn areas_below_legend(inner: Rect, legend_h: u16) -> Option<ChartAreas> {
+    let chart = Rect::new(
+        inner.x,
+        inner.y + legend_h,
+        inner.width,
+        inner.height - legend_h,
+    );
+    let areas = chart_areas(chart, 7, false);
+    (areas.plot.width >= 4 && areas.plot.height >= 2).then_some(areas)
+}
+
+/// The lowest and highest finite value; `(0, 1)` when there is none.
+pub fn finite_range(values: impl IntoIterator<Item = f64>) -> (f64, f64) {
+    let (mut lo, mut hi) = (f64::INFINITY, f64::NEG_INFINITY);
+    for v in values.into_iter().filter(|v| v.is_finite()) {
+        lo = lo.min(v);
+        hi = hi.max(v);
+    }
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    }
+}
+
+/// Braille lines through each series of `(x, y)` points in its colour, the points themselves
+/// marked too when `points`, over `plot` showing `xr` × `yr`.
+pub fn curves(
+    buf: &mut Buffer,
+    plot: Rect,
+    (xr, yr): ((f64, f64), (f64, f64)),
+    series: &[(Vec<(f64, f64)>, Color)],
+    points: bool,
+) {
+    Canvas::default()
+        .marker(Marker::Braille)
+        .x_bounds([xr.0, xr.1])
+        .y_bounds([yr.0, yr.1])
+        .paint(|ctx| {
+            for (pts, color) in series {
+                for w in pts.windows(2) {
+                    ctx.draw(&CLine::new(w[0].0, w[0].1, w[1].0, w[1].1, *color));
+                }
+                if points {
+                    ctx.draw(&Points {
+                        coords: pts,
+                        color: *color,
+                    });
+                }
+                ctx.layer();
+            }
+        })
+        .render(plot, buf);
+}
+
+/// The y labels left of the plot and the x labels below it.
+pub fn axis_labels(
+    buf: &mut Buffer,
+    areas: &ChartAreas,
+    (xr, yr): ((f64, f64), (f64, f64)),
+    log: bool,
+    style: Style,
+) {
+    y_labels(buf, areas.y_labels, yr, log, style);
+    x_labels(buf, areas.x_labels, xr, style);
 }
 
 /// The step range the charts show: `[first, last]` of the history within the x window, and at
