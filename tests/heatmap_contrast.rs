@@ -49,7 +49,12 @@ fn app(lens: Lens) -> App {
 fn encoder_colours(lens: Lens, w: u16, h: u16) -> BTreeSet<(u8, u8, u8)> {
     let mut out = BTreeSet::new();
     let mut app = app(lens);
-    let last_encoder = app.run.rows.iter().rposition(|r| r.layer.is_some()).unwrap();
+    let last_encoder = app
+        .run
+        .rows
+        .iter()
+        .rposition(|r| r.layer.is_some())
+        .unwrap();
     for cursor in [0, last_encoder] {
         app.view.heat_row = cursor;
         let buf = render(&mut app, w, h);
@@ -106,8 +111,16 @@ fn clearly_different(colours: &BTreeSet<(u8, u8, u8)>) -> usize {
 #[test]
 fn the_fixture_is_a_real_minilm_run() {
     let app = app(Lens::Importance);
-    assert!(app.run.selections.len() >= 8, "{}", app.run.selections.len());
-    assert_eq!(app.run.rows.len(), 6 * 6 + 2, "6 layers × 6 matrices + head");
+    assert!(
+        app.run.selections.len() >= 8,
+        "{}",
+        app.run.selections.len()
+    );
+    assert_eq!(
+        app.run.rows.len(),
+        6 * 6 + 2,
+        "6 layers × 6 matrices + head"
+    );
 }
 
 #[test]

@@ -195,7 +195,10 @@ mod tests {
     #[test]
     fn slices_average_the_densities() {
         let m = report(Some(0), 0.1);
-        assert_eq!(kept_slices(&m, 2).unwrap(), vec![127.5 / 255.0, 96.0 / 255.0]);
+        assert_eq!(
+            kept_slices(&m, 2).unwrap(),
+            vec![127.5 / 255.0, 96.0 / 255.0]
+        );
         assert_eq!(kept_slices(&m, 4).unwrap()[0], 1.0);
         // More slices than densities repeat them.
         assert_eq!(kept_slices(&m, 8).unwrap().len(), 8);

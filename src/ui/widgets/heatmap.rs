@@ -7,9 +7,9 @@
 
 use crate::ui::format::fmt_num;
 use crate::ui::run_state::{RowKey, Run};
-use crate::ui::widgets::heat_scale::{kept_slices, HeatScale};
 use crate::ui::theme::Theme;
 use crate::ui::view::{Lens, View};
+use crate::ui::widgets::heat_scale::{kept_slices, HeatScale};
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -174,19 +174,59 @@ pub fn hit(
     (row < run.rows.len() && col < run.selections.len()).then_some((row, col))
 }
 
-/// The ramp positions of the `w` terminal columns of one cell (`None` = no value). The
-/// selected lens splits a cell into the matrix's heads or row groups, as the zoom draws them;
-/// other lenses fill it with one value.
-fn cell_ts(run: &Run, scale: &HeatScale, row: usize, col: usize, w: usize) -> Vec<Option<f64>> {
-    let Some(m) = run.cell(row, col) else {
-        return vec![None; w];
-    };
-    if scale.lens == Lens::Selected && w >= 2 {
-        if let Some(s) = kept_slices(m, w) {
-            return s.into_iter().map(Some).collect();
+/// One terminal column of a heatmap cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Px {
+    /// A ramp position in `0..=1`.
+    Value(f64),
+    /// No value (churn at the first selection, a matrix missing in a stage).
+    Missing,
+    /// Blank space between stages.
+    Gap,
+}
+
+impl Px {
+    fn of(t: Option<f64>) -> Px {
+        t.map_or(Px::Missing, Px::Value)
+    }
+    fn color(self) -> Color {
+        match self {
+            Px::Value(t) => Theme::ramp(t),
+            Px::Missing => MISSING,
+            Px::Gap => Color::Reset,
         }
     }
-    vec![scale.t(m); w]
+    fn shade(self) -> char {
+        match self {
+            Px::Value(t) => Theme::shade(t),
+            Px::Missing => '·',
+            Px::Gap => ' ',
+        }
+    }
+    fn t(self) -> Option<f64> {
+        match self {
+            Px::Value(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The `w` terminal columns of one cell. The selected lens splits a cell into the matrix's
+/// heads or row groups, as the zoom draws them; other lenses fill it with one value.
+fn cell_ts(run: &Run, scale: &HeatScale, row: usize, col: usize, w: usize) -> Vec<Px> {
+    let Some(m) = run.cell(row, col) else {
+        return vec![Px::Missing; w];
+    };
+    if scale.lens == Lens::Selected && w >= 2 {
+        // From 4 columns on, the last one stays blank so that stages do not run together.
+        let gap = usize::from(w >= 4);
+        if let Some(s) = kept_slices(m, w - gap) {
+            let mut ts: Vec<Px> = s.into_iter().map(Px::Value).collect();
+            ts.extend(std::iter::repeat_n(Px::Gap, gap));
+            return ts;
+        }
+    }
+    vec![Px::of(scale.t(m)); w]
 }
 
 /// Draw the heatmap panel.
@@ -277,24 +317,24 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
                 let cell = &mut buf[(x0 + dx, y)];
                 let t = top[dx as usize];
                 if theme.color {
-                    let fg = t.map_or(MISSING, Theme::ramp);
+                    let fg = t.color();
                     if rpl == 2 {
                         let bg = bottom
                             .as_ref()
-                            .map_or(Color::Reset, |b| b[dx as usize].map_or(MISSING, Theme::ramp));
+                            .map_or(Color::Reset, |b| b[dx as usize].color());
                         cell.set_char('▀').set_fg(fg).set_bg(bg);
                     } else {
                         cell.set_char(' ').set_bg(fg);
                     }
                 } else {
-                    cell.set_char(t.map_or('·', Theme::shade));
+                    cell.set_char(t.shade());
                 }
             }
             // The cursor.
             if col == cur_col && has_cursor {
                 let mid = x0 + g.col_w / 2;
                 let ts = cell_ts(run, &scale, cur_row, col, g.col_w as usize);
-                let v = ts[(g.col_w / 2) as usize];
+                let v = ts[(g.col_w / 2) as usize].t();
                 let t = v.unwrap_or(0.0);
                 if theme.color {
                     let sym = match (rpl, cur_row % rpl) {
