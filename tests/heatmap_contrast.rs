@@ -144,3 +144,16 @@ fn encoder_cells_take_clearly_different_colours_in_the_default_lens() {
         clearly_different(&c)
     );
 }
+
+#[test]
+fn the_selected_lens_shows_where_a_per_matrix_selection_keeps_elements() {
+    // Every matrix keeps 70 % (per-matrix scope), so one value per cell would be one colour;
+    // split per head / row group, the cells show which parts are kept.
+    let app = app(Lens::Selected);
+    assert!(app.run.selections[0]
+        .reports
+        .iter()
+        .all(|m| (m.selected_fraction - 0.7).abs() < 0.01));
+    let c = encoder_colours(Lens::Selected, 120, 40);
+    assert!(clearly_different(&c) >= 4, "{}", clearly_different(&c));
+}

@@ -88,6 +88,7 @@ impl HeatScale {
     /// The ramp position of value `v` of a row in range `r`.
     pub fn t_in(&self, r: Option<Range>, v: f64) -> f64 {
         let Some(r) = r else { return 0.0 };
+        let raw = v;
         let (lo, hi, v) = if self.log {
             if v <= 0.0 {
                 return 0.0;
@@ -98,7 +99,7 @@ impl HeatScale {
         };
         if hi > lo {
             ((v - lo) / (hi - lo)).clamp(0.0, 1.0)
-        } else if v > 0.0 {
+        } else if raw > 0.0 {
             // Every value equal: the middle of the ramp, so it is not read as "none".
             0.5
         } else {

@@ -319,10 +319,14 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
                 if theme.color {
                     let fg = t.color();
                     if rpl == 2 {
-                        let bg = bottom
-                            .as_ref()
-                            .map_or(Color::Reset, |b| b[dx as usize].color());
-                        cell.set_char('▀').set_fg(fg).set_bg(bg);
+                        let b = bottom.as_ref().map_or(Px::Gap, |b| b[dx as usize]);
+                        match (t, b) {
+                            (Px::Gap, Px::Gap) => cell.set_char(' ').set_bg(Color::Reset),
+                            (Px::Gap, b) => {
+                                cell.set_char('▄').set_fg(b.color()).set_bg(Color::Reset)
+                            }
+                            (_, b) => cell.set_char('▀').set_fg(fg).set_bg(b.color()),
+                        };
                     } else {
                         cell.set_char(' ').set_bg(fg);
                     }
