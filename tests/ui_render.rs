@@ -624,3 +624,19 @@ fn render_dashboard_shows_the_device_of_the_start_event() {
     app.apply(&start_event());
     assert!(!text(&render(&mut app, 200, 60)).contains("cuda"));
 }
+
+#[test]
+fn footer_says_space_resume_while_paused() {
+    for (w, h, running, paused) in [
+        (200, 60, "space pause", "space resume"),
+        (80, 24, "spc pause", "spc resume"),
+    ] {
+        let mut app = app_at(120);
+        let screen = text(&render(&mut app, w, h));
+        assert!(screen.contains(running), "{w}x{h}:\n{screen}");
+        app.apply(&Event::Paused { step: 120 });
+        let screen = text(&render(&mut app, w, h));
+        assert!(screen.contains(paused), "{w}x{h}:\n{screen}");
+        assert!(!screen.contains(running), "{w}x{h}:\n{screen}");
+    }
+}
