@@ -385,8 +385,8 @@ fn render_dashboard_mid_run_200x60() {
             "stage 5 @100 · imp",
             // Encoder shares are 1/105 … 12/105 (see `matrices`), on a log scale; the pooler
             // and classifier (13/105, 14/105) on their own.
-            "0.0095 ████████████████ 0.1143  bright = more of the importance (log scale)",
-            "pooler/classifier own scale 0.1238–0.1333",
+            "0.0095 ████████████████ 0.1143  bright = more important (log scale)",
+            "pool/cls own scale 0.1238–0.1333",
             "accuracy",
             "events",
             "selection stage 5",

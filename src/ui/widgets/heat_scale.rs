@@ -115,7 +115,7 @@ impl HeatScale {
     /// What a bright cell means, in words, for the legend.
     pub fn meaning(&self) -> &'static str {
         match self.lens {
-            Lens::Importance => "bright = more of the importance (log scale)",
+            Lens::Importance => "bright = more important (log scale)",
             Lens::Churn => "bright = mask changed more since the last stage",
             Lens::Update => "bright = weights moved more in the last stage",
             Lens::Selected => "bright = kept; cells split per head / row group",

@@ -443,11 +443,7 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
             if e != h {
                 push(
                     &mut spans,
-                    format!(
-                        "  · pooler/classifier own scale {}–{}",
-                        fmt_num(h.lo),
-                        fmt_num(h.hi)
-                    ),
+                    format!("  · pool/cls own scale {}–{}", fmt_num(h.lo), fmt_num(h.hi)),
                     theme.dim(),
                 );
             }
