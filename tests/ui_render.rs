@@ -383,7 +383,10 @@ fn render_dashboard_mid_run_200x60() {
             "pooler",
             "classifier",
             "stage 5 @100 · imp",
-            "0 ████████████████ 0.1333  importance share",
+            // Encoder shares are 1/105 … 12/105 (see `matrices`), on a log scale; the pooler
+            // and classifier (13/105, 14/105) on their own.
+            "0.0095 ████████████████ 0.1143  bright = more important (log scale)",
+            "pool/cls own scale 0.1238–0.1333",
             "accuracy",
             "events",
             "selection stage 5",
@@ -620,4 +623,20 @@ fn render_dashboard_shows_the_device_of_the_start_event() {
     let mut app = App::new();
     app.apply(&start_event());
     assert!(!text(&render(&mut app, 200, 60)).contains("cuda"));
+}
+
+#[test]
+fn footer_says_space_resume_while_paused() {
+    for (w, h, running, paused) in [
+        (200, 60, "space pause", "space resume"),
+        (80, 24, "spc pause", "spc resume"),
+    ] {
+        let mut app = app_at(120);
+        let screen = text(&render(&mut app, w, h));
+        assert!(screen.contains(running), "{w}x{h}:\n{screen}");
+        app.apply(&Event::Paused { step: 120 });
+        let screen = text(&render(&mut app, w, h));
+        assert!(screen.contains(paused), "{w}x{h}:\n{screen}");
+        assert!(!screen.contains(running), "{w}x{h}:\n{screen}");
+    }
 }

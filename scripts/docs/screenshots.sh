@@ -12,7 +12,13 @@
 # WIDTH and HEIGHT (terminal size in cells, default 140×40).
 # Real runs, when given: REPLAY_RUN=<run folder> adds screenshots/replay.png (the replay viewer,
 # scrubbed back to mid-run); COMPARE_RUNS="<run folder> <run folder> ..." adds
-# screenshots/compare.png. ONLY_RUNS=1 takes just those two.
+# screenshots/compare.png. MINILM_RUN=<run folder of a MiniLM run> adds
+# screenshots/minilm-dashboard.png (its replay at the end, default lens),
+# screenshots/minilm-kept.png (lens 4: kept share per head / row group) and
+# screenshots/minilm-zoom.png (layer 4's value matrix up close). The shipped ones come from
+#   dps-tui train --preset rte --model ../shared/models/all-MiniLM-L6-v2 --data-dir ../shared/glue \
+#     --headless --threads 1 --set max_steps=100 --set eval_every=0 --out /tmp/runs
+# ONLY_RUNS=1 takes just the real runs.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 
@@ -132,3 +138,21 @@ if [ -n "${COMPARE_RUNS:-}" ]; then
   wait_for " compare "
   shot compare
 fi
+
+# 7. A real MiniLM run: the heatmap in the default lens and in lens 4, and one matrix up close.
+if [ -n "${MINILM_RUN:-}" ]; then
+  start replay "$(realpath "$MINILM_RUN")"
+  wait_for "replay "
+  tm send-keys -t 0 Tab # a replay opens with the focus on the loss chart
+  # Rows are layer × (q k v o ffn_in ffn_out): 26 rows down is layer 4's v.
+  for _ in $(seq 26); do tm send-keys -t 0 Down; done
+  wait_for "L4 v ·"
+  shot minilm-dashboard
+  tm send-keys -t 0 4
+  wait_for "bright = kept"
+  shot minilm-kept
+  tm send-keys -t 0 1 Enter
+  wait_for "selected per head"
+  shot minilm-zoom
+fi
+

@@ -9,6 +9,7 @@ use crate::ui::compare::CompareState;
 use crate::ui::event_loop::{self, Session, StartFn, TrainerChannels};
 use crate::ui::form::Picker;
 use crate::ui::render::draw;
+use crate::ui::run_state::{RunStatus, RunTimer};
 use crate::ui::terminal::TerminalGuard;
 use crossbeam_channel::{Receiver, Sender};
 use crossterm::event::Event as CtEvent;
@@ -48,7 +49,8 @@ struct Live<'s, 'f> {
     start: Option<&'s mut StartFn<'f>>,
     /// Whether a trainer is attached.
     trainer: bool,
-    started: Instant,
+    /// Running time of the attached run.
+    timer: RunTimer,
 }
 
 impl Session for Live<'_, '_> {
@@ -68,7 +70,8 @@ impl Session for Live<'_, '_> {
     fn clock(&mut self) {
         self.app.clock.memory_bytes = process_memory();
         if self.trainer && self.app.is_running() {
-            self.app.clock.wall_elapsed = Some(self.started.elapsed());
+            let running = self.app.run.status == RunStatus::Running;
+            self.app.clock.wall_elapsed = Some(self.timer.update(running, Instant::now()));
         }
     }
 
@@ -79,7 +82,7 @@ impl Session for Live<'_, '_> {
             Ok(channels) => {
                 self.app.begin_run();
                 self.trainer = true;
-                self.started = Instant::now();
+                self.timer = RunTimer::default();
                 Some(channels)
             }
             Err(msg) => {
@@ -108,7 +111,7 @@ fn live(
         app,
         start,
         trainer: trainer.is_some(),
-        started: Instant::now(),
+        timer: RunTimer::default(),
     };
     event_loop::run(&mut guard.terminal, &mut session, trainer)?;
     Ok(session.app.outcome().unwrap_or(Outcome::Quit))

@@ -6,7 +6,7 @@ use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, MatrixReport, Metrics, StageKind};
 use crate::ui::history::LossHistory;
 use std::collections::VecDeque;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 /// The trainer's state as the events tell it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -331,4 +331,65 @@ pub struct Clock {
     pub wall_elapsed: Option<Duration>,
     /// Resident memory of this process.
     pub memory_bytes: Option<u64>,
+}
+
+/// The running time of a live run: wall-clock time while the trainer runs, not while it is
+/// paused or still loading. The elapsed time and the ETA are drawn from it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RunTimer {
+    /// Running time before the current running spell.
+    banked: Duration,
+    /// Start of the current running spell (`None` while not running).
+    since: Option<Instant>,
+}
+
+impl RunTimer {
+    /// Record whether the run is `running` at `now`, and return the running time so far.
+    pub fn update(&mut self, running: bool, now: Instant) -> Duration {
+        match (running, self.since) {
+            (true, None) => self.since = Some(now),
+            (false, Some(s)) => {
+                self.banked += now.saturating_duration_since(s);
+                self.since = None;
+            }
+            _ => {}
+        }
+        self.elapsed(now)
+    }
+
+    /// The running time up to `now`.
+    pub fn elapsed(&self, now: Instant) -> Duration {
+        self.banked
+            + self
+                .since
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s))
+    }
+}
+
+/// Normalise a control key to the name used by [`Hyper`] (`lr` → `learning_rate`).
+pub fn canonical_key(key: &str) -> &str {
+    match key {
+        "lr" | "learning_rate" => "learning_rate",
+        other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn run_timer_leaves_out_paused_time() {
+        let t0 = Instant::now();
+        let at = |s: u64| t0 + Duration::from_secs(s);
+        let mut t = RunTimer::default();
+        assert_eq!(t.update(false, at(0)), Duration::ZERO, "loading");
+        assert_eq!(t.update(true, at(5)), Duration::ZERO);
+        assert_eq!(t.update(true, at(65)), Duration::from_secs(60));
+        // Paused from 65 s to 245 s: three minutes that do not count.
+        assert_eq!(t.update(false, at(65)), Duration::from_secs(60));
+        assert_eq!(t.update(false, at(245)), Duration::from_secs(60));
+        assert_eq!(t.update(true, at(245)), Duration::from_secs(60));
+        assert_eq!(t.update(true, at(275)), Duration::from_secs(90));
+    }
 }

@@ -91,32 +91,11 @@ impl Lens {
     }
 
     /// A scale fixed by definition (selected fraction is always in 0..1); others scale to the
-    /// largest value seen.
+    /// values seen (see [`crate::ui::widgets::heat_scale`]).
     pub fn fixed_max(self) -> Option<f64> {
         match self {
             Lens::Selected => Some(1.0),
             _ => None,
-        }
-    }
-
-    /// The largest value of this lens over all cells of `run` (at least a small positive
-    /// number).
-    pub fn max_in(self, run: &Run) -> f64 {
-        if let Some(m) = self.fixed_max() {
-            return m;
-        }
-        let mut max = 0.0f64;
-        for c in &run.selections {
-            for r in &c.reports {
-                if let Some(v) = self.value(r) {
-                    max = max.max(v);
-                }
-            }
-        }
-        if max > 0.0 {
-            max
-        } else {
-            1.0
         }
     }
 

@@ -219,6 +219,12 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
     }
     let theme = &app.theme;
     let wide = area.width >= 140;
+    // The space key resumes a paused run.
+    let space = if app.run.status == RunStatus::Paused {
+        "resume"
+    } else {
+        "pause"
+    };
     let keys: Vec<(&str, &str)> = if app.replay.is_some() {
         vec![
             ("←/→", "event"),
@@ -235,7 +241,7 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
             ("↑↓", "matrix"),
             ("←→", "stage"),
             ("esc", "back"),
-            ("space", "pause"),
+            ("space", space),
             ("?", "help"),
         ]
     } else if app.run.status == RunStatus::Finished {
@@ -251,7 +257,7 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     } else if wide {
         vec![
-            ("space", "pause"),
+            ("space", space),
             ("+/-", "p"),
             ("[/]", "lr ÷×2"),
             ("u", "update ratio"),
@@ -267,7 +273,7 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
         ]
     } else {
         vec![
-            ("spc", "pause"),
+            ("spc", space),
             ("+-", "p"),
             ("[]", "lr"),
             ("u", "ur"),

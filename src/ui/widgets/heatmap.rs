@@ -9,6 +9,7 @@ use crate::ui::format::fmt_num;
 use crate::ui::run_state::{RowKey, Run};
 use crate::ui::theme::Theme;
 use crate::ui::view::{Lens, View};
+use crate::ui::widgets::heat_scale::{kept_slices, HeatScale};
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Position, Rect};
@@ -173,8 +174,59 @@ pub fn hit(
     (row < run.rows.len() && col < run.selections.len()).then_some((row, col))
 }
 
-fn norm(run: &Run, lens: Lens, v: f64) -> f64 {
-    v / lens.max_in(run)
+/// One terminal column of a heatmap cell.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Px {
+    /// A ramp position in `0..=1`.
+    Value(f64),
+    /// No value (churn at the first selection, a matrix missing in a stage).
+    Missing,
+    /// Blank space between stages.
+    Gap,
+}
+
+impl Px {
+    fn of(t: Option<f64>) -> Px {
+        t.map_or(Px::Missing, Px::Value)
+    }
+    fn color(self) -> Color {
+        match self {
+            Px::Value(t) => Theme::ramp(t),
+            Px::Missing => MISSING,
+            Px::Gap => Color::Reset,
+        }
+    }
+    fn shade(self) -> char {
+        match self {
+            Px::Value(t) => Theme::shade(t),
+            Px::Missing => '·',
+            Px::Gap => ' ',
+        }
+    }
+    fn t(self) -> Option<f64> {
+        match self {
+            Px::Value(t) => Some(t),
+            _ => None,
+        }
+    }
+}
+
+/// The `w` terminal columns of one cell. The selected lens splits a cell into the matrix's
+/// heads or row groups, as the zoom draws them; other lenses fill it with one value.
+fn cell_ts(run: &Run, scale: &HeatScale, row: usize, col: usize, w: usize) -> Vec<Px> {
+    let Some(m) = run.cell(row, col) else {
+        return vec![Px::Missing; w];
+    };
+    if scale.lens == Lens::Selected && w >= 2 {
+        // From 4 columns on, the last one stays blank so that stages do not run together.
+        let gap = usize::from(w >= 4);
+        if let Some(s) = kept_slices(m, w - gap) {
+            let mut ts: Vec<Px> = s.into_iter().map(Px::Value).collect();
+            ts.extend(std::iter::repeat_n(Px::Gap, gap));
+            return ts;
+        }
+    }
+    vec![Px::of(scale.t(m)); w]
 }
 
 /// Draw the heatmap panel.
@@ -209,7 +261,7 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
             .render(g.inner, buf);
         return;
     }
-    let max = lens.max_in(run);
+    let scale = HeatScale::of(run, lens);
     let cur_row = view.heat_row(run).unwrap_or(0);
     let cur_col = view.heat_col(run).unwrap_or(0);
     let rpl = g.rows_per_line;
@@ -257,39 +309,37 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
             let col = g.first_col + c;
             let x0 = g.grid.x + c as u16 * g.col_w;
             let top_row = line * rpl;
-            let top = run.cell(top_row, col).and_then(|m| lens.value(m));
-            let bottom = if rpl == 2 {
-                Some(run.cell(top_row + 1, col).and_then(|m| lens.value(m)))
-            } else {
-                None
-            };
+            let w = g.col_w as usize;
+            let top = cell_ts(run, &scale, top_row, col, w);
+            let bottom = (rpl == 2 && top_row + 1 < run.rows.len())
+                .then(|| cell_ts(run, &scale, top_row + 1, col, w));
             for dx in 0..g.col_w {
                 let cell = &mut buf[(x0 + dx, y)];
+                let t = top[dx as usize];
                 if theme.color {
-                    let fg = top.map_or(MISSING, |v| Theme::ramp(v / max));
-                    match bottom {
-                        Some(b) => {
-                            let bg = if top_row + 1 < run.rows.len() {
-                                b.map_or(MISSING, |v| Theme::ramp(v / max))
-                            } else {
-                                Color::Reset
-                            };
-                            cell.set_char('▀').set_fg(fg).set_bg(bg);
-                        }
-                        None => {
-                            cell.set_char(' ').set_bg(fg);
-                        }
+                    let fg = t.color();
+                    if rpl == 2 {
+                        let b = bottom.as_ref().map_or(Px::Gap, |b| b[dx as usize]);
+                        match (t, b) {
+                            (Px::Gap, Px::Gap) => cell.set_char(' ').set_bg(Color::Reset),
+                            (Px::Gap, b) => {
+                                cell.set_char('▄').set_fg(b.color()).set_bg(Color::Reset)
+                            }
+                            (_, b) => cell.set_char('▀').set_fg(fg).set_bg(b.color()),
+                        };
+                    } else {
+                        cell.set_char(' ').set_bg(fg);
                     }
                 } else {
-                    let ch = top.map_or('·', |v| Theme::shade(v / max));
-                    cell.set_char(ch);
+                    cell.set_char(t.shade());
                 }
             }
             // The cursor.
             if col == cur_col && has_cursor {
                 let mid = x0 + g.col_w / 2;
-                let v = run.cell(cur_row, col).and_then(|m| lens.value(m));
-                let t = v.map_or(0.0, |v| norm(run, lens, v));
+                let ts = cell_ts(run, &scale, cur_row, col, g.col_w as usize);
+                let v = ts[(g.col_w / 2) as usize].t();
+                let t = v.unwrap_or(0.0);
                 if theme.color {
                     let sym = match (rpl, cur_row % rpl) {
                         (2, 0) => '▲',
@@ -354,10 +404,15 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
         buf.set_line(g.info.x, g.info.y, &Line::from(spans), g.info.width);
     }
 
-    // Legend: lens name, ramp and scale.
+    // Legend: the encoder's range on the ramp, what bright means, the head's own range.
     if g.legend.height > 0 {
-        let mut spans = vec![Span::styled("0 ", theme.dim())];
-        let steps = if g.legend.width >= 60 { 16 } else { 8 };
+        let width = g.legend.width as usize;
+        let (lo, hi) = scale
+            .encoder
+            .or(scale.head)
+            .map_or((0.0, 1.0), |r| (r.lo, r.hi));
+        let mut spans = vec![Span::styled(format!("{} ", fmt_num(lo)), theme.dim())];
+        let steps = if width >= 100 { 16 } else { 8 };
         for i in 0..steps {
             let t = i as f64 / (steps - 1) as f64;
             if theme.color {
@@ -369,15 +424,37 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
                 spans.push(Span::raw(Theme::shade(t).to_string()));
             }
         }
-        spans.push(Span::styled(format!(" {}", fmt_num(max)), theme.dim()));
-        spans.push(Span::styled(format!("  {}", lens.name()), theme.text()));
-        if g.legend.width >= 70 {
-            spans.push(Span::styled("  · ", theme.dim()));
-            spans.push(if theme.color {
+        spans.push(Span::styled(format!(" {}", fmt_num(hi)), theme.dim()));
+        let mut used: usize = spans.iter().map(|s| s.content.chars().count()).sum();
+        let mut push = |spans: &mut Vec<Span<'static>>, text: String, style| {
+            let n = text.chars().count();
+            if used + n <= width {
+                used += n;
+                spans.push(Span::styled(text, style));
+                true
+            } else {
+                false
+            }
+        };
+        if !push(&mut spans, format!("  {}", scale.meaning()), theme.text()) {
+            push(&mut spans, format!("  {}", lens.name()), theme.text());
+        }
+        if let (Some(e), Some(h)) = (scale.encoder, scale.head) {
+            if e != h {
+                push(
+                    &mut spans,
+                    format!("  · pool/cls own scale {}–{}", fmt_num(h.lo), fmt_num(h.hi)),
+                    theme.dim(),
+                );
+            }
+        }
+        if push(&mut spans, "  · ".into(), theme.dim()) {
+            let missing = if theme.color {
                 Span::styled("█", ratatui::style::Style::new().fg(MISSING))
             } else {
                 Span::raw("·")
-            });
+            };
+            spans.push(missing);
             spans.push(Span::styled(" no value", theme.dim()));
         }
         buf.set_line(g.legend.x, g.legend.y, &Line::from(spans), g.legend.width);

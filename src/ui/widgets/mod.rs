@@ -4,6 +4,7 @@
 
 pub mod eval_chart;
 pub mod event_log;
+pub mod heat_scale;
 pub mod heatmap;
 pub mod hyperparams;
 pub mod loss_chart;
