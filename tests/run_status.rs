@@ -52,10 +52,15 @@ fn wait_steps(c: &mut Child, dir: &Path, n: usize) {
     }
 }
 
+/// The row of run folder `name` in `runs`' table (which starts each row with the run's path)
+/// or in `report`'s.
 fn row<'a>(table: &'a str, name: &str) -> &'a str {
     table
         .lines()
-        .find(|l| l.starts_with(name))
+        .find(|l| {
+            let first = l.split_whitespace().next().unwrap_or("");
+            first == name || first.ends_with(&format!("/{name}"))
+        })
         .unwrap_or_else(|| panic!("no {name}: {table}"))
 }
 

@@ -202,6 +202,39 @@ impl HubSource {
         }
     }
 
+    /// Whether the Hub's endpoint accepts a connection within `timeout`, name resolution
+    /// included (`Err` says why not). Never called offline. The picker asks this before a run
+    /// that would download starts, so that it can say the download would fail.
+    pub fn probe_endpoint(&self, timeout: std::time::Duration) -> Result<(), String> {
+        use std::net::{TcpStream, ToSocketAddrs};
+        let endpoint = self
+            .endpoint
+            .clone()
+            .unwrap_or_else(|| http::DEFAULT_ENDPOINT.to_string());
+        let url = url::Url::parse(&endpoint).map_err(|e| format!("{endpoint}: {e}"))?;
+        let host = url
+            .host_str()
+            .ok_or_else(|| format!("{endpoint}: no host"))?
+            .to_string();
+        let port = url.port_or_known_default().unwrap_or(443);
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let r = (host.as_str(), port)
+                .to_socket_addrs()
+                .map_err(|e| e.to_string())
+                .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_string()))
+                .and_then(|addr| {
+                    TcpStream::connect_timeout(&addr, timeout)
+                        .map(|_| ())
+                        .map_err(|e| e.to_string())
+                });
+            let _ = tx.send(r);
+        });
+        rx.recv_timeout(timeout)
+            .unwrap_or_else(|_| Err(format!("no answer within {} s", timeout.as_secs_f64())))
+            .map_err(|e| format!("{endpoint} cannot be reached ({e})"))
+    }
+
     /// The cache folder of one repository (`<cache>/models--org--name`).
     pub fn repo_dir(&self, kind: RepoKind, repo_id: &str) -> PathBuf {
         self.cache_dir.join(format!(
@@ -582,5 +615,29 @@ mod tests {
         assert!(e.contains("tokenizer.json or spm.model"), "{e}");
         std::fs::write(snap.join("spm.model"), "x").unwrap();
         assert_eq!(hub.model_dir("org/pt").unwrap(), snap);
+    }
+
+    #[test]
+    fn probing_the_endpoint_tells_a_listening_server_from_a_closed_port() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = listener.local_addr().unwrap().port();
+        // A port that was bound and released: nothing listens there.
+        let closed = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let at = |port: u16| HubSource {
+            cache_dir: PathBuf::from("unused"),
+            offline: false,
+            endpoint: Some(format!("http://127.0.0.1:{port}")),
+        };
+        let t = std::time::Duration::from_secs(2);
+        assert_eq!(at(open).probe_endpoint(t), Ok(()));
+        let err = at(closed).probe_endpoint(t).unwrap_err();
+        assert!(
+            err.contains("cannot be reached") && err.contains("127.0.0.1"),
+            "{err}"
+        );
     }
 }

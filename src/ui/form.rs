@@ -5,7 +5,8 @@
 
 use crate::config::{list_presets, Method, TrainConfig};
 use crate::hub::HubSource;
-use crate::ui::readiness::Readiness;
+use crate::ui::readiness::{Readiness, Status};
+use std::time::Duration;
 
 /// The fields the form edits, in display order.
 pub const FORM_KEYS: [&str; 10] = [
@@ -71,6 +72,11 @@ pub struct Picker {
     pub readiness: Option<Readiness>,
     /// The Hub cache and offline flag the readiness is checked against.
     pub hub: HubSource,
+    /// Whether to ask the Hub's endpoint if it can be reached before calling a download ready
+    /// (the real picker; tests leave it off).
+    pub probe_hub: bool,
+    /// The answer, once asked: `Err` says why the Hub cannot be reached.
+    pub hub_reach: Option<Result<(), String>>,
 }
 
 /// Text for a config value in the form.
@@ -124,7 +130,10 @@ impl Picker {
                 },
             })
             .collect();
-        Picker::new(presets)
+        let mut picker = Picker::new(presets);
+        picker.probe_hub = true;
+        picker.revalidate();
+        picker
     }
 
     /// A picker over the given presets; the first is highlighted.
@@ -140,6 +149,8 @@ impl Picker {
             error_scroll: 0,
             readiness: None,
             hub: HubSource::from_env(),
+            probe_hub: false,
+            hub_reach: None,
         };
         p.load_fields();
         p
@@ -177,9 +188,22 @@ impl Picker {
     /// Re-check every field against the highlighted preset, and whether the model and data
     /// it names can be had.
     pub fn revalidate(&mut self) {
-        self.readiness = self
+        let readiness = self
             .resolve()
             .map(|config| Readiness::check(&config, &self.hub));
+        self.readiness = match readiness {
+            Some(r) if r.status() == Status::Download && self.probe_hub && !self.hub.offline => {
+                let hub = &self.hub;
+                let reach = self
+                    .hub_reach
+                    .get_or_insert_with(|| hub.probe_endpoint(Duration::from_millis(1500)));
+                Some(match reach {
+                    Ok(()) => r,
+                    Err(why) => r.without_hub(why),
+                })
+            }
+            other => other,
+        };
     }
 
     /// Show why a run could not start, from the top of the message.

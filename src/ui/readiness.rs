@@ -57,6 +57,23 @@ impl Readiness {
         }
     }
 
+    /// The same check when the Hub is known to be unreachable (`why`): what would download
+    /// cannot be had, and the text says what to do instead.
+    pub fn without_hub(mut self, why: &str) -> Readiness {
+        for need in [&mut self.model, &mut self.data] {
+            if need.status == Status::Download {
+                need.status = Status::Missing;
+                need.text = format!(
+                    "{}, but {why}: use the demo preset, local folders (model, data_dir), or \
+                     HF_HUB_OFFLINE=1 with a filled cache",
+                    need.text
+                        .replace(" will download from the Hub", " is not cached")
+                );
+            }
+        }
+        self
+    }
+
     /// The worse of the two statuses.
     pub fn status(&self) -> Status {
         self.model.status.max(self.data.status)
@@ -225,5 +242,28 @@ mod tests {
             ..TrainConfig::default()
         };
         assert_eq!(Readiness::check(&demo, &hub).status(), Status::Ready);
+    }
+
+    #[test]
+    fn an_unreachable_hub_turns_a_download_into_missing_with_what_to_do() {
+        let tmp = tempfile::tempdir().unwrap();
+        let hub = HubSource {
+            cache_dir: tmp.path().to_path_buf(),
+            offline: false,
+            endpoint: None,
+        };
+        let r = Readiness::check(&rte("org/model", None), &hub);
+        assert_eq!(r.status(), Status::Download, "{r:?}");
+        let r = r.without_hub("https://hub.example cannot be reached (refused)");
+        assert_eq!(r.status(), Status::Missing, "{r:?}");
+        for need in [&r.model, &r.data] {
+            assert!(need.text.contains("is not cached"), "{need:?}");
+            assert!(need.text.contains("cannot be reached"), "{need:?}");
+            assert!(need.text.contains("demo"), "{need:?}");
+            assert!(need.text.contains("HF_HUB_OFFLINE"), "{need:?}");
+        }
+        // What is there stays ready.
+        let ready = Readiness::check(&rte("demo", None), &hub).without_hub("down");
+        assert_eq!(ready.status(), Status::Ready);
     }
 }
