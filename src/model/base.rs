@@ -7,12 +7,34 @@ use std::collections::HashMap;
 
 use candle_core::{DType, Device, Tensor};
 
-use super::classifier::{weight_or_override, HeadKind, WeightOverrides};
 use super::family::Family;
 use super::init::{self, ParamSpec};
 use super::ops;
 use super::params::Param;
+use super::params::{weight_or_override, WeightOverrides};
 use super::ModelError;
+
+/// What sits on top of the encoder.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum HeadKind {
+    /// `num_labels` logits, trained with cross-entropy.
+    Classification {
+        /// Number of classes.
+        num_labels: usize,
+    },
+    /// One output, trained with mean squared error (e.g. STS-B).
+    Regression,
+}
+
+impl HeadKind {
+    /// Number of outputs of the classifier layer.
+    pub fn num_outputs(&self) -> usize {
+        match self {
+            HeadKind::Classification { num_labels } => *num_labels,
+            HeadKind::Regression => 1,
+        }
+    }
+}
 
 /// Indices into the sorted parameter list of a Linear or LayerNorm's weight and bias (`None`
 /// for a layer without one).

@@ -4,33 +4,13 @@
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 
+pub use super::base::HeadKind;
 use super::base::ModelBase;
 use super::family::Family;
 use super::inputs::ModelInput;
 use super::params::Param;
+pub use super::params::{weight_or_override, WeightOverrides};
 use super::ModelError;
-
-/// What sits on top of the encoder.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum HeadKind {
-    /// `num_labels` logits, trained with cross-entropy.
-    Classification {
-        /// Number of classes.
-        num_labels: usize,
-    },
-    /// One output, trained with mean squared error (e.g. STS-B).
-    Regression,
-}
-
-impl HeadKind {
-    /// Number of outputs of the classifier layer.
-    pub fn num_outputs(&self) -> usize {
-        match self {
-            HeadKind::Classification { num_labels } => *num_labels,
-            HeadKind::Regression => 1,
-        }
-    }
-}
 
 /// Outputs of [`SequenceClassifier::forward_input`].
 #[derive(Debug, Clone)]
@@ -45,10 +25,6 @@ pub struct ForwardOutput {
     /// `[B, num_outputs]`.
     pub logits: Tensor,
 }
-
-/// Parameter name → tensor used in the forward pass instead of that parameter's `Var` (for
-/// example DPS-Mix effective weights). Gradients then flow into the override, not the var.
-pub type WeightOverrides = std::collections::HashMap<String, Tensor>;
 
 /// The dropout probabilities a model's own config sets.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -166,28 +142,5 @@ pub fn head_loss(head: HeadKind, logits: &Tensor, labels: &Tensor) -> Result<Ten
             let pred = logits.squeeze(1)?;
             Ok((pred - y)?.sqr()?.mean_all()?)
         }
-    }
-}
-
-/// The tensor used for parameter `i` of `params`: its override if there is one, otherwise its
-/// var. A wrong-shaped override is an error naming the parameter.
-pub fn weight_or_override<'a>(
-    params: &'a [Param],
-    i: usize,
-    overrides: Option<&'a WeightOverrides>,
-) -> Result<&'a Tensor, ModelError> {
-    let p = &params[i];
-    match overrides.and_then(|o| o.get(&p.name)) {
-        Some(t) => {
-            if t.dims() != p.var.as_tensor().dims() {
-                return Err(ModelError::ShapeMismatch {
-                    name: format!("override for {}", p.name),
-                    expected: p.var.as_tensor().dims().to_vec(),
-                    found: t.dims().to_vec(),
-                });
-            }
-            Ok(t)
-        }
-        None => Ok(p.var.as_tensor()),
     }
 }

@@ -1,7 +1,9 @@
 //! Named trainable parameters of a model, and what their names say: layer, module, weight
 //! decay, DPS.
 
-use candle_core::Var;
+use candle_core::{Tensor, Var};
+
+use super::ModelError;
 
 /// One trainable tensor of the model.
 #[derive(Debug, Clone)]
@@ -189,6 +191,33 @@ fn module_of(name: &str) -> &'static str {
         }
     }
     "other"
+}
+
+/// Parameter name → tensor used in the forward pass instead of that parameter's `Var` (for
+/// example DPS-Mix effective weights). Gradients then flow into the override, not the var.
+pub type WeightOverrides = std::collections::HashMap<String, Tensor>;
+
+/// The tensor used for parameter `i` of `params`: its override if there is one, otherwise its
+/// var. A wrong-shaped override is an error naming the parameter.
+pub fn weight_or_override<'a>(
+    params: &'a [Param],
+    i: usize,
+    overrides: Option<&'a WeightOverrides>,
+) -> Result<&'a Tensor, ModelError> {
+    let p = &params[i];
+    match overrides.and_then(|o| o.get(&p.name)) {
+        Some(t) => {
+            if t.dims() != p.var.as_tensor().dims() {
+                return Err(ModelError::ShapeMismatch {
+                    name: format!("override for {}", p.name),
+                    expected: p.var.as_tensor().dims().to_vec(),
+                    found: t.dims().to_vec(),
+                });
+            }
+            Ok(t)
+        }
+        None => Ok(p.var.as_tensor()),
+    }
 }
 
 #[cfg(test)]

@@ -5,8 +5,22 @@
 //! The arithmetic is the fused CPU kernels', with the same f32 coefficients, so the two paths
 //! agree to rounding (checked on the CPU in the tests below).
 
-use super::fused::AdamWStep;
 use candle_core::{DType, Result, Tensor, Var};
+
+/// Hyperparameters of one AdamW update.
+#[derive(Debug, Clone, Copy)]
+pub struct AdamWStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub eps: f64,
+    /// Decoupled weight decay for this parameter (0 for biases and LayerNorm).
+    pub weight_decay: f64,
+    /// 1-based step count (for bias correction).
+    pub t: u64,
+    /// Multiplies the (masked) gradient: the gradient-clipping coefficient.
+    pub grad_scale: f32,
+}
 
 /// `Σ (g·mask)²` (mask = 1 when absent) as a 0-d f32 tensor on `g`'s device.
 pub fn masked_sq_norm(g: &Tensor, mask: Option<&Tensor>) -> Result<Tensor> {

@@ -7,6 +7,7 @@
 //! accumulation of DPS importance, and the masked AdamW update.
 
 use super::device_updates;
+pub use super::device_updates::AdamWStep;
 use super::simd::simd_kernel;
 use candle_core::{CpuStorage, DType, InplaceOp1, Layout, Result, Storage, Tensor, Var};
 use rayon::prelude::*;
@@ -270,21 +271,6 @@ pub fn accumulate_sq(acc: &Var, g: &Tensor, mask: Option<&Tensor>, divisor: f32)
         }
     }
     device_updates::accumulate_sq(acc, &g, mask.as_ref(), divisor)
-}
-
-/// Hyperparameters of one AdamW update.
-#[derive(Debug, Clone, Copy)]
-pub struct AdamWStep {
-    pub lr: f64,
-    pub beta1: f64,
-    pub beta2: f64,
-    pub eps: f64,
-    /// Decoupled weight decay for this parameter (0 for biases and LayerNorm).
-    pub weight_decay: f64,
-    /// 1-based step count (for bias correction).
-    pub t: u64,
-    /// Multiplies the (masked) gradient: the gradient-clipping coefficient.
-    pub grad_scale: f32,
 }
 
 /// One `torch.optim.AdamW` update of one parameter, in place:
