@@ -11,7 +11,8 @@
 //! BERT encoder can form by attending from `[CLS]`) separates the classes exactly.
 
 use super::batching::{Encoded, EncodedDataset};
-use super::glue::{Column, Label, LabelKind, TaskSpec};
+use super::glue::Label;
+pub use super::glue::DEMO_TASK;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
@@ -25,24 +26,6 @@ pub const DEMO_FIRST_CONTENT: u32 = 5;
 pub const DEMO_MIN_VOCAB: usize = 9;
 /// Smallest `max_len` the demo task accepts (`[CLS]`, 4 content tokens, `[SEP]`).
 pub const DEMO_MIN_LEN: usize = 6;
-
-/// The `demo` task spec: binary classes `"0"`, `"1"`, kept by accuracy; no files.
-pub static DEMO_TASK: TaskSpec = TaskSpec {
-    name: "demo",
-    dir_name: "demo",
-    labels: LabelKind::Classes(&["0", "1"]),
-    main_metric: "accuracy",
-    has_header: false,
-    num_fields: 0,
-    text_a: Column::Index(0),
-    text_b: None,
-    label: Column::Index(0),
-    train_file: "",
-    dev_file: "",
-    dev_mismatched_file: None,
-    skip_malformed: false,
-    synthetic: true,
-};
 
 /// Whether content token `t` is in the positive set (+1), the negative set (-1), or neither.
 pub fn demo_token_polarity(t: u32) -> i32 {

@@ -6,9 +6,7 @@
 //! (importance accumulation, gradient and update masks). Nothing else about a method lives in
 //! the trainer.
 
-use super::child_tuning::{ChildTuningD, ChildTuningF};
-use super::dense::{Dps, Variant};
-use crate::config::{Control, ControlKey, Method, TrainConfig};
+use crate::config::{Control, ControlKey, Method};
 use crate::core::events::{ControlOutcome, Event};
 use crate::core::StepMasks;
 use crate::model::params::Param;
@@ -105,36 +103,4 @@ impl Strategy for Vanilla {
     fn load_state(&mut self, _state: &StrategyState) -> Result<()> {
         Ok(())
     }
-}
-
-/// Build the strategy a configuration names.
-pub fn build(
-    config: &TrainConfig,
-    params: &[Param],
-    total_steps: usize,
-    num_heads: usize,
-) -> Result<Box<dyn Strategy>> {
-    Ok(match config.method {
-        Method::Vanilla => Box::new(Vanilla),
-        Method::DpsDense => Box::new(Dps::new(
-            Variant::Dense,
-            config,
-            params,
-            total_steps,
-            num_heads,
-        )?),
-        Method::DpsMix => Box::new(Dps::new(
-            Variant::Mix,
-            config,
-            params,
-            total_steps,
-            num_heads,
-        )?),
-        Method::ChildTuningF => Box::new(ChildTuningF::new(config.child_tuning_keep, config.seed)),
-        Method::ChildTuningD => Box::new(ChildTuningD::new(
-            config.child_tuning_keep,
-            config.max_grad_norm,
-            params,
-        )?),
-    })
 }

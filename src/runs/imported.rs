@@ -15,12 +15,9 @@
 //! `source: dps-tui`), so imported runs form groups of their own and are compared with the
 //! baseline of their own source only. Empty lines and lines starting with `#` are skipped.
 
-use super::report::RunResult;
+use super::report::{RunResult, OWN_SOURCE};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-
-/// The `source` of dps-tui's own runs.
-pub const OWN_SOURCE: &str = "dps-tui";
 
 /// Why a results file could not be read.
 #[derive(Debug, thiserror::Error)]

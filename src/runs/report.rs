@@ -11,6 +11,9 @@ use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
+/// The `source` of dps-tui's own runs.
+pub const OWN_SOURCE: &str = "dps-tui";
+
 /// Keys that never split groups: they change how a run is executed or logged, not what it
 /// computes (`eval_every` only adds evaluations, which draw no random numbers).
 const IGNORED_KEYS: &[&str] = &[
@@ -144,7 +147,7 @@ fn result_of(record: &RunRecord, include_stopped: bool) -> Result<RunResult, Str
         .final_metric
         .ok_or_else(|| format!("no `{metric}` in the final metrics"))?;
     let mut config = s.config.clone();
-    config.insert("source".into(), super::imported::OWN_SOURCE.into());
+    config.insert("source".into(), OWN_SOURCE.into());
     Ok(RunResult {
         path: s.path.clone(),
         task: s.task.clone(),

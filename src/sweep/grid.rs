@@ -64,23 +64,7 @@ fn folder_text(s: &str) -> String {
         .collect()
 }
 
-/// The product of the grid's lists, in SPEC order (the last key varies fastest). A SPEC
-/// without a grid has one cell.
-pub fn expand(spec: &SweepSpec) -> Vec<Vec<(String, Value)>> {
-    let mut cells: Vec<Vec<(String, Value)>> = vec![Vec::new()];
-    for (key, values) in &spec.grid {
-        let mut next = Vec::with_capacity(cells.len() * values.len());
-        for c in &cells {
-            for v in values {
-                let mut c = c.clone();
-                c.push((key.clone(), v.clone()));
-                next.push(c);
-            }
-        }
-        cells = next;
-    }
-    cells
-}
+pub use super::spec::expand;
 
 /// The named cells of a SPEC.
 pub fn cells(spec: &SweepSpec) -> Vec<Cell> {

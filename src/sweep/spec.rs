@@ -186,7 +186,7 @@ impl SweepSpec {
             }
         }
         // Every cell's configuration must be valid before anything runs.
-        for cell in super::grid::expand(&spec) {
+        for cell in expand(&spec) {
             spec.config_for(&cell)?;
         }
         Ok(spec)
@@ -211,6 +211,23 @@ impl SweepSpec {
             .map_err(wrap)?;
         Ok(c)
     }
+}
+/// The product of the grid's lists, in SPEC order (the last key varies fastest). A SPEC
+/// without a grid has one cell.
+pub fn expand(spec: &SweepSpec) -> Vec<Vec<(String, Value)>> {
+    let mut cells: Vec<Vec<(String, Value)>> = vec![Vec::new()];
+    for (key, values) in &spec.grid {
+        let mut next = Vec::with_capacity(cells.len() * values.len());
+        for c in &cells {
+            for v in values {
+                let mut c = c.clone();
+                c.push((key.clone(), v.clone()));
+                next.push(c);
+            }
+        }
+        cells = next;
+    }
+    cells
 }
 
 /// An absolute form of a path (the current folder joined in front of a relative one).

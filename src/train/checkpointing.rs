@@ -1,47 +1,15 @@
-//! A trainer's checkpoints: what one holds ([`TrainerSnapshot`], [`TrainerState`]), writing
-//! one with the event log made durable first, restoring one, and the clean stop on a signal.
+//! A trainer's checkpoints (what one holds is in [`super::snapshot`]): writing one with the event log made durable first, restoring one, and the clean stop on a signal.
 //!
 //! The order is what keeps the log and the checkpoints in step: every event up to the
 //! checkpoint's state is flushed and synced ([`EventSink::sync`]) and the log's length then is
 //! recorded in `trainer_state.json` (`event_log_bytes`) before the checkpoint is committed, and
 //! a resumed run cuts its log back to that length ([`crate::runs::log_repair`] does it).
 
-use super::optimizer::MaskedAdamW;
+use super::snapshot::{TrainerSnapshot, TrainerState};
 use super::trainer::{RunSummary, TrainError, Trainer};
 use crate::core::events::{Event, Metrics};
 use crate::core::rng;
 use crate::dps::strategy::StrategyState;
-
-/// Everything a checkpoint holds besides the model weights' source.
-pub struct TrainerSnapshot<'a> {
-    pub step: usize,
-    pub model: &'a dyn crate::model::SequenceClassifier,
-    pub optimizer: &'a MaskedAdamW,
-    pub strategy: StrategyState,
-    pub state: serde_json::Value,
-    /// The dev metric the checkpoint scored, when an evaluation was just run.
-    pub metric: Option<f64>,
-}
-
-/// Writes checkpoints; implemented by the run folder.
-pub trait Checkpointer: Send {
-    /// Returns the checkpoint's path.
-    fn save(&mut self, snap: &TrainerSnapshot) -> Result<String, String>;
-}
-
-/// The position of a run, for exact resume.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct TrainerState {
-    pub step: usize,
-    pub peak_lr: f64,
-    pub best_metric: Option<f64>,
-    pub dropout_rng: serde_json::Value,
-    /// The length of `events.jsonl` when the checkpoint was written: the events of the run up
-    /// to this state, synced before the checkpoint was committed. `None` for checkpoints
-    /// written without a log, or by earlier versions.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub event_log_bytes: Option<u64>,
-}
 
 impl Trainer {
     pub fn trainer_state(&self) -> TrainerState {

@@ -8,6 +8,7 @@ pub mod optimizer;
 pub mod resume;
 pub mod schedule;
 pub mod setup;
+pub mod snapshot;
 pub mod stop;
 pub mod trainer;
 pub mod validate;

@@ -4,6 +4,7 @@
 
 use super::setup::{build_trainer, RunAssets, SetupError};
 use super::trainer::{TrainError, Trainer, TrainerState};
+use super::validate::ValidationError;
 use crate::config::TrainConfig;
 use crate::dps::strategy::StrategyState;
 use candle_core::Tensor;
@@ -29,17 +30,23 @@ impl Trainer {
         checkpoint: &Checkpoint,
     ) -> Result<(Trainer, RunAssets), SetupError> {
         let (mut trainer, assets) = build_trainer(config)?;
-        super::validate::check_checkpoint(trainer.model.as_ref(), checkpoint)?;
+        let weights_file = checkpoint.dir.join("model.safetensors");
+        super::validate::check_checkpoint(
+            trainer.model.as_ref(),
+            &weights_file,
+            &checkpoint.weights,
+        )?;
         let family = trainer.model.family();
         for p in trainer.model.params() {
             let key = family.checkpoint_key(&p.name);
-            let t = checkpoint
-                .weights
-                .get(&key)
-                .ok_or_else(|| SetupError::CheckpointLacks {
-                    path: checkpoint.dir.join("model.safetensors"),
-                    key,
-                })?;
+            let t =
+                checkpoint
+                    .weights
+                    .get(&key)
+                    .ok_or_else(|| ValidationError::CheckpointLacks {
+                        path: weights_file.clone(),
+                        key,
+                    })?;
             t.to_device(p.var.device())
                 .and_then(|t| p.var.set(&t))
                 .map_err(TrainError::from)?;

@@ -37,23 +37,8 @@ pub enum SetupError {
     Data(#[from] crate::data::DataError),
     #[error(transparent)]
     Train(#[from] super::trainer::TrainError),
-    #[error(
-        "{path} lacks `{key}`. Fix: resume from a checkpoint written for this model and method"
-    )]
-    CheckpointLacks { path: PathBuf, key: String },
-    #[error("{path}: tensor `{key}` has shape {found:?}, but the model needs {expected:?}. Fix: resume with the model and configuration this checkpoint was written for (the run folder's config.yaml), or start a new run")]
-    CheckpointShape {
-        path: PathBuf,
-        key: String,
-        found: Vec<usize>,
-        expected: Vec<usize>,
-    },
-    #[error("max_seq_length {max_seq_length} is longer than the model allows: {config} has {limit} positions (max_position_embeddings). Fix: --set max_seq_length={limit} (or less)")]
-    SeqTooLong {
-        config: PathBuf,
-        max_seq_length: usize,
-        limit: usize,
-    },
+    #[error(transparent)]
+    Invalid(#[from] super::validate::ValidationError),
 }
 
 /// Pick the device a configuration names. A binary built without the matching feature says

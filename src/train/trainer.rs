@@ -61,7 +61,7 @@ pub trait EventSink: Send {
     }
 }
 
-pub use super::checkpointing::{Checkpointer, TrainerSnapshot, TrainerState};
+pub use super::snapshot::{Checkpointer, TrainerSnapshot, TrainerState};
 
 impl EventSink for crossbeam_channel::Sender<Event> {
     fn emit(&mut self, event: &Event) {

@@ -1,11 +1,34 @@
 //! Checks made before step 1, so a run that cannot go on fails at once, naming the file, the
 //! key or tensor and the fix, instead of at its first evaluation or deep in a tensor op.
 
-use super::resume::Checkpoint;
-use super::setup::SetupError;
 use crate::model::family::Family;
 use crate::model::SequenceClassifier;
-use std::path::Path;
+use candle_core::Tensor;
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use thiserror::Error;
+
+/// What a check before step 1 found wrong.
+#[derive(Debug, Error)]
+pub enum ValidationError {
+    #[error(
+        "{path} lacks `{key}`. Fix: resume from a checkpoint written for this model and method"
+    )]
+    CheckpointLacks { path: PathBuf, key: String },
+    #[error("{path}: tensor `{key}` has shape {found:?}, but the model needs {expected:?}. Fix: resume with the model and configuration this checkpoint was written for (the run folder's config.yaml), or start a new run")]
+    CheckpointShape {
+        path: PathBuf,
+        key: String,
+        found: Vec<usize>,
+        expected: Vec<usize>,
+    },
+    #[error("max_seq_length {max_seq_length} is longer than the model allows: {config} has {limit} positions (max_position_embeddings). Fix: --set max_seq_length={limit} (or less)")]
+    SeqTooLong {
+        config: PathBuf,
+        max_seq_length: usize,
+        limit: usize,
+    },
+}
 
 /// The longest input the model's position table allows (`max_position_embeddings`, less
 /// RoBERTa's offset of `pad_token_id + 1`), or `None` when positions do not limit it
@@ -29,9 +52,9 @@ pub fn check_seq_length(
     max_seq_length: usize,
     model: &dyn SequenceClassifier,
     model_dir: &Path,
-) -> Result<(), SetupError> {
+) -> Result<(), ValidationError> {
     match position_limit(model) {
-        Some(limit) if max_seq_length > limit => Err(SetupError::SeqTooLong {
+        Some(limit) if max_seq_length > limit => Err(ValidationError::SeqTooLong {
             config: model_dir.join("config.json"),
             max_seq_length,
             limit,
@@ -40,20 +63,22 @@ pub fn check_seq_length(
     }
 }
 
-/// Every weight of `model` is in the checkpoint, with the model's shape.
+/// Every weight of `model` is in the checkpoint's `weights` (read from `path`), with the
+/// model's shape.
 pub fn check_checkpoint(
     model: &dyn SequenceClassifier,
-    checkpoint: &Checkpoint,
-) -> Result<(), SetupError> {
-    let path = checkpoint.dir.join("model.safetensors");
+    path: &Path,
+    weights: &HashMap<String, Tensor>,
+) -> Result<(), ValidationError> {
+    let path = path.to_path_buf();
     let family = model.family();
     for p in model.params() {
         let key = family.checkpoint_key(&p.name);
-        let Some(t) = checkpoint.weights.get(&key) else {
-            return Err(SetupError::CheckpointLacks { path, key });
+        let Some(t) = weights.get(&key) else {
+            return Err(ValidationError::CheckpointLacks { path, key });
         };
         if t.dims() != p.var.dims() {
-            return Err(SetupError::CheckpointShape {
+            return Err(ValidationError::CheckpointShape {
                 path,
                 key,
                 found: t.dims().to_vec(),

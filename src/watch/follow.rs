@@ -10,6 +10,9 @@ use ratatui::layout::Rect;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+/// How often the logs are read again.
+pub const REFRESH: Duration = Duration::from_millis(500);
+
 /// Show the dashboard of the run in `run` until the user quits, reading its log twice a second.
 pub fn follow(run: &Path) -> anyhow::Result<()> {
     let path = run.join("events.jsonl");
@@ -25,7 +28,7 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
         if app.outcome().is_some() {
             return Ok(());
         }
-        if last_read.elapsed() >= super::run::REFRESH {
+        if last_read.elapsed() >= REFRESH {
             last_read = Instant::now();
             let new = tail.read_new(&path);
             let rewound = tail.rewound();

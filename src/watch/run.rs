@@ -9,9 +9,6 @@ use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-/// How often the logs are read again.
-pub const REFRESH: Duration = Duration::from_millis(500);
-
 /// Show the board of every run under `root` until the user quits.
 pub fn watch(root: &Path) -> anyhow::Result<()> {
     let mut state = WatchState::new(root);
@@ -20,7 +17,7 @@ pub fn watch(root: &Path) -> anyhow::Result<()> {
     let mut last = Instant::now();
     let mut dirty = true;
     loop {
-        if last.elapsed() >= REFRESH {
+        if last.elapsed() >= super::follow::REFRESH {
             state.refresh();
             last = Instant::now();
             dirty = true;
