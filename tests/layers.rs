@@ -225,3 +225,200 @@ fn the_check_catches_an_upward_import() {
         "an unknown module is reported"
     );
 }
+
+/// The module path of a file under `src/` (`model/bert/layout.rs` → `["model", "bert",
+/// "layout"]`, `model/bert/mod.rs` → `["model", "bert"]`, `lib.rs` and `main.rs` → `[]`).
+fn file_module(rel: &Path) -> Vec<String> {
+    let mut parts: Vec<String> = rel
+        .components()
+        .map(|c| c.as_os_str().to_string_lossy().to_string())
+        .collect();
+    if let Some(last) = parts.pop() {
+        let stem = last.strip_suffix(".rs").unwrap_or(&last).to_string();
+        if !matches!(stem.as_str(), "mod" | "lib" | "main") {
+            parts.push(stem);
+        }
+    }
+    parts
+}
+
+/// The paths a source text names through `crate::`, `super::` and `self::` (grouped imports
+/// expanded), outside comments and outside its `#[cfg(test)]` part, each as written after the
+/// prefix: (`crate`|`super`|`self`, segments).
+fn local_paths(text: &str) -> Vec<(String, Vec<String>)> {
+    let code: String = text
+        .split("#[cfg(test)]")
+        .next()
+        .unwrap_or("")
+        .lines()
+        .filter(|l| !l.trim_start().starts_with("//"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let is_ident = |c: char| c.is_alphanumeric() || c == '_';
+    let segments = |s: &str| -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = s;
+        loop {
+            let name: String = rest.chars().take_while(|c| is_ident(*c)).collect();
+            if name.is_empty() {
+                break;
+            }
+            rest = &rest[name.len()..];
+            out.push(name);
+            match rest.strip_prefix("::") {
+                Some(r) => rest = r,
+                None => break,
+            }
+        }
+        out
+    };
+    let mut out = Vec::new();
+    for base in ["crate", "super", "self"] {
+        let prefix = format!("{base}::");
+        let mut from = 0;
+        while let Some(found) = code[from..].find(&prefix) {
+            let at = from + found;
+            from = at + prefix.len();
+            // `$crate::` (macros), `foo_crate::`, and a `super::` inside a longer path.
+            if code[..at]
+                .chars()
+                .last()
+                .is_some_and(|c| is_ident(c) || c == '$')
+                || code[..at].ends_with("::")
+            {
+                continue;
+            }
+            let after = &code[from..];
+            let mut head = segments(after);
+            // `super::super::x`
+            let supers = head.iter().take_while(|s| *s == "super").count();
+            let lead = vec!["super".to_string(); supers];
+            head.drain(..supers);
+            let rest = &after[head_len(after, supers)..];
+            if let Some(group) = rest.strip_prefix('{').filter(|_| head.is_empty()) {
+                let end = group.find('}').unwrap_or(group.len());
+                for item in group[..end].split(',') {
+                    let mut p = lead.clone();
+                    p.extend(segments(item.trim()));
+                    out.push((base.to_string(), p));
+                }
+            } else {
+                let mut p = lead;
+                p.extend(head);
+                out.push((base.to_string(), p));
+            }
+        }
+    }
+    out
+}
+
+/// The length of `n` leading `super::` segments.
+fn head_len(s: &str, n: usize) -> usize {
+    let mut len = 0;
+    for _ in 0..n {
+        len += "super::".len();
+    }
+    len.min(s.len())
+}
+
+#[test]
+fn no_two_files_import_each_other() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let modules: Vec<Vec<String>> = files
+        .iter()
+        .map(|f| file_module(f.strip_prefix(&src).unwrap()))
+        .collect();
+    let known: std::collections::BTreeSet<&Vec<String>> = modules.iter().collect();
+    let mut edges: std::collections::BTreeMap<
+        Vec<String>,
+        std::collections::BTreeSet<Vec<String>>,
+    > = Default::default();
+    for (f, me) in files.iter().zip(&modules) {
+        let text = std::fs::read_to_string(f).unwrap();
+        for (base, segs) in local_paths(&text) {
+            let mut path: Vec<String> = match base.as_str() {
+                "crate" => Vec::new(),
+                "super" => me[..me.len().saturating_sub(1)].to_vec(),
+                _ => me.clone(),
+            };
+            for s in segs {
+                if s == "super" {
+                    path.pop();
+                } else {
+                    path.push(s);
+                }
+            }
+            // The longest prefix that is a file's module; a file's own module and its
+            // ancestors are not imports between files.
+            let target = (1..=path.len())
+                .rev()
+                .map(|i| path[..i].to_vec())
+                .find(|p| known.contains(p));
+            if let Some(t) = target {
+                if &t != me && !me.starts_with(&t) {
+                    edges.entry(me.clone()).or_default().insert(t);
+                }
+            }
+        }
+    }
+    // A pair of files, or a longer ring, that reach each other.
+    let reaches = |from: &Vec<String>, to: &Vec<String>| {
+        let mut seen = std::collections::BTreeSet::new();
+        let mut stack = vec![from.clone()];
+        while let Some(m) = stack.pop() {
+            for n in edges.get(&m).into_iter().flatten() {
+                if n == to {
+                    return true;
+                }
+                if seen.insert(n.clone()) {
+                    stack.push(n.clone());
+                }
+            }
+        }
+        false
+    };
+    let mut circles = Vec::new();
+    for (a, targets) in &edges {
+        for b in targets {
+            if reaches(b, a) {
+                circles.push(format!(
+                    "{} → {} → … → {}",
+                    a.join("::"),
+                    b.join("::"),
+                    a.join("::")
+                ));
+            }
+        }
+    }
+    assert!(
+        edges.len() > 20,
+        "found imports in only {} files",
+        edges.len()
+    );
+    assert!(
+        circles.is_empty(),
+        "files that import each other (move what both need to one of them, or below both):\n{}",
+        circles.join("\n")
+    );
+}
+
+#[test]
+fn the_circle_check_resolves_super_and_groups() {
+    let p = local_paths("use super::{a::X, b};\nuse crate::c::d::Y;\n// use crate::z;\nfn f() { super::super::e::g(); }\n#[cfg(test)]\nuse crate::t;\n");
+    let names: Vec<String> = p
+        .iter()
+        .map(|(b, s)| format!("{b}:{}", s.join("::")))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            "crate:c::d::Y",
+            "super:a::X",
+            "super:b",
+            "super:super::e::g"
+        ],
+        "{p:?}"
+    );
+}
