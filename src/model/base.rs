@@ -259,6 +259,39 @@ pub(crate) trait Build: Sized {
     fn assemble(cfg: Self::Config, base: ModelBase) -> Self;
 }
 
+/// The two public constructors of a family whose config is read from a `config.json` object
+/// with `$config::from_map`: from checkpoint tensors ([`from_tensors`]) and at random
+/// ([`random`]), each with the family's own doc text.
+macro_rules! constructors_from_map {
+    ($model:ident, $config:ty, $tensors_doc:expr, $random_doc:expr $(,)?) => {
+        impl $model {
+            #[doc = $tensors_doc]
+            pub fn from_config_and_tensors(
+                config: serde_json::Map<String, serde_json::Value>,
+                head: $crate::model::HeadKind,
+                tensors: std::collections::HashMap<String, candle_core::Tensor>,
+                device: &candle_core::Device,
+                seed: u64,
+            ) -> Result<(Self, Vec<String>), $crate::model::ModelError> {
+                let cfg = <$config>::from_map(config)?;
+                $crate::model::base::from_tensors(cfg, head, tensors, device, seed)
+            }
+
+            #[doc = $random_doc]
+            pub fn random(
+                config: serde_json::Map<String, serde_json::Value>,
+                head: $crate::model::HeadKind,
+                device: &candle_core::Device,
+                seed: u64,
+            ) -> Result<Self, $crate::model::ModelError> {
+                let cfg = <$config>::from_map(config)?;
+                $crate::model::base::random(cfg, head, device, seed)
+            }
+        }
+    };
+}
+pub(crate) use constructors_from_map;
+
 /// A model from named checkpoint tensors (with or without the family's base-model prefix;
 /// legacy `gamma`/`beta` names accepted; ignored tensors dropped). A missing head is
 /// initialised (N(0, initializer_range²) weights, zero biases, from a ChaCha8 RNG seeded with

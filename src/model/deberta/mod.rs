@@ -3,9 +3,7 @@
 //! attention (see [`attention`]), optional absolute positions, token types and
 //! embedding projection.
 
-use std::collections::HashMap;
-
-use candle_core::{Device, Tensor};
+use candle_core::Tensor;
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
 
@@ -223,35 +221,24 @@ impl Build for DebertaV2ForSequenceClassification {
     }
 }
 
+base::constructors_from_map!(
+    DebertaV2ForSequenceClassification,
+    DebertaV2Config,
+    concat!(
+        "Build from `config.json` and named checkpoint tensors (with or without the `deberta.` ",
+        "prefix; legacy `gamma`/`beta` accepted; buffers and pretraining heads ignored). A ",
+        "missing pooler or classifier is initialised (N(0, initializer_range²) weights, zero ",
+        "biases, from a ChaCha8 RNG seeded with `seed`) and its names returned; a missing ",
+        "encoder tensor or a wrong shape is an error naming it.",
+    ),
+    concat!(
+        "A randomly initialised model (`transformers`' scheme: normal weights and embeddings, ",
+        "the padding row zero, zero biases, unit LayerNorm weights), drawn from a ChaCha8 RNG ",
+        "seeded with `seed`.",
+    ),
+);
+
 impl DebertaV2ForSequenceClassification {
-    /// Build from `config.json` and named checkpoint tensors (with or without the `deberta.`
-    /// prefix; legacy `gamma`/`beta` accepted; buffers and pretraining heads ignored). A
-    /// missing pooler or classifier is initialised (N(0, initializer_range²) weights, zero
-    /// biases, from a ChaCha8 RNG seeded with `seed`) and its names returned; a missing
-    /// encoder tensor or a wrong shape is an error naming it.
-    pub fn from_config_and_tensors(
-        config: Map<String, Value>,
-        head: HeadKind,
-        tensors: HashMap<String, Tensor>,
-        device: &Device,
-        seed: u64,
-    ) -> Result<(Self, Vec<String>), ModelError> {
-        let cfg = DebertaV2Config::from_map(config)?;
-        base::from_tensors(cfg, head, tensors, device, seed)
-    }
-
-    /// A randomly initialised model (`transformers`' scheme: normal weights and embeddings,
-    /// the padding row zero, zero biases, unit LayerNorm weights), drawn from a ChaCha8 RNG
-    /// seeded with `seed`.
-    pub fn random(
-        config: Map<String, Value>,
-        head: HeadKind,
-        device: &Device,
-        seed: u64,
-    ) -> Result<Self, ModelError> {
-        base::random(DebertaV2Config::from_map(config)?, head, device, seed)
-    }
-
     /// The configuration (with the current dropout probabilities).
     pub fn config(&self) -> &DebertaV2Config {
         &self.cfg

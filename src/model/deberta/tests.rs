@@ -1,8 +1,9 @@
 use super::*;
 use crate::model::testing::{assert_same_params, max_abs_diff, row_abs_sum};
-use candle_core::{DType, Var};
+use candle_core::{DType, Device, Var};
 use rand::SeedableRng;
 use serde_json::json;
+use std::collections::HashMap;
 
 /// A DeBERTa-v3-like config: buckets, shared keys, LayerNorm on the relative embeddings.
 fn v3_config() -> Map<String, Value> {

@@ -8,8 +8,6 @@
 
 pub mod config;
 
-use std::collections::HashMap;
-
 use candle_core::{DType, Device, Tensor};
 use rand_chacha::ChaCha8Rng;
 use serde_json::{Map, Value};
@@ -250,35 +248,24 @@ impl Build for ModernBertForSequenceClassification {
     }
 }
 
+base::constructors_from_map!(
+    ModernBertForSequenceClassification,
+    ModernBertConfig,
+    concat!(
+        "Build from a `config.json` object and checkpoint tensors (names with or without the ",
+        "`model.` prefix; the masked-LM `decoder.*` ignored). A missing head (`head.*`, ",
+        "`classifier.*`) is initialised (N(0, initializer_range²) weights, zero biases, unit ",
+        "norm weights, from a ChaCha8 RNG seeded with `seed`) and its names returned; a missing",
+        " encoder tensor or a tensor of the wrong shape is an error naming it.",
+    ),
+    concat!(
+        "A randomly initialised model (Linear weights and embeddings N(0, initializer_range²), ",
+        "the padding row zero, biases 0, norm weights 1), drawn from a ChaCha8 RNG seeded with ",
+        "`seed`.",
+    ),
+);
+
 impl ModernBertForSequenceClassification {
-    /// Build from a `config.json` object and checkpoint tensors (names with or without the
-    /// `model.` prefix; the masked-LM `decoder.*` ignored). A missing head (`head.*`,
-    /// `classifier.*`) is initialised (N(0, initializer_range²) weights, zero biases, unit
-    /// norm weights, from a ChaCha8 RNG seeded with `seed`) and its names returned; a missing
-    /// encoder tensor or a tensor of the wrong shape is an error naming it.
-    pub fn from_config_and_tensors(
-        config: Map<String, Value>,
-        head: HeadKind,
-        tensors: HashMap<String, Tensor>,
-        device: &Device,
-        seed: u64,
-    ) -> Result<(Self, Vec<String>), ModelError> {
-        let cfg = ModernBertConfig::from_map(config)?;
-        base::from_tensors(cfg, head, tensors, device, seed)
-    }
-
-    /// A randomly initialised model (Linear weights and embeddings N(0, initializer_range²),
-    /// the padding row zero, biases 0, norm weights 1), drawn from a ChaCha8 RNG seeded with
-    /// `seed`.
-    pub fn random(
-        config: Map<String, Value>,
-        head: HeadKind,
-        device: &Device,
-        seed: u64,
-    ) -> Result<Self, ModelError> {
-        base::random(ModernBertConfig::from_map(config)?, head, device, seed)
-    }
-
     /// The parsed configuration (with the current dropout).
     pub fn config(&self) -> &ModernBertConfig {
         &self.cfg

@@ -1,3 +1,5 @@
+use std::collections::HashMap;
+
 use super::*;
 use crate::model::testing::row_abs_sum;
 use candle_core::Var;
