@@ -303,6 +303,16 @@ impl Client {
         r
     }
 
+    /// Whether the endpoint answers at all: a HEAD of its root through the same agent (proxy
+    /// settings included) as every metadata request. Any HTTP answer, an error status too,
+    /// means it can be reached.
+    pub fn answers(&self) -> Result<(), Failure> {
+        match self.request(&self.api, "HEAD", &self.endpoint).call() {
+            Ok(_) | Err(ureq::Error::Status(..)) => Ok(()),
+            Err(e) => Err(self.failure(e, ETAG_VAR, self.timeouts.etag)),
+        }
+    }
+
     /// The commit and the files of a repository at `revision`.
     pub fn listing(
         &self,

@@ -23,7 +23,11 @@ pub const GLUE_DATASET: &str = "nyu-mll/glue";
 
 /// The preferred complete file set of a model; [`crate::model::files`] names the alternatives
 /// a folder or a repository may have instead (`pytorch_model.bin`, `spm.model`).
-pub const MODEL_FILES: [&str; 3] = ["config.json", "model.safetensors", "tokenizer.json"];
+pub const MODEL_FILES: [&str; 3] = [
+    crate::model::files::CONFIG,
+    crate::model::files::WEIGHTS[0],
+    crate::model::files::TOKENIZERS[0],
+];
 
 /// Whether a Hub repository is a model or a dataset.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -202,33 +206,24 @@ impl HubSource {
         }
     }
 
-    /// Whether the Hub's endpoint accepts a connection within `timeout`, name resolution
-    /// included (`Err` says why not). Never called offline. The picker asks this before a run
-    /// that would download starts, so that it can say the download would fail.
+    /// Whether the Hub's endpoint answers within `timeout` (`Err` says why not), asked through
+    /// the same client as every download ([`Client::answers`]). Never called offline. The
+    /// picker asks this before a run that would download starts, so that it can say the
+    /// download would fail. Name resolution cannot be interrupted, so the answer is awaited on
+    /// another thread, for `timeout` at most.
     pub fn probe_endpoint(&self, timeout: std::time::Duration) -> Result<(), String> {
-        use std::net::{TcpStream, ToSocketAddrs};
         let endpoint = self
             .endpoint
             .clone()
             .unwrap_or_else(|| http::DEFAULT_ENDPOINT.to_string());
-        let url = url::Url::parse(&endpoint).map_err(|e| format!("{endpoint}: {e}"))?;
-        let host = url
-            .host_str()
-            .ok_or_else(|| format!("{endpoint}: no host"))?
-            .to_string();
-        let port = url.port_or_known_default().unwrap_or(443);
+        let timeouts = Timeouts {
+            etag: timeout,
+            download: timeout,
+        };
+        let client = Client::new(Some(&endpoint), None, timeouts).map_err(|e| e.to_string())?;
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
-            let r = (host.as_str(), port)
-                .to_socket_addrs()
-                .map_err(|e| e.to_string())
-                .and_then(|mut addrs| addrs.next().ok_or_else(|| "no address".to_string()))
-                .and_then(|addr| {
-                    TcpStream::connect_timeout(&addr, timeout)
-                        .map(|_| ())
-                        .map_err(|e| e.to_string())
-                });
-            let _ = tx.send(r);
+            let _ = tx.send(client.answers().map_err(|e| e.to_string()));
         });
         rx.recv_timeout(timeout)
             .unwrap_or_else(|_| Err(format!("no answer within {} s", timeout.as_secs_f64())))
@@ -618,15 +613,27 @@ mod tests {
     }
 
     #[test]
-    fn probing_the_endpoint_tells_a_listening_server_from_a_closed_port() {
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let open = listener.local_addr().unwrap().port();
+    fn probing_the_endpoint_tells_an_answering_server_from_a_closed_port_and_a_silent_one() {
+        use std::io::{Read, Write};
+        // A server that answers one request with 404: an answer all the same.
+        let answering = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let open = answering.local_addr().unwrap().port();
+        std::thread::spawn(move || {
+            if let Ok((mut c, _)) = answering.accept() {
+                let mut buf = [0u8; 1024];
+                let _ = c.read(&mut buf);
+                let _ = c.write_all(b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
         // A port that was bound and released: nothing listens there.
         let closed = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
+        // A listener that accepts and never answers.
+        let silent = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let quiet = silent.local_addr().unwrap().port();
         let at = |port: u16| HubSource {
             cache_dir: PathBuf::from("unused"),
             offline: false,
@@ -639,5 +646,15 @@ mod tests {
             err.contains("cannot be reached") && err.contains("127.0.0.1"),
             "{err}"
         );
+        let started = std::time::Instant::now();
+        let err = at(quiet)
+            .probe_endpoint(std::time::Duration::from_millis(500))
+            .unwrap_err();
+        assert!(err.contains("cannot be reached"), "{err}");
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(5),
+            "{err}"
+        );
+        drop(silent);
     }
 }
