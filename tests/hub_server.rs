@@ -9,6 +9,8 @@
 //! Needs python3 with `huggingface_hub` and `pyarrow` (`$DPS_HUB_PYTHON`, else `python3`; `.ci/run`
 //! installs them) and `../shared`. Without them the tests fail under CI and say SKIPPED elsewhere.
 
+mod common;
+
 use serde_json::Value;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
@@ -30,10 +32,7 @@ fn repo_root() -> PathBuf {
 
 /// Say SKIPPED where it shows (not in captured output), or fail under CI.
 fn skip(why: &str) {
-    if std::env::var("CI").is_ok_and(|v| !v.is_empty()) {
-        panic!("{why} (CI must provide it: see .ci/run)");
-    }
-    let _ = writeln!(std::io::stderr().lock(), "SKIPPED: hub_server: {why}");
+    common::skipped(&format!("hub_server: {why} (.ci/run provides it)"));
 }
 
 struct Fixture {
