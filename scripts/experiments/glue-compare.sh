@@ -5,8 +5,10 @@
 #
 #   scripts/experiments/glue-compare.sh --tasks "rte mrpc" --seeds "42 43 44" \
 #       --methods "vanilla dps-dense" [--train-size 500] [--model DIR|ID] [--data-dir DIR] \
-#       [--out DIR] [--bin PATH] [--threads N] [--set k=v]...
+#       [--out DIR] [--bin PATH] [--threads N] [--preset NAME] [--set k=v]...
 #
+# --preset runs every task from that preset (`--preset lowres-1000 --tasks "rte mrpc"`, or
+# `--preset ood-snli --tasks snli`) instead of each task's own GLUE preset.
 # Every run is a normal run folder under OUT/runs/<tag>/; its stdout events go to OUT/logs/. A
 # finished run is not run again and an interrupted one resumes from its last checkpoint
 # (written every 100 steps), so the script can be stopped and restarted at any time. The
@@ -17,7 +19,7 @@ set -euo pipefail
 
 tasks="rte"; seeds="42"; methods="vanilla dps-dense"; train_size=""
 model="../shared/models/all-MiniLM-L6-v2"; data_dir="../shared/glue"
-out="glue-compare"; bin=""; threads=""; extra=()
+out="glue-compare"; bin=""; threads=""; preset=""; extra=()
 while [ $# -gt 0 ]; do
   case "$1" in
     --tasks) tasks="$2"; shift 2 ;;
@@ -29,8 +31,9 @@ while [ $# -gt 0 ]; do
     --out) out="$2"; shift 2 ;;
     --bin) bin="$2"; shift 2 ;;
     --threads) threads="$2"; shift 2 ;;
+    --preset) preset="$2"; shift 2 ;;
     --set) extra+=(--set "$2"); shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "glue-compare: unknown argument $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,7 +51,10 @@ for task in $tasks; do
       log="$out/logs/$tag.jsonl"
       runs="$out/runs/$tag"
       run_dir=$(find "$runs" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1 || true)
-      if [ -n "$run_dir" ] && grep -q '"event":"done"' "$run_dir/events.jsonl" 2>/dev/null; then
+      # Finished: a `done` event that is not an early stop (a run stopped by a signal
+      # checkpointed first and resumes below).
+      if [ -n "$run_dir" ] && grep '"event":"done"' "$run_dir/events.jsonl" 2>/dev/null \
+          | grep -qv '"stopped_early":true'; then
         echo "== $tag: done already ($run_dir)" >&2
         continue
       fi
@@ -57,8 +63,9 @@ for task in $tasks; do
         args=(train --headless --resume "$run_dir")
       else
         [ -n "$run_dir" ] && rm -rf "$run_dir"
-        args=(train --headless --preset "$task" --model "$model" --data-dir "$data_dir"
-              --out "$runs" --set "method=$method" --set "seed=$seed" --set checkpoint_every=100)
+        args=(train --headless --preset "${preset:-$task}" --model "$model" --data-dir "$data_dir"
+              --out "$runs" --set "task=$task" --set "method=$method" --set "seed=$seed"
+              --set checkpoint_every=100)
         # A subsample trains num_epochs epochs of itself, not the preset's max_steps.
         [ -n "$train_size" ] && args+=(--set "train_size=$train_size" --set max_steps=null)
         args+=("${extra[@]}")

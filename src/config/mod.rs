@@ -4,6 +4,7 @@
 //! or from the command line, so both give the same precise errors.
 
 pub mod control;
+pub mod eval_tasks;
 pub mod preset;
 pub mod resume;
 
@@ -14,6 +15,7 @@ use thiserror::Error;
 
 pub use crate::data::batching::Padding;
 pub use control::{Control, ControlKey, Range};
+pub use eval_tasks::{StageStepsFrom, TrainSampling};
 pub use preset::{find_preset, list_presets, load_preset, PresetInfo};
 
 #[derive(Debug, Error)]
@@ -236,8 +238,19 @@ pub struct TrainConfig {
     pub shuffle: bool,
     /// Evaluate every N steps; 0 = once per epoch.
     pub eval_every: usize,
-    /// Train on a seeded random subset of this many examples (low-resource setting).
+    /// Train on a seeded subset of this many examples (low-resource setting).
     pub train_size: Option<usize>,
+    /// How `train_size` draws: stratified by label (the default) or plain random.
+    pub train_sampling: TrainSampling,
+    /// What the DPS stage length is a share of: the run's steps or one epoch's.
+    pub stage_steps_from: StageStepsFrom,
+    /// Tasks to evaluate on besides the training task (out-of-domain transfer).
+    pub eval_tasks: Vec<String>,
+    /// Per eval task, `training label → eval label` overrides of the default label maps.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub label_maps: std::collections::BTreeMap<String, std::collections::BTreeMap<String, String>>,
+    /// Folder of SNLI, SICK and SciTail in their original layouts; `None` = `data_dir`.
+    pub nli_dir: Option<PathBuf>,
     /// GLUE data folder (original TSV layout); `None` = the Hugging Face Hub dataset `nyu-mll/glue`.
     pub data_dir: Option<PathBuf>,
     /// `cpu`, `cuda`, `cuda:N` or `metal`.
@@ -285,6 +298,11 @@ impl Default for TrainConfig {
             shuffle: true,
             eval_every: 0,
             train_size: None,
+            train_sampling: TrainSampling::Stratified,
+            stage_steps_from: StageStepsFrom::Total,
+            eval_tasks: Vec::new(),
+            label_maps: Default::default(),
+            nli_dir: None,
             data_dir: None,
             device: "cpu".into(),
             threads: 0,
@@ -304,7 +322,7 @@ impl Default for TrainConfig {
 pub const KEYS: &[(&str, &str)] = &[
     (
         "task",
-        "one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, demo",
+        "one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, snli, sick, scitail, demo",
     ),
     ("model", "a local model folder or a Hugging Face model id"),
     (
@@ -359,6 +377,13 @@ pub const KEYS: &[(&str, &str)] = &[
     ("keep_best", "true or false"),
 ];
 
+/// Every key: [`KEYS`] and the eval tasks' [`EVAL_KEYS`].
+pub fn all_keys() -> impl Iterator<Item = &'static (&'static str, &'static str)> {
+    KEYS.iter().chain(EVAL_KEYS)
+}
+
+use eval_tasks::EVAL_KEYS;
+
 impl TrainConfig {
     /// Apply one `key: value`. `origin` names the file or `--set` for errors.
     pub fn set(
@@ -370,13 +395,13 @@ impl TrainConfig {
         if key == "pad_to_max_length" {
             return self.set_pad_to_max_length(value, origin);
         }
-        let allowed = match KEYS.iter().find(|(k, _)| *k == key) {
+        let allowed = match all_keys().find(|(k, _)| *k == key) {
             Some((_, a)) => *a,
             None => {
                 return Err(ConfigError::UnknownKey {
                     origin: origin.into(),
                     key: key.into(),
-                    allowed: KEYS.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
+                    allowed: all_keys().map(|(k, _)| *k).collect::<Vec<_>>().join(", "),
                 })
             }
         };
@@ -529,6 +554,9 @@ impl TrainConfig {
             "checkpoint_every" => self.checkpoint_every = as_usize(value).ok_or_else(bad)?,
             "keep_last" => self.keep_last = as_usize(value).ok_or_else(bad)?,
             "keep_best" => self.keep_best = value.as_bool().ok_or_else(bad)?,
+            k if EVAL_KEYS.iter().any(|(e, _)| *e == k) => {
+                self.set_eval_key(k, value).map_err(|()| bad())?
+            }
             _ => unreachable!("every key in KEYS is handled"),
         }
         Ok(())
@@ -613,6 +641,7 @@ impl TrainConfig {
     /// Checks across keys, after all keys are applied.
     pub fn validate(&self, origin: &str) -> Result<(), ConfigError> {
         self.validate_demo(origin)?;
+        self.validate_eval_tasks(origin)?;
         for key in ControlKey::ALL {
             Control::read(key, self)
                 .validate(self.method)

@@ -1,4 +1,5 @@
-//! Presets: one flat YAML file per GLUE task in `presets/`.
+//! Presets: flat YAML files in `presets/`, one per GLUE task and one per protocol of the
+//! paper beyond GLUE (`ood-*`, `lowres-*`).
 //!
 //! The presets shipped in the repository are also compiled into the binary, so `--preset rte`
 //! works from any folder. A `presets/` folder in the working directory, or a path to a `.yaml`
@@ -18,6 +19,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("qnli", include_str!("../../presets/qnli.yaml")),
     ("rte", include_str!("../../presets/rte.yaml")),
     ("wnli", include_str!("../../presets/wnli.yaml")),
+    ("ood-snli", include_str!("../../presets/ood-snli.yaml")),
+    ("ood-mnli", include_str!("../../presets/ood-mnli.yaml")),
+    ("lowres-500", include_str!("../../presets/lowres-500.yaml")),
+    ("lowres-1000", include_str!("../../presets/lowres-1000.yaml")),
     ("demo", include_str!("../../presets/demo.yaml")),
 ];
 
@@ -178,10 +183,17 @@ mod tests {
                 "rte" => Some(468),
                 "mrpc" => Some(690),
                 "stsb" => Some(1080),
+                "ood-snli" | "ood-mnli" => Some(1500),
                 _ => None,
             };
             assert_eq!(c.max_steps, expected_steps, "{name}");
-            assert_eq!(c.task, *name);
+            let task = match *name {
+                "ood-snli" => "snli",
+                "ood-mnli" => "mnli",
+                "lowres-500" | "lowres-1000" => "rte",
+                n => n,
+            };
+            assert_eq!(c.task, task);
         }
     }
 

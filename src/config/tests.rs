@@ -3,7 +3,7 @@ use super::*;
 #[test]
 fn every_key_round_trips_through_set() {
     let base = TrainConfig::default();
-    for (key, _) in KEYS {
+    for (key, _) in all_keys() {
         let mut c = base.clone();
         let v = base.get(key).unwrap_or(serde_yaml::Value::Null);
         c.set(key, &v, "test")
@@ -140,4 +140,72 @@ fn schedule_lengths() {
     assert_eq!(c.total_steps(2490), 3 * 156);
     c.update_ratio = 0.001;
     assert_eq!(c.update_steps(100), 1);
+}
+
+#[test]
+fn eval_tasks_parse_validate_and_round_trip() {
+    let mut c = TrainConfig::default();
+    c.set_override("task=mnli").unwrap();
+    c.set_override("eval_tasks=[SNLI, rte, scitail:test]").unwrap();
+    assert_eq!(c.eval_tasks, vec!["snli", "rte", "scitail:test"]);
+    c.set_override("eval_tasks=sick, rte").unwrap();
+    assert_eq!(c.eval_tasks, vec!["sick", "rte"]);
+    for bad in ["eval_tasks=[imdb]", "eval_tasks=rte:train", "eval_tasks=demo"] {
+        let e = c.set_override(bad).unwrap_err().to_string();
+        assert!(e.contains("eval_tasks") && e.contains("expected"), "{bad}: {e}");
+    }
+    c.validate("test").unwrap();
+    // A map for a task not evaluated, a label the training task lacks, a regression task.
+    let text = "task: mnli\neval_tasks: [rte]\nlabel_maps: {sick: {neutral: entailment}}\n";
+    let e = preset::parse_preset(text, "x.yaml").unwrap_err().to_string();
+    assert!(e.contains("not in eval_tasks"), "{e}");
+    let text = "task: mnli\neval_tasks: [rte]\nlabel_maps: {rte: {maybe: entailment}}\n";
+    let e = preset::parse_preset(text, "x.yaml").unwrap_err().to_string();
+    assert!(e.contains("`maybe` is not a label"), "{e}");
+    let e = preset::parse_preset("task: stsb\neval_tasks: [rte]\n", "x.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("classification task"), "{e}");
+    let e = preset::parse_preset("task: rte\neval_tasks: [rte, rte:test]\n", "x.yaml")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("twice"), "{e}");
+    // config.yaml round trip with a label map.
+    let text = "task: mnli\neval_tasks: [rte]\nlabel_maps: {rte: {neutral: entailment}}\n";
+    let c = preset::parse_preset(text, "x.yaml").unwrap();
+    let yaml = serde_yaml::to_string(&c).unwrap();
+    assert_eq!(preset::parse_preset(&yaml, "config.yaml").unwrap(), c);
+}
+
+#[test]
+fn stage_base_steps_follow_the_setting() {
+    let mut c = TrainConfig {
+        max_steps: None,
+        num_epochs: 3.0,
+        batch_size: 16,
+        ..TrainConfig::default()
+    };
+    assert_eq!(c.stage_base_steps(1000), 189);
+    assert_eq!(c.update_steps(c.stage_base_steps(1000)), 9);
+    c.set_override("stage_steps_from=epoch").unwrap();
+    // The authors' low-resource scripts: ceil(1000 / 16) = 63 steps, stages of 3.
+    assert_eq!(c.stage_base_steps(1000), 63);
+    assert_eq!(c.update_steps(c.stage_base_steps(1000)), 3);
+    assert!(c.set_override("stage_steps_from=half").is_err());
+    assert!(c.set_override("train_sampling=random").is_ok());
+    assert_eq!(c.train_sampling, TrainSampling::Random);
+}
+
+#[test]
+fn the_protocol_presets_parse() {
+    for name in ["ood-snli", "ood-mnli", "lowres-500", "lowres-1000"] {
+        let info = find_preset(name).unwrap_or_else(|| panic!("{name}"));
+        assert!(info.config.train_size.is_some(), "{name}");
+        assert_eq!(info.config.train_sampling, TrainSampling::Stratified);
+    }
+    let ood = find_preset("ood-snli").unwrap().config;
+    assert_eq!(ood.eval_tasks, vec!["mnli", "snli", "sick", "scitail", "rte"]);
+    assert_eq!(ood.max_steps, Some(1500));
+    let low = find_preset("lowres-1000").unwrap().config;
+    assert_eq!(low.stage_steps_from, StageStepsFrom::Epoch);
 }

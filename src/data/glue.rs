@@ -551,6 +551,11 @@ pub fn subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
     }
 }
 
+/// PLACEHOLDER-STRATIFIED: replaced by the stratified draw.
+pub fn stratified_subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
+    subsample(ds, n, seed)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

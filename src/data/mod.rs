@@ -13,6 +13,7 @@
 pub mod batching;
 pub mod glue;
 pub mod hub_glue;
+pub mod label_map;
 pub mod metrics;
 pub mod prefetch;
 pub mod spm;

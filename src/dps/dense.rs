@@ -62,7 +62,8 @@ pub struct Dps {
     /// Live changes of the selection scope and the freeze mode, applied at the next selection.
     pending_scope: Option<SelectionScope>,
     pending_freeze: Option<Freeze>,
-    total_steps: usize,
+    /// The steps a stage length is a share of (the run's total, or one epoch's).
+    stage_base_steps: usize,
     stage_len: usize,
     /// 1-based; 0 before the first step.
     stage_index: usize,
@@ -85,7 +86,7 @@ impl Dps {
         variant: Variant,
         config: &TrainConfig,
         params: &[Param],
-        total_steps: usize,
+        stage_base_steps: usize,
         num_heads: usize,
     ) -> Result<Self> {
         let matrices = params
@@ -121,8 +122,8 @@ impl Dps {
             pending_ratio: None,
             pending_scope: None,
             pending_freeze: None,
-            total_steps,
-            stage_len: config.update_steps(total_steps),
+            stage_base_steps,
+            stage_len: config.update_steps(stage_base_steps),
             stage_index: 0,
             stage_start: 1,
             current_step: 0,
@@ -233,7 +234,7 @@ impl Dps {
         self.stage_start = step;
         if let Some(r) = self.pending_ratio.take() {
             self.update_ratio = r;
-            self.stage_len = ((self.total_steps as f64 * r).floor() as usize).max(1);
+            self.stage_len = ((self.stage_base_steps as f64 * r).floor() as usize).max(1);
             events.push(Event::control(
                 step,
                 &Control::UpdateRatio(r),

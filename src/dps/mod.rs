@@ -17,11 +17,12 @@ use child_tuning::{ChildTuningD, ChildTuningF};
 use dense::{Dps, Variant};
 use strategy::Vanilla;
 
-/// Build the strategy a configuration names.
+/// Build the strategy a configuration names. `stage_base_steps`: the steps a DPS stage length
+/// is a share of ([`TrainConfig::stage_base_steps`]).
 pub fn build(
     config: &TrainConfig,
     params: &[Param],
-    total_steps: usize,
+    stage_base_steps: usize,
     num_heads: usize,
 ) -> Result<Box<dyn Strategy>> {
     Ok(match config.method {
@@ -30,14 +31,14 @@ pub fn build(
             Variant::Dense,
             config,
             params,
-            total_steps,
+            stage_base_steps,
             num_heads,
         )?),
         Method::DpsMix => Box::new(Dps::new(
             Variant::Mix,
             config,
             params,
-            total_steps,
+            stage_base_steps,
             num_heads,
         )?),
         Method::ChildTuningF => Box::new(ChildTuningF::new(config.child_tuning_keep, config.seed)),

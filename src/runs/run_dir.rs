@@ -113,7 +113,7 @@ impl RunDir {
                 path: p.clone(),
                 source,
             })?;
-        crate::config::preset::parse_preset(&text, &p.display().to_string())
+        crate::config::preset::parse_preset(&legacy_keys(&text), &p.display().to_string())
     }
 
     pub fn events_path(&self) -> PathBuf {
@@ -153,5 +153,41 @@ mod tests {
         assert_eq!(utc_stamp(0), "19700101T000000Z");
         assert_eq!(utc_stamp(1_795_638_896), "20261125T203456Z");
         assert_eq!(utc_stamp(951_782_400), "20000229T000000Z");
+    }
+}
+
+/// A run folder's `config.yaml` written before a key existed holds what the run used then:
+/// `train_sampling: random` (the only draw there was), whatever today's default.
+fn legacy_keys(text: &str) -> String {
+    if text.lines().any(|l| l.starts_with("train_sampling:")) {
+        return text.to_string();
+    }
+    let mut t = text.to_string();
+    if !t.ends_with('\n') && !t.is_empty() {
+        t.push('\n');
+    }
+    t.push_str("train_sampling: random\n");
+    t
+}
+
+#[cfg(test)]
+mod legacy_tests {
+    use super::*;
+
+    #[test]
+    fn an_old_config_keeps_its_random_draw_and_a_new_one_its_own() {
+        let dir = std::env::temp_dir().join(format!("dps-legacy-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("config.yaml"), "task: rte\ntrain_size: 100\n").unwrap();
+        let run = RunDir { path: dir.clone() };
+        let c = run.read_config().unwrap();
+        assert_eq!(c.train_sampling, crate::config::TrainSampling::Random);
+        let mut new = crate::config::TrainConfig::default();
+        new.train_size = Some(100);
+        run.write_config(&new).unwrap();
+        let c = run.read_config().unwrap();
+        assert_eq!(c.train_sampling, crate::config::TrainSampling::Stratified);
+        assert_eq!(c, new);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

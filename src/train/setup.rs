@@ -2,9 +2,13 @@
 //! load and tokenize the data once, apply the run's dropout, build the strategy.
 
 use super::trainer::Trainer;
-use crate::config::{Dropout, TrainConfig};
+use super::evaluate::EvalSet;
+use crate::config::eval_tasks::{eval_task_name, eval_task_split};
+use crate::config::{Dropout, TrainConfig, TrainSampling};
 use crate::data::batching::EncodedDataset;
 use crate::data::glue::{self, Split, TaskSpec};
+use crate::data::label_map::LabelMap;
+use crate::data::DataError;
 use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
 use crate::data::DataSource;
@@ -17,8 +21,10 @@ use thiserror::Error;
 
 #[derive(Debug, Error)]
 pub enum SetupError {
-    #[error("unknown task `{0}`. Fix: use one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, demo")]
+    #[error("unknown task `{0}`. Fix: use one of cola, sst2, mrpc, stsb, qqp, mnli, qnli, rte, wnli, snli, sick, scitail, demo")]
     UnknownTask(String),
+    #[error("eval_tasks: {0}")]
+    EvalTask(String),
     #[error("{0}")]
     Device(String),
     #[error("{path}: no tokenizer.json (nor spm.model) in the model folder. Fix: copy the model's tokenizer.json (for DeBERTa-v2/v3: spm.model and tokenizer_config.json) beside config.json")]
@@ -122,10 +128,14 @@ pub struct Prepared {
     pub model: Model,
     pub train: EncodedDataset,
     pub devs: Vec<(String, EncodedDataset)>,
+    /// Other tasks' dev sets with their label maps (`eval_tasks`).
+    pub eval_sets: Vec<EvalSet>,
     /// The folder holding the tokenizer files to copy into checkpoints.
     pub tokenizer_dir: Option<PathBuf>,
     /// Notes for the log (initialised heads and the like).
     pub notes: Vec<String>,
+    /// What the run's log should warn of at its start (eval tasks not found).
+    pub warnings: Vec<String>,
     /// The run's dropout, resolved from the configuration, the method, the total steps and
     /// the model's own (already applied to `model`).
     pub dropout: Dropout,
@@ -203,8 +213,10 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             model,
             train,
             devs: vec![(String::new(), dev)],
+            eval_sets: Vec::new(),
             tokenizer_dir: None,
             notes,
+            warnings: Vec::new(),
             dropout,
         });
     }
@@ -230,10 +242,13 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
         });
     }
     super::validate::check_seq_length(config.max_seq_length, model.as_ref(), &model_dir)?;
-    let source = DataSource::from_option(config.data_dir.as_deref());
+    let source = data_source(config, task);
     let mut train_ds = source.load(task, Split::Train)?;
     if let Some(n) = config.train_size {
-        train_ds = glue::subsample(&train_ds, n, config.seed);
+        train_ds = match config.train_sampling {
+            TrainSampling::Stratified => glue::stratified_subsample(&train_ds, n, config.seed),
+            TrainSampling::Random => glue::subsample(&train_ds, n, config.seed),
+        };
     }
     let train = encoder.encode_dataset(&train_ds)?;
     let mut devs = Vec::new();
@@ -244,16 +259,87 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
             encoder.encode_dataset(&ds)?,
         ));
     }
+    let mut warnings = Vec::new();
+    let eval_sets = eval_sets(config, task, &encoder, &mut notes, &mut warnings)?;
     let dropout = apply_dropout(config, &mut model, train.items.len());
     Ok(Prepared {
         task,
         model,
         train,
         devs,
+        eval_sets,
         tokenizer_dir: Some(model_dir),
         notes,
+        warnings,
         dropout,
     })
+}
+
+/// Where a task's files come from: GLUE from `data_dir`, the other NLI sets from `nli_dir`
+/// (else `data_dir`); the Hub when no folder is given.
+pub fn data_source(config: &TrainConfig, task: &TaskSpec) -> DataSource {
+    let glue_task = glue::GLUE_TASKS.iter().any(|t| t.name == task.name);
+    let dir = if glue_task {
+        config.data_dir.as_deref()
+    } else {
+        config.nli_dir.as_deref().or(config.data_dir.as_deref())
+    };
+    DataSource::from_option(dir)
+}
+
+/// The dev sets of `eval_tasks` with their label maps. A set whose files cannot be found is
+/// left out and named in `warnings`; any other error (a malformed file) stops the run.
+pub fn eval_sets(
+    config: &TrainConfig,
+    train: &'static TaskSpec,
+    encoder: &TextEncoder,
+    notes: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) -> Result<Vec<EvalSet>, SetupError> {
+    let mut sets = Vec::new();
+    let mut missing = Vec::new();
+    for entry in &config.eval_tasks {
+        let name = eval_task_name(entry);
+        let eval = glue::task(name).ok_or_else(|| SetupError::UnknownTask(name.into()))?;
+        let map = LabelMap::resolve(train, eval, config.label_maps.get(name))
+            .map_err(SetupError::EvalTask)?;
+        let split = eval_task_split(entry);
+        if eval.name == train.name && split == Split::Dev {
+            // The training task's own dev set: its metrics are copied, not computed twice.
+            sets.push(EvalSet {
+                task: eval,
+                map,
+                data: None,
+            });
+            continue;
+        }
+        let ds = match data_source(config, eval).load(eval, split) {
+            Ok(ds) => ds,
+            Err(e @ (DataError::MissingFile { .. } | DataError::Hub(_))) => {
+                missing.push(format!("{name} ({e})"));
+                continue;
+            }
+            Err(e) => return Err(e.into()),
+        };
+        notes.push(format!(
+            "eval task {name}: {} {split} examples from {}; labels {}",
+            ds.len(),
+            ds.source,
+            map.describe()
+        ));
+        sets.push(EvalSet {
+            task: eval,
+            map,
+            data: Some(encoder.encode_dataset(&ds)?),
+        });
+    }
+    if !missing.is_empty() {
+        warnings.push(format!(
+            "eval tasks not found, left out: {}",
+            missing.join("; ")
+        ));
+    }
+    Ok(sets)
 }
 
 /// Resolve the run's dropout (see [`Dropout`]) and set it on the model.
@@ -281,7 +367,9 @@ pub fn build_trainer(config: &TrainConfig) -> Result<(Trainer, RunAssets), Setup
         dropout: p.dropout,
         ..config.clone()
     };
-    let trainer = Trainer::new(config, p.task, p.model, p.train, p.devs)?;
+    let mut trainer = Trainer::new(config, p.task, p.model, p.train, p.devs)?;
+    trainer.eval_sets = p.eval_sets;
+    trainer.start_warnings = p.warnings;
     Ok((trainer, extra))
 }
 

@@ -76,6 +76,10 @@ pub struct Trainer {
     pub train: EncodedDataset,
     /// Dev sets with the suffix their metric names get (`""`, `"_mm"`).
     pub devs: Vec<(String, EncodedDataset)>,
+    /// Other tasks' dev sets, scored through a label map (`eval_tasks`).
+    pub eval_sets: Vec<super::evaluate::EvalSet>,
+    /// Logged as `warning` events after `start` (eval tasks whose data was not found).
+    pub start_warnings: Vec<String>,
     pub strategy: Box<dyn Strategy>,
     pub optimizer: MaskedAdamW,
     pub schedule: LinearSchedule,
@@ -133,7 +137,8 @@ impl Trainer {
         }
         let total_steps = config.total_steps(train.items.len());
         let num_heads = model.num_attention_heads();
-        let strategy = crate::dps::build(&config, model.params(), total_steps, num_heads)?;
+        let stage_base = config.stage_base_steps(train.items.len());
+        let strategy = crate::dps::build(&config, model.params(), stage_base, num_heads)?;
         let optimizer = MaskedAdamW::new(
             model.params(),
             AdamWConfig {
@@ -153,6 +158,8 @@ impl Trainer {
             model,
             train,
             devs,
+            eval_sets: Vec::new(),
+            start_warnings: Vec::new(),
             strategy,
             optimizer,
             schedule,
@@ -400,6 +407,12 @@ impl Trainer {
             device: Some(crate::model::device::DeviceInfo::of(self.model.device())),
         };
         self.emit(e);
+        for message in self.start_warnings.clone() {
+            self.emit(Event::Warning {
+                step: self.step,
+                message,
+            });
+        }
     }
 
     /// ChildTuning-D's Fisher pass over the training set, in train mode as the original
