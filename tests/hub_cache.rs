@@ -1,7 +1,11 @@
 //! Hugging Face Hub sources, offline, from fixture caches the tests build: GLUE parquet files of
-//! `nyu-mll/glue` (written here with the parquet crate) and a tiny model snapshot; the real
+//! `nyu-mll/glue` (written with the parquet crate, `common::hub_fixture`) and a tiny model
+//! snapshot; the real
 //! loaders read them, and the binary trains from them with no --data-dir and HF_HUB_OFFLINE=1.
 
+mod common;
+
+use common::hub_fixture::{snapshot_dir, write_parquet, Col};
 use dps_tui::data::glue::{self, Label, Split};
 use dps_tui::data::{DataError, DataSource, Dataset};
 use dps_tui::hub::{HubSource, RepoKind, GLUE_DATASET};
@@ -9,99 +13,9 @@ use dps_tui::model::bert::{BertForSequenceClassification, HeadKind};
 use dps_tui::model::checkpoint_io::save_hf;
 use dps_tui::model::BertConfig;
 use dps_tui::train::setup::resolve_model_dir_with;
-use parquet::basic::Compression;
-use parquet::data_type::{ByteArray, ByteArrayType, FloatType, Int32Type, Int64Type};
-use parquet::file::properties::WriterProperties;
-use parquet::file::writer::SerializedFileWriter;
-use parquet::schema::parser::parse_message_type;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::Command;
-use std::sync::Arc;
-
-const COMMIT: &str = "bcdcba79d07bc864c1c254ccfcedcce55bcc9a8c";
-
-/// One column of a fixture parquet file (nullable, as Hugging Face's files are).
-enum Col {
-    Text(&'static str, Vec<&'static str>),
-    Long(&'static str, Vec<i64>),
-    Float(&'static str, Vec<f32>),
-}
-
-impl Col {
-    fn schema(&self) -> String {
-        match self {
-            Col::Text(n, _) => format!("OPTIONAL BINARY {n} (UTF8);"),
-            Col::Long(n, _) => format!("OPTIONAL INT64 {n};"),
-            Col::Float(n, _) => format!("OPTIONAL FLOAT {n};"),
-        }
-    }
-    fn len(&self) -> usize {
-        match self {
-            Col::Text(_, v) => v.len(),
-            Col::Long(_, v) => v.len(),
-            Col::Float(_, v) => v.len(),
-        }
-    }
-}
-
-/// Write a snappy-compressed parquet file with `cols` plus an `idx` column.
-fn write_parquet(path: &Path, cols: &[Col]) {
-    let n = cols[0].len();
-    let schema = format!(
-        "message schema {{ {} OPTIONAL INT32 idx; }}",
-        cols.iter().map(Col::schema).collect::<Vec<_>>().join(" ")
-    );
-    let schema = Arc::new(parse_message_type(&schema).unwrap());
-    let props = Arc::new(
-        WriterProperties::builder()
-            .set_compression(Compression::SNAPPY)
-            .build(),
-    );
-    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let file = std::fs::File::create(path).unwrap();
-    let mut w = SerializedFileWriter::new(file, schema, props).unwrap();
-    let mut rg = w.next_row_group().unwrap();
-    let defs = vec![1i16; n];
-    let idx: Vec<i32> = (0..n as i32).collect();
-    let mut i = 0;
-    while let Some(mut cw) = rg.next_column().unwrap() {
-        match cols.get(i) {
-            Some(Col::Text(_, v)) => {
-                let vals: Vec<ByteArray> = v.iter().map(|s| ByteArray::from(*s)).collect();
-                cw.typed::<ByteArrayType>()
-                    .write_batch(&vals, Some(&defs), None)
-                    .unwrap();
-            }
-            Some(Col::Long(_, v)) => {
-                cw.typed::<Int64Type>()
-                    .write_batch(v, Some(&defs), None)
-                    .unwrap();
-            }
-            Some(Col::Float(_, v)) => {
-                cw.typed::<FloatType>()
-                    .write_batch(v, Some(&defs), None)
-                    .unwrap();
-            }
-            None => {
-                cw.typed::<Int32Type>()
-                    .write_batch(&idx, Some(&defs), None)
-                    .unwrap();
-            }
-        }
-        cw.close().unwrap();
-        i += 1;
-    }
-    rg.close().unwrap();
-    w.close().unwrap();
-}
-
-fn snapshot_dir(cache: &Path, kind: RepoKind, repo: &str) -> PathBuf {
-    let repo_dir = HubSource::offline(cache).repo_dir(kind, repo);
-    std::fs::create_dir_all(repo_dir.join("refs")).unwrap();
-    std::fs::write(repo_dir.join("refs/main"), COMMIT).unwrap();
-    repo_dir.join("snapshots").join(COMMIT)
-}
 
 const RTE_TRAIN: [(&str, &str, i64); 4] = [
     ("the cat sat on the mat.", "a cat sat.", 0),

@@ -652,7 +652,7 @@ fn download_subcommand_fills_the_cache_for_an_offline_run() {
     )
     .failed("an unknown task");
     assert!(
-        unknown.stderr.contains("unknown GLUE task `nope`"),
+        unknown.stderr.contains("unknown task `nope`"),
         "{}",
         unknown.stderr
     );

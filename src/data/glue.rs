@@ -4,149 +4,23 @@
 //! download names them (`CoLA`, `SST-2`, `MRPC`, `STS-B`, `QQP`, `MNLI`, `QNLI`, `RTE`, `WNLI`),
 //! each with `train.tsv` and `dev.tsv` (MNLI: `dev_matched.tsv` and `dev_mismatched.tsv`).
 //! Label lists follow Hugging Face's `run_glue.py` (sorted label strings).
+//!
+//! The registry also holds the NLI sets of the out-of-domain protocol (SNLI, SICK, SciTail;
+//! [`super::nli`]): [`task`] finds both, and [`load_split`] reads each task in its own
+//! [`DataFormat`].
 
+pub(crate) use super::task_spec::{spec, NLI3};
+pub use super::task_spec::{
+    Column, DataFormat, Dataset, Example, Label, LabelKind, Split, TaskSpec,
+};
 use super::{tsv, DataError};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use std::fmt;
-use std::path::Path;
-
-/// What a task's label is: one of a fixed list of class names, or a real-valued score.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum LabelKind {
-    /// Classification; the label id is the index in this list.
-    Classes(&'static [&'static str]),
-    /// Regression on a single score (STS-B).
-    Regression,
-}
-
-/// Which column of a TSV row a value is in.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Column {
-    /// The 0-based column index.
-    Index(usize),
-    /// The last column of the row (MNLI's `gold_label`, STS-B's `score`).
-    Last,
-}
-
-impl Column {
-    fn resolve(self, n_fields: usize) -> usize {
-        match self {
-            Column::Index(i) => i,
-            Column::Last => n_fields.saturating_sub(1),
-        }
-    }
-    fn min_fields(self) -> usize {
-        match self {
-            Column::Index(i) => i + 1,
-            Column::Last => 1,
-        }
-    }
-}
-
-/// Everything needed to read, encode and score one task.
-#[derive(Debug, PartialEq)]
-pub struct TaskSpec {
-    /// Canonical lowercase name, as in [`TASKS`] (`"rte"`).
-    pub name: &'static str,
-    /// Folder name in the GLUE layout (`"RTE"`).
-    pub dir_name: &'static str,
-    /// Class names or regression.
-    pub labels: LabelKind,
-    /// The metric used to keep the best checkpoint (a key of [`crate::data::compute_metrics`]).
-    pub main_metric: &'static str,
-    /// Whether the TSV files start with a header line.
-    pub has_header: bool,
-    /// Number of fields per row, for files without a header (with a header, the header's count).
-    pub num_fields: usize,
-    /// Column of the first text.
-    pub text_a: Column,
-    /// Column of the second text, for sentence-pair tasks.
-    pub text_b: Option<Column>,
-    /// Column of the label or score.
-    pub label: Column,
-    /// File name of the training split.
-    pub train_file: &'static str,
-    /// File name of the (matched) dev split.
-    pub dev_file: &'static str,
-    /// File name of the mismatched dev split (MNLI only).
-    pub dev_mismatched_file: Option<&'static str>,
-    /// Skip rows with the wrong number of fields instead of failing (QQP's upstream files
-    /// have a few such rows, which Hugging Face's processor also skips).
-    pub skip_malformed: bool,
-    /// A generated task with no files (the demo task).
-    pub synthetic: bool,
-}
-
-impl TaskSpec {
-    /// Number of model outputs: the number of classes, or 1 for regression.
-    pub fn num_labels(&self) -> usize {
-        match self.labels {
-            LabelKind::Classes(c) => c.len(),
-            LabelKind::Regression => 1,
-        }
-    }
-
-    /// Whether the task is a regression task (STS-B).
-    pub fn is_regression(&self) -> bool {
-        matches!(self.labels, LabelKind::Regression)
-    }
-
-    /// The class names indexed by label id (`["LABEL_0"]` for regression, as Hugging Face does).
-    pub fn id2label(&self) -> Vec<String> {
-        match self.labels {
-            LabelKind::Classes(c) => c.iter().map(|s| s.to_string()).collect(),
-            LabelKind::Regression => vec!["LABEL_0".to_string()],
-        }
-    }
-
-    /// Whether examples are sentence pairs.
-    pub fn is_pair(&self) -> bool {
-        self.text_b.is_some()
-    }
-
-    /// The file name of `split`, or `None` when the task has no such split file.
-    pub fn file_name(&self, split: Split) -> Option<&'static str> {
-        match split {
-            Split::Train => Some(self.train_file),
-            Split::Dev => Some(self.dev_file),
-            Split::DevMismatched => self.dev_mismatched_file,
-            Split::Test => None,
-        }
-    }
-}
+use std::path::{Path, PathBuf};
 
 const BINARY: &[&str] = &["0", "1"];
 const NLI2: &[&str] = &["entailment", "not_entailment"];
-const NLI3: &[&str] = &["contradiction", "entailment", "neutral"];
-
-const fn spec(
-    name: &'static str,
-    dir_name: &'static str,
-    labels: LabelKind,
-    main_metric: &'static str,
-    text_a: Column,
-    text_b: Option<Column>,
-    label: Column,
-) -> TaskSpec {
-    TaskSpec {
-        name,
-        dir_name,
-        labels,
-        main_metric,
-        has_header: true,
-        num_fields: 0,
-        text_a,
-        text_b,
-        label,
-        train_file: "train.tsv",
-        dev_file: "dev.tsv",
-        dev_mismatched_file: None,
-        skip_malformed: false,
-        synthetic: false,
-    }
-}
 
 use Column::{Index as I, Last};
 
@@ -251,6 +125,7 @@ pub const GLUE_TASKS: &[TaskSpec] = &[
 pub static DEMO_TASK: TaskSpec = TaskSpec {
     name: "demo",
     dir_name: "demo",
+    format: DataFormat::GlueTsv,
     labels: LabelKind::Classes(&["0", "1"]),
     main_metric: "accuracy",
     has_header: false,
@@ -261,13 +136,16 @@ pub static DEMO_TASK: TaskSpec = TaskSpec {
     train_file: "",
     dev_file: "",
     dev_mismatched_file: None,
+    test_file: None,
     skip_malformed: false,
     synthetic: true,
 };
 
-/// Every task name a configuration's `task` accepts: the GLUE tasks and the synthetic `demo`.
+/// Every task name a configuration's `task` accepts: the GLUE tasks, the NLI sets of the
+/// out-of-domain protocol ([`super::nli::NLI_TASKS`]) and the synthetic `demo`.
 pub const TASKS: &[&str] = &[
-    "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "demo",
+    "cola", "sst2", "mrpc", "stsb", "qqp", "mnli", "qnli", "rte", "wnli", "snli", "sick",
+    "scitail", "demo",
 ];
 
 /// Map a user-typed task name (`RTE`, `sst-2`, `STS-B`, `mnli`, `demo`) to the canonical
@@ -277,110 +155,17 @@ pub fn normalise_task_name(s: &str) -> Option<&'static str> {
     TASKS.iter().copied().find(|t| *t == s)
 }
 
-/// The task registered under `name` (any spelling [`normalise_task_name`] accepts), including
-/// the synthetic `demo` task.
+/// The task registered under `name` (any spelling [`normalise_task_name`] accepts): a GLUE
+/// task, an NLI set ([`super::nli::NLI_TASKS`]) or the synthetic `demo` task.
 pub fn task(name: &str) -> Option<&'static TaskSpec> {
     let name = normalise_task_name(name)?;
     if name == DEMO_TASK.name {
         return Some(&DEMO_TASK);
     }
-    GLUE_TASKS.iter().find(|t| t.name == name)
-}
-
-/// A label: a class id (index into the task's class list) or a regression score.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Label {
-    Class(usize),
-    Score(f32),
-}
-
-/// One example: one text or a pair of texts, and its label.
-#[derive(Debug, Clone)]
-pub struct Example {
-    pub text_a: String,
-    pub text_b: Option<String>,
-    pub label: Label,
-}
-
-/// A data split.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Split {
-    Train,
-    /// The dev split (MNLI: dev matched).
-    Dev,
-    /// MNLI's dev mismatched split.
-    DevMismatched,
-    /// Test splits: no labels, always refused by [`load_split`].
-    Test,
-}
-
-impl Split {
-    /// The split's name: `train`, `dev`, `dev_mismatched`, `test`.
-    pub fn as_str(&self) -> &'static str {
-        match self {
-            Split::Train => "train",
-            Split::Dev => "dev",
-            Split::DevMismatched => "dev_mismatched",
-            Split::Test => "test",
-        }
-    }
-
-    /// The suffix added to metric names computed on this split (`_mm` for dev mismatched).
-    pub fn metric_suffix(&self) -> &'static str {
-        match self {
-            Split::DevMismatched => "_mm",
-            _ => "",
-        }
-    }
-}
-
-impl fmt::Display for Split {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-/// The examples of one split of one task.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    pub task: &'static TaskSpec,
-    pub split: Split,
-    pub examples: Vec<Example>,
-    /// Where the examples came from (a file path).
-    pub source: String,
-}
-
-impl Dataset {
-    /// Number of examples.
-    pub fn len(&self) -> usize {
-        self.examples.len()
-    }
-
-    /// Whether there are no examples.
-    pub fn is_empty(&self) -> bool {
-        self.examples.is_empty()
-    }
-
-    /// The labels, in example order.
-    pub fn labels(&self) -> Vec<Label> {
-        self.examples.iter().map(|e| e.label.clone()).collect()
-    }
-
-    /// How many examples each class has (empty for regression tasks).
-    pub fn class_counts(&self) -> Vec<usize> {
-        let mut counts = match self.task.labels {
-            LabelKind::Classes(c) => vec![0; c.len()],
-            LabelKind::Regression => return Vec::new(),
-        };
-        for e in &self.examples {
-            if let Label::Class(c) = e.label {
-                if let Some(n) = counts.get_mut(c) {
-                    *n += 1;
-                }
-            }
-        }
-        counts
-    }
+    GLUE_TASKS
+        .iter()
+        .chain(super::nli::NLI_TASKS)
+        .find(|t| t.name == name)
 }
 
 /// The dev splits to evaluate for this task: `[Dev]`, or `[Dev, DevMismatched]` for MNLI.
@@ -392,49 +177,51 @@ pub fn dev_splits(task: &TaskSpec) -> Vec<Split> {
     }
 }
 
-/// Refuse what no source can load: the synthetic demo task (generated in code) and test
-/// splits (no labels).
+/// Refuse what no source can load: the synthetic demo task (generated in code), unlabelled
+/// test splits (GLUE's) and splits the task does not have.
 pub(crate) fn check_loadable(task: &TaskSpec, split: Split) -> Result<(), DataError> {
     if task.synthetic {
         return Err(DataError::Synthetic {
             task: task.name.into(),
         });
     }
-    if split == Split::Test {
+    if split == Split::Test && task.test_file.is_none() {
         return Err(DataError::TestSplit {
             task: task.name.into(),
+        });
+    }
+    if task.file_name(split).is_none() {
+        return Err(DataError::NoSuchSplit {
+            task: task.name.into(),
+            split: split.as_str().into(),
+            available: task.available_splits().into(),
         });
     }
     Ok(())
 }
 
-/// Read `<data_dir>/<DIR_NAME>/<file>.tsv` for `split`.
+/// Read `split` of `task` from `<data_dir>/<dir_name>/<file>`, in the task's [`DataFormat`]
+/// (GLUE: `<data_dir>/RTE/train.tsv`; SICK: `<data_dir>/SICK/SICK.txt` for every split).
 ///
-/// `Split::Test` is refused: test splits have no labels and cannot be used for training or
-/// evaluation.
+/// GLUE's `Split::Test` is refused: its test splits have no labels and cannot be used for
+/// training or evaluation. The NLI sets' test splits load.
 pub fn load_split(
     data_dir: &Path,
     task: &'static TaskSpec,
     split: Split,
 ) -> Result<Dataset, DataError> {
     check_loadable(task, split)?;
-    let file = task
-        .file_name(split)
-        .ok_or_else(|| DataError::NoSuchSplit {
-            task: task.name.into(),
-            split: split.as_str().into(),
-            available: "train or dev".into(),
-        })?;
+    let file = task.file_name(split).unwrap_or_default();
     let path = data_dir.join(task.dir_name).join(file);
     if !path.is_file() {
-        return Err(DataError::MissingFile {
-            path,
-            dir_name: task.dir_name.into(),
-            file: file.into(),
-        });
+        return Err(missing_file(task, path, file));
     }
     let text = tsv::read_text(&path)?;
-    let examples = parse_examples(&path, &text, task)?;
+    let examples = match task.format {
+        DataFormat::GlueTsv | DataFormat::ScitailTsv => parse_examples(&path, &text, task)?,
+        DataFormat::SickTxt => super::nli::parse_sick(&path, &text, task, split)?,
+        DataFormat::SnliJsonl => super::nli::parse_snli(&path, &text, task)?.0,
+    };
     Ok(Dataset {
         task,
         split,
@@ -443,7 +230,8 @@ pub fn load_split(
     })
 }
 
-/// Parse the text of one GLUE TSV file of `task`; `path` is only used in error messages.
+/// Parse the text of one GLUE TSV file of `task` (or of a SciTail `tsv_format` file, read the
+/// same way); `path` is only used in error messages.
 pub fn parse_examples(path: &Path, text: &str, task: &TaskSpec) -> Result<Vec<Example>, DataError> {
     let needed = [Some(task.text_a), task.text_b, Some(task.label)]
         .into_iter()
@@ -466,9 +254,10 @@ pub fn parse_examples(path: &Path, text: &str, task: &TaskSpec) -> Result<Vec<Ex
             1,
             format!(
                 "task `{}` needs at least {needed} fields per row, but the {} has {expected}. \
-                 Fix: use the original GLUE TSV files",
+                 Fix: use the original {} files",
                 task.name,
-                if task.has_header { "header" } else { "layout" }
+                if task.has_header { "header" } else { "layout" },
+                original_files(task)
             ),
         ));
     }
@@ -527,10 +316,36 @@ pub fn parse_examples(path: &Path, text: &str, task: &TaskSpec) -> Result<Vec<Ex
         return Err(tsv::parse_error(
             path,
             0,
-            "the file has no examples. Fix: use the original GLUE TSV files",
+            format!(
+                "the file has no examples. Fix: use the original {} files",
+                original_files(task)
+            ),
         ));
     }
     Ok(examples)
+}
+
+/// A [`DataError::MissingFile`] for `path`, the expected `file` of `task`: names the folder
+/// layout the file belongs in and where else the task can come from.
+pub(crate) fn missing_file(task: &TaskSpec, path: PathBuf, file: &'static str) -> DataError {
+    let (layout, alternative) = super::nli::layout_help(task);
+    DataError::MissingFile {
+        path,
+        dir_name: task.dir_name,
+        file,
+        layout,
+        alternative,
+    }
+}
+
+/// The files a task's readers expect, for the fixes in parse errors.
+fn original_files(task: &TaskSpec) -> &'static str {
+    match task.format {
+        DataFormat::GlueTsv => "GLUE TSV",
+        DataFormat::SickTxt => "SICK (SICK.txt)",
+        DataFormat::SnliJsonl => "SNLI 1.0 JSON lines",
+        DataFormat::ScitailTsv => "SciTail 1.1 tsv_format",
+    }
 }
 
 /// A seeded random subset of `n` examples (the low-resource setting), kept in file order.
@@ -549,11 +364,6 @@ pub fn subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
         examples: idx.iter().map(|&i| ds.examples[i].clone()).collect(),
         source: ds.source.clone(),
     }
-}
-
-/// PLACEHOLDER-STRATIFIED: replaced by the stratified draw.
-pub fn stratified_subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
-    subsample(ds, n, seed)
 }
 
 #[cfg(test)]

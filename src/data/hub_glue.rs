@@ -16,7 +16,7 @@ use super::glue::{Dataset, Example, Label, LabelKind, Split, TaskSpec};
 use super::DataError;
 use crate::hub::{self, HubSource, RepoKind};
 use parquet::file::reader::{FileReader, SerializedFileReader};
-use parquet::record::Field;
+use parquet::record::{Field, Row};
 use std::path::{Path, PathBuf};
 
 /// How one task is laid out in `nyu-mll/glue`.
@@ -115,83 +115,101 @@ fn hub_error(e: hub::HubError) -> DataError {
 
 /// Load `split` of `task` from `nyu-mll/glue`: from the cached snapshot when it holds the
 /// split's files, else (online) from the Hub's listing, downloading the files into the cache.
+/// The NLI sets ([`super::nli`]) are read by [`super::hub_nli::load_hub_split`] instead
+/// ([`super::DataSource::load`] picks the reader).
 pub fn load_hub_split(
     hub: &HubSource,
     task: &'static TaskSpec,
     split: Split,
 ) -> Result<Dataset, DataError> {
     super::glue::check_loadable(task, split)?;
-    if split == Split::DevMismatched && task.dev_mismatched_file.is_none() {
-        return Err(DataError::NoSuchSplit {
-            task: task.name.into(),
-            split: split.as_str().into(),
-            available: "train or dev".into(),
-        });
-    }
     let ht = hub_task(task).ok_or_else(|| {
         DataError::Hub(format!(
-            "task `{}` is not in the Hub dataset {}. Fix: pass --data-dir",
+            "task `{}` is not in the Hub dataset {}. Fix: load it through \
+             data::DataSource::load, which reads each task from its own Hub dataset, or pass \
+             --data-dir",
             task.name,
             hub::GLUE_DATASET
         ))
     })?;
     let split_name = hub_split_name(task, split);
-    let repo = hub::GLUE_DATASET;
-    let snapshot = hub.snapshot(RepoKind::Dataset, repo);
-    let mut paths: Vec<PathBuf> = Vec::new();
-    if let Some(snap) = &snapshot {
-        let listing = hub::snapshot_files(snap);
-        for f in split_files(&listing, ht.config, split_name) {
-            paths.push(snap.join(f));
-        }
-        if !paths.is_empty() {
-            tracing::info!(
-                "{} {split_name}: {} cached file(s) in {}",
-                ht.config,
-                paths.len(),
-                snap.display()
-            );
-        }
-    }
-    if paths.is_empty() {
-        if hub.offline {
-            return Err(DataError::Hub(format!(
-                "dataset `{repo}`: no {cfg}/{split_name}-*.parquet file is in the Hugging Face \
-                 cache ({cache}) and HF_HUB_OFFLINE is set, so nothing is downloaded. Fix: run \
-                 once with network access and without HF_HUB_OFFLINE to fill the cache, point \
-                 HF_HUB_CACHE (or HF_HOME) at a cache that holds it, or pass --data-dir with a \
-                 folder in the GLUE layout (<dir>/<TASK>/train.tsv and dev.tsv)",
-                cfg = ht.config,
-                cache = hub.cache_dir.display(),
-            )));
-        }
-        let remote = hub
-            .remote_listing(RepoKind::Dataset, repo)
-            .map_err(hub_error)?;
-        let listing = &remote.files;
-        let wanted = split_files(listing, ht.config, split_name);
-        if wanted.is_empty() {
-            let in_config: Vec<String> = listing
-                .iter()
-                .filter(|f| f.starts_with(&format!("{}/", ht.config)))
-                .cloned()
-                .collect();
-            return Err(DataError::Hub(format!(
-                "dataset `{repo}` lists no parquet file for {}/{split_name} (files under {}/: \
-                 {}). Fix: pass --data-dir with a folder in the GLUE layout",
-                ht.config,
-                ht.config,
-                hub::short_listing(&in_config)
-            )));
-        }
-        paths = hub
-            .download_files(RepoKind::Dataset, repo, &remote, &wanted)
-            .map_err(hub_error)?;
-    }
+    let paths = split_paths(
+        hub,
+        hub::GLUE_DATASET,
+        ht.config,
+        split_name,
+        "pass --data-dir with a folder in the GLUE layout (<dir>/<TASK>/train.tsv and dev.tsv)",
+    )?;
     let mut examples = Vec::new();
     for p in &paths {
         read_parquet(p, task, &ht, &mut examples)?;
     }
+    dataset_from(task, split, examples, &paths)
+}
+
+/// The parquet files of `<config>/<split_name>` in the Hub dataset `repo`: from the cached
+/// snapshot when it holds them, else (online) from the Hub's listing, downloaded into the
+/// cache. `local_fix` is the fix that names a data folder instead (`pass --data-dir ...`).
+pub(crate) fn split_paths(
+    hub: &HubSource,
+    repo: &str,
+    config: &str,
+    split_name: &str,
+    local_fix: &str,
+) -> Result<Vec<PathBuf>, DataError> {
+    let snapshot = hub.snapshot(RepoKind::Dataset, repo);
+    let mut paths: Vec<PathBuf> = Vec::new();
+    if let Some(snap) = &snapshot {
+        let listing = hub::snapshot_files(snap);
+        for f in split_files(&listing, config, split_name) {
+            paths.push(snap.join(f));
+        }
+        if !paths.is_empty() {
+            tracing::info!(
+                "{repo} {config} {split_name}: {} cached file(s) in {}",
+                paths.len(),
+                snap.display()
+            );
+            return Ok(paths);
+        }
+    }
+    if hub.offline {
+        return Err(DataError::Hub(format!(
+            "dataset `{repo}`: no {config}/{split_name}-*.parquet file is in the Hugging Face \
+             cache ({cache}) and HF_HUB_OFFLINE is set, so nothing is downloaded. Fix: run \
+             once with network access and without HF_HUB_OFFLINE to fill the cache, point \
+             HF_HUB_CACHE (or HF_HOME) at a cache that holds it, or {local_fix}",
+            cache = hub.cache_dir.display(),
+        )));
+    }
+    let remote = hub
+        .remote_listing(RepoKind::Dataset, repo)
+        .map_err(hub_error)?;
+    let listing = &remote.files;
+    let wanted = split_files(listing, config, split_name);
+    if wanted.is_empty() {
+        let in_config: Vec<String> = listing
+            .iter()
+            .filter(|f| f.starts_with(&format!("{config}/")))
+            .cloned()
+            .collect();
+        return Err(DataError::Hub(format!(
+            "dataset `{repo}` lists no parquet file for {config}/{split_name} (files under \
+             {config}/: {}). Fix: {local_fix}",
+            hub::short_listing(&in_config)
+        )));
+    }
+    hub.download_files(RepoKind::Dataset, repo, &remote, &wanted)
+        .map_err(hub_error)
+}
+
+/// The [`Dataset`] read from `paths` (an error when they hold no rows).
+pub(crate) fn dataset_from(
+    task: &'static TaskSpec,
+    split: Split,
+    examples: Vec<Example>,
+    paths: &[PathBuf],
+) -> Result<Dataset, DataError> {
     if examples.is_empty() {
         return Err(parquet_error(
             &paths[0],
@@ -211,14 +229,14 @@ pub fn load_hub_split(
     })
 }
 
-fn parquet_error(path: &Path, message: impl Into<String>) -> DataError {
+pub(crate) fn parquet_error(path: &Path, message: impl Into<String>) -> DataError {
     DataError::Parquet {
         path: path.to_path_buf(),
         message: message.into(),
     }
 }
 
-fn text_of(f: &Field) -> Option<String> {
+pub(crate) fn text_of(f: &Field) -> Option<String> {
     match f {
         Field::Str(s) => Some(s.clone()),
         Field::Bytes(b) => std::str::from_utf8(b.data()).ok().map(str::to_string),
@@ -227,7 +245,7 @@ fn text_of(f: &Field) -> Option<String> {
     }
 }
 
-fn number_of(f: &Field) -> Option<f64> {
+pub(crate) fn number_of(f: &Field) -> Option<f64> {
     Some(match f {
         Field::Byte(x) => *x as f64,
         Field::Short(x) => *x as f64,
@@ -243,12 +261,14 @@ fn number_of(f: &Field) -> Option<f64> {
     })
 }
 
-/// Read the rows of one parquet file of `task` into `out`.
-fn read_parquet(
+/// Call `f` with the 1-based row number and each row of the parquet file `path`, after checking
+/// that the file has the `needed` columns; `missing` gives the message for a missing column
+/// from its name and the file's column names.
+pub(crate) fn for_each_row(
     path: &Path,
-    task: &TaskSpec,
-    ht: &HubTask,
-    out: &mut Vec<Example>,
+    needed: &[&str],
+    missing: impl Fn(&str, &[String]) -> String,
+    mut f: impl FnMut(usize, &Row) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
     let file = std::fs::File::open(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
@@ -267,26 +287,39 @@ fn read_parquet(
         .iter()
         .map(|c| c.name().to_string())
         .collect();
-    let mut needed = vec![ht.text_a, "label"];
-    needed.extend(ht.text_b);
-    for n in &needed {
+    for n in needed {
         if !names.iter().any(|c| c == n) {
-            return Err(parquet_error(
-                path,
-                format!(
-                    "task `{}` needs column `{n}`, but the file has {}. Fix: use the \
-                     {} parquet files of config `{}`",
-                    task.name,
-                    names.join(", "),
-                    hub::GLUE_DATASET,
-                    ht.config
-                ),
-            ));
+            return Err(parquet_error(path, missing(n, &names)));
         }
     }
     let rows = reader.get_row_iter(None).map_err(corrupt)?;
     for (i, row) in rows.enumerate() {
         let row = row.map_err(corrupt)?;
+        f(i + 1, &row)?;
+    }
+    Ok(())
+}
+
+/// Read the rows of one parquet file of `task` into `out`.
+fn read_parquet(
+    path: &Path,
+    task: &TaskSpec,
+    ht: &HubTask,
+    out: &mut Vec<Example>,
+) -> Result<(), DataError> {
+    let mut needed = vec![ht.text_a, "label"];
+    needed.extend(ht.text_b);
+    let missing = |n: &str, names: &[String]| {
+        format!(
+            "task `{}` needs column `{n}`, but the file has {}. Fix: use the {} parquet files \
+             of config `{}`",
+            task.name,
+            names.join(", "),
+            hub::GLUE_DATASET,
+            ht.config
+        )
+    };
+    for_each_row(path, &needed, missing, |row_no, row| {
         let mut text_a = None;
         let mut text_b = None;
         let mut label = None;
@@ -299,7 +332,6 @@ fn read_parquet(
                 label = Some(number_of(field));
             }
         }
-        let row_no = i + 1;
         let bad = |what: String| parquet_error(path, format!("row {row_no}: {what}"));
         let text_a = text_a.ok_or_else(|| bad(format!("column `{}` is not text", ht.text_a)))?;
         let text_b = match ht.text_b {
@@ -349,8 +381,8 @@ fn read_parquet(
             text_b,
             label,
         });
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 #[cfg(test)]

@@ -7,8 +7,20 @@
 //! entailment maps onto its entailment label and neutral and contradiction onto the other one.
 //! Anything else needs an explicit map (`label_maps` in the configuration).
 
+use super::batching::EncodedDataset;
 use super::glue::{LabelKind, TaskSpec};
 use std::collections::BTreeMap;
+
+/// Another task's examples (`eval_tasks`) and how the training task's labels map onto its
+/// labels.
+#[derive(Debug, Clone)]
+pub struct EvalSet {
+    pub task: &'static TaskSpec,
+    pub map: LabelMap,
+    /// The examples; `None` when the set is the training task's own dev set, whose metrics
+    /// are copied rather than computed twice.
+    pub data: Option<EncodedDataset>,
+}
 
 /// The training task's class ids mapped onto the eval task's.
 #[derive(Debug, Clone, PartialEq)]

@@ -1,7 +1,14 @@
-//! GLUE data: task registry, TSV reading, tokenization, batching, metrics, the demo task.
+//! Task data: task registry, file reading, tokenization, batching, metrics, the demo task.
 //!
-//! - [`glue`]: the task registry ([`glue::TaskSpec`]), examples, splits and loading from TSV.
+//! - [`task_spec`]: the task model ([`TaskSpec`], [`DataFormat`]), examples, labels, splits.
+//! - [`glue`]: the task registry (GLUE specs, [`task`]) and loading splits from files.
+//! - [`nli`]: the NLI sets of the out-of-domain protocol (SNLI, SICK, SciTail): their specs and
+//!   readers of their original distribution formats.
 //! - [`hub_glue`]: GLUE from the Hub dataset `nyu-mll/glue` (parquet), cache first.
+//! - [`hub_nli`]: SNLI (`stanfordnlp/snli`) and SciTail (`allenai/scitail`) from the Hub, the
+//!   same way.
+//! - [`label_map`]: how a model trained on one task is scored on another (`eval_tasks`).
+//! - [`sampling`]: stratified subsets (scikit-learn's `StratifiedShuffleSplit` counts).
 //! - [`tsv`]: the raw tab-separated reader (no quoting, BOM and CRLF tolerant).
 //! - [`tokenize`]: [`tokenize::TextEncoder`], a model folder's `tokenizers` tokenizer set up like
 //!   HF's `truncation=True, max_length=N` with no padding.
@@ -13,11 +20,15 @@
 pub mod batching;
 pub mod glue;
 pub mod hub_glue;
+pub mod hub_nli;
 pub mod label_map;
 pub mod metrics;
+pub mod nli;
 pub mod prefetch;
+pub mod sampling;
 pub mod spm;
 pub mod synthetic;
+pub mod task_spec;
 pub mod tokenize;
 pub mod tsv;
 
@@ -26,23 +37,27 @@ pub use batching::{
     ModelBatch, PackedBatch, Padding,
 };
 pub use glue::{
-    dev_splits, load_split, subsample, task, Dataset, Example, Label, LabelKind, Split, TaskSpec,
-    GLUE_TASKS,
+    dev_splits, load_split, subsample, task, DataFormat, Dataset, Example, Label, LabelKind, Split,
+    TaskSpec, GLUE_TASKS,
 };
 pub use metrics::{compute_metrics, Predictions};
+pub use nli::NLI_TASKS;
+pub use sampling::{stratified_counts, stratified_subsample};
 pub use synthetic::{demo_task, DEMO_TASK};
 pub use tokenize::TextEncoder;
 
 use std::path::PathBuf;
 use thiserror::Error;
 
-/// Where GLUE splits come from: a folder in the GLUE layout, or the Hub dataset
-/// `nyu-mll/glue` through the Hugging Face cache.
+/// Where task splits come from: a folder (GLUE layout, and the NLI sets' original layouts
+/// beside it), or the Hub datasets (`nyu-mll/glue`, `stanfordnlp/snli`, `allenai/scitail`)
+/// through the Hugging Face cache.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DataSource {
-    /// `<dir>/<TASK>/train.tsv`, `dev.tsv`, ...
+    /// `<dir>/<TASK>/train.tsv`, `dev.tsv`, ...; `<dir>/SICK/SICK.txt`,
+    /// `<dir>/snli_1.0/snli_1.0_train.jsonl`, `<dir>/SciTailV1.1/tsv_format/...`.
     Dir(PathBuf),
-    /// The parquet files of `nyu-mll/glue`, cache first.
+    /// The parquet files of the task's Hub dataset, cache first.
     Hub(crate::hub::HubSource),
 }
 
@@ -56,28 +71,35 @@ impl DataSource {
         }
     }
 
-    /// Load `split` of `task` (test splits are refused).
+    /// Load `split` of `task` (GLUE's unlabelled test splits are refused; the NLI sets' test
+    /// splits load).
     pub fn load(&self, task: &'static TaskSpec, split: Split) -> Result<Dataset, DataError> {
-        match self {
-            DataSource::Dir(d) => glue::load_split(d, task, split),
-            DataSource::Hub(h) => hub_glue::load_hub_split(h, task, split),
+        match (self, task.format) {
+            (DataSource::Dir(d), _) => glue::load_split(d, task, split),
+            (DataSource::Hub(h), DataFormat::GlueTsv) => hub_glue::load_hub_split(h, task, split),
+            (DataSource::Hub(h), _) => hub_nli::load_hub_split(h, task, split),
         }
     }
 }
 
-/// Everything that can go wrong while reading, tokenizing or batching GLUE data.
+/// Everything that can go wrong while reading, tokenizing or batching task data.
 #[derive(Debug, Error)]
 pub enum DataError {
-    /// A GLUE split file is not where the GLUE layout puts it.
+    /// A split file is not where the task's folder layout puts it.
     #[error(
-        "GLUE file not found: {path}. Fix: point --data-dir at a folder in the GLUE layout \
-         (<dir>/{dir_name}/{file}), or omit --data-dir to load the task \
-         from the Hugging Face Hub"
+        "data file not found: {path}. Fix: point --data-dir at a folder in {layout} \
+         (<dir>/{dir_name}/{file}), {alternative}"
     )]
     MissingFile {
         path: PathBuf,
-        dir_name: String,
-        file: String,
+        /// The task's folder below the data folder (`RTE`, `SICK`, `SciTailV1.1/tsv_format`).
+        dir_name: &'static str,
+        /// The file's name in that folder.
+        file: &'static str,
+        /// The layout, for the message (`the GLUE layout`).
+        layout: &'static str,
+        /// Where else the task can come from, or why nowhere (`or omit --data-dir ...`).
+        alternative: &'static str,
     },
     /// The Hub dataset could not be found in the cache or fetched.
     #[error("{0}")]
@@ -100,7 +122,7 @@ pub enum DataError {
         line: usize,
         message: String,
     },
-    /// Test splits carry no labels.
+    /// GLUE's test splits carry no labels.
     #[error(
         "task `{task}`: the test split has no labels and cannot be used for training or \
          evaluation. Fix: train on the train split and evaluate on the dev split(s)"

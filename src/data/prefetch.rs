@@ -1,6 +1,6 @@
 //! Filling the Hugging Face cache ahead of time, as `huggingface-cli download` does: a model's
-//! files (those [`crate::model::files`] chooses from the repository's listing) and the GLUE parquet files of tasks
-//! (train and dev splits of `nyu-mll/glue`), so that later runs work offline
+//! files (those [`crate::model::files`] chooses from the repository's listing) and the parquet files of tasks
+//! (train and dev splits of `nyu-mll/glue`, `stanfordnlp/snli`, `allenai/scitail`), so that later runs work offline
 //! (`HF_HUB_OFFLINE=1`). Each task's files are read back after the download, so a file that
 //! does not parse is reported here rather than at the start of a run.
 
@@ -22,7 +22,7 @@ pub enum PrefetchError {
          name a Hub model (owner/name, for example sentence-transformers/all-MiniLM-L6-v2)"
     )]
     LocalModel(String),
-    #[error("unknown GLUE task `{name}`. Fix: use one of {known}")]
+    #[error("unknown task `{name}`. Fix: use one of {known}")]
     UnknownTask { name: String, known: String },
 }
 
@@ -58,6 +58,7 @@ pub fn prefetch(
                     name: name.clone(),
                     known: glue::GLUE_TASKS
                         .iter()
+                        .chain(super::nli::NLI_TASKS)
                         .map(|t| t.name)
                         .collect::<Vec<_>>()
                         .join(", "),

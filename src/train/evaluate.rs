@@ -9,15 +9,6 @@ use crate::data::glue::{Label, TaskSpec};
 use crate::data::label_map::LabelMap;
 use crate::data::metrics::{compute_metrics, compute_split_metrics, Predictions};
 
-/// Another task's dev set and how the training task's labels map onto its labels.
-#[derive(Debug, Clone)]
-pub struct EvalSet {
-    pub task: &'static TaskSpec,
-    pub map: LabelMap,
-    /// The examples; `None` when the set is the training task's own dev set, whose metrics
-    /// are copied rather than computed twice.
-    pub data: Option<EncodedDataset>,
-}
 
 impl Trainer {
     /// Evaluate on every dev set; metric names get each set's suffix.

@@ -2,13 +2,12 @@
 //! load and tokenize the data once, apply the run's dropout, build the strategy.
 
 use super::trainer::Trainer;
-use super::evaluate::EvalSet;
 use crate::config::eval_tasks::{eval_task_name, eval_task_split};
 use crate::config::{Dropout, TrainConfig, TrainSampling};
 use crate::data::batching::EncodedDataset;
 use crate::data::glue::{self, Split, TaskSpec};
-use crate::data::label_map::LabelMap;
-use crate::data::DataError;
+use crate::data::label_map::{EvalSet, LabelMap};
+use crate::data::{stratified_subsample, DataError};
 use crate::data::synthetic;
 use crate::data::tokenize::TextEncoder;
 use crate::data::DataSource;
@@ -246,7 +245,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
     let mut train_ds = source.load(task, Split::Train)?;
     if let Some(n) = config.train_size {
         train_ds = match config.train_sampling {
-            TrainSampling::Stratified => glue::stratified_subsample(&train_ds, n, config.seed),
+            TrainSampling::Stratified => stratified_subsample(&train_ds, n, config.seed),
             TrainSampling::Random => glue::subsample(&train_ds, n, config.seed),
         };
     }

@@ -77,7 +77,7 @@ pub struct Trainer {
     /// Dev sets with the suffix their metric names get (`""`, `"_mm"`).
     pub devs: Vec<(String, EncodedDataset)>,
     /// Other tasks' dev sets, scored through a label map (`eval_tasks`).
-    pub eval_sets: Vec<super::evaluate::EvalSet>,
+    pub eval_sets: Vec<crate::data::label_map::EvalSet>,
     /// Logged as `warning` events after `start` (eval tasks whose data was not found).
     pub start_warnings: Vec<String>,
     pub strategy: Box<dyn Strategy>,

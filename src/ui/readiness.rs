@@ -4,7 +4,7 @@
 
 use crate::config::TrainConfig;
 use crate::data::glue::{self, Split};
-use crate::data::hub_glue;
+use crate::data::{hub_glue, nli};
 use crate::hub::{self, HubSource, RepoKind};
 use std::path::Path;
 
@@ -129,7 +129,13 @@ fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
     let Some(task) = glue::task(&config.task) else {
         return Need::new(Status::Missing, format!("unknown task {}", config.task));
     };
-    if let Some(dir) = &config.data_dir {
+    let glue_task = glue::GLUE_TASKS.iter().any(|t| t.name == task.name);
+    let dir = if glue_task {
+        config.data_dir.as_ref()
+    } else {
+        config.nli_dir.as_ref().or(config.data_dir.as_ref())
+    };
+    if let Some(dir) = dir {
         for split in [Split::Train, Split::Dev] {
             let Some(file) = task.file_name(split) else {
                 continue;
@@ -144,39 +150,41 @@ fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
             format!("data in {}", dir.join(task.dir_name).display()),
         );
     }
-    let Some(ht) = hub_glue::hub_task(task) else {
-        return Need::new(
-            Status::Missing,
-            format!("task {} is not on the Hub: set data_dir", task.name),
-        );
+    // The dataset repository, its config and the split names of the task on the Hub.
+    let (repo, hub_config, splits) = match (hub_glue::hub_task(task), nli::hub_layout(task)) {
+        (Some(ht), _) => (
+            hub::GLUE_DATASET,
+            ht.config,
+            [Split::Train, Split::Dev].map(|s| hub_glue::hub_split_name(task, s)),
+        ),
+        (None, Some(layout)) => (layout.repo, layout.config, ["train", "validation"]),
+        (None, None) => {
+            return Need::new(
+                Status::Missing,
+                format!("task {} is not on the Hub: set data_dir (or nli_dir)", task.name),
+            )
+        }
     };
-    let cached = hub
-        .snapshot(RepoKind::Dataset, hub::GLUE_DATASET)
-        .is_some_and(|snap| {
-            let files = hub::snapshot_files(&snap);
-            [Split::Train, Split::Dev].iter().all(|s| {
-                !hub_glue::split_files(&files, ht.config, hub_glue::hub_split_name(task, *s))
-                    .is_empty()
-            })
-        });
+    let what = if glue_task {
+        format!("GLUE {}", task.name)
+    } else {
+        format!("{repo} {}", task.name)
+    };
+    let cached = hub.snapshot(RepoKind::Dataset, repo).is_some_and(|snap| {
+        let files = hub::snapshot_files(&snap);
+        splits
+            .iter()
+            .all(|s| !hub_glue::split_files(&files, hub_config, s).is_empty())
+    });
     if cached {
-        Need::new(
-            Status::Ready,
-            format!("GLUE {} in the Hub cache", task.name),
-        )
+        Need::new(Status::Ready, format!("{what} in the Hub cache"))
     } else if hub.offline {
         Need::new(
             Status::Missing,
-            format!(
-                "GLUE {} is not in the Hub cache and HF_HUB_OFFLINE is set: set data_dir",
-                task.name
-            ),
+            format!("{what} is not in the Hub cache and HF_HUB_OFFLINE is set: set data_dir"),
         )
     } else {
-        Need::new(
-            Status::Download,
-            format!("GLUE {} will download from the Hub", task.name),
-        )
+        Need::new(Status::Download, format!("{what} will download from the Hub"))
     }
 }
 

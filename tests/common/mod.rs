@@ -2,6 +2,8 @@
 //! Each test crate uses some of them.
 #![allow(dead_code)]
 
+pub mod hub_fixture;
+
 use candle_core::{DType, Tensor};
 use std::io::Write;
 use std::path::Path;
