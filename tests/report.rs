@@ -218,3 +218,89 @@ fn torch_logs_become_an_importable_results_file() {
         "{r}"
     );
 }
+
+/// Write a finished run folder on MNLI evaluated on sick and rte: `own`, `sick`, `rte` are the
+/// final accuracies.
+fn eval_tasks_run(root: &std::path::Path, method: &str, seed: u64, [own, sick, rte]: [f64; 3]) {
+    use dps_tui::core::events::{Event, Metrics, EVENT_SCHEMA_VERSION};
+    let dir = root.join(format!("{method}-{seed}"));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = serde_json::json!({
+        "task": "mnli", "method": method, "seed": seed, "eval_tasks": ["mnli", "sick", "rte"],
+    });
+    let metrics: Metrics = [
+        ("accuracy", own),
+        ("mnli/accuracy", own),
+        ("sick/accuracy", sick),
+        ("rte/accuracy", rte),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), *v))
+    .collect();
+    let events = [
+        Event::Start {
+            schema: EVENT_SCHEMA_VERSION,
+            task: "mnli".into(),
+            method: method.into(),
+            total_steps: 4,
+            steps_per_epoch: 4,
+            num_train: 64,
+            num_dev: 8,
+            config: config.clone(),
+            start_step: 0,
+            device: None,
+        },
+        Event::Done {
+            step: 4,
+            metrics,
+            stopped_early: false,
+        },
+    ];
+    let text: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
+    std::fs::write(dir.join("events.jsonl"), text).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        serde_yaml::to_string(&config).unwrap(),
+    )
+    .unwrap();
+}
+
+#[test]
+fn report_has_a_row_group_and_comparisons_per_eval_task() {
+    let tmp = tempfile::tempdir().unwrap();
+    let root = tmp.path();
+    for seed in 1..=3u64 {
+        let s = seed as f64 / 100.0;
+        eval_tasks_run(root, "vanilla", seed, [0.80 + s, 0.50 + s, 0.60 + s]);
+        eval_tasks_run(root, "dps-dense", seed, [0.81 + s, 0.55 + s, 0.58 + s]);
+    }
+    let bin = env!("CARGO_BIN_EXE_dps-tui");
+    let o = Command::new(bin)
+        .args(["report", "--json"])
+        .arg(root)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let r: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let groups = r["groups"].as_array().unwrap();
+    // Own, mnli, rte and sick for each method.
+    assert_eq!(groups.len(), 8, "{r}");
+    assert!(groups.iter().all(|g| g["task"] == "mnli" && g["n"] == 3));
+    assert!(groups.iter().all(|g| g.get("keys").is_none()), "{r}");
+    let comps = r["comparisons"].as_array().unwrap();
+    assert_eq!(comps.len(), 4, "{r}");
+    let diff = |eval: &str| {
+        comps.iter().find(|c| c["eval_task"] == eval).unwrap()["mean_diff"]
+            .as_f64()
+            .unwrap()
+    };
+    assert!((diff("sick") - 0.05).abs() < 1e-9);
+    assert!((diff("rte") + 0.02).abs() < 1e-9);
+    let md = Command::new(bin).arg("report").arg(root).output().unwrap();
+    let text = String::from_utf8_lossy(&md.stdout);
+    assert!(text.contains("| sick (from mnli) | dps-dense |"), "{text}");
+    assert!(
+        text.contains("| rte (from mnli) |  | accuracy | dps-dense − vanilla | 3 | -0.0200 |"),
+        "{text}"
+    );
+}

@@ -13,7 +13,9 @@
 //! optional and holds only what the other tool records; a key it leaves out is unknown, not
 //! different. `source` becomes the configuration key `source` (dps-tui's own runs have
 //! `source: dps-tui`), so imported runs form groups of their own and are compared with the
-//! baseline of their own source only. Empty lines and lines starting with `#` are skipped.
+//! baseline of their own source only. Eval tasks' metrics in `metrics` (`"sick/accuracy"`, see
+//! [`crate::core::task_metrics`]) become the run's eval-task results, as for dps-tui's runs.
+//! Empty lines and lines starting with `#` are skipped.
 
 use super::report::{RunResult, OWN_SOURCE};
 use std::collections::BTreeMap;
@@ -94,6 +96,7 @@ pub fn read(path: &Path) -> Result<Vec<RunResult>, ImportError> {
             value,
             config,
             imported: true,
+            evals: super::report::eval_results(&l.metrics, &[]),
         });
     }
     Ok(out)

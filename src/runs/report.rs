@@ -2,9 +2,16 @@
 //! task × method (and by any other configuration key whose value differs between the runs of
 //! one task); each group gets the statistics of its main dev metric, and each method is compared
 //! with a baseline method, paired by seed, with a bootstrap interval of the mean difference.
+//!
+//! Runs that also evaluate on other tasks (`eval_tasks`, metrics named `<task>/<metric>`, see
+//! [`crate::core::task_metrics`]) get the same again for every eval task: one group per
+//! training task × eval task × method, on the eval task's main metric, and its comparisons,
+//! marked with the eval task (`sick (from snli)` in the markdown, `eval_task` in the JSON).
 
 use super::stats::{mean, median, sample_std};
 use super::summary::{scan, RunRecord, RunState};
+use crate::core::events::Metrics;
+use crate::core::task_metrics;
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use serde::Serialize;
@@ -25,6 +32,8 @@ const IGNORED_KEYS: &[&str] = &[
     "keep_last",
     "keep_best",
     "eval_every",
+    // Which eval tasks a run reports splits nothing: each one is a group of its own.
+    "eval_tasks",
 ];
 
 /// Keys that belong to a method (or resolve per method, as `dropout: auto` does): a method is
@@ -58,12 +67,43 @@ pub struct RunResult {
     /// Read from another tool's results ([`super::imported`]): a key its configuration leaves
     /// out is unknown, not different.
     pub imported: bool,
+    /// The final main metric of every eval task the run reports (empty for an ordinary run).
+    pub evals: Vec<EvalResult>,
+}
+
+/// A run's final value on one eval task.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EvalResult {
+    pub task: String,
+    /// The eval task's main metric (its own name: `accuracy`).
+    pub metric: String,
+    pub value: f64,
+}
+
+/// The eval tasks' final main metrics in `metrics` (their `<task>/<metric>` keys), in the
+/// order of `declared`.
+pub fn eval_results(metrics: &Metrics, declared: &[String]) -> Vec<EvalResult> {
+    task_metrics::eval_tasks([metrics], declared)
+        .into_iter()
+        .filter_map(|t| {
+            let value = *metrics.get(&t.key())?;
+            Some(EvalResult {
+                task: t.task,
+                metric: t.metric,
+                value,
+            })
+        })
+        .collect()
 }
 
 /// The statistics of one group's main metric.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Group {
     pub task: String,
+    /// The eval task whose metric this is, for a run with eval tasks (`None`: the training
+    /// task's own).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_task: Option<String>,
     pub method: String,
     /// The values of the other keys that differ between runs (empty when none do).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
@@ -83,6 +123,9 @@ pub struct Group {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Comparison {
     pub task: String,
+    /// As in [`Group::eval_task`].
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub eval_task: Option<String>,
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub keys: BTreeMap<String, String>,
     pub metric: String,
@@ -146,6 +189,24 @@ fn result_of(record: &RunRecord, include_stopped: bool) -> Result<RunResult, Str
     let value = s
         .final_metric
         .ok_or_else(|| format!("no `{metric}` in the final metrics"))?;
+    // Each eval task's value in the final metrics, else in its last evaluation.
+    let evals = s
+        .eval_tasks()
+        .into_iter()
+        .filter_map(|t| {
+            let key = t.key();
+            let value = s
+                .final_metrics
+                .get(&key)
+                .copied()
+                .or_else(|| s.metric_series(&key).last().map(|p| p.1))?;
+            Some(EvalResult {
+                task: t.task,
+                metric: t.metric,
+                value,
+            })
+        })
+        .collect();
     let mut config = s.config.clone();
     config.insert("source".into(), OWN_SOURCE.into());
     Ok(RunResult {
@@ -157,7 +218,37 @@ fn result_of(record: &RunRecord, include_stopped: bool) -> Result<RunResult, Str
         value,
         config,
         imported: false,
+        evals,
     })
+}
+
+/// One run's value on one task: the training task's own main metric (`eval_task` `None`) or
+/// an eval task's.
+struct Scored<'a> {
+    run: &'a RunResult,
+    eval_task: Option<&'a str>,
+    metric: &'a str,
+    value: f64,
+}
+
+/// Every value of every run: its own, then its eval tasks'.
+fn scored(runs: &[RunResult]) -> Vec<Scored<'_>> {
+    runs.iter()
+        .flat_map(|r| {
+            let own = Scored {
+                run: r,
+                eval_task: None,
+                metric: &r.metric,
+                value: r.value,
+            };
+            std::iter::once(own).chain(r.evals.iter().map(move |e| Scored {
+                run: r,
+                eval_task: Some(e.task.as_str()),
+                metric: &e.metric,
+                value: e.value,
+            }))
+        })
+        .collect()
 }
 
 /// Group runs and compare every method with `baseline`.
@@ -174,27 +265,30 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
             })
             .collect()
     };
-    // (task, method, keys) → runs, in a stable order.
-    type Key = (String, String, BTreeMap<String, String>);
-    let mut groups: BTreeMap<Key, Vec<&RunResult>> = BTreeMap::new();
-    for r in runs {
+    let scored = scored(runs);
+    // (task, eval task, method, keys) → values, in a stable order: a task's own groups first.
+    type Key<'a> = (&'a str, Option<&'a str>, &'a str, BTreeMap<String, String>);
+    let mut groups: BTreeMap<Key, Vec<&Scored>> = BTreeMap::new();
+    for s in &scored {
+        let r = s.run;
         let keys = split_keys(r, &["task", "method"]);
         groups
-            .entry((r.task.clone(), r.method.clone(), keys))
+            .entry((r.task.as_str(), s.eval_task, r.method.as_str(), keys))
             .or_default()
-            .push(r);
+            .push(s);
     }
     let out_groups = groups
         .iter()
-        .map(|((task, method, keys), rs)| {
-            let values: Vec<f64> = rs.iter().map(|r| r.value).collect();
-            let mut seeds: Vec<u64> = rs.iter().map(|r| r.seed).collect();
+        .map(|((task, eval_task, method, keys), rs)| {
+            let values: Vec<f64> = rs.iter().map(|s| s.value).collect();
+            let mut seeds: Vec<u64> = rs.iter().map(|s| s.run.seed).collect();
             seeds.sort_unstable();
             Group {
-                task: task.clone(),
-                method: method.clone(),
+                task: task.to_string(),
+                eval_task: eval_task.map(str::to_string),
+                method: method.to_string(),
                 keys: keys.clone(),
-                metric: rs[0].metric.clone(),
+                metric: rs[0].metric.to_string(),
                 n: values.len(),
                 mean: mean(&values),
                 std: sample_std(&values),
@@ -206,42 +300,44 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
         })
         .collect();
 
-    // Pair each method's runs with the baseline's of the same task and non-method keys.
-    let mut by_pairing: BTreeMap<(String, BTreeMap<String, String>), Vec<&RunResult>> =
-        BTreeMap::new();
-    for r in runs {
-        let keys = split_keys(r, METHOD_KEYS);
+    // Pair each method's runs with the baseline's of the same task, eval task and non-method
+    // keys.
+    type PairKey<'a> = (&'a str, Option<&'a str>, BTreeMap<String, String>);
+    let mut by_pairing: BTreeMap<PairKey, Vec<&Scored>> = BTreeMap::new();
+    for s in &scored {
+        let keys = split_keys(s.run, METHOD_KEYS);
         let keys = keys.into_iter().filter(|(k, _)| k != "task").collect();
         by_pairing
-            .entry((r.task.clone(), keys))
+            .entry((s.run.task.as_str(), s.eval_task, keys))
             .or_default()
-            .push(r);
+            .push(s);
     }
     let mut comparisons = Vec::new();
-    for ((task, keys), rs) in &by_pairing {
+    for ((task, eval_task, keys), rs) in &by_pairing {
         let base: BTreeMap<u64, f64> = rs
             .iter()
-            .filter(|r| r.method == baseline)
-            .map(|r| (r.seed, r.value))
+            .filter(|s| s.run.method == baseline)
+            .map(|s| (s.run.seed, s.value))
             .collect();
         let methods: BTreeSet<&str> = rs
             .iter()
-            .map(|r| r.method.as_str())
+            .map(|s| s.run.method.as_str())
             .filter(|m| *m != baseline)
             .collect();
         for method in methods {
             let diffs: Vec<f64> = rs
                 .iter()
-                .filter(|r| r.method == method)
-                .filter_map(|r| base.get(&r.seed).map(|b| r.value - b))
+                .filter(|s| s.run.method == method)
+                .filter_map(|s| base.get(&s.run.seed).map(|b| s.value - b))
                 .collect();
             if diffs.is_empty() {
                 continue;
             }
             comparisons.push(Comparison {
-                task: task.clone(),
+                task: task.to_string(),
+                eval_task: eval_task.map(str::to_string),
                 keys: keys.clone(),
-                metric: rs[0].metric.clone(),
+                metric: rs[0].metric.to_string(),
                 method: method.to_string(),
                 baseline: baseline.to_string(),
                 n_pairs: diffs.len(),
@@ -310,6 +406,10 @@ pub fn to_markdown(r: &Report) -> String {
          |---|---|---|---|---|---|---|---|---|---|---|\n",
     );
     let mut warnings = Vec::new();
+    let task_text = |task: &str, eval_task: &Option<String>| match eval_task {
+        Some(e) => format!("{e} (from {task})"),
+        None => task.to_string(),
+    };
     for g in &r.groups {
         let seeds: Vec<String> = g.seeds.iter().map(|x| x.to_string()).collect();
         if g.n < MIN_N {
@@ -321,7 +421,7 @@ pub fn to_markdown(r: &Report) -> String {
             };
             warnings.push(format!(
                 "warning: {} {}{keys}: n = {}; statistics over fewer than {MIN_N} runs say little. Fix: run more seeds",
-                g.task, g.method, g.n
+                task_text(&g.task, &g.eval_task), g.method, g.n
             ));
         }
         // No spread from a single run.
@@ -332,7 +432,7 @@ pub fn to_markdown(r: &Report) -> String {
         };
         s += &format!(
             "| {} | {} | {} | {} | {} | {:.4} | {} | {:.4} | {:.4} | {:.4} | {} |\n",
-            g.task,
+            task_text(&g.task, &g.eval_task),
             g.method,
             keys_text(&g.keys),
             g.metric,
@@ -356,7 +456,7 @@ pub fn to_markdown(r: &Report) -> String {
             };
             s += &format!(
                 "| {} | {} | {} | {} − {} | {} | {:+.4} | {} | {} / {} / {} |\n",
-                c.task,
+                task_text(&c.task, &c.eval_task),
                 keys_text(&c.keys),
                 c.metric,
                 c.method,
@@ -378,6 +478,10 @@ pub fn to_markdown(r: &Report) -> String {
 
 /// Fewer runs (or pairs) than this get a warning and no interval.
 pub const MIN_N: usize = 3;
+
+#[cfg(test)]
+#[path = "report_eval_tests.rs"]
+mod eval_task_tests;
 
 #[cfg(test)]
 mod tests {
@@ -406,6 +510,7 @@ mod tests {
             value,
             config,
             imported: false,
+            evals: Vec::new(),
         }
     }
 

@@ -9,6 +9,7 @@
 
 use super::event_log;
 use crate::core::events::{Event, Metrics};
+use crate::core::task_metrics::{self, EvalTask};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -250,15 +251,28 @@ impl RunSummary {
         v
     }
 
-    /// The best value of `metric` and its step (the lowest for `loss`, else the highest).
+    /// The best value of `metric` and its step (the lowest for `loss` and an eval task's
+    /// `…/loss`, else the highest).
     pub fn best(&self, metric: &str) -> Option<(f64, usize)> {
-        let lower = metric == "loss";
+        let lower = task_metrics::lower_is_better(metric);
         self.metric_series(metric)
             .into_iter()
             .fold(None, |acc: Option<(f64, usize)>, (s, v)| match acc {
                 Some(b) if (lower && b.0 <= v) || (!lower && b.0 >= v) => Some(b),
                 _ => Some((v, s)),
             })
+    }
+
+    /// The eval tasks the run reported metrics of (`sick/accuracy`, ...), each with its main
+    /// metric, in the order of its configuration's `eval_tasks`; empty for an ordinary run.
+    pub fn eval_tasks(&self) -> Vec<EvalTask> {
+        let declared = self
+            .config
+            .get(task_metrics::CONFIG_KEY)
+            .map(|t| task_metrics::declared_from_text(t))
+            .unwrap_or_default();
+        let done = self.done.iter().map(|d| &d.1);
+        task_metrics::eval_tasks(self.evals.iter().map(|e| &e.1).chain(done), &declared)
     }
 
     /// Every dev metric name the run reported.

@@ -6,6 +6,7 @@
 //! [`CompareState::on_key`], and drawn by [`crate::ui::screens::compare::draw`].
 
 use crate::core::events::Event;
+use crate::core::task_metrics::{self, EvalTask};
 use crate::runs::summary::{RunRecord, RunSummary, SummaryError};
 use crate::ui::run_state::Run;
 use crate::ui::theme::Theme;
@@ -67,10 +68,14 @@ pub struct ConfigRow {
 pub struct CompareState {
     pub runs: Vec<CompareRun>,
     pub rows: Vec<ConfigRow>,
-    /// The dev metrics that can be plotted: the main metric first, `loss` last.
+    /// The dev metrics that can be plotted: the main metric first, then the training task's
+    /// other metrics, each eval task's main metric (`sick/accuracy`), the eval tasks' other
+    /// metrics, and the losses last.
     pub metrics: Vec<String>,
     /// Index into `metrics`.
     pub metric: usize,
+    /// The eval tasks of any of the runs (`sick/accuracy`, ...), each with its main metric.
+    pub eval_tasks: Vec<EvalTask>,
     pub log_y: bool,
     /// Index into [`SMOOTHING`].
     pub smoothing: usize,
@@ -110,20 +115,50 @@ impl CompareState {
                 }
             }
         }
-        let others: BTreeSet<String> = runs.iter().flat_map(|r| r.summary.metric_names()).collect();
-        for m in &others {
-            if m != "loss" && !metrics.contains(m) {
-                metrics.push(m.clone());
+        let mut eval_tasks: Vec<EvalTask> = Vec::new();
+        for t in runs.iter().flat_map(|r| r.summary.eval_tasks()) {
+            if !eval_tasks.iter().any(|e| e.task == t.task) {
+                eval_tasks.push(t);
             }
         }
-        if others.contains("loss") {
-            metrics.push("loss".into());
+        let others: BTreeSet<String> = runs.iter().flat_map(|r| r.summary.metric_names()).collect();
+        let (per_task, own): (Vec<&String>, Vec<&String>) =
+            others.iter().partition(|m| task_metrics::is_task_metric(m));
+        // The training task's own metrics, then each eval task's main metric, then the eval
+        // tasks' other metrics; losses last.
+        let ordered = own
+            .iter()
+            .filter(|m| m.as_str() != "loss")
+            .map(|m| m.to_string())
+            .chain(eval_tasks.iter().map(|t| t.key()))
+            .chain(
+                per_task
+                    .iter()
+                    .filter(|m| !task_metrics::lower_is_better(m))
+                    .map(|m| m.to_string()),
+            )
+            .chain(
+                own.iter()
+                    .filter(|m| m.as_str() == "loss")
+                    .map(|m| m.to_string()),
+            )
+            .chain(
+                per_task
+                    .iter()
+                    .filter(|m| task_metrics::lower_is_better(m))
+                    .map(|m| m.to_string()),
+            );
+        for m in ordered {
+            if !metrics.contains(&m) {
+                metrics.push(m);
+            }
         }
         CompareState {
             runs,
             rows,
             metrics,
             metric: 0,
+            eval_tasks,
             log_y: false,
             smoothing: 1,
             only_diff: false,

@@ -160,6 +160,11 @@ impl App {
                     self.view.lens = Lens::ALL[(c as u8 - b'1') as usize];
                 }
             }
+            Action::NextDevTask => {
+                let series = self.run.dev_series();
+                let tasks: Vec<&str> = series.iter().map(|s| s.task.as_str()).collect();
+                self.view.cycle_dev_focus(&tasks, b.back);
+            }
             Action::Focus => {
                 self.view.focus = if b.back {
                     self.view.focus.next().next()
@@ -423,7 +428,7 @@ impl App {
             return Vec::new();
         }
         let at = Position::new(ev.column, ev.row);
-        let layout = crate::ui::screens::dashboard::layout(self.area, self.run.error.is_some());
+        let layout = crate::ui::screens::dashboard::layout_of(self);
         match ev.kind {
             MouseEventKind::Down(MouseButton::Left) => {
                 if let Some(h) = layout.heatmap {

@@ -84,6 +84,8 @@ pub enum Action {
     NextLens,
     /// `1`–`4`: the lens with that number.
     PickLens,
+    /// `t` / `T`: the dev panel's next / previous eval task drawn large.
+    NextDevTask,
     /// Tab / shift-tab: the next / previous panel.
     Focus,
     /// Arrow keys: move the heatmap cursor, scroll the log or zoom the loss chart.
@@ -230,6 +232,13 @@ pub const BINDINGS: &[Binding] = &[
         "1-4",
         "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected",
         Action::PickLens,
+    ),
+    bind(
+        View,
+        &[ch('t'), back(ch('T'))],
+        "t / T",
+        "eval tasks: next / previous one drawn large in the dev panel",
+        Action::NextDevTask,
     ),
     bind(
         View,

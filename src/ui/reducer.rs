@@ -3,6 +3,7 @@
 
 use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, Event, MatrixReport, Metrics, StageKind};
+use crate::core::task_metrics;
 use crate::ui::format::value_text;
 use crate::ui::run_state::{
     ControlRecord, DoneInfo, Hyper, LogKind, RowKey, Run, RunStatus, SelectionColumn, StageSpan,
@@ -204,6 +205,10 @@ impl Run {
 
     fn on_eval(&mut self, step: usize, metrics: &Metrics) {
         self.evals.push((step, metrics.clone()));
+        if metrics.keys().any(|k| task_metrics::is_task_metric(k)) {
+            let declared = task_metrics::declared(&self.config);
+            self.eval_tasks = task_metrics::eval_tasks(self.evals.iter().map(|e| &e.1), &declared);
+        }
         if self.activity == Some(crate::ui::run_state::Activity::Evaluating) {
             self.activity = None;
         }

@@ -4,8 +4,9 @@
 
 use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, MatrixReport, Metrics, StageKind};
+use crate::core::task_metrics::{self, EvalTask};
 use crate::ui::history::LossHistory;
-use std::collections::VecDeque;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
 /// The trainer's state as the events tell it.
@@ -125,6 +126,21 @@ pub struct DoneInfo {
     pub stopped_early: bool,
 }
 
+/// One curve of the dev panel of a run with eval tasks: an eval task's main metric, or the
+/// training task's own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DevSeries {
+    /// The task's name.
+    pub task: String,
+    /// The main metric's own name (`accuracy`).
+    pub metric: String,
+    /// The metric's key in the evaluations (`sick/accuracy`, or `accuracy` for the training
+    /// task's own).
+    pub key: String,
+    /// Whether this is the training task's own metric.
+    pub train: bool,
+}
+
 /// Most event-log lines kept.
 pub const LOG_CAPACITY: usize = 2000;
 
@@ -157,6 +173,9 @@ pub struct Run {
     /// Sum of reported step times.
     pub train_seconds: f64,
     pub evals: Vec<(usize, Metrics)>,
+    /// The eval tasks the evaluations report (`sick/accuracy`, ...; see
+    /// [`crate::core::task_metrics`]), in the configuration's order; empty for an ordinary run.
+    pub eval_tasks: Vec<EvalTask>,
     pub stages: Vec<StageSpan>,
     pub rows: Vec<RowKey>,
     pub selections: Vec<SelectionColumn>,
@@ -199,6 +218,7 @@ impl Default for Run {
             step_seconds: None,
             train_seconds: 0.0,
             evals: Vec::new(),
+            eval_tasks: Vec::new(),
             stages: Vec::new(),
             rows: Vec::new(),
             selections: Vec::new(),
@@ -298,6 +318,38 @@ impl Run {
             .iter()
             .find(|c| c.key == key)
             .and_then(|c| c.value.as_f64())
+    }
+
+    /// The dev panel's curves when the run has eval tasks (empty otherwise): the training
+    /// task's own main metric first, unless it is one of the eval tasks too, then every eval
+    /// task's.
+    pub fn dev_series(&self) -> Vec<DevSeries> {
+        if self.eval_tasks.is_empty() {
+            return Vec::new();
+        }
+        let mut out = Vec::with_capacity(self.eval_tasks.len() + 1);
+        if !self.task.is_empty() && !self.eval_tasks.iter().any(|t| t.task == self.task) {
+            let names: BTreeSet<&str> = self
+                .evals
+                .iter()
+                .flat_map(|(_, m)| task_metrics::own_metrics(m).map(|(k, _)| k.as_str()))
+                .collect();
+            if let Some(metric) = task_metrics::main_metric_among(&self.task, &names) {
+                out.push(DevSeries {
+                    task: self.task.clone(),
+                    key: metric.clone(),
+                    metric,
+                    train: true,
+                });
+            }
+        }
+        out.extend(self.eval_tasks.iter().map(|t| DevSeries {
+            task: t.task.clone(),
+            metric: t.metric.clone(),
+            key: t.key(),
+            train: false,
+        }));
+        out
     }
 
     /// Add an event-log line, dropping the oldest beyond [`LOG_CAPACITY`].

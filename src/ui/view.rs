@@ -124,6 +124,9 @@ pub struct View {
     pub overlay: Overlay,
     /// Event-log lines scrolled up from the newest.
     pub log_scroll: usize,
+    /// The task whose curve the dev panel draws large, for a run with eval tasks; `None`:
+    /// every task's curve alike.
+    pub dev_focus: Option<String>,
 }
 
 /// The EMA smoothing factors `s` cycles through.
@@ -145,6 +148,7 @@ impl Default for View {
             zoom: false,
             overlay: Overlay::None,
             log_scroll: 0,
+            dev_focus: None,
         }
     }
 }
@@ -229,6 +233,28 @@ impl View {
         self.heat_row = row;
         self.heat_col = (col + 1 < cols).then_some(col);
         self.focus = Focus::Heatmap;
+    }
+
+    /// The dev panel's next task to draw large among `tasks` (the previous one when `back`),
+    /// through every task and then all of them alike.
+    pub fn cycle_dev_focus(&mut self, tasks: &[&str], back: bool) {
+        let n = tasks.len();
+        if n == 0 {
+            self.dev_focus = None;
+            return;
+        }
+        // Positions 0..n are the tasks, n is "all alike".
+        let cur = self
+            .dev_focus
+            .as_deref()
+            .and_then(|f| tasks.iter().position(|t| *t == f))
+            .unwrap_or(n);
+        let next = if back {
+            (cur + n) % (n + 1)
+        } else {
+            (cur + 1) % (n + 1)
+        };
+        self.dev_focus = tasks.get(next).map(|t| t.to_string());
     }
 
     /// Scroll the event log `lines` up (positive, towards older lines) or down, within a log

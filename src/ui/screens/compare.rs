@@ -2,6 +2,7 @@
 //! with a legend), and a table of their status, metrics and configurations with the keys that
 //! differ highlighted. A pure function of [`CompareState`].
 
+use crate::core::task_metrics;
 use crate::runs::summary::RunState;
 use crate::ui::compare::CompareState;
 use crate::ui::format::{fmt_duration, fmt_num};
@@ -391,6 +392,11 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
         .rows
         .iter()
         .map(|r| r.key.chars().count() + DIFF_MARK.chars().count())
+        .chain(
+            st.eval_tasks
+                .iter()
+                .map(|t| "final ".len() + t.key().chars().count()),
+        )
         .max()
         .unwrap_or(0)
         .max(16);
@@ -494,7 +500,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .collect();
         let bests: Vec<Option<(f64, usize)>> =
             st.runs.iter().map(|r| r.summary.best(metric)).collect();
-        let lower = metric == "loss";
+        let lower = task_metrics::lower_is_better(metric);
         let top = bests.iter().flatten().map(|b| b.0).fold(None, |acc, v| {
             Some(match acc {
                 None => v,
@@ -520,6 +526,43 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
                 .map(|b| match b {
                     Some((v, s)) => Span::styled(
                         format!("{v:.4} @{s}"),
+                        if st.runs.len() > 1 && Some(*v) == top {
+                            theme.ok()
+                        } else {
+                            theme.text()
+                        },
+                    ),
+                    None => text("-".into()),
+                })
+                .collect(),
+        );
+    }
+    // Each eval task's final main metric (but the one plotted, shown above).
+    for t in &st.eval_tasks {
+        let key = t.key();
+        if st.metric_name() == Some(key.as_str()) {
+            continue;
+        }
+        let finals: Vec<Option<f64>> = st
+            .runs
+            .iter()
+            .map(|r| r.summary.final_metrics.get(&key).copied())
+            .collect();
+        let lower = task_metrics::lower_is_better(&key);
+        let top = finals
+            .iter()
+            .flatten()
+            .copied()
+            .reduce(|a, v| if lower { a.min(v) } else { a.max(v) });
+        line(
+            buf,
+            &mut y,
+            Span::styled(format!("final {key}"), theme.dim()),
+            finals
+                .iter()
+                .map(|v| match v {
+                    Some(v) => Span::styled(
+                        format!("{v:.4}"),
                         if st.runs.len() > 1 && Some(*v) == top {
                             theme.ok()
                         } else {

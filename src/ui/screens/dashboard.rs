@@ -1,6 +1,7 @@
 //! The training dashboard: title, error banner, loss and eval charts, settings, selection
 //! heatmap, event log, status bar and key hints. Panels are dropped on small terminals.
 
+use crate::core::task_metrics;
 use crate::ui::app::App;
 use crate::ui::form::short_model;
 use crate::ui::run_state::RunStatus;
@@ -36,6 +37,25 @@ pub fn is_wide(area: Rect) -> bool {
 
 /// Lay the dashboard out in `area`, with an error banner line when `banner`.
 pub fn layout(area: Rect, banner: bool) -> DashLayout {
+    layout_with(area, banner, false)
+}
+
+/// The dashboard's layout for `app`'s screen and run.
+pub fn layout_of(app: &App) -> DashLayout {
+    layout_with(
+        app.area,
+        app.run.error.is_some(),
+        !app.run.eval_tasks.is_empty(),
+    )
+}
+
+/// Rows below which the dev panel of a run with eval tasks goes beside the loss chart instead
+/// of below the settings.
+const DEV_TASKS_MIN_H: u16 = 9;
+
+/// [`layout`], giving the dev panel room on every screen that has a loss chart when
+/// `dev_tasks` (the run reports eval tasks, see [`crate::core::task_metrics`]).
+pub fn layout_with(area: Rect, banner: bool, dev_tasks: bool) -> DashLayout {
     let wide = is_wide(area);
     let banner_h = u16::from(banner);
     let settings_h = u16::from(!wide);
@@ -75,10 +95,22 @@ pub fn layout(area: Rect, banner: bool) -> DashLayout {
         out.eval = Some(eval);
         out.heatmap = Some(heat);
         out.log = Some(log);
+        if dev_tasks && eval.height < DEV_TASKS_MIN_H {
+            let [loss, eval, settings] = Layout::horizontal([
+                Constraint::Percentage(38),
+                Constraint::Percentage(30),
+                Constraint::Fill(1),
+            ])
+            .areas(top);
+            out.loss = Some(loss);
+            out.eval = Some(eval);
+            out.settings = Some(settings);
+        }
     } else if body.height >= 30 {
+        let eval_pct = if dev_tasks { 25 } else { 15 };
         let [loss, eval, heat, log] = Layout::vertical([
             Constraint::Percentage(30),
-            Constraint::Percentage(15),
+            Constraint::Percentage(eval_pct),
             Constraint::Fill(1),
             Constraint::Percentage(20),
         ])
@@ -88,10 +120,16 @@ pub fn layout(area: Rect, banner: bool) -> DashLayout {
         out.heatmap = Some(heat);
         out.log = Some(log);
     } else if body.height >= 8 {
-        let [loss, heat] =
+        let [top, heat] =
             Layout::vertical([Constraint::Percentage(42), Constraint::Fill(1)]).areas(body);
-        out.loss = Some(loss);
+        out.loss = Some(top);
         out.heatmap = Some(heat);
+        if dev_tasks && body.width >= 60 {
+            let [loss, eval] =
+                Layout::horizontal([Constraint::Percentage(55), Constraint::Fill(1)]).areas(top);
+            out.loss = Some(loss);
+            out.eval = Some(eval);
+        }
     } else {
         out.loss = Some(body);
     }
@@ -101,7 +139,11 @@ pub fn layout(area: Rect, banner: bool) -> DashLayout {
 /// Draw the dashboard (without overlays).
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let l = layout(area, app.run.error.is_some());
+    let l = layout_with(
+        area,
+        app.run.error.is_some(),
+        !app.run.eval_tasks.is_empty(),
+    );
     let buf = frame.buffer_mut();
     title_line(app, l.title, buf);
     if let (Some(r), Some(msg)) = (l.banner.filter(|r| !r.is_empty()), &app.run.error) {
@@ -184,7 +226,7 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
         let best = d
             .metrics
             .iter()
-            .find(|(k, _)| k.as_str() != "loss")
+            .find(|(k, _)| k.as_str() != "loss" && !task_metrics::is_task_metric(k))
             .map(|(k, v)| format!(" · {k} {v:.4}"))
             .unwrap_or_default();
         spans.push(Span::styled(
@@ -285,6 +327,13 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
             ("q", "quit"),
         ]
     };
+    let mut keys = keys;
+    // Narrow footers are full; the dev panel's title names the key there.
+    if !app.run.eval_tasks.is_empty() && !app.view.zoom && area.width >= 100 {
+        // Before the help key, which stays last but one (or last).
+        let at = keys.iter().position(|k| k.0 == "?").unwrap_or(keys.len());
+        keys.insert(at, ("t", "dev task"));
+    }
     let mut spans = vec![Span::raw(" ")];
     for (k, what) in keys {
         spans.push(Span::styled(k, theme.key()));

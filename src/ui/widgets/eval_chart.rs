@@ -1,4 +1,5 @@
-//! Dev-set metrics over steps, one line per metric, on the same x range as the loss chart.
+//! Dev-set metrics over steps, one line per metric, on the same x range as the loss chart. A
+//! run with eval tasks gets one line per task instead ([`super::eval_tasks_chart`]).
 
 use crate::ui::run_state::{Activity, Run};
 use crate::ui::theme::Theme;
@@ -29,6 +30,9 @@ pub fn plotted_metrics(run: &Run) -> Vec<String> {
 
 /// Draw the eval chart panel.
 pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+    if !run.eval_tasks.is_empty() {
+        return super::eval_tasks_chart::render(run, view, theme, area, buf, focused);
+    }
     let evals = &run.evals;
     let names = plotted_metrics(run);
     let mut title = vec![Span::styled(" dev ", theme.title())];

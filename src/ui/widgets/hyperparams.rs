@@ -133,10 +133,11 @@ pub fn render_line(
         spans.push(Span::styled(b.to_string(), theme.text()));
     }
     if let Some((step, m)) = run.evals.last() {
-        if let Some((k, v)) = m
-            .iter()
+        let mut own = crate::core::task_metrics::own_metrics(m);
+        if let Some((k, v)) = own
+            .clone()
             .find(|(k, _)| k.as_str() != "loss")
-            .or(m.iter().next())
+            .or_else(|| own.next())
         {
             spans.push(Span::styled(format!("  dev@{step} "), theme.dim()));
             spans.push(Span::styled(format!("{k} {v:.3}"), theme.ok()));

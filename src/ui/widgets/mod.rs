@@ -3,6 +3,7 @@
 //! never from the whole app.
 
 pub mod eval_chart;
+pub mod eval_tasks_chart;
 pub mod event_log;
 pub mod heat_scale;
 pub mod heatmap;
