@@ -93,8 +93,14 @@ fn a_sick_run_is_scored_on_rte_through_the_label_map() {
     let rte = m["rte/accuracy"].as_f64().expect("rte/accuracy");
     assert!((0.0..=1.0).contains(&rte), "{m}");
     // RTE's dev set has 277 pairs: the accuracy is a multiple of 1/277.
-    assert!(((rte * 277.0) - (rte * 277.0).round()).abs() < 1e-6, "{rte}");
-    assert!(m.get("rte/loss").is_none(), "no loss across label sets: {m}");
+    assert!(
+        ((rte * 277.0) - (rte * 277.0).round()).abs() < 1e-6,
+        "{rte}"
+    );
+    assert!(
+        m.get("rte/loss").is_none(),
+        "no loss across label sets: {m}"
+    );
     // SciTail is not in ../shared/nli: named in a warning, absent from the metrics.
     assert!(m.get("scitail/accuracy").is_none(), "{m}");
     let warned = ev.iter().any(|e| {
@@ -113,8 +119,15 @@ fn a_sick_run_is_scored_on_rte_through_the_label_map() {
         .unwrap();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let line: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_eq!(line["metrics"]["rte/accuracy"].as_f64(), Some(rte), "{line}");
-    assert!(line["metrics"].get("accuracy").is_none(), "only RTE: {line}");
+    assert_eq!(
+        line["metrics"]["rte/accuracy"].as_f64(),
+        Some(rte),
+        "{line}"
+    );
+    assert!(
+        line["metrics"].get("accuracy").is_none(),
+        "only RTE: {line}"
+    );
     std::fs::remove_dir_all(&tmp).unwrap();
 }
 

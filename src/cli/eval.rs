@@ -86,8 +86,16 @@ fn eval_config(a: &EvalArgs, ck: &Path, run: Option<&RunDir>) -> Result<TrainCon
     match (&a.task, run) {
         (Some(t), Some(_)) if another_task(t, &c.task) => {
             // The run's model, scored on `t` through a label map.
-            c.set("eval_tasks", &serde_yaml::Value::String(t.clone()), "--task")?;
-            let names: Vec<String> = c.eval_tasks.iter().map(|e| eval_task_name(e).to_string()).collect();
+            c.set(
+                "eval_tasks",
+                &serde_yaml::Value::String(t.clone()),
+                "--task",
+            )?;
+            let names: Vec<String> = c
+                .eval_tasks
+                .iter()
+                .map(|e| eval_task_name(e).to_string())
+                .collect();
             c.label_maps.retain(|k, _| names.contains(k));
             c.validate("--task")?;
             // Only the eval set is scored: one training example keeps setup cheap.
@@ -119,7 +127,10 @@ fn eval_config(a: &EvalArgs, ck: &Path, run: Option<&RunDir>) -> Result<TrainCon
 
 /// Whether `--task` names another task than the run's (ignoring a `:test` split).
 fn another_task(arg: &str, run_task: &str) -> bool {
-    let name = arg.split_once(':').map_or(arg, |(t, _)| t).to_ascii_lowercase();
+    let name = arg
+        .split_once(':')
+        .map_or(arg, |(t, _)| t)
+        .to_ascii_lowercase();
     dps_tui::data::glue::normalise_task_name(&name) != Some(run_task) || arg.contains(':')
 }
 

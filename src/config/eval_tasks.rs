@@ -92,7 +92,9 @@ impl TrainConfig {
             "nli_dir" => {
                 self.nli_dir = match value {
                     V::Null => None,
-                    v => Some(PathBuf::from(as_str(v).filter(|s| !s.is_empty()).ok_or(())?)),
+                    v => Some(PathBuf::from(
+                        as_str(v).filter(|s| !s.is_empty()).ok_or(())?,
+                    )),
                 }
             }
             _ => return Err(()),

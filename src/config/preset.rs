@@ -22,7 +22,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ("ood-snli", include_str!("../../presets/ood-snli.yaml")),
     ("ood-mnli", include_str!("../../presets/ood-mnli.yaml")),
     ("lowres-500", include_str!("../../presets/lowres-500.yaml")),
-    ("lowres-1000", include_str!("../../presets/lowres-1000.yaml")),
+    (
+        "lowres-1000",
+        include_str!("../../presets/lowres-1000.yaml"),
+    ),
     ("demo", include_str!("../../presets/demo.yaml")),
 ];
 

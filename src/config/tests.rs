@@ -146,21 +146,33 @@ fn schedule_lengths() {
 fn eval_tasks_parse_validate_and_round_trip() {
     let mut c = TrainConfig::default();
     c.set_override("task=mnli").unwrap();
-    c.set_override("eval_tasks=[SNLI, rte, scitail:test]").unwrap();
+    c.set_override("eval_tasks=[SNLI, rte, scitail:test]")
+        .unwrap();
     assert_eq!(c.eval_tasks, vec!["snli", "rte", "scitail:test"]);
     c.set_override("eval_tasks=sick, rte").unwrap();
     assert_eq!(c.eval_tasks, vec!["sick", "rte"]);
-    for bad in ["eval_tasks=[imdb]", "eval_tasks=rte:train", "eval_tasks=demo"] {
+    for bad in [
+        "eval_tasks=[imdb]",
+        "eval_tasks=rte:train",
+        "eval_tasks=demo",
+    ] {
         let e = c.set_override(bad).unwrap_err().to_string();
-        assert!(e.contains("eval_tasks") && e.contains("expected"), "{bad}: {e}");
+        assert!(
+            e.contains("eval_tasks") && e.contains("expected"),
+            "{bad}: {e}"
+        );
     }
     c.validate("test").unwrap();
     // A map for a task not evaluated, a label the training task lacks, a regression task.
     let text = "task: mnli\neval_tasks: [rte]\nlabel_maps: {sick: {neutral: entailment}}\n";
-    let e = preset::parse_preset(text, "x.yaml").unwrap_err().to_string();
+    let e = preset::parse_preset(text, "x.yaml")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("not in eval_tasks"), "{e}");
     let text = "task: mnli\neval_tasks: [rte]\nlabel_maps: {rte: {maybe: entailment}}\n";
-    let e = preset::parse_preset(text, "x.yaml").unwrap_err().to_string();
+    let e = preset::parse_preset(text, "x.yaml")
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("`maybe` is not a label"), "{e}");
     let e = preset::parse_preset("task: stsb\neval_tasks: [rte]\n", "x.yaml")
         .unwrap_err()
@@ -204,7 +216,10 @@ fn the_protocol_presets_parse() {
         assert_eq!(info.config.train_sampling, TrainSampling::Stratified);
     }
     let ood = find_preset("ood-snli").unwrap().config;
-    assert_eq!(ood.eval_tasks, vec!["mnli", "snli", "sick", "scitail", "rte"]);
+    assert_eq!(
+        ood.eval_tasks,
+        vec!["mnli", "snli", "sick", "scitail", "rte"]
+    );
     assert_eq!(ood.max_steps, Some(1500));
     let low = find_preset("lowres-1000").unwrap().config;
     assert_eq!(low.stage_steps_from, StageStepsFrom::Epoch);

@@ -52,7 +52,9 @@ impl LabelMap {
             ));
         };
         let find = |labels: &[&str], name: &str| {
-            labels.iter().position(|l| l.eq_ignore_ascii_case(name.trim()))
+            labels
+                .iter()
+                .position(|l| l.eq_ignore_ascii_case(name.trim()))
         };
         let mut ids: Vec<Option<usize>> = from
             .iter()
@@ -129,7 +131,10 @@ fn default_target(label: &str, to: &[&str]) -> Option<usize> {
     let label = label.to_ascii_lowercase();
     if is_entailment(&label) {
         Some(entail)
-    } else if matches!(label.as_str(), "neutral" | "contradiction" | "not_entailment") {
+    } else if matches!(
+        label.as_str(),
+        "neutral" | "contradiction" | "not_entailment"
+    ) {
         Some(1 - entail)
     } else {
         None
@@ -152,7 +157,10 @@ mod tests {
             "contradiction → not_entailment, entailment → entailment, neutral → not_entailment"
         );
         // Same labels: identity.
-        assert_eq!(LabelMap::resolve(mnli, mnli, None).unwrap().ids, vec![0, 1, 2]);
+        assert_eq!(
+            LabelMap::resolve(mnli, mnli, None).unwrap().ids,
+            vec![0, 1, 2]
+        );
     }
 
     #[test]
@@ -170,7 +178,10 @@ mod tests {
             .into_iter()
             .collect();
         let e = LabelMap::resolve(mnli, rte, Some(&bad)).unwrap_err();
-        assert!(e.contains("`maybe` is not a label of the training task `mnli`"), "{e}");
+        assert!(
+            e.contains("`maybe` is not a label of the training task `mnli`"),
+            "{e}"
+        );
         let bad: BTreeMap<String, String> = [("neutral".to_string(), "yes".to_string())]
             .into_iter()
             .collect();
@@ -183,12 +194,17 @@ mod tests {
         let rte = task("rte").unwrap();
         let mnli = task("mnli").unwrap();
         let e = LabelMap::resolve(rte, mnli, None).unwrap_err();
-        assert!(e.contains("not_entailment") && e.contains("label_maps"), "{e}");
-        let o: BTreeMap<String, String> =
-            [("not_entailment".to_string(), "neutral".to_string())]
-                .into_iter()
-                .collect();
-        assert_eq!(LabelMap::resolve(rte, mnli, Some(&o)).unwrap().ids, vec![1, 2]);
+        assert!(
+            e.contains("not_entailment") && e.contains("label_maps"),
+            "{e}"
+        );
+        let o: BTreeMap<String, String> = [("not_entailment".to_string(), "neutral".to_string())]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            LabelMap::resolve(rte, mnli, Some(&o)).unwrap().ids,
+            vec![1, 2]
+        );
         let e = LabelMap::resolve(task("stsb").unwrap(), rte, None).unwrap_err();
         assert!(e.contains("classification"), "{e}");
     }

@@ -182,8 +182,10 @@ mod legacy_tests {
         let run = RunDir { path: dir.clone() };
         let c = run.read_config().unwrap();
         assert_eq!(c.train_sampling, crate::config::TrainSampling::Random);
-        let mut new = crate::config::TrainConfig::default();
-        new.train_size = Some(100);
+        let new = crate::config::TrainConfig {
+            train_size: Some(100),
+            ..Default::default()
+        };
         run.write_config(&new).unwrap();
         let c = run.read_config().unwrap();
         assert_eq!(c.train_sampling, crate::config::TrainSampling::Stratified);

@@ -9,7 +9,6 @@ use crate::data::glue::{Label, TaskSpec};
 use crate::data::label_map::LabelMap;
 use crate::data::metrics::{compute_metrics, compute_split_metrics, Predictions};
 
-
 impl Trainer {
     /// Evaluate on every dev set; metric names get each set's suffix.
     pub fn evaluate(&mut self) -> Result<Metrics, TrainError> {

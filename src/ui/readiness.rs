@@ -161,7 +161,10 @@ fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
         (None, None) => {
             return Need::new(
                 Status::Missing,
-                format!("task {} is not on the Hub: set data_dir (or nli_dir)", task.name),
+                format!(
+                    "task {} is not on the Hub: set data_dir (or nli_dir)",
+                    task.name
+                ),
             )
         }
     };
@@ -184,7 +187,10 @@ fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
             format!("{what} is not in the Hub cache and HF_HUB_OFFLINE is set: set data_dir"),
         )
     } else {
-        Need::new(Status::Download, format!("{what} will download from the Hub"))
+        Need::new(
+            Status::Download,
+            format!("{what} will download from the Hub"),
+        )
     }
 }
 
