@@ -105,13 +105,7 @@ fn load(src: &DataSource, task: &str, split: Split) -> Result<Dataset, DataError
 }
 
 fn class(ds: &Dataset) -> Vec<usize> {
-    ds.labels()
-        .iter()
-        .map(|l| match l {
-            Label::Class(c) => *c,
-            Label::Score(_) => panic!("a score in a classification task"),
-        })
-        .collect()
+    ds.class_ids().expect("a classification task")
 }
 
 #[test]

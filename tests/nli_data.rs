@@ -395,13 +395,7 @@ fn nli_cache(cache: &Path) {
 }
 
 fn class_ids(ds: &Dataset) -> Vec<usize> {
-    ds.labels()
-        .iter()
-        .map(|l| match l {
-            Label::Class(c) => *c,
-            Label::Score(_) => panic!("a score"),
-        })
-        .collect()
+    ds.class_ids().expect("a classification task")
 }
 
 #[test]

@@ -358,12 +358,7 @@ pub fn subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
     idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
     idx.truncate(n);
     idx.sort_unstable();
-    Dataset {
-        task: ds.task,
-        split: ds.split,
-        examples: idx.iter().map(|&i| ds.examples[i].clone()).collect(),
-        source: ds.source.clone(),
-    }
+    ds.select(&idx)
 }
 
 #[cfg(test)]

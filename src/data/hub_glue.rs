@@ -262,14 +262,21 @@ pub(crate) fn number_of(f: &Field) -> Option<f64> {
 }
 
 /// Call `f` with the 1-based row number and each row of the parquet file `path`, after checking
-/// that the file has the `needed` columns; `missing` gives the message for a missing column
-/// from its name and the file's column names.
+/// that the file has the `needed` columns of `task` (a missing one is an error naming the
+/// dataset `repo` and its `config`).
 pub(crate) fn for_each_row(
     path: &Path,
     needed: &[&str],
-    missing: impl Fn(&str, &[String]) -> String,
+    (task, repo, config): (&str, &str, &str),
     mut f: impl FnMut(usize, &Row) -> Result<(), DataError>,
 ) -> Result<(), DataError> {
+    let missing = |n: &str, names: &[String]| {
+        format!(
+            "task `{task}` needs column `{n}`, but the file has {}. Fix: use the {repo} parquet \
+             files of config `{config}`",
+            names.join(", "),
+        )
+    };
     let file = std::fs::File::open(path).map_err(|source| DataError::Io {
         path: path.to_path_buf(),
         source,
@@ -309,17 +316,8 @@ fn read_parquet(
 ) -> Result<(), DataError> {
     let mut needed = vec![ht.text_a, "label"];
     needed.extend(ht.text_b);
-    let missing = |n: &str, names: &[String]| {
-        format!(
-            "task `{}` needs column `{n}`, but the file has {}. Fix: use the {} parquet files \
-             of config `{}`",
-            task.name,
-            names.join(", "),
-            hub::GLUE_DATASET,
-            ht.config
-        )
-    };
-    for_each_row(path, &needed, missing, |row_no, row| {
+    let dataset = (task.name, hub::GLUE_DATASET, ht.config);
+    for_each_row(path, &needed, dataset, |row_no, row| {
         let mut text_a = None;
         let mut text_b = None;
         let mut label = None;

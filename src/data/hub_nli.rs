@@ -83,21 +83,11 @@ fn read_parquet(
         LabelKind::Classes(c) => c,
         LabelKind::Regression => &[],
     };
-    let missing = |n: &str, cols: &[String]| {
-        format!(
-            "task `{}` needs column `{n}`, but the file has {}. Fix: use the {} parquet files \
-             of config `{}`",
-            task.name,
-            cols.join(", "),
-            nh.repo,
-            nh.config
-        )
-    };
     let mut dropped = 0usize;
     for_each_row(
         path,
         &[nh.text_a, nh.text_b, "label"],
-        missing,
+        (task.name, nh.repo, nh.config),
         |row_no, row| {
             let bad = |what: String| parquet_error(path, format!("row {row_no}: {what}"));
             let mut text_a = None;

@@ -109,12 +109,7 @@ pub fn stratified_subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
         idx.extend_from_slice(&members[..k.min(members.len())]);
     }
     idx.sort_unstable();
-    Dataset {
-        task: ds.task,
-        split: ds.split,
-        examples: idx.iter().map(|&i| ds.examples[i].clone()).collect(),
-        source: ds.source.clone(),
-    }
+    ds.select(&idx)
 }
 
 #[cfg(test)]

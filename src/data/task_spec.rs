@@ -254,6 +254,27 @@ impl Dataset {
         self.examples.iter().map(|e| e.label.clone()).collect()
     }
 
+    /// The examples at `idx` (in that order), from the same task, split and source.
+    pub fn select(&self, idx: &[usize]) -> Dataset {
+        Dataset {
+            task: self.task,
+            split: self.split,
+            examples: idx.iter().map(|&i| self.examples[i].clone()).collect(),
+            source: self.source.clone(),
+        }
+    }
+
+    /// The class ids, in example order; `None` for a regression task's scores.
+    pub fn class_ids(&self) -> Option<Vec<usize>> {
+        self.examples
+            .iter()
+            .map(|e| match e.label {
+                Label::Class(c) => Some(c),
+                Label::Score(_) => None,
+            })
+            .collect()
+    }
+
     /// How many examples each class has (empty for regression tasks).
     pub fn class_counts(&self) -> Vec<usize> {
         let mut counts = match self.task.labels {

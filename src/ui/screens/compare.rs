@@ -375,6 +375,32 @@ fn table_line(
     buf.set_line(x, y, &Line::from(spans), max_x.saturating_sub(x));
 }
 
+/// The best of `values` for `metric`: the lowest for a loss, else the highest.
+fn top_value(metric: &str, values: impl Iterator<Item = f64>) -> Option<f64> {
+    let lower = task_metrics::lower_is_better(metric);
+    values.reduce(|a, v| if lower { a.min(v) } else { a.max(v) })
+}
+
+/// A run's value as shown in the table, highlighted when it is the best of several runs.
+fn value_cell(
+    v: Option<(f64, String)>,
+    top: Option<f64>,
+    st: &CompareState,
+    theme: &crate::ui::theme::Theme,
+) -> Span<'static> {
+    match v {
+        Some((v, shown)) => Span::styled(
+            shown,
+            if st.runs.len() > 1 && Some(v) == top {
+                theme.ok()
+            } else {
+                theme.text()
+            },
+        ),
+        None => Span::styled("-".to_string(), theme.text()),
+    }
+}
+
 fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
     let theme = &st.theme;
     let block = Block::default()
@@ -500,14 +526,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .collect();
         let bests: Vec<Option<(f64, usize)>> =
             st.runs.iter().map(|r| r.summary.best(metric)).collect();
-        let lower = task_metrics::lower_is_better(metric);
-        let top = bests.iter().flatten().map(|b| b.0).fold(None, |acc, v| {
-            Some(match acc {
-                None => v,
-                Some(a) if lower => f64::min(a, v),
-                Some(a) => f64::max(a, v),
-            })
-        });
+        let top = top_value(metric, bests.iter().flatten().map(|b| b.0));
         line(
             buf,
             &mut y,
@@ -523,17 +542,7 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             Span::styled(format!("best {metric}"), theme.dim()),
             bests
                 .iter()
-                .map(|b| match b {
-                    Some((v, s)) => Span::styled(
-                        format!("{v:.4} @{s}"),
-                        if st.runs.len() > 1 && Some(*v) == top {
-                            theme.ok()
-                        } else {
-                            theme.text()
-                        },
-                    ),
-                    None => text("-".into()),
-                })
+                .map(|b| value_cell(b.map(|(v, s)| (v, format!("{v:.4} @{s}"))), top, st, theme))
                 .collect(),
         );
     }
@@ -548,29 +557,14 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             .iter()
             .map(|r| r.summary.final_metrics.get(&key).copied())
             .collect();
-        let lower = task_metrics::lower_is_better(&key);
-        let top = finals
-            .iter()
-            .flatten()
-            .copied()
-            .reduce(|a, v| if lower { a.min(v) } else { a.max(v) });
+        let top = top_value(&key, finals.iter().flatten().copied());
         line(
             buf,
             &mut y,
             Span::styled(format!("final {key}"), theme.dim()),
             finals
                 .iter()
-                .map(|v| match v {
-                    Some(v) => Span::styled(
-                        format!("{v:.4}"),
-                        if st.runs.len() > 1 && Some(*v) == top {
-                            theme.ok()
-                        } else {
-                            theme.text()
-                        },
-                    ),
-                    None => text("-".into()),
-                })
+                .map(|v| value_cell(v.map(|v| (v, format!("{v:.4}"))), top, st, theme))
                 .collect(),
         );
     }
