@@ -1,7 +1,9 @@
 //! `dps-tui report ROOT`: results over seeds. Every finished run under a root is grouped by
 //! task × method (and by any other configuration key whose value differs between the runs of
 //! one task); each group gets the statistics of its main dev metric, and each method is compared
-//! with a baseline method, paired by seed, with a bootstrap interval of the mean difference.
+//! with a baseline method, paired by seed, with a bootstrap interval of the mean difference. A
+//! method key (dropout, p, ...) pairs across values unless the baseline itself ran at several of
+//! them: then each value pairs with its own (an ablation).
 //!
 //! Runs that also evaluate on other tasks (`eval_tasks`, metrics named `<task>/<metric>`, see
 //! [`crate::core::task_metrics`]) get the same again for every eval task: one group per
@@ -301,12 +303,23 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
         .collect();
 
     // Pair each method's runs with the baseline's of the same task, eval task and non-method
-    // keys.
+    // keys. A method key (dropout, p, ...) pairs across values, since it belongs to a method,
+    // unless the baseline itself ran at several values of it (an ablation: vanilla at two
+    // dropouts); then each value pairs with its own.
+    let base_varying = baseline_varying_keys(runs, baseline, &differing);
+    let skip: Vec<&str> = METHOD_KEYS
+        .iter()
+        .copied()
+        .filter(|k| !base_varying.iter().any(|b| b == k))
+        .collect();
     type PairKey<'a> = (&'a str, Option<&'a str>, BTreeMap<String, String>);
     let mut by_pairing: BTreeMap<PairKey, Vec<&Scored>> = BTreeMap::new();
     for s in &scored {
-        let keys = split_keys(s.run, METHOD_KEYS);
-        let keys = keys.into_iter().filter(|(k, _)| k != "task").collect();
+        let keys = split_keys(s.run, &skip);
+        let keys = keys
+            .into_iter()
+            .filter(|(k, _)| k != "task" && k != "method")
+            .collect();
         by_pairing
             .entry((s.run.task.as_str(), s.eval_task, keys))
             .or_default()
@@ -319,24 +332,45 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
             .filter(|s| s.run.method == baseline)
             .map(|s| (s.run.seed, s.value))
             .collect();
-        let methods: BTreeSet<&str> = rs
-            .iter()
-            .map(|s| s.run.method.as_str())
-            .filter(|m| *m != baseline)
-            .collect();
-        for method in methods {
-            let diffs: Vec<f64> = rs
+        // Each method, and within it each setting of its method keys that differs.
+        let mut sides: BTreeMap<(&str, BTreeMap<String, String>), Vec<&Scored>> = BTreeMap::new();
+        for s in rs.iter().filter(|s| s.run.method != baseline) {
+            let own: BTreeMap<String, String> = split_keys(s.run, &[])
+                .into_iter()
+                .filter(|(k, _)| k != "method" && skip.contains(&k.as_str()))
+                .collect();
+            sides
+                .entry((s.run.method.as_str(), own))
+                .or_default()
+                .push(s);
+        }
+        let varies = |method: &str, k: &str| {
+            sides
+                .keys()
+                .filter(|(m, _)| *m == method)
+                .filter_map(|(_, own)| own.get(k))
+                .collect::<BTreeSet<_>>()
+                .len()
+                > 1
+        };
+        for ((method, own), side) in &sides {
+            let diffs: Vec<f64> = side
                 .iter()
-                .filter(|s| s.run.method == method)
                 .filter_map(|s| base.get(&s.run.seed).map(|b| s.value - b))
                 .collect();
             if diffs.is_empty() {
                 continue;
             }
+            let mut keys = keys.clone();
+            keys.extend(
+                own.iter()
+                    .filter(|(k, _)| varies(method, k))
+                    .map(|(k, v)| (k.clone(), v.clone())),
+            );
             comparisons.push(Comparison {
                 task: task.to_string(),
                 eval_task: eval_task.map(str::to_string),
-                keys: keys.clone(),
+                keys,
                 metric: rs[0].metric.to_string(),
                 method: method.to_string(),
                 baseline: baseline.to_string(),
@@ -353,6 +387,24 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
         groups: out_groups,
         comparisons,
     }
+}
+
+/// The method keys at which the baseline method itself ran at several values (within a task).
+fn baseline_varying_keys(runs: &[RunResult], baseline: &str, differing: &[String]) -> Vec<String> {
+    METHOD_KEYS
+        .iter()
+        .filter(|k| **k != "method" && differing.iter().any(|d| d == *k))
+        .filter(|k| {
+            let mut per_task: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
+            for r in runs.iter().filter(|r| r.method == baseline) {
+                if let Some(v) = r.config.get(**k) {
+                    per_task.entry(r.task.as_str()).or_default().insert(v);
+                }
+            }
+            per_task.values().any(|vals| vals.len() > 1)
+        })
+        .map(|k| k.to_string())
+        .collect()
 }
 
 /// Configuration keys (other than the ignored ones) whose values are not all equal within some
@@ -553,6 +605,37 @@ mod tests {
         assert!((c.mean_diff - 0.005).abs() < 1e-12);
         assert!(c.ci95[0] <= c.mean_diff && c.mean_diff <= c.ci95[1]);
         assert!((c.ci95[0] - 0.0).abs() < 1e-12 && (c.ci95[1] - 0.01).abs() < 1e-12);
+    }
+
+    #[test]
+    fn an_ablation_pairs_each_dropout_with_its_own() {
+        // The published recipes (vanilla at 0.1, dps-dense at 0) plus the swapped ones: the
+        // baseline ran at two dropouts, so each dropout pairs within itself.
+        fn d(p: &'static str) -> [(&'static str, &'static str); 1] {
+            [("dropout", p)]
+        }
+        let runs = vec![
+            run("mrpc", "vanilla", 1, 0.80, &d("0.1")),
+            run("mrpc", "vanilla", 1, 0.70, &d("0.0")),
+            run("mrpc", "dps-dense", 1, 0.85, &d("0.0")),
+            run("mrpc", "dps-dense", 1, 0.90, &d("0.1")),
+            run("mrpc", "vanilla", 2, 0.60, &d("0.1")),
+            run("mrpc", "dps-dense", 2, 0.65, &d("0.1")),
+        ];
+        let r = build(&runs, "vanilla");
+        assert_eq!(r.groups.len(), 4);
+        let at = |p: &str| {
+            r.comparisons
+                .iter()
+                .find(|c| c.keys.get("dropout").map(String::as_str) == Some(p))
+                .unwrap_or_else(|| panic!("no comparison at dropout {p}: {:?}", r.comparisons))
+        };
+        assert_eq!(r.comparisons.len(), 2);
+        let (c0, c1) = (at("0.0"), at("0.1"));
+        assert_eq!(c0.n_pairs, 1);
+        assert!((c0.mean_diff - 0.15).abs() < 1e-12, "{c0:?}");
+        assert_eq!(c1.n_pairs, 2);
+        assert!((c1.mean_diff - 0.075).abs() < 1e-12, "{c1:?}");
     }
 
     #[test]
