@@ -12,6 +12,23 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The error and its causes, `: `-separated as anyhow's `{:#}` writes them, leaving out a cause
+/// whose words the message already holds (an error that quotes its own source).
+fn message(e: &anyhow::Error) -> String {
+    let mut text = String::new();
+    for cause in e.chain() {
+        let c = cause.to_string();
+        if text.contains(&c) {
+            continue;
+        }
+        if !text.is_empty() {
+            text.push_str(": ");
+        }
+        text.push_str(&c);
+    }
+    text
+}
+
 fn main() {
     dps_tui::train::allocator::keep_freed_memory();
     dps_tui::train::setup::single_threaded_candle_pool();
@@ -20,7 +37,7 @@ fn main() {
         Ok(code) => code,
         Err(e) if is_broken_pipe(&e) => 0,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", message(&e));
             2
         }
     };

@@ -155,6 +155,6 @@ pub(crate) fn eval(a: &EvalArgs) -> Result<i32> {
     let line = serde_json::json!({
         "event": "eval", "checkpoint": ck, "task": c.task, "metrics": metrics
     });
-    writeln!(std::io::stdout().lock(), "{line}")?;
+    writeln!(super::stdout(), "{line}")?;
     Ok(0)
 }

@@ -248,9 +248,37 @@ pub fn run(cli: Cli) -> Result<i32> {
     }
 }
 
+/// Standard output whose write errors say what failed (`cannot write to standard output: No
+/// space left on device`), keeping the error's kind, so a closed pipe still ends quietly.
+pub(crate) struct Stdout(std::io::StdoutLock<'static>);
+
+/// The locked [`Stdout`].
+pub(crate) fn stdout() -> Stdout {
+    Stdout(std::io::stdout().lock())
+}
+
+fn stdout_error(e: std::io::Error) -> std::io::Error {
+    std::io::Error::new(
+        e.kind(),
+        format!(
+            "cannot write to standard output: {e}. Fix: free space where standard output goes, \
+             or send it to another file"
+        ),
+    )
+}
+
+impl Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.write(buf).map_err(stdout_error)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush().map_err(stdout_error)
+    }
+}
+
 /// `presets`: one line per preset.
 fn list_presets() -> Result<i32> {
-    let mut out = std::io::stdout().lock();
+    let mut out = stdout();
     for p in config::list_presets() {
         match p {
             Ok(p) => writeln!(

@@ -36,7 +36,7 @@ pub(crate) fn list_runs(out: &Path) -> Result<i32> {
         })
         .collect();
     let width = rows.iter().map(|(p, _)| p.len()).max().unwrap_or(0).max(3);
-    let mut w = std::io::stdout().lock();
+    let mut w = super::stdout();
     writeln!(
         w,
         "{:<width$} {:<6} {:<15} {:>11} {:>10} status",
@@ -66,7 +66,7 @@ pub(crate) fn export(run: &Path, format: ExportFormat) -> Result<i32> {
         eprintln!("warning: the last line of the log is torn and was skipped");
     }
     let (rows, eval_keys) = record.scalar_rows();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::stdout();
     match format {
         ExportFormat::Jsonl => {
             for r in rows {
@@ -118,7 +118,7 @@ pub(crate) fn compare(runs: &[PathBuf], headless: bool) -> Result<i32> {
     }
     if headless {
         let json = serde_json::to_string_pretty(&state.to_json())?;
-        writeln!(std::io::stdout().lock(), "{json}")?;
+        writeln!(super::stdout(), "{json}")?;
         return Ok(0);
     }
     dps_tui::ui::compare_view(state)?;
@@ -157,6 +157,6 @@ pub(crate) fn report(
     } else {
         dps_tui::runs::report::to_markdown(&r)
     };
-    std::io::stdout().lock().write_all(text.as_bytes())?;
+    super::stdout().write_all(text.as_bytes())?;
     Ok(0)
 }

@@ -3,6 +3,7 @@
 use anyhow::{bail, Context, Result};
 use clap::{Args, ValueEnum};
 use dps_tui::sweep::{self, local, slurm, status, SweepFile};
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,9 +56,9 @@ pub fn sweep(a: SweepArgs) -> Result<i32> {
             .unwrap_or_default();
         let rows = status::statuses(&file, root, &sched);
         if let Some(job) = &file.slurm_job {
-            println!("SLURM job {job}");
+            writeln!(super::stdout(), "SLURM job {job}")?;
         }
-        print!("{}", status::table(&rows));
+        write!(super::stdout(), "{}", status::table(&rows))?;
         return Ok(0);
     }
     if let Some(index) = a.cell {
@@ -81,8 +82,9 @@ pub fn sweep(a: SweepArgs) -> Result<i32> {
     match a.backend {
         Backend::Local => {
             if a.dry_run {
+                let mut out = super::stdout();
                 for c in &file.cells {
-                    println!("{:>4}  {}", c.index, c.name);
+                    writeln!(out, "{:>4}  {}", c.index, c.name)?;
                 }
                 return Ok(0);
             }
@@ -94,16 +96,18 @@ pub fn sweep(a: SweepArgs) -> Result<i32> {
         Backend::Slurm => {
             let script = slurm::write_script(&file, &root, &exe()?, &spec.slurm)?;
             if a.dry_run {
-                println!("{}", script.display());
+                writeln!(super::stdout(), "{}", script.display())?;
                 return Ok(0);
             }
             let job = slurm::submit(&script)?;
-            println!(
+            let mut out = super::stdout();
+            writeln!(
+                out,
                 "submitted SLURM job {job}: {} array tasks",
                 file.cells.len()
-            );
-            println!("  state:  dps-tui sweep --status {}", root.display());
-            println!("  board:  dps-tui watch {}", root.display());
+            )?;
+            writeln!(out, "  state:  dps-tui sweep --status {}", root.display())?;
+            writeln!(out, "  board:  dps-tui watch {}", root.display())?;
             file.slurm_job = Some(job);
             file.write(&root)?;
             Ok(0)

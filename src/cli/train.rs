@@ -21,13 +21,26 @@ use std::time::Instant;
 struct StdoutSink {
     last: Instant,
     total: usize,
+    /// A write to stdout failed (other than a closed pipe) and was reported.
+    failed: bool,
 }
 
 impl EventSink for StdoutSink {
     fn emit(&mut self, e: &Event) {
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "{}", e.to_json_line());
-        let _ = out.flush();
+        let written = writeln!(out, "{}", e.to_json_line()).and_then(|_| out.flush());
+        // The run goes on: events.jsonl holds every event. A closed pipe (`| head`) is the
+        // reader's choice and stays quiet; any other failure is said once.
+        if let Err(err) = written {
+            if err.kind() != std::io::ErrorKind::BrokenPipe && !self.failed {
+                self.failed = true;
+                eprintln!(
+                    "warning: cannot write events to standard output: {err}; the run goes on \
+                     and events.jsonl in the run folder holds every event. Fix: free space \
+                     where standard output goes, or read the events from events.jsonl"
+                );
+            }
+        }
         match e {
             Event::Start { total_steps, .. } => self.total = *total_steps,
             Event::Step {
@@ -108,10 +121,20 @@ fn new_trainer(
     // A folder that was there before (`--run-dir` at an empty folder) is not removed.
     let existed = at.is_some_and(Path::exists);
     let run_dir = match at {
-        None => RunDir::create(out, &trainer.config)
-            .with_context(|| format!("cannot create a run folder under {}", out.display()))?,
-        Some(dir) => RunDir::create_at(dir, &trainer.config)
-            .with_context(|| format!("cannot create the run folder {}", dir.display()))?,
+        None => RunDir::create(out, &trainer.config).map_err(|e| {
+            cannot_create(
+                format!("cannot create a run folder under {}", out.display()),
+                e,
+                "--out",
+            )
+        })?,
+        Some(dir) => RunDir::create_at(dir, &trainer.config).map_err(|e| {
+            cannot_create(
+                format!("cannot create the run folder {}", dir.display()),
+                e,
+                "--run-dir",
+            )
+        })?,
     };
     let attached = RunLock::acquire(&run_dir.path)
         .map_err(anyhow::Error::from)
@@ -125,6 +148,17 @@ fn new_trainer(
             Err(e)
         }
     }
+}
+
+/// A run folder that could not be written: the error, and the fix unless it gives its own.
+fn cannot_create(what: String, e: std::io::Error, option: &str) -> anyhow::Error {
+    if e.to_string().contains("Fix:") {
+        return anyhow!(e).context(what);
+    }
+    anyhow!(
+        "{what}: {e}. Fix: pass {option} a folder that can be written (with free space, and \
+         no file in the way of its path)"
+    )
 }
 
 /// A run continued from its latest complete checkpoint, with the `--set` (and `--threads`)
@@ -222,6 +256,7 @@ pub(crate) fn headless_train(
     trainer.add_sink(Box::new(StdoutSink {
         last: Instant::now(),
         total: 0,
+        failed: false,
     }));
     on_resume.apply(&mut trainer);
     trainer.on_failure = OnFailure::Stop;

@@ -47,7 +47,7 @@ pub enum ConfigError {
     Yaml { path: PathBuf, message: String },
     #[error("no preset named `{name}`. Available: {available}. Fix: pass one of these or a path to a .yaml file")]
     NoSuchPreset { name: String, available: String },
-    #[error("`--set {0}` is not of the form key=value")]
+    #[error("`--set {0}` is not of the form key=value. Fix: write `--set KEY=VALUE`, e.g. `--set seed=1` (`dps-tui train --help` lists the keys)")]
     BadOverride(String),
     #[error("`{key}` cannot change while training. Keys that can: {live}")]
     NotLive { key: String, live: String },

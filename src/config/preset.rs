@@ -40,9 +40,19 @@ pub struct PresetInfo {
 
 /// Parse a preset's YAML text. `origin` names the file in errors.
 pub fn parse_preset(text: &str, origin: &str) -> Result<TrainConfig, ConfigError> {
-    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| ConfigError::Yaml {
-        path: PathBuf::from(origin),
-        message: e.to_string(),
+    let value: serde_yaml::Value = serde_yaml::from_str(text).map_err(|e| {
+        // serde_yaml names no line for a repeated top-level key, and the mapping's first line
+        // for a nested one: find the repeated line itself.
+        match duplicate_key(text) {
+            Some(d) if e.to_string().contains("duplicate entry") => ConfigError::Invalid {
+                origin: format!("{origin}:{}", d.line),
+                message: d.describe(),
+            },
+            _ => ConfigError::Yaml {
+                path: PathBuf::from(origin),
+                message: e.to_string(),
+            },
+        }
     })?;
     let map = match value {
         serde_yaml::Value::Mapping(m) => m,
@@ -58,12 +68,97 @@ pub fn parse_preset(text: &str, origin: &str) -> Result<TrainConfig, ConfigError
     for (k, v) in &map {
         let key = k.as_str().ok_or_else(|| ConfigError::Invalid {
             origin: origin.into(),
-            message: format!("keys must be strings, found {k:?}"),
+            message: format!(
+                "keys must be names, found `{}`. Fix: use the keys `dps-tui train --help` lists",
+                serde_yaml::to_string(k).unwrap_or_default().trim()
+            ),
         })?;
         config.set(key, v, origin)?;
     }
     config.validate(origin)?;
     Ok(config)
+}
+
+/// A key written twice in one block mapping of a YAML text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DuplicateKey {
+    /// The key, with the keys of the mappings it is nested in (`grid.seed`).
+    pub key: String,
+    /// 1-based line of its first occurrence.
+    pub first: usize,
+    /// 1-based line of the repeat.
+    pub line: usize,
+}
+
+impl DuplicateKey {
+    /// The error message, without the file and line.
+    pub fn describe(&self) -> String {
+        let last = self.key.rsplit('.').next().unwrap_or(&self.key);
+        format!(
+            "key `{}` appears twice (first at line {}). Fix: keep one `{last}:` line",
+            self.key, self.first
+        )
+    }
+}
+
+/// The first key repeated within one block mapping of `text` (`key: value` lines, nested by
+/// indentation), or `None`. Flow mappings (`{a: 1}`) and quoted keys with `: ` inside are not
+/// looked into.
+pub fn duplicate_key(text: &str) -> Option<DuplicateKey> {
+    /// An open mapping: its indentation, the path of the key holding it, its keys and lines.
+    type Scope = (usize, String, Vec<(String, usize)>);
+    // Innermost last.
+    let mut scopes: Vec<Scope> = vec![(0, String::new(), vec![])];
+    let mut last_key: Option<(usize, String)> = None;
+    for (i, raw) in text.lines().enumerate() {
+        let line_no = i + 1;
+        let trimmed = raw.trim_start();
+        if trimmed.is_empty() || trimmed.starts_with('#') || trimmed.starts_with("---") {
+            continue;
+        }
+        let indent = raw.len() - trimmed.len();
+        if trimmed.starts_with('-') {
+            // A sequence item: the keys below it belong to this item alone.
+            while scopes.len() > 1 && scopes.last().map_or(0, |s| s.0) > indent {
+                scopes.pop();
+            }
+            last_key = None;
+            continue;
+        }
+        let key = match trimmed.split_once(':') {
+            Some((k, rest)) if rest.is_empty() || rest.starts_with([' ', '\t']) => {
+                k.trim().trim_matches(|c| c == '"' || c == '\'').to_string()
+            }
+            _ => continue,
+        };
+        while scopes.len() > 1 && indent < scopes.last().map_or(0, |s| s.0) {
+            scopes.pop();
+        }
+        let top = scopes.last().map_or(0, |s| s.0);
+        if indent > top {
+            let parent = match &last_key {
+                Some((ind, path)) if *ind < indent => path.clone(),
+                _ => String::new(),
+            };
+            scopes.push((indent, parent, vec![]));
+        }
+        let scope = scopes.last_mut()?;
+        let path = if scope.1.is_empty() {
+            key.clone()
+        } else {
+            format!("{}.{key}", scope.1)
+        };
+        if let Some((_, first)) = scope.2.iter().find(|(k, _)| *k == key) {
+            return Some(DuplicateKey {
+                key: path,
+                first: *first,
+                line: line_no,
+            });
+        }
+        scope.2.push((key, line_no));
+        last_key = Some((indent, path));
+    }
+    None
 }
 
 /// Load a preset by name (`rte`) or by path (`presets/rte.yaml`, `my.yaml`).
@@ -220,6 +315,37 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(e.contains("presets/bad.yaml"), "{e}");
+    }
+
+    #[test]
+    fn a_repeated_key_is_reported_at_its_own_line() {
+        let e = parse_preset(
+            "task: demo\nmodel: demo\n# seeds\nseed: 1\nbatch_size: 8\nseed: 2\n",
+            "presets/dup.yaml",
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.starts_with("presets/dup.yaml:6:"), "{e}");
+        assert!(
+            e.contains("`seed`") && e.contains("line 4") && e.contains("Fix"),
+            "{e}"
+        );
+        let nested =
+            "preset: demo\ngrid:\n  seed: [1, 2]\n  p: [0.1]\n  seed: [3]\nset:\n  seed: 4\n";
+        assert_eq!(
+            duplicate_key(nested),
+            Some(DuplicateKey {
+                key: "grid.seed".into(),
+                first: 3,
+                line: 5
+            })
+        );
+        // The same key in two mappings, or in two items of a list, is no repeat.
+        assert_eq!(duplicate_key("a:\n  x: 1\nb:\n  x: 2\n"), None);
+        assert_eq!(
+            duplicate_key("l:\n  - x: 1\n    y: 2\n  - x: 3\n    y: 4\n"),
+            None
+        );
     }
 
     #[test]

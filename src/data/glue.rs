@@ -295,7 +295,10 @@ pub fn parse_examples(path: &Path, text: &str, task: &TaskSpec) -> Result<Vec<Ex
                     return Err(tsv::parse_error(
                         path,
                         row.line,
-                        format!("score `{raw_label}` is not a number"),
+                        format!(
+                            "score `{raw_label}` is not a number. Fix: the label column \
+                             holds a similarity score such as 3.8"
+                        ),
                     ))
                 }
             },

@@ -82,6 +82,14 @@ impl DataSource {
     }
 }
 
+/// `path:line`, or only `path` for a problem of the whole file (line 0).
+fn place(path: &std::path::Path, line: usize) -> String {
+    match line {
+        0 => path.display().to_string(),
+        n => format!("{}:{n}", path.display()),
+    }
+}
+
 /// Everything that can go wrong while reading, tokenizing or batching task data.
 #[derive(Debug, Error)]
 pub enum DataError {
@@ -115,7 +123,7 @@ pub enum DataError {
         source: std::io::Error,
     },
     /// A malformed line (wrong field count, bad label, bad score, invalid UTF-8...).
-    #[error("{path}:{line}: {message}")]
+    #[error("{}: {message}", place(path, *line))]
     Parse {
         path: PathBuf,
         /// 1-based line number in the file (0 when the problem concerns the whole file).

@@ -296,9 +296,13 @@ pub fn parse_snli(
         }
         let err = |m: String| tsv::parse_error(path, line_no, m);
         let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+            // serde_json counts lines within this one line: keep only its column.
+            let what = e.to_string();
+            let what = what.split(" at line ").next().unwrap_or(&what).to_string();
             err(format!(
-                "not a JSON object ({e}). Fix: use the original SNLI 1.0 .jsonl files, one \
-                 object per line"
+                "not a JSON object ({what} at column {}). Fix: use the original SNLI 1.0 \
+                 .jsonl files, one object per line",
+                e.column()
             ))
         })?;
         let field = |key: &str| -> Result<&str, DataError> {

@@ -186,19 +186,26 @@ impl Checkpointer for RunCheckpointer {
 /// state.
 pub fn load(dir: &Path) -> Result<Checkpoint, String> {
     let dev = candle_core::Device::Cpu;
+    // A file of the checkpoint that is missing or damaged: what is wrong, and the way out.
+    let damaged = |name: &str, e: &dyn std::fmt::Display| {
+        format!(
+            "{}: {e}. Fix: restore the file, or delete the checkpoint folder {} to resume \
+             from an earlier checkpoint",
+            dir.join(name).display(),
+            dir.display()
+        )
+    };
     let rd = |name: &str| -> Result<HashMap<String, Tensor>, String> {
-        candle_core::safetensors::load(dir.join(name), &dev)
-            .map_err(|e| format!("{}: {e}", dir.join(name).display()))
+        candle_core::safetensors::load(dir.join(name), &dev).map_err(|e| damaged(name, &e))
     };
     let json = |name: &str| -> Result<serde_json::Value, String> {
-        let p = dir.join(name);
-        let t = std::fs::read_to_string(&p).map_err(|e| format!("{}: {e}", p.display()))?;
-        serde_json::from_str(&t).map_err(|e| format!("{}: {e}", p.display()))
+        let t = std::fs::read_to_string(dir.join(name)).map_err(|e| damaged(name, &e))?;
+        serde_json::from_str(&t).map_err(|e| damaged(name, &format!("not valid JSON ({e})")))
     };
     let state_path = dir.join("trainer_state.json");
     let state: crate::train::trainer::TrainerState =
         serde_json::from_value(json("trainer_state.json")?)
-            .map_err(|e| format!("{}: {e}", state_path.display()))?;
+            .map_err(|e| damaged("trainer_state.json", &e))?;
     // The step is recorded twice: in the folder's name, beside the weights, and in the state.
     let folder_step = dir
         .file_name()

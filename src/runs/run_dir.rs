@@ -109,9 +109,12 @@ impl RunDir {
     pub fn read_config(&self) -> Result<TrainConfig, crate::config::ConfigError> {
         let p = self.path.join("config.yaml");
         let text =
-            std::fs::read_to_string(&p).map_err(|source| crate::config::ConfigError::Io {
-                path: p.clone(),
-                source,
+            std::fs::read_to_string(&p).map_err(|e| crate::config::ConfigError::Invalid {
+                origin: p.display().to_string(),
+                message: format!(
+                    "cannot read the run's configuration ({e}). Fix: restore config.yaml in the \
+                 run folder (it records every key the run started with), or start a new run"
+                ),
             })?;
         crate::config::preset::parse_preset(&legacy_keys(&text), &p.display().to_string())
     }

@@ -47,8 +47,16 @@ fn mapping<'a>(v: &'a Value, origin: &str, what: &str) -> Result<&'a Mapping, Sw
 }
 
 fn key_str<'a>(k: &'a Value, origin: &str) -> Result<&'a str, SweepError> {
-    k.as_str()
-        .ok_or_else(|| invalid(origin, format!("keys must be strings, found {k:?}")))
+    k.as_str().ok_or_else(|| {
+        invalid(
+            origin,
+            format!(
+                "keys must be names, found `{}`. Fix: use the keys `dps-tui sweep --help` \
+                     lists",
+                serde_yaml::to_string(k).unwrap_or_default().trim()
+            ),
+        )
+    })
 }
 
 fn scalar_string(v: &Value) -> Option<String> {
@@ -75,10 +83,16 @@ impl SweepSpec {
     /// `base` (the SPEC's folder).
     pub fn parse(text: &str, origin: &str, base: &Path) -> Result<SweepSpec, SweepError> {
         let root: Value = serde_yaml::from_str(text).map_err(|e| {
-            invalid(
-                origin,
-                format!("not valid YAML: {e}. Fix: a SPEC is a mapping with preset, set, grid"),
-            )
+            // serde_yaml places a repeated key at its mapping's first line: name its own.
+            match config::preset::duplicate_key(text) {
+                Some(d) if e.to_string().contains("duplicate entry") => {
+                    invalid(&format!("{origin}:{}", d.line), d.describe())
+                }
+                _ => invalid(
+                    origin,
+                    format!("not valid YAML: {e}. Fix: a SPEC is a mapping with preset, set, grid"),
+                ),
+            }
         })?;
         let root = mapping(&root, origin, "the SPEC")?;
         let mut spec = SweepSpec {
