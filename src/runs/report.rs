@@ -30,6 +30,7 @@ const IGNORED_KEYS: &[&str] = &[
     "threads",
     "device",
     "data_dir",
+    "nli_dir",
     "checkpoint_every",
     "keep_last",
     "keep_best",
