@@ -279,11 +279,18 @@ impl Write for Stdout {
 /// `presets`: one line per preset.
 fn list_presets() -> Result<i32> {
     let mut out = stdout();
-    for p in config::list_presets() {
+    let presets = config::list_presets();
+    let width = presets
+        .iter()
+        .flatten()
+        .map(|p| p.name.chars().count())
+        .max()
+        .unwrap_or(6);
+    for p in presets {
         match p {
             Ok(p) => writeln!(
                 out,
-                "{:<6} {:<10} {:<16} {:>6} steps  ({})",
+                "{:<width$} {:<10} {:<16} {:>6} steps  ({})",
                 p.name,
                 p.config.task,
                 p.config.method,
