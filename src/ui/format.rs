@@ -83,6 +83,42 @@ pub fn wrap_text(text: &str, width: usize) -> Vec<String> {
     out
 }
 
+/// Cut `s` to `w` characters, ending in `…` when cut.
+pub fn fit(s: &str, w: usize) -> String {
+    if s.chars().count() <= w {
+        return s.to_string();
+    }
+    if w == 0 {
+        return String::new();
+    }
+    let mut out: String = s.chars().take(w - 1).collect();
+    out.push('…');
+    out
+}
+
+/// [`wrap_text`] in at most `rows` lines (at least one); when the text needs more, the last
+/// line kept is cut to end in `tail` (`"…"`, `"… (enter: details)"`). Returns the lines and
+/// whether the text was cut.
+pub fn wrap_capped(text: &str, width: usize, rows: usize, tail: &str) -> (Vec<String>, bool) {
+    let mut lines = wrap_text(text, width);
+    let rows = rows.max(1);
+    if lines.len() <= rows {
+        return (lines, false);
+    }
+    lines.truncate(rows);
+    let last = &mut lines[rows - 1];
+    let keep = width.saturating_sub(tail.chars().count());
+    *last = last
+        .chars()
+        .take(keep)
+        .collect::<String>()
+        .trim_end()
+        .to_string();
+    last.push_str(tail);
+    *last = last.chars().take(width.max(1)).collect();
+    (lines, true)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,5 +147,18 @@ mod tests {
         assert_eq!(lines[0], "listing the files");
         assert_eq!(wrap_text("a\nb", 10), ["a", "b"]);
         assert_eq!(wrap_text("abcdef", 4), ["abcd", "ef"]);
+    }
+
+    #[test]
+    fn capped_wrapping_ends_in_the_tail_when_cut() {
+        assert_eq!(fit("abcdef", 4), "abc…");
+        assert_eq!(fit("abc", 4), "abc");
+        let (lines, cut) = wrap_capped("one two three four five six", 9, 2, "…");
+        assert!(cut);
+        assert_eq!(lines, ["one two", "three…"]);
+        let (lines, cut) = wrap_capped("one two", 9, 2, "…");
+        assert_eq!((lines, cut), (vec!["one two".to_string()], false));
+        let (lines, _) = wrap_capped("aaaa bbbb cccc dddd", 10, 1, "… (more)");
+        assert_eq!(lines, ["aa… (more)"]);
     }
 }

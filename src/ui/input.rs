@@ -124,7 +124,7 @@ impl App {
             return self.interrupt();
         }
         match self.view.overlay {
-            Overlay::Help => {
+            Overlay::Help | Overlay::Details => {
                 if matches!(
                     key.code,
                     KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
@@ -173,6 +173,9 @@ impl App {
                 }
             }
             Action::Zoom if self.view.zoom => self.view.zoom = false,
+            Action::Zoom if crate::ui::screens::dashboard::banner_lines(self, self.area).1 => {
+                self.view.overlay = Overlay::Details
+            }
             Action::Zoom if self.view.focus == Focus::Heatmap && self.cursor_report().is_some() => {
                 self.view.zoom = true
             }

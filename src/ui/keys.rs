@@ -265,7 +265,7 @@ pub const BINDINGS: &[Binding] = &[
         View,
         &[key(Enter)],
         "enter",
-        "zoom into the matrix under the cursor (again: back)",
+        "zoom into the matrix at the cursor (again: back); cut banner: details",
         Action::Zoom,
     ),
     bind(View, &[key(Esc)], "esc", "back", Action::Back),

@@ -13,9 +13,25 @@ use crate::ui::run_state::{
 pub const DISCONNECTED: &str =
     "the trainer stopped without a `done` event (see the log above or stderr)";
 
-/// `name value · name value` for a set of metrics.
-fn metrics_text(metrics: &Metrics) -> String {
-    metrics
+/// `name value · name value` for a set of metrics: `task`'s main metric first (the number a
+/// cut line must keep), then its other metrics, then the eval tasks' (`sick/accuracy`).
+fn metrics_text(task: &str, metrics: &Metrics) -> String {
+    let own: std::collections::BTreeSet<&str> = task_metrics::own_metrics(metrics)
+        .map(|(k, _)| k.as_str())
+        .collect();
+    let main = task_metrics::main_metric_among(task, &own);
+    let rank = |k: &str| {
+        if Some(k) == main.as_deref() {
+            0
+        } else if own.contains(k) {
+            1
+        } else {
+            2
+        }
+    };
+    let mut pairs: Vec<(&String, &f64)> = metrics.iter().collect();
+    pairs.sort_by_key(|(k, _)| rank(k));
+    pairs
         .iter()
         .map(|(k, v)| format!("{k} {v:.4}"))
         .collect::<Vec<_>>()
@@ -212,7 +228,7 @@ impl Run {
         if self.activity == Some(crate::ui::run_state::Activity::Evaluating) {
             self.activity = None;
         }
-        let text = metrics_text(metrics);
+        let text = metrics_text(&self.task, metrics);
         self.log(Some(step), LogKind::Eval, format!("eval: {text}"));
     }
 
@@ -380,7 +396,7 @@ impl Run {
         } else {
             "finished"
         };
-        let text = format!("{how}: {}", metrics_text(&done.metrics));
+        let text = format!("{how}: {}", metrics_text(&self.task, &done.metrics));
         self.log(Some(done.step), LogKind::Done, text);
         self.done = Some(done);
     }
@@ -403,6 +419,24 @@ mod tests {
             start_step: 0,
             device: None,
         }
+    }
+
+    #[test]
+    fn eval_lines_put_the_main_metric_first() {
+        let m: Metrics = [
+            ("accuracy", 0.8),
+            ("hans/accuracy", 0.5),
+            ("loss", 0.4),
+            ("mcc", 0.51),
+        ]
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
+        assert_eq!(
+            metrics_text("cola", &m),
+            "mcc 0.5100 · accuracy 0.8000 · loss 0.4000 · hans/accuracy 0.5000"
+        );
+        assert!(metrics_text("rte", &m).starts_with("accuracy 0.8000 · loss"));
     }
 
     fn step(s: usize) -> Event {

@@ -19,5 +19,6 @@ pub fn draw(frame: &mut Frame, app: &App) {
         Overlay::None => {}
         Overlay::Help => screens::help::draw(frame, &app.theme, app.replay.is_some()),
         Overlay::Quit { choice } => screens::quit::draw(frame, &app.run, choice, &app.theme),
+        Overlay::Details => screens::dashboard::draw_details(frame, app),
     }
 }

@@ -13,6 +13,8 @@ pub enum Overlay {
     Quit {
         choice: usize,
     },
+    /// The whole text of a banner too long for the dashboard.
+    Details,
 }
 
 /// The quit dialog's buttons: (key, label).

@@ -5,7 +5,7 @@
 use crate::core::task_metrics;
 use crate::runs::summary::RunState;
 use crate::ui::compare::CompareState;
-use crate::ui::format::{fmt_duration, fmt_num};
+use crate::ui::format::{fit, fmt_duration, fmt_num};
 use crate::ui::widgets::plot::{
     areas_below_legend, axis_labels, curves, finite_range, panel, x_to_col, ChartAreas,
 };
@@ -32,19 +32,6 @@ pub const KEYS: &[(&str, &str)] = &[
 
 /// The marker written before a configuration key whose values differ between runs.
 pub const DIFF_MARK: &str = "≠ ";
-
-/// Cut `s` to `w` characters, ending in `…` when cut.
-fn fit(s: &str, w: usize) -> String {
-    if s.chars().count() <= w {
-        return s.to_string();
-    }
-    if w == 0 {
-        return String::new();
-    }
-    let mut out: String = s.chars().take(w - 1).collect();
-    out.push('…');
-    out
-}
 
 /// Keep the last `w` characters of `s`, starting with `…` when cut (run names differ at the end).
 fn fit_tail(s: &str, w: usize) -> String {

@@ -6,7 +6,9 @@ use crate::ui::app::App;
 use crate::ui::form::short_model;
 use crate::ui::run_state::RunStatus;
 use crate::ui::view::Focus;
-use crate::ui::widgets::{eval_chart, event_log, heatmap, hyperparams, loss_chart, status_bar};
+use crate::ui::widgets::{
+    eval_chart, event_log, heatmap, hyperparams, loss_chart, popup, status_bar,
+};
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -35,18 +37,41 @@ pub fn is_wide(area: Rect) -> bool {
     area.width >= 110 && area.height >= 30
 }
 
-/// Lay the dashboard out in `area`, with an error banner line when `banner`.
+/// Lay the dashboard out in `area`, with a one-line error banner when `banner`.
 pub fn layout(area: Rect, banner: bool) -> DashLayout {
     layout_with(area, banner, false)
 }
 
 /// The dashboard's layout for `app`'s screen and run.
 pub fn layout_of(app: &App) -> DashLayout {
-    layout_with(
-        app.area,
-        app.run.error.is_some(),
-        !app.run.eval_tasks.is_empty(),
-    )
+    let rows = banner_lines(app, app.area).0.len() as u16;
+    layout_rows(app.area, rows, !app.run.eval_tasks.is_empty())
+}
+
+/// What ends a banner too long for its rows; enter then shows the whole text.
+pub const BANNER_MORE: &str = "… (enter: details)";
+
+/// The banner's whole text: the error and, while paused, how to go on (`None` without an
+/// error).
+pub fn banner_text(app: &App) -> Option<String> {
+    let msg = app.run.error.as_deref()?;
+    let fix = if app.run.status == RunStatus::Paused {
+        "  — paused: lower the lr with [ and resume with space"
+    } else {
+        ""
+    };
+    Some(format!("✖ error: {msg}{fix}"))
+}
+
+/// The banner's lines on a screen `area`: its text wrapped to the width in at most a third of
+/// the height, and whether it was cut there (its last line then ends in [`BANNER_MORE`]).
+pub fn banner_lines(app: &App, area: Rect) -> (Vec<String>, bool) {
+    let Some(text) = banner_text(app) else {
+        return (Vec::new(), false);
+    };
+    let width = usize::from(area.width.saturating_sub(2));
+    let rows = usize::from(area.height / 3);
+    crate::ui::format::wrap_capped(&text, width, rows, BANNER_MORE)
 }
 
 /// Rows below which the dev panel of a run with eval tasks goes beside the loss chart instead
@@ -56,8 +81,12 @@ const DEV_TASKS_MIN_H: u16 = 9;
 /// [`layout`], giving the dev panel room on every screen that has a loss chart when
 /// `dev_tasks` (the run reports eval tasks, see [`crate::core::task_metrics`]).
 pub fn layout_with(area: Rect, banner: bool, dev_tasks: bool) -> DashLayout {
+    layout_rows(area, u16::from(banner), dev_tasks)
+}
+
+/// [`layout_with`] with a banner of `banner_h` rows.
+pub fn layout_rows(area: Rect, banner_h: u16, dev_tasks: bool) -> DashLayout {
     let wide = is_wide(area);
-    let banner_h = u16::from(banner);
     let settings_h = u16::from(!wide);
     let [title, banner, settings_line, body, status, hints] = Layout::vertical([
         Constraint::Length(1),
@@ -139,27 +168,22 @@ pub fn layout_with(area: Rect, banner: bool, dev_tasks: bool) -> DashLayout {
 /// Draw the dashboard (without overlays).
 pub fn draw(frame: &mut Frame, app: &App) {
     let area = frame.area();
-    let l = layout_with(
-        area,
-        app.run.error.is_some(),
-        !app.run.eval_tasks.is_empty(),
-    );
+    let (banner, _) = banner_lines(app, area);
+    let l = layout_rows(area, banner.len() as u16, !app.run.eval_tasks.is_empty());
     let buf = frame.buffer_mut();
     title_line(app, l.title, buf);
-    if let (Some(r), Some(msg)) = (l.banner.filter(|r| !r.is_empty()), &app.run.error) {
-        let theme = &app.theme;
-        buf.set_style(r, theme.banner());
-        let fix = if app.run.status == RunStatus::Paused {
-            "  — paused: lower the lr with [ and resume with space"
-        } else {
-            ""
-        };
-        let line = Line::from(vec![
-            Span::styled(" ✖ error: ", theme.banner()),
-            Span::styled(msg.as_str(), theme.banner()),
-            Span::styled(fix, theme.banner()),
-        ]);
-        buf.set_line(r.x, r.y, &line, r.width);
+    if let Some(r) = l.banner.filter(|r| !r.is_empty()) {
+        let style = app.theme.banner();
+        buf.set_style(r, style);
+        for (i, text) in banner.iter().enumerate().take(usize::from(r.height)) {
+            buf.set_stringn(
+                r.x + 1,
+                r.y + i as u16,
+                text,
+                usize::from(r.width - 1),
+                style,
+            );
+        }
     }
     if let Some(r) = l.settings_line.filter(|r| !r.is_empty()) {
         hyperparams::render_line(&app.run, &app.requested, &app.theme, r, buf);
@@ -187,6 +211,22 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     status_bar::render(&app.run, &app.clock, &app.theme, l.status, buf);
     hints_line(app, l.hints, buf);
+}
+
+/// The banner's whole text in a popup (enter on a cut banner).
+pub fn draw_details(frame: &mut Frame, app: &App) {
+    let Some(text) = banner_text(app) else {
+        return;
+    };
+    let area = frame.area();
+    let width = area.width.saturating_sub(4).clamp(20, 100);
+    let mut lines: Vec<Line> = crate::ui::format::wrap_text(&text, usize::from(width - 4))
+        .into_iter()
+        .map(|l| Line::styled(format!(" {l}"), app.theme.text()))
+        .collect();
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(" esc or enter closes this", app.theme.dim()));
+    popup::draw(frame, &app.theme, "error", app.theme.error(), width, lines);
 }
 
 fn title_line(app: &App, area: Rect, buf: &mut Buffer) {

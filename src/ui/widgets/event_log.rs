@@ -1,5 +1,6 @@
 //! The event log: evaluations, selections, checkpoints, setting changes, warnings, errors.
 
+use crate::ui::format::{fit, wrap_capped};
 use crate::ui::run_state::{LogKind, Run};
 use crate::ui::theme::Theme;
 use crate::ui::view::View;
@@ -26,7 +27,9 @@ pub fn tag(theme: &Theme, kind: LogKind) -> (&'static str, Style) {
     }
 }
 
-/// Draw the event log panel; the newest line is at the bottom unless scrolled.
+/// Draw the event log panel; the newest line is at the bottom unless scrolled. The bottom
+/// line (the newest, or the one scrolled to) shows its whole text, wrapped under its text
+/// column in as many rows as the panel has; the lines above take one row each, cut with `…`.
 pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
     let log = &run.log;
     let scroll = view.log_scroll.min(log.len().saturating_sub(1));
@@ -37,18 +40,24 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
     let block = panel(theme, Line::from(title), focused);
     let inner = block.inner(area);
     block.render(area, buf);
-    if inner.height == 0 || inner.width < 10 {
+    if inner.height == 0 || inner.width < 10 || log.is_empty() {
         return;
     }
     let end = log.len() - scroll.min(log.len());
-    let n = inner.height as usize;
-    let start = end.saturating_sub(n);
     let step_w = log
         .iter()
         .filter_map(|e| e.step)
         .max()
         .map_or(1, |s| s.to_string().len());
-    for (i, e) in log.range(start..end).enumerate() {
+    // Step, space, five-column tag, space.
+    let lead = step_w + 7;
+    let text_w = usize::from(inner.width).saturating_sub(lead).max(1);
+    let rows = usize::from(inner.height);
+    let mut y = inner.y + inner.height;
+    for (i, e) in log.range(..end).enumerate().rev() {
+        if y == inner.y {
+            break;
+        }
         let (t, style) = tag(theme, e.kind);
         let step = e
             .step
@@ -59,13 +68,32 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
             LogKind::Stage => theme.dim(),
             _ => theme.text(),
         };
-        let line = Line::from(vec![
+        let texts = if i + 1 == end && text_w >= 8 {
+            wrap_capped(&e.text, text_w, rows, "…").0
+        } else {
+            vec![fit(&e.text, text_w)]
+        };
+        let first = Line::from(vec![
             Span::styled(step, theme.dim()),
             Span::raw(" "),
             Span::styled(t, style),
             Span::raw(" "),
-            Span::styled(e.text.as_str(), text_style),
         ]);
-        buf.set_line(inner.x, inner.y + i as u16, &line, inner.width);
+        // At most the rows left: the bottom line's are capped at the panel's height.
+        let top = y - texts.len() as u16;
+        for (k, text) in texts.iter().enumerate() {
+            let row = top + k as u16;
+            if k == 0 {
+                buf.set_line(inner.x, row, &first, inner.width);
+            }
+            buf.set_stringn(
+                inner.x + lead as u16,
+                row,
+                text,
+                usize::from(inner.width).saturating_sub(lead),
+                text_style,
+            );
+        }
+        y = top;
     }
 }
