@@ -5,10 +5,10 @@
 //!
 //! Rendering never changes the state; see [`crate::ui::render::draw`].
 
-use crate::config::{ControlKey, TrainConfig};
+use crate::config::{Control, ControlKey, TrainConfig};
 use crate::core::events::{Event, MatrixReport};
 use crate::ui::form::Picker;
-use crate::ui::run_state::{Clock, Run, RunStatus};
+use crate::ui::run_state::{same_value, Clock, Run, RunStatus};
 use crate::ui::theme::Theme;
 use crate::ui::view::{Focus, ReplayInfo, View};
 use ratatui::layout::Rect;
@@ -43,11 +43,9 @@ pub struct App {
     /// The terminal size at the last frame (used to map mouse positions to panels).
     pub area: Rect,
     pub clock: Clock,
-    /// Values sent to the trainer and not yet acknowledged by a `control` event, per key.
-    pub requested: BTreeMap<ControlKey, f64>,
-    /// Method options (`freeze`, `selection_scope`) last requested with `f` / `g`: one of the
-    /// key's [`ControlKey::choices`].
-    pub requested_options: BTreeMap<ControlKey, &'static str>,
+    /// The latest change sent to the trainer per key, until the trainer answers that very
+    /// request with a `control` event (answers to earlier presses keep it).
+    pub requested: BTreeMap<ControlKey, Control>,
     /// Set when the replay viewer drives this app.
     pub replay: Option<ReplayInfo>,
     pub(crate) start_request: Option<TrainConfig>,
@@ -73,7 +71,6 @@ impl App {
             area: Rect::new(0, 0, 120, 40),
             clock: Clock::default(),
             requested: BTreeMap::new(),
-            requested_options: BTreeMap::new(),
             replay: None,
             start_request: None,
             quit_requested: None,
@@ -127,7 +124,6 @@ impl App {
         self.run = Run::default();
         self.view = View::default();
         self.requested.clear();
-        self.requested_options.clear();
         self.quit_requested = None;
         self.clock.wall_elapsed = None;
     }
@@ -184,8 +180,14 @@ impl App {
     pub fn apply(&mut self, ev: &Event) {
         self.run.apply(ev);
         match ev {
-            Event::Control { key, .. } => {
-                self.requested.remove(key);
+            Event::Control { key, value, .. } => {
+                let answered = self
+                    .requested
+                    .get(key)
+                    .is_some_and(|c| same_value(&c.value_json(), value));
+                if answered {
+                    self.requested.remove(key);
+                }
             }
             Event::Done { .. } => {
                 if let Some(o) = self.quit_requested {
@@ -256,7 +258,7 @@ mod tests {
         // The next run starts with freeze = gradient again: `f` must ask for strict, not
         // toggle the first run's request back to gradient.
         app.begin_run();
-        assert!(app.requested_options.is_empty());
+        assert!(app.requested.is_empty());
         app.apply(&start("gradient"));
         assert_eq!(
             freeze_sent(&press(&mut app, 'f')).as_deref(),
@@ -269,7 +271,7 @@ mod tests {
         let mut app = App::new();
         app.apply(&start("gradient"));
         press(&mut app, '+');
-        assert_eq!(app.requested.get(&ControlKey::P), Some(&0.35));
+        assert_eq!(app.requested.get(&ControlKey::P), Some(&Control::P(0.35)));
         app.apply(&Event::Control {
             step: 3,
             key: ControlKey::P,

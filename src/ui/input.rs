@@ -8,7 +8,7 @@ use crate::core::events::Command;
 use crate::ui::app::{App, Outcome, Screen};
 use crate::ui::form::PickerFocus;
 use crate::ui::keys::{self, Action, Pressed, Section};
-use crate::ui::run_state::{Activity, LogKind, RunStatus};
+use crate::ui::run_state::{same_value, Activity, LogKind, RunStatus};
 use crate::ui::view::{Dir, Focus, Lens, Overlay, QUIT_CHOICES};
 use crossterm::event::{
     KeyCode, KeyEvent, KeyEventKind, KeyModifiers, MouseButton, MouseEvent, MouseEventKind,
@@ -240,9 +240,24 @@ impl App {
         }
     }
 
-    /// Remember a numeric change as requested and send it.
+    /// Remember a change as requested and send it; nothing when it asks for what the last
+    /// request, the pending change or else the value in effect already is.
     fn request(&mut self, control: Control) -> Option<Command> {
-        self.requested.insert(control.key(), control.number()?);
+        let key = control.key();
+        let base = self
+            .requested
+            .get(&key)
+            .map(Control::value_json)
+            .or_else(|| {
+                self.run
+                    .pending_json(key)
+                    .cloned()
+                    .or_else(|| self.run.applied(key))
+            });
+        if base.is_some_and(|b| same_value(&b, &control.value_json())) {
+            return None;
+        }
+        self.requested.insert(key, control);
         Some(Command::Control(control))
     }
 
@@ -251,30 +266,29 @@ impl App {
     fn base_value(&self, key: ControlKey) -> Option<f64> {
         self.requested
             .get(&key)
-            .copied()
+            .and_then(Control::number)
             .or_else(|| self.run.pending_value(key))
             .or_else(|| self.run.current(key))
     }
 
     /// Request the other of the two [`ControlKey::choices`] of a method option (from the last
-    /// request, else the run's configuration, else the first choice).
+    /// request, else the pending change, else the value in effect, else the first choice).
     fn toggle_option(&mut self, key: ControlKey) -> Option<Command> {
         let [first, second] = *key.choices() else {
             return None;
         };
         let cur = self
-            .requested_options
+            .requested
             .get(&key)
-            .copied()
-            .or_else(|| self.run.config.get(key.name()).and_then(|v| v.as_str()));
-        let value = if cur.unwrap_or(first) == first {
+            .map(Control::value_json)
+            .or_else(|| self.run.pending_json(key).cloned())
+            .or_else(|| self.run.applied(key));
+        let value = if cur.as_ref().and_then(|v| v.as_str()).unwrap_or(first) == first {
             second
         } else {
             first
         };
-        let control = Control::parse(key.name(), value).ok()?;
-        self.requested_options.insert(key, value);
-        Some(Command::Control(control))
+        self.request(Control::parse(key.name(), value).ok()?)
     }
 
     fn arrow(&mut self, code: KeyCode) {

@@ -6,7 +6,8 @@ use crate::core::events::{ControlStatus, Event, MatrixReport, Metrics, StageKind
 use crate::core::task_metrics;
 use crate::ui::format::value_text;
 use crate::ui::run_state::{
-    ControlRecord, DoneInfo, Hyper, LogKind, RowKey, Run, RunStatus, SelectionColumn, StageSpan,
+    same_value, ControlRecord, DoneInfo, Hyper, LogKind, RowKey, Run, RunStatus, SelectionColumn,
+    StageSpan,
 };
 
 /// The message shown when the trainer goes away without a `done` event.
@@ -172,11 +173,14 @@ impl Run {
         self.step = start_step;
         self.config = config.clone();
         let f = |k: &str| config.get(k).and_then(|v| v.as_f64());
+        let s = |k: &str| config.get(k).and_then(|v| v.as_str()).map(String::from);
         self.hyper = Hyper {
             method: method.to_string(),
             p: f("p"),
             learning_rate: f("learning_rate"),
             update_ratio: f("update_ratio"),
+            selection_scope: s("selection_scope"),
+            freeze: s("freeze"),
             batch_size: config
                 .get("batch_size")
                 .and_then(|v| v.as_u64())
@@ -316,6 +320,16 @@ impl Run {
             .map(|m| format!(": {m}"))
             .unwrap_or_default();
         match rec.status {
+            // Asking for the value in effect cancels the change that was waiting.
+            ControlStatus::Pending
+                if self.applied(ck).is_some_and(|a| same_value(&a, &rec.value)) =>
+            {
+                self.log(
+                    Some(step),
+                    LogKind::Control,
+                    format!("{ck} stays {shown}: no change pending"),
+                );
+            }
             ControlStatus::Pending => {
                 self.pending.push(rec.clone());
                 self.log(
@@ -326,12 +340,16 @@ impl Run {
             }
             ControlStatus::Applied => {
                 let v = rec.value.as_f64();
+                let name = rec.value.as_str().map(String::from);
                 let h = &mut self.hyper;
                 match ck {
                     ControlKey::P => h.p = v.or(h.p),
                     ControlKey::LearningRate => h.learning_rate = v.or(h.learning_rate),
                     ControlKey::UpdateRatio => h.update_ratio = v.or(h.update_ratio),
-                    ControlKey::SelectionScope | ControlKey::Freeze => {}
+                    ControlKey::SelectionScope => {
+                        h.selection_scope = name.or(h.selection_scope.take())
+                    }
+                    ControlKey::Freeze => h.freeze = name.or(h.freeze.take()),
                 }
                 self.markers.push((step, ck));
                 self.log(

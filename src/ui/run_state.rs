@@ -115,7 +115,20 @@ pub struct Hyper {
     /// Peak learning rate of the schedule.
     pub learning_rate: Option<f64>,
     pub update_ratio: Option<f64>,
+    /// `per-matrix` or `global`.
+    pub selection_scope: Option<String>,
+    /// `gradient` or `strict`.
+    pub freeze: Option<String>,
     pub batch_size: Option<usize>,
+}
+
+/// Whether two control values are the same setting: numbers within a relative 1e-9, names
+/// spelled alike.
+pub fn same_value(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => (x - y).abs() <= 1e-9 * x.abs().max(y.abs()).max(1e-12),
+        _ => a == b,
+    }
 }
 
 /// The final `done` event.
@@ -312,7 +325,22 @@ impl Run {
         }
     }
 
-    /// The pending value of a key, if a change is waiting.
+    /// The value in effect for any live key, as a `control` event carries it: a number, or a
+    /// name (`strict`) for `freeze` and `selection_scope`.
+    pub fn applied(&self, key: ControlKey) -> Option<serde_json::Value> {
+        match key {
+            ControlKey::SelectionScope => self.hyper.selection_scope.clone().map(Into::into),
+            ControlKey::Freeze => self.hyper.freeze.clone().map(Into::into),
+            _ => self.current(key).map(Into::into),
+        }
+    }
+
+    /// The value the trainer holds pending for a key, if a change is waiting.
+    pub fn pending_json(&self, key: ControlKey) -> Option<&serde_json::Value> {
+        self.pending.iter().find(|c| c.key == key).map(|c| &c.value)
+    }
+
+    /// The pending value of a numeric key, if a change is waiting.
     pub fn pending_value(&self, key: ControlKey) -> Option<f64> {
         self.pending
             .iter()

@@ -116,7 +116,7 @@ pub fn layout_rows(area: Rect, banner_h: u16, dev_tasks: bool) -> DashLayout {
         let [loss, right] =
             Layout::horizontal([Constraint::Percentage(62), Constraint::Fill(1)]).areas(top);
         let [settings, eval] =
-            Layout::vertical([Constraint::Length(8), Constraint::Fill(1)]).areas(right);
+            Layout::vertical([Constraint::Length(9), Constraint::Fill(1)]).areas(right);
         let [heat, log] =
             Layout::horizontal([Constraint::Percentage(62), Constraint::Fill(1)]).areas(bottom);
         out.loss = Some(loss);
