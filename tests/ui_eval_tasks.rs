@@ -47,35 +47,9 @@ fn task_metrics(step: usize, own: f64, tasks: &[&str]) -> Metrics {
 /// [`stream`] up to `upto` as a run on `task` with `eval_tasks: declared`, its evaluations
 /// reporting every task of `reported`.
 fn eval_stream(upto: usize, task: &str, declared: &[&str], reported: &[&str]) -> Vec<Event> {
-    stream(upto)
+    retargeted(stream(upto), task, declared)
         .into_iter()
         .map(|e| match e {
-            Event::Start {
-                schema,
-                method,
-                total_steps,
-                steps_per_epoch,
-                num_train,
-                num_dev,
-                mut config,
-                start_step,
-                device,
-                ..
-            } => {
-                config["eval_tasks"] = serde_json::json!(declared);
-                Event::Start {
-                    schema,
-                    task: task.into(),
-                    method,
-                    total_steps,
-                    steps_per_epoch,
-                    num_train,
-                    num_dev,
-                    config,
-                    start_step,
-                    device,
-                }
-            }
             Event::Eval { step, metrics } => Event::Eval {
                 step,
                 metrics: task_metrics(step, metrics["accuracy"], reported),

@@ -5,7 +5,7 @@
 mod ui_support;
 
 use dps_tui::config::{Control, ControlKey, Freeze};
-use dps_tui::core::events::{Command, ControlStatus, Event, EVENT_SCHEMA_VERSION};
+use dps_tui::core::events::{Command, ControlStatus, Event};
 use dps_tui::ui::App;
 
 use ui_support::*;
@@ -13,21 +13,13 @@ use ui_support::*;
 const LABELS: [&str; 5] = ["p (frozen)", "lr (peak)", "update ratio", "scope", "freeze"];
 
 fn start(p: f64) -> Event {
-    Event::Start {
-        schema: EVENT_SCHEMA_VERSION,
-        task: "rte".into(),
-        method: "dps-dense".into(),
-        total_steps: TOTAL,
-        steps_per_epoch: 156,
-        num_train: 2490,
-        num_dev: 277,
-        config: serde_json::json!({
+    start_event_on(
+        "rte",
+        serde_json::json!({
             "p": p, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
             "freeze": "gradient", "selection_scope": "per-matrix",
         }),
-        start_step: 0,
-        device: None,
-    }
+    )
 }
 
 fn app(p: f64) -> App {

@@ -175,37 +175,7 @@ fn the_newest_log_line_wraps_whole() {
 /// A CoLA run (main metric `mcc`, which sorts after `accuracy` and `hans/…`) evaluating on
 /// eval tasks too: an eval event with 7 metrics, followed by a checkpoint line.
 fn cola_with_eval_tasks() -> App {
-    let mut events = stream(120);
-    let start = match events.remove(0) {
-        Event::Start {
-            schema,
-            method,
-            total_steps,
-            steps_per_epoch,
-            num_train,
-            num_dev,
-            mut config,
-            start_step,
-            device,
-            ..
-        } => {
-            config["eval_tasks"] = serde_json::json!(["hans", "sick"]);
-            Event::Start {
-                schema,
-                task: "cola".into(),
-                method,
-                total_steps,
-                steps_per_epoch,
-                num_train,
-                num_dev,
-                config,
-                start_step,
-                device,
-            }
-        }
-        other => other,
-    };
-    events.insert(0, start);
+    let mut events = retargeted(stream(120), "cola", &["hans", "sick"]);
     let metrics: Metrics = [
         ("accuracy", 0.8),
         ("hans/accuracy", 0.5),

@@ -86,21 +86,44 @@ pub fn metrics(acc: f64) -> Metrics {
 }
 
 pub fn start_event() -> Event {
+    start_event_on(
+        "rte",
+        serde_json::json!({
+            "model": "sentence-transformers/all-MiniLM-L6-v2",
+            "p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
+        }),
+    )
+}
+
+/// The `start` event of an RTE-sized run of `task` with this configuration.
+pub fn start_event_on(task: &str, config: serde_json::Value) -> Event {
     Event::Start {
         schema: EVENT_SCHEMA_VERSION,
-        task: "rte".into(),
+        task: task.into(),
         method: "dps-dense".into(),
         total_steps: TOTAL,
         steps_per_epoch: 156,
         num_train: 2490,
         num_dev: 277,
-        config: serde_json::json!({
-            "model": "sentence-transformers/all-MiniLM-L6-v2",
-            "p": 0.3, "learning_rate": 2e-5, "update_ratio": 0.05, "batch_size": 16,
-        }),
+        config,
         start_step: 0,
         device: None,
     }
+}
+
+/// `events` (a [`stream`]) as a run of `task` that also evaluates on `eval_tasks`: its `start`
+/// event retargeted, the others unchanged.
+pub fn retargeted(mut events: Vec<Event>, task: &str, eval_tasks: &[&str]) -> Vec<Event> {
+    for e in &mut events {
+        if let Event::Start {
+            task: t, config, ..
+        } = e
+        {
+            *t = task.into();
+            config["eval_tasks"] = serde_json::json!(eval_tasks);
+        }
+    }
+    events
 }
 
 /// A realistic run up to step `upto`: steps, alternating full/subnet stages of 20 steps with a
