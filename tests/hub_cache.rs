@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::hub_fixture::{snapshot_dir, write_parquet, Col};
+use common::hub_fixture::{nli_columns, snapshot_dir, write_parquet, Col};
 use dps_tui::data::glue::{self, Label, Split};
 use dps_tui::data::{DataError, DataSource, Dataset};
 use dps_tui::hub::{HubSource, RepoKind, GLUE_DATASET};
@@ -51,13 +51,7 @@ fn glue_cache(cache: &Path) -> PathBuf {
         &snap.join("rte/test-00000-of-00001.parquet"),
         &pairs(&[("a b.", "c d.", -1)]),
     );
-    let nli = |p: Vec<&'static str>, h: Vec<&'static str>, l: Vec<i64>| {
-        vec![
-            Col::Text("premise", p),
-            Col::Text("hypothesis", h),
-            Col::Long("label", l),
-        ]
-    };
+    let nli = nli_columns;
     write_parquet(
         &snap.join("mnli/train-00000-of-00002.parquet"),
         &nli(vec!["p0.", "p1."], vec!["h0.", "h1."], vec![0, 1]),

@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::hub_fixture::{snapshot_dir, write_parquet, Col};
+use common::hub_fixture::{nli_columns, snapshot_dir, write_parquet, Col};
 use dps_tui::data::glue::{Label, Split};
 use dps_tui::data::nli::parse_snli;
 use dps_tui::data::{
@@ -340,13 +340,7 @@ fn real_sick_file_has_the_semeval_split_sizes() {
 /// `allenai/scitail` (config tsv_format, label strings).
 fn nli_cache(cache: &Path) {
     let snli = snapshot_dir(cache, RepoKind::Dataset, "stanfordnlp/snli");
-    let nli = |p: Vec<&'static str>, h: Vec<&'static str>, l: Vec<i64>| {
-        vec![
-            Col::Text("premise", p),
-            Col::Text("hypothesis", h),
-            Col::Long("label", l),
-        ]
-    };
+    let nli = nli_columns;
     // entailment = 0, neutral = 1, contradiction = 2
     write_parquet(
         &snli.join("plain_text/train-00000-of-00001.parquet"),

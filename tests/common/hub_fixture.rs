@@ -36,6 +36,15 @@ impl Col {
     }
 }
 
+/// The columns of an NLI pair set on the Hub: `premise`, `hypothesis` and an integer `label`.
+pub fn nli_columns(p: Vec<&'static str>, h: Vec<&'static str>, l: Vec<i64>) -> Vec<Col> {
+    vec![
+        Col::Text("premise", p),
+        Col::Text("hypothesis", h),
+        Col::Long("label", l),
+    ]
+}
+
 /// Write a snappy-compressed parquet file with `cols` plus an `idx` column.
 pub fn write_parquet(path: &Path, cols: &[Col]) {
     let n = cols[0].len();
