@@ -149,6 +149,16 @@ impl TrainConfig {
         Ok(())
     }
 
+    /// The folder `task`'s files are read from: GLUE tasks from `data_dir`, the other NLI sets
+    /// from `nli_dir` (else `data_dir`); `None` for the Hub.
+    pub fn data_dir_for(&self, task: &glue::TaskSpec) -> Option<&std::path::Path> {
+        if glue::GLUE_TASKS.iter().any(|t| t.name == task.name) {
+            self.data_dir.as_deref()
+        } else {
+            self.nli_dir.as_deref().or(self.data_dir.as_deref())
+        }
+    }
+
     /// The steps the DPS stage length is a share of, given the number of training examples.
     pub fn stage_base_steps(&self, num_train: usize) -> usize {
         match self.stage_steps_from {

@@ -277,13 +277,7 @@ pub fn prepare(config: &TrainConfig) -> Result<Prepared, SetupError> {
 /// Where a task's files come from: GLUE from `data_dir`, the other NLI sets from `nli_dir`
 /// (else `data_dir`); the Hub when no folder is given.
 pub fn data_source(config: &TrainConfig, task: &TaskSpec) -> DataSource {
-    let glue_task = glue::GLUE_TASKS.iter().any(|t| t.name == task.name);
-    let dir = if glue_task {
-        config.data_dir.as_deref()
-    } else {
-        config.nli_dir.as_deref().or(config.data_dir.as_deref())
-    };
-    DataSource::from_option(dir)
+    DataSource::from_option(config.data_dir_for(task))
 }
 
 /// The dev sets of `eval_tasks` with their label maps. A set whose files cannot be found is

@@ -130,11 +130,7 @@ fn data_need(config: &TrainConfig, hub: &HubSource) -> Need {
         return Need::new(Status::Missing, format!("unknown task {}", config.task));
     };
     let glue_task = glue::GLUE_TASKS.iter().any(|t| t.name == task.name);
-    let dir = if glue_task {
-        config.data_dir.as_ref()
-    } else {
-        config.nli_dir.as_ref().or(config.data_dir.as_ref())
-    };
+    let dir = config.data_dir_for(task);
     if let Some(dir) = dir {
         for split in [Split::Train, Split::Dev] {
             let Some(file) = task.file_name(split) else {
