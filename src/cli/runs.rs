@@ -102,7 +102,9 @@ pub(crate) fn replay(run: &Path) -> Result<i32> {
     if let Some(t) = &log.torn_tail {
         tracing::warn!("torn last line skipped: {} bytes", t.len());
     }
-    dps_tui::ui::replay_view(log.events)?;
+    // The one rule of `runs`: a log without `done` whose trainer is gone is a crashed run's.
+    let crashed = runs::summary::log_state(run, &log.events) == runs::RunState::Crashed;
+    dps_tui::ui::replay_view(log.events, crashed)?;
     Ok(0)
 }
 

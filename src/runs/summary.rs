@@ -403,6 +403,15 @@ pub fn folder_age(dir: &Path) -> Option<Duration> {
         .and_then(|t| t.elapsed().ok())
 }
 
+/// The state of the run in `dir` whose log holds `events`, by the one rule ([`RunState::of`]).
+pub fn log_state(dir: &Path, events: &[Event]) -> RunState {
+    let done = events.iter().rev().find_map(|e| match e {
+        Event::Done { stopped_early, .. } => Some(*stopped_early),
+        _ => None,
+    });
+    RunState::of(done, folder_age(dir))
+}
+
 /// Every run folder (a folder holding `events.jsonl`) under `root`, at any depth, sorted. A
 /// run folder's own subfolders (checkpoints) are not searched. An unreadable `root` gives none.
 pub fn scan(root: &Path) -> Vec<PathBuf> {

@@ -110,16 +110,35 @@ impl App {
             // cell cursor), so a replay opens with the focus on the loss chart.
             None => app.view.focus = Focus::Loss,
         }
+        let crashed = prev.and_then(|p| p.replay).is_some_and(|r| r.crashed);
         app.replay = Some(ReplayInfo {
             cursor,
             total: events.len(),
+            crashed,
         });
+        if crashed && cursor == events.len() {
+            app.run.on_disconnect();
+        }
+        app
+    }
+
+    /// The replay of a whole recording opened at its end; `crashed` when the run's trainer
+    /// went away without a `done` event ([`crate::runs::RunState::Crashed`]), which its end
+    /// then shows as `runs` does.
+    pub fn replay_of(events: &[Event], crashed: bool) -> App {
+        let mut app = App::replay_at(events, events.len(), None);
+        if let Some(r) = &mut app.replay {
+            r.crashed = crashed;
+        }
+        app = App::replay_at(events, events.len(), Some(&app));
         app
     }
 
     /// Switch to a fresh dashboard for a run that is starting: nothing of the previous run
     /// (its state, view, or requests) carries over.
     pub fn begin_run(&mut self) {
+        self.starting = false;
+        self.download = None;
         self.screen = Screen::Dashboard;
         self.run = Run::default();
         self.view = View::default();

@@ -409,11 +409,8 @@ impl Run {
         self.status = RunStatus::Finished;
         self.activity = None;
         self.step = self.step.max(done.step);
-        let how = if done.stopped_early {
-            "stopped"
-        } else {
-            "finished"
-        };
+        // `finished` or `stopped early`, as `runs`, `watch` and `report` say it.
+        let how = crate::runs::RunState::of(Some(done.stopped_early), None).word();
         let text = format!("{how}: {}", metrics_text(&self.task, &done.metrics));
         self.log(Some(done.step), LogKind::Done, text);
         self.done = Some(done);

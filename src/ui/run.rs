@@ -161,10 +161,11 @@ impl Session for Replay {
 }
 
 /// Browse a recorded run: the dashboard as it was after each event. `←/→` move one event,
-/// shift-arrows and page keys jump, home/end go to the ends.
-pub fn replay_view(events: Vec<Event>) -> anyhow::Result<()> {
+/// shift-arrows and page keys jump, home/end go to the ends. `crashed`: the run's trainer went
+/// away without a `done` event (see [`App::replay_of`]).
+pub fn replay_view(events: Vec<Event>, crashed: bool) -> anyhow::Result<()> {
     let mut guard = TerminalGuard::new()?;
-    let app = App::replay_at(&events, events.len(), None);
+    let app = App::replay_of(&events, crashed);
     let mut session = Replay { events, app };
     event_loop::run(&mut guard.terminal, &mut session, None)
 }

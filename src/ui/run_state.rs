@@ -5,19 +5,22 @@
 use crate::config::ControlKey;
 use crate::core::events::{ControlStatus, MatrixReport, Metrics, StageKind};
 use crate::core::task_metrics::{self, EvalTask};
+use crate::runs::RunState;
 use crate::ui::history::LossHistory;
 use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, Instant};
 
-/// The trainer's state as the events tell it.
+/// The trainer's state as the events tell it. Where a run has ended, [`Run::state`] says how
+/// in the words every other view of runs uses ([`RunState`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunStatus {
     /// No `start` event yet.
     Waiting,
     Running,
     Paused,
+    /// A `done` event came: finished, or stopped early when it says so.
     Finished,
-    /// The trainer went away without a `done` event.
+    /// The trainer went away without a `done` event: crashed.
     Error,
 }
 
@@ -249,6 +252,21 @@ impl Default for Run {
 }
 
 impl Run {
+    /// The run's state by the one rule of [`RunState::of`]: finished or stopped early after a
+    /// `done` event, crashed when the trainer went away without one, running otherwise
+    /// (`None` before the `start` event).
+    pub fn state(&self) -> Option<RunState> {
+        match self.status {
+            RunStatus::Waiting => None,
+            RunStatus::Running | RunStatus::Paused => Some(RunState::Running),
+            RunStatus::Finished => Some(RunState::of(
+                Some(self.done.as_ref().is_some_and(|d| d.stopped_early)),
+                None,
+            )),
+            RunStatus::Error => Some(RunState::of(None, None)),
+        }
+    }
+
     /// The stage containing `step`, if any stage event arrived.
     pub fn stage_at(&self, step: usize) -> Option<&StageSpan> {
         let i = self.stages.partition_point(|s| s.start <= step);

@@ -162,6 +162,9 @@ pub struct ReplayInfo {
     pub cursor: usize,
     /// Events in the log.
     pub total: usize,
+    /// Whether the log is a crashed run's (it ends without a `done` event and its trainer is
+    /// gone): its end then shows the run as crashed.
+    pub crashed: bool,
 }
 
 /// A direction for the heatmap cursor.

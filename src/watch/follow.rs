@@ -1,7 +1,12 @@
 //! A run's dashboard that follows its log: the replay viewer over the events read so far, with
 //! new events appended as the run writes them (the time cursor stays at the end unless moved).
+//! A run whose trainer went away without a `done` event ends as `crashed`, by the one rule of
+//! [`RunState::of`].
 
+use crate::core::events::Event;
 use crate::runs::event_log::Tail;
+use crate::runs::summary::log_state;
+use crate::runs::RunState;
 use crate::ui::app::App;
 use crate::ui::render::draw;
 use crate::ui::terminal::TerminalGuard;
@@ -36,7 +41,12 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
                 events.clear();
                 cursor = 0;
             }
-            if rewound || !new.is_empty() {
+            let crashed = crashed(run, &events) && new.is_empty();
+            let was = app.replay.is_some_and(|r| r.crashed);
+            if let Some(r) = &mut app.replay {
+                r.crashed = crashed;
+            }
+            if rewound || !new.is_empty() || crashed != was {
                 let at_end = cursor == events.len();
                 events.extend(new);
                 if at_end {
@@ -71,4 +81,10 @@ pub fn follow(run: &Path) -> anyhow::Result<()> {
             app = App::replay_at(&events, cursor, Some(&app));
         }
     }
+}
+
+/// Whether the run in `run`, whose log holds `events`, has crashed: no `done` event, and its
+/// trainer is gone ([`RunState::of`]).
+fn crashed(run: &Path, events: &[Event]) -> bool {
+    log_state(run, events) == RunState::Crashed
 }

@@ -272,11 +272,7 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
         spans.push(Span::styled(
             format!(
                 "   {} at step {}{best}",
-                if d.stopped_early {
-                    "stopped"
-                } else {
-                    "finished"
-                },
+                run.state().map_or("finished", |s| s.word()),
                 d.step
             ),
             theme.ok(),

@@ -10,11 +10,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 /// The state word shown first: `running`, `paused`, `evaluating`, `checkpointing`, `stopping`,
-/// `finished`, `error` or `waiting`.
+/// `waiting`, or, once the run has ended, the word of its [`crate::runs::RunState`] that
+/// `runs`, `watch` and `report` show too: `finished`, `stopped early` or `crashed`.
 pub fn state_word(run: &Run) -> &'static str {
     match (run.status, run.activity) {
-        (RunStatus::Finished, _) => "finished",
-        (RunStatus::Error, _) => "error",
+        (RunStatus::Finished | RunStatus::Error, _) => run.state().map_or("waiting", |s| s.word()),
         (_, Some(Activity::Stopping)) => "stopping",
         (_, Some(Activity::Checkpointing)) => "checkpointing",
         (_, Some(Activity::Evaluating)) => "evaluating",
