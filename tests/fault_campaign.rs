@@ -33,6 +33,8 @@ struct Row {
     needles: Vec<String>,
     /// Words stderr must not hold (a wrong line, say).
     absent: Vec<String>,
+    /// Environment variables set for this row.
+    env: Vec<(String, OsString)>,
 }
 
 impl Row {
@@ -49,7 +51,12 @@ impl Row {
             code: 2,
             needles: Vec::new(),
             absent: Vec::new(),
+            env: Vec::new(),
         }
+    }
+    fn env(mut self, key: &str, value: impl Into<OsString>) -> Row {
+        self.env.push((key.into(), value.into()));
+        self
     }
     fn code(mut self, code: i32) -> Row {
         self.code = code;
@@ -95,6 +102,9 @@ fn bin() -> Command {
 fn check(row: &Row) -> Result<(), String> {
     let mut cmd = bin();
     cmd.args(&row.args);
+    for (k, v) in &row.env {
+        cmd.env(k, v);
+    }
     if let Some(p) = &row.stdout_to {
         let f = std::fs::OpenOptions::new().write(true).open(p).unwrap();
         cmd.stdout(f);

@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::Args;
+use std::io::Write;
 use std::path::PathBuf;
 
 #[derive(Args, Debug, Clone)]
@@ -51,7 +52,7 @@ pub struct BenchArgs {
 }
 
 pub(crate) fn bench(b: BenchArgs) -> Result<i32> {
-    dps_tui::diagnostics::bench::run(&dps_tui::diagnostics::bench::BenchOptions {
+    let report = dps_tui::diagnostics::bench::run(&dps_tui::diagnostics::bench::BenchOptions {
         model: b.model,
         method: b.method,
         batch: b.batch,
@@ -66,5 +67,6 @@ pub(crate) fn bench(b: BenchArgs) -> Result<i32> {
         dropout: b.dropout,
         device: b.device,
     })?;
+    writeln!(super::stdout(), "{report}")?;
     Ok(0)
 }

@@ -223,10 +223,7 @@ pub fn run(cli: Cli) -> Result<i32> {
         }
         Some(Cmd::Eval(a)) => eval::eval(&a),
         Some(Cmd::Bench(b)) => bench::bench(b),
-        Some(Cmd::Download { model, tasks }) => {
-            dps_tui::data::prefetch::run(&model, &tasks)?;
-            Ok(0)
-        }
+        Some(Cmd::Download { model, tasks }) => download(&model, &tasks),
         Some(Cmd::Presets) => list_presets(),
         Some(Cmd::Runs { out }) => runs::list_runs(&out),
         Some(Cmd::Export { run, format }) => runs::export(&run, format),
@@ -239,7 +236,9 @@ pub fn run(cli: Cli) -> Result<i32> {
         }) => runs::report(&root, json, &baseline, &imports, include_stopped),
         Some(Cmd::Replay { run }) => runs::replay(&run),
         Some(Cmd::Parity { reference, device }) => {
-            dps_tui::diagnostics::parity::run(&reference, &device)?;
+            let report = dps_tui::diagnostics::parity::run(&reference, &device)?;
+            writeln!(stdout(), "{report}")?;
+            dps_tui::diagnostics::parity::check(&report, &device)?;
             Ok(0)
         }
         Some(Cmd::Compare { runs, headless }) => runs::compare(&runs, headless),
@@ -274,6 +273,26 @@ impl Write for Stdout {
     fn flush(&mut self) -> std::io::Result<()> {
         self.0.flush().map_err(stdout_error)
     }
+}
+
+/// `download MODEL [--task T ...]`: fill the cache ([`dps_tui::data::prefetch`]) with the
+/// cache, endpoint and offline flag from the environment, then say what it holds.
+fn download(model: &str, tasks: &[String]) -> Result<i32> {
+    let hub = dps_tui::hub::HubSource::from_env();
+    let got = dps_tui::data::prefetch::prefetch(&hub, model, tasks)?;
+    let mut out = stdout();
+    writeln!(out, "model {model}: {}", got.model_dir.display())?;
+    for t in &got.tasks {
+        for (split, n, file) in &t.splits {
+            writeln!(out, "{} {split}: {n} examples, {file}", t.task)?;
+        }
+    }
+    writeln!(
+        out,
+        "cache: {} (runs can now use it offline with HF_HUB_OFFLINE=1)",
+        hub.cache_dir.display()
+    )?;
+    Ok(0)
 }
 
 /// `presets`: one line per preset.

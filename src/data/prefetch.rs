@@ -87,21 +87,3 @@ pub fn prefetch(
         tasks: out,
     })
 }
-
-/// `dps-tui download MODEL [--task T ...]`: [`prefetch`] with the cache, endpoint and offline
-/// flag from the environment, then a summary on stdout.
-pub fn run(model: &str, tasks: &[String]) -> Result<(), PrefetchError> {
-    let hub = HubSource::from_env();
-    let got = prefetch(&hub, model, tasks)?;
-    println!("model {model}: {}", got.model_dir.display());
-    for t in &got.tasks {
-        for (split, n, file) in &t.splits {
-            println!("{} {split}: {n} examples, {file}", t.task);
-        }
-    }
-    println!(
-        "cache: {} (runs can now use it offline with HF_HUB_OFFLINE=1)",
-        hub.cache_dir.display()
-    );
-    Ok(())
-}

@@ -78,8 +78,9 @@ fn base_config(o: &BenchOptions) -> Result<TrainConfig> {
     Ok(c)
 }
 
-/// Print one JSON object with the results (and a human summary on stderr).
-pub fn run(o: &BenchOptions) -> Result<()> {
+/// The results as one JSON object, for `bench` to print on stdout (a human summary goes to
+/// stderr as it runs).
+pub fn run(o: &BenchOptions) -> Result<serde_json::Value> {
     if let Some(t) = o.threads {
         setup::apply_threads(t);
     }
@@ -152,7 +153,7 @@ fn fixed_shape_trainer(o: &BenchOptions, method: &str) -> Result<(Trainer, usize
     Ok((trainer, total))
 }
 
-fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
+fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<serde_json::Value> {
     if let Some(base) = &o.against {
         return interleaved(o, base, threads);
     }
@@ -184,20 +185,19 @@ fn fixed_shape(o: &BenchOptions, threads: usize) -> Result<()> {
         "step_times": times,
         "peak_rss_mib": peak_rss_mib(),
     });
-    println!("{out}");
     eprintln!(
         "median {:.3} s/step, {:.2} examples/s ({} threads)",
         med,
         o.batch as f64 / med,
         threads
     );
-    Ok(())
+    Ok(out)
 }
 
 /// `--against BASE`: trainers for BASE and `--method` in one process, stepping alternately on the
 /// same batches, so that load changes on the machine hit both alike. Reports both medians and the
 /// median of the per-pair ratios `method / BASE`.
-fn interleaved(o: &BenchOptions, base: &str, threads: usize) -> Result<()> {
+fn interleaved(o: &BenchOptions, base: &str, threads: usize) -> Result<serde_json::Value> {
     let (mut a, total) = fixed_shape_trainer(o, base)?;
     let (mut b, _) = fixed_shape_trainer(o, &o.method)?;
     let (mut ta, mut tb, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
@@ -224,23 +224,19 @@ fn interleaved(o: &BenchOptions, base: &str, threads: usize) -> Result<()> {
         }
     }
     let (ma, mb, mr) = (median(&mut ta), median(&mut tb), median(&mut ratios));
-    println!(
-        "{}",
-        serde_json::json!({
-            "bench": "fixed_shape_interleaved", "model": o.model, "batch": o.batch, "seq": o.seq,
-            "threads": threads, "dropout": o.dropout, "timed_steps": ta.len(),
-            "baseline": base, "method": o.method,
-            "baseline_median_s_per_step": ma, "method_median_s_per_step": mb,
-            "ratio_of_medians": mb / ma, "median_pair_ratio": mr,
-            "method_strategy_median_s": median(&mut strategy),
-            "peak_rss_mib": peak_rss_mib(),
-        })
-    );
     eprintln!(
         "{base} {ma:.3} s/step, {} {mb:.3} s/step, median pair ratio {mr:.3}",
         o.method
     );
-    Ok(())
+    Ok(serde_json::json!({
+        "bench": "fixed_shape_interleaved", "model": o.model, "batch": o.batch, "seq": o.seq,
+        "threads": threads, "dropout": o.dropout, "timed_steps": ta.len(),
+        "baseline": base, "method": o.method,
+        "baseline_median_s_per_step": ma, "method_median_s_per_step": mb,
+        "ratio_of_medians": mb / ma, "median_pair_ratio": mr,
+        "method_strategy_median_s": median(&mut strategy),
+        "peak_rss_mib": peak_rss_mib(),
+    }))
 }
 
 /// The padding modes `--padding` names (`all` = every mode).
@@ -260,7 +256,7 @@ pub fn parse_paddings(s: &str) -> Result<Vec<Padding>> {
 /// Train on a real task for each padding mode: 3 untimed warm-up steps, then `--steps` timed
 /// steps (`0` = one whole epoch), batched as in training (shuffled from the seed, optionally
 /// length-grouped). Reports examples and real (non-padding) tokens per second.
-fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<()> {
+fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<serde_json::Value> {
     const WARMUP: usize = 3;
     let mut c = base_config(o)?;
     c.set("task", &serde_yaml::Value::String(task.into()), "--task")?;
@@ -314,10 +310,8 @@ fn task_epoch(o: &BenchOptions, task: &str, threads: usize) -> Result<()> {
             tokens as f64 / secs
         );
     }
-    println!(
-        "{}",
+    Ok(
         serde_json::json!({"bench": "task", "task": task, "method": o.method, "threads": threads,
-            "results": results, "peak_rss_mib": peak_rss_mib()})
-    );
-    Ok(())
+            "results": results, "peak_rss_mib": peak_rss_mib()}),
+    )
 }

@@ -312,6 +312,46 @@ fn write_failures_say_write_and_name_what_could_not_be_written() {
                     .says(&["cannot write to standard output", "No space left"]),
             );
         }
+        // `download` of a model the cache holds, offline: it prints where the files are.
+        let cache = tmp.path().join("hub");
+        let snap = common::hub_fixture::snapshot_dir(
+            &cache,
+            dps_tui::hub::RepoKind::Model,
+            "fixture-org/tiny-bert",
+        );
+        copy_dir(&tiny_model(), &snap);
+        rows.push(
+            Row::new(
+                "write",
+                "download to a full disk",
+                &[&"download", &"fixture-org/tiny-bert"],
+            )
+            .env("HF_HUB_CACHE", &cache)
+            .stdout_to("/dev/full")
+            .says(&["cannot write to standard output", "No space left"]),
+        );
+        // `bench` on the demo model, one timed step of a tiny shape.
+        rows.push(
+            Row::new(
+                "write",
+                "bench to a full disk",
+                &[
+                    &"bench",
+                    &"--model",
+                    &"demo",
+                    &"--steps",
+                    &"1",
+                    &"--batch",
+                    &"2",
+                    &"--seq",
+                    &"16",
+                    &"--threads",
+                    &"1",
+                ],
+            )
+            .stdout_to("/dev/full")
+            .says(&["cannot write to standard output", "No space left"]),
+        );
         // A headless run whose stdout is full goes on (events.jsonl has every event) and says
         // so once.
         rows.push(
