@@ -7,6 +7,7 @@ pub mod control;
 pub mod eval_tasks;
 pub mod preset;
 pub mod resume;
+pub mod yaml_text;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -408,7 +409,7 @@ impl TrainConfig {
         let bad = || ConfigError::BadValue {
             origin: origin.into(),
             key: key.into(),
-            value: yaml_display(value),
+            value: yaml_text::inline(value),
             allowed: format!("expected {allowed}"),
         };
         use serde_yaml::Value as V;
@@ -573,7 +574,7 @@ impl TrainConfig {
         let pad = value.as_bool().ok_or_else(|| ConfigError::BadValue {
             origin: origin.into(),
             key: "pad_to_max_length".into(),
-            value: yaml_display(value),
+            value: yaml_text::inline(value),
             allowed: "expected true or false (deprecated: use `padding: max_length` or \
                       `padding: longest`)"
                 .into(),
@@ -685,16 +686,6 @@ impl TrainConfig {
             )));
         }
         Ok(())
-    }
-}
-
-fn yaml_display(v: &serde_yaml::Value) -> String {
-    match v {
-        serde_yaml::Value::String(s) => s.clone(),
-        other => serde_yaml::to_string(other)
-            .unwrap_or_default()
-            .trim()
-            .to_string(),
     }
 }
 

@@ -70,7 +70,7 @@ pub fn parse_preset(text: &str, origin: &str) -> Result<TrainConfig, ConfigError
             origin: origin.into(),
             message: format!(
                 "keys must be names, found `{}`. Fix: use the keys `dps-tui train --help` lists",
-                serde_yaml::to_string(k).unwrap_or_default().trim()
+                super::yaml_text::inline(k)
             ),
         })?;
         config.set(key, v, origin)?;

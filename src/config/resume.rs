@@ -39,9 +39,7 @@ pub fn resume_keys() -> Vec<&'static str> {
 }
 
 fn show(v: Option<serde_yaml::Value>) -> String {
-    v.and_then(|v| serde_yaml::to_string(&v).ok())
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|| "null".into())
+    v.map_or_else(|| "null".into(), |v| super::yaml_text::inline(&v))
 }
 
 /// Apply `sets` (`key=value`) to a resumed run's `config`: keys of [`RESUME_KEYS`] change the

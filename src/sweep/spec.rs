@@ -53,7 +53,7 @@ fn key_str<'a>(k: &'a Value, origin: &str) -> Result<&'a str, SweepError> {
             format!(
                 "keys must be names, found `{}`. Fix: use the keys `dps-tui sweep --help` \
                      lists",
-                serde_yaml::to_string(k).unwrap_or_default().trim()
+                crate::config::yaml_text::inline(k)
             ),
         )
     })

@@ -82,6 +82,39 @@ fn bad_presets_name_the_file_the_line_or_key_and_the_fix() {
                 .says_path(&p),
         );
     }
+    // A list or mapping given for a scalar key is shown on one line, as written in flow style.
+    let p = tmp.path().join("list-for-scalar.yaml");
+    write(&p, format!("{demo}batch_size:\n  - 1\n  - 2\n"));
+    rows.push(
+        row_args(
+            "YAML preset",
+            "a block list for a number",
+            train(&p, &out, &[]),
+        )
+        .says(&["`batch_size`", "`[1, 2]`", "expected an integer"])
+        .says_path(&p)
+        .never(&["- 1", "\n  - 2"]),
+    );
+    let p = tmp.path().join("map-for-scalar.yaml");
+    write(&p, format!("{demo}seed:\n  a: 1\n  b: [x, y]\n"));
+    rows.push(
+        row_args(
+            "YAML preset",
+            "a block mapping for a number",
+            train(&p, &out, &[]),
+        )
+        .says(&["`seed`", "`{a: 1, b: [x, y]}`"])
+        .says_path(&p)
+        .never(&["a: 1\n"]),
+    );
+    rows.push(
+        row_args(
+            "YAML preset",
+            "a list for a number in --set",
+            train("demo", &out, &["--set", "p=[0.1, 0.2]"]),
+        )
+        .says(&["`p`", "`[0.1, 0.2]`"]),
+    );
     let missing = tmp.path().join("nosuch.yaml");
     rows.push(
         row_args(
