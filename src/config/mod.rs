@@ -46,6 +46,8 @@ pub enum ConfigError {
         "{path}: not valid YAML: {message}. Fix: a preset is a flat mapping of `key: value` lines"
     )]
     Yaml { path: PathBuf, message: String },
+    #[error("{path}: the run's saved configuration is {message}. Fix: restore the run's config.yaml (it records every key the run started with), or start a new run")]
+    RunConfig { path: PathBuf, message: String },
     #[error("no preset named `{name}`. Available: {available}. Fix: pass one of these or a path to a .yaml file")]
     NoSuchPreset { name: String, available: String },
     #[error("`--set {0}` is not of the form key=value. Fix: write `--set KEY=VALUE`, e.g. `--set seed=1` (`dps-tui train --help` lists the keys)")]

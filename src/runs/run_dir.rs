@@ -116,6 +116,17 @@ impl RunDir {
                  run folder (it records every key the run started with), or start a new run"
                 ),
             })?;
+        // A run's config.yaml is not a preset: its errors say so, and how to get it back. It
+        // is checked as written, before the keys of older runs are added.
+        let saved = |message: String| crate::config::ConfigError::RunConfig {
+            path: p.clone(),
+            message,
+        };
+        match serde_yaml::from_str::<serde_yaml::Value>(&text) {
+            Err(e) => return Err(saved(format!("not valid YAML ({e})"))),
+            Ok(serde_yaml::Value::Mapping(_)) => {}
+            Ok(_) => return Err(saved("not a mapping of `key: value` lines".into())),
+        }
         crate::config::preset::parse_preset(&legacy_keys(&text), &p.display().to_string())
     }
 

@@ -138,8 +138,25 @@ fn corrupt_run_folders_are_refused_on_resume_naming_the_file_and_the_fix() {
     std::fs::write(d.join("config.yaml"), "task: [demo\n: : :\n").unwrap();
     rows.push(
         row_args("resume", "a garbage config.yaml", resume_args(&d, &out))
-            .says(&["not valid YAML", "Fix"])
-            .says_path(&d.join("config.yaml")),
+            .says(&[
+                "the run's saved configuration is not valid YAML",
+                "Fix: restore the run's config.yaml",
+                "start a new run",
+            ])
+            .says_path(&d.join("config.yaml"))
+            .never(&["preset"]),
+    );
+    let d = at_step_10(&base, t, "list-config");
+    std::fs::write(d.join("config.yaml"), "- task\n- demo\n").unwrap();
+    rows.push(
+        row_args(
+            "resume",
+            "a config.yaml that is a list",
+            resume_args(&d, &out),
+        )
+        .says(&["the run's saved configuration is not a mapping", "Fix"])
+        .says_path(&d.join("config.yaml"))
+        .never(&["preset"]),
     );
 
     let d = at_step_10(&base, t, "no-config");
