@@ -36,10 +36,29 @@ fn temp_path(target: &Path) -> PathBuf {
     target.with_file_name(format!(".{name}.tmp-{}", std::process::id()))
 }
 
+/// A failed write of a checkpoint's weights: the file and the cause (a full disk: `No space
+/// left on device`), never words about reading.
+fn weights_write_error(path: &Path, e: safetensors::SafeTensorError) -> ModelError {
+    let message = match e {
+        safetensors::SafeTensorError::IoError(io) => io.to_string(),
+        other => other.to_string(),
+    };
+    ModelError::Write {
+        path: path.to_path_buf(),
+        message,
+    }
+}
+
 /// Write `bytes` to `target` atomically (temporary file in the same folder, then rename).
 fn write_atomic(target: &Path, bytes: &[u8]) -> Result<(), ModelError> {
     let tmp = temp_path(target);
-    std::fs::write(&tmp, bytes).map_err(io_err(&tmp))?;
+    std::fs::write(&tmp, bytes).map_err(|e| {
+        let _ = std::fs::remove_file(&tmp);
+        ModelError::Write {
+            path: target.to_path_buf(),
+            message: e.to_string(),
+        }
+    })?;
     std::fs::rename(&tmp, target).map_err(io_err(target))
 }
 
@@ -122,10 +141,8 @@ pub fn save_hf(
     let weights = dir.join("model.safetensors");
     let tmp = temp_path(&weights);
     safetensors::tensor::serialize_to_file(tensors, Some(metadata), &tmp).map_err(|e| {
-        ModelError::Safetensors {
-            path: tmp.clone(),
-            message: format!("cannot write: {e}"),
-        }
+        let _ = std::fs::remove_file(&tmp);
+        weights_write_error(&weights, e)
     })?;
     std::fs::rename(&tmp, &weights).map_err(io_err(&weights))?;
 
@@ -465,6 +482,44 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(e.contains("config.json"), "{e}");
+    }
+
+    #[test]
+    fn a_full_disk_while_saving_says_write_and_names_the_file() {
+        if !Path::new("/dev/full").exists() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let model = BertForSequenceClassification::random(
+            BertConfig::tiny_demo(40),
+            HeadKind::Classification { num_labels: 2 },
+            &Device::Cpu,
+            0,
+        )
+        .unwrap();
+        // config.json's temporary file is the full device.
+        let config = tmp.path().join("config.json");
+        std::os::unix::fs::symlink("/dev/full", temp_path(&config)).unwrap();
+        let e = save_hf(&model, tmp.path(), &[], None).unwrap_err();
+        let s = e.to_string();
+        assert!(matches!(e, ModelError::Write { .. }), "{s}");
+        let want = format!("cannot write {}: No space left on device", config.display());
+        assert!(s.starts_with(&want), "{s}");
+        assert!(s.contains("Fix: free disk space"), "{s}");
+        // The weights (safetensors writes them through a temporary file of its own): the same
+        // words for the same failure.
+        let weights = tmp.path().join("model.safetensors");
+        let full = std::io::Error::from_raw_os_error(28);
+        let s = weights_write_error(&weights, full.into()).to_string();
+        let want = format!(
+            "cannot write {}: No space left on device",
+            weights.display()
+        );
+        assert!(s.starts_with(&want), "{s}");
+        assert!(
+            !s.contains("cannot read") && !s.contains("I/O error"),
+            "{s}"
+        );
     }
 
     #[test]

@@ -105,6 +105,15 @@ pub enum ModelError {
         /// What the reader reported.
         message: String,
     },
+    /// A file of a checkpoint could not be written (a full disk, a folder without write
+    /// permission).
+    #[error("cannot write {path}: {message}. Fix: free disk space where the run folder is (or check that it is writable), then resume from the last checkpoint")]
+    Write {
+        /// The file being written.
+        path: PathBuf,
+        /// What the writer reported.
+        message: String,
+    },
     /// A weights format that is not supported (e.g. `pytorch_model.bin`).
     #[error("{path}: {message}")]
     UnsupportedFormat {

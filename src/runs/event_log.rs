@@ -87,14 +87,21 @@ impl EventLog {
 }
 
 impl EventLog {
+    /// What a failed write of the log says: the file, the cause and the fix.
+    fn write_error(&self, err: &std::io::Error) -> String {
+        format!(
+            "cannot write {}: {err}. Fix: free disk space where the run folder is; training goes \
+             on, but events are not logged until then",
+            self.path.display()
+        )
+    }
+
     fn report(&mut self, err: &std::io::Error) {
         if !self.failed {
             self.failed = true;
-            tracing::error!("cannot write {}: {err}", self.path.display());
-            eprintln!(
-                "error: cannot write {}: {err}. Fix: free disk space; training goes on, but events are not logged",
-                self.path.display()
-            );
+            let message = self.write_error(err);
+            tracing::error!("{message}");
+            eprintln!("error: {message}");
         }
     }
 }
@@ -212,6 +219,37 @@ impl Tail {
 mod tests {
     use super::*;
     use crate::core::events::Metrics;
+
+    #[test]
+    fn a_full_disk_says_it_cannot_write_the_log_and_the_fix() {
+        if !Path::new("/dev/full").exists() {
+            return;
+        }
+        let tmp = tempfile::tempdir().unwrap();
+        let path = tmp.path().join("events.jsonl");
+        std::os::unix::fs::symlink("/dev/full", &path).unwrap();
+        let mut log = EventLog::open(&path).unwrap();
+        let err = log
+            .write(&Event::Paused { step: 3 })
+            .expect_err("a full disk refuses the write");
+        let text = log.write_error(&err);
+        assert!(
+            text.starts_with(&format!(
+                "cannot write {}: No space left on device",
+                path.display()
+            )),
+            "{text}"
+        );
+        assert!(text.contains("Fix: free disk space"), "{text}");
+        assert!(
+            !text.contains("safetensors") && !text.contains("read"),
+            "{text}"
+        );
+        // Reported once; a checkpoint then records no log length it cannot trust.
+        log.emit(&Event::Paused { step: 4 });
+        assert!(log.failed);
+        assert_eq!(EventSink::sync(&mut log), None);
+    }
 
     fn eval(step: usize) -> String {
         let metrics = Metrics::from([("accuracy".to_string(), 0.5)]);
