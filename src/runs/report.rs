@@ -114,8 +114,9 @@ pub struct Group {
     pub metric: String,
     pub n: usize,
     pub mean: f64,
-    /// Sample standard deviation (n − 1); 0 for a single run.
-    pub std: f64,
+    /// Sample standard deviation (n − 1); `None` (`null` in `--json`) for a single run, as
+    /// the text prints none.
+    pub std: Option<f64>,
     pub median: f64,
     pub min: f64,
     pub max: f64,
@@ -137,8 +138,9 @@ pub struct Comparison {
     pub n_pairs: usize,
     /// Mean of (method − baseline) over the pairs.
     pub mean_diff: f64,
-    /// Percentile bootstrap 95% interval of the mean difference.
-    pub ci95: [f64; 2],
+    /// Percentile bootstrap 95% interval of the mean difference; `None` (`null` in `--json`)
+    /// from fewer than [`MIN_N`] pairs, as the text prints none.
+    pub ci95: Option<[f64; 2]>,
     pub wins: usize,
     pub losses: usize,
     pub ties: usize,
@@ -294,7 +296,7 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
                 metric: rs[0].metric.to_string(),
                 n: values.len(),
                 mean: mean(&values),
-                std: sample_std(&values),
+                std: (values.len() >= 2).then(|| sample_std(&values)),
                 median: median(&values),
                 min: values.iter().copied().fold(f64::INFINITY, f64::min),
                 max: values.iter().copied().fold(f64::NEG_INFINITY, f64::max),
@@ -377,7 +379,7 @@ pub fn build(runs: &[RunResult], baseline: &str) -> Report {
                 baseline: baseline.to_string(),
                 n_pairs: diffs.len(),
                 mean_diff: mean(&diffs),
-                ci95: bootstrap_ci95(&diffs),
+                ci95: (diffs.len() >= MIN_N).then(|| bootstrap_ci95(&diffs)),
                 wins: diffs.iter().filter(|d| **d > 0.0).count(),
                 losses: diffs.iter().filter(|d| **d < 0.0).count(),
                 ties: diffs.iter().filter(|d| **d == 0.0).count(),
@@ -478,11 +480,7 @@ pub fn to_markdown(r: &Report) -> String {
             ));
         }
         // No spread from a single run.
-        let std = if g.n < 2 {
-            "–".to_string()
-        } else {
-            format!("{:.4}", g.std)
-        };
+        let std = g.std.map_or_else(|| "–".to_string(), |v| format!("{v:.4}"));
         s += &format!(
             "| {} | {} | {} | {} | {} | {:.4} | {} | {:.4} | {:.4} | {:.4} | {} |\n",
             task_text(&g.task, &g.eval_task),
@@ -502,10 +500,9 @@ pub fn to_markdown(r: &Report) -> String {
         s += "\n| task | keys | metric | method − baseline | pairs | mean diff | 95% CI | wins / losses / ties |\n\
               |---|---|---|---|---|---|---|---|\n";
         for c in &r.comparisons {
-            let ci = if c.n_pairs < MIN_N {
-                format!("– (< {MIN_N} pairs)")
-            } else {
-                format!("[{:+.4}, {:+.4}]", c.ci95[0], c.ci95[1])
+            let ci = match c.ci95 {
+                Some([lo, hi]) => format!("[{lo:+.4}, {hi:+.4}]"),
+                None => format!("– (< {MIN_N} pairs)"),
             };
             s += &format!(
                 "| {} | {} | {} | {} − {} | {} | {:+.4} | {} | {} / {} / {} |\n",

@@ -42,11 +42,11 @@ fn groups_have_the_statistics_of_their_runs() {
     let v = r.groups.iter().find(|g| g.method == "vanilla").unwrap();
     assert_eq!((v.n, v.seeds.clone()), (3, vec![1, 2, 3]));
     assert!((v.mean - 0.80).abs() < 1e-12);
-    assert!((v.std - 0.02).abs() < 1e-12, "{}", v.std);
+    assert!((v.std.unwrap() - 0.02).abs() < 1e-12, "{:?}", v.std);
     assert_eq!((v.median, v.min, v.max), (0.80, 0.78, 0.82));
     assert!(v.keys.is_empty(), "threads and seed never split groups");
     let d = r.groups.iter().find(|g| g.method == "dps-dense").unwrap();
-    assert_eq!((d.n, d.std), (1, 0.0));
+    assert_eq!((d.n, d.std), (1, None), "no spread from a single run");
 }
 
 #[test]
@@ -66,8 +66,41 @@ fn comparisons_pair_by_seed() {
     let c = &r.comparisons[0];
     assert_eq!((c.n_pairs, c.wins, c.losses, c.ties), (2, 1, 0, 1));
     assert!((c.mean_diff - 0.005).abs() < 1e-12);
-    assert!(c.ci95[0] <= c.mean_diff && c.mean_diff <= c.ci95[1]);
-    assert!((c.ci95[0] - 0.0).abs() < 1e-12 && (c.ci95[1] - 0.01).abs() < 1e-12);
+    assert_eq!(c.ci95, None, "no interval from 2 pairs");
+}
+
+#[test]
+fn json_gives_no_interval_under_3_pairs_and_no_std_for_one_run_as_the_text() {
+    let mut runs = vec![
+        run("rte", "vanilla", 1, 0.60, &[]),
+        run("rte", "vanilla", 2, 0.62, &[]),
+        run("rte", "dps-dense", 1, 0.61, &[]),
+        run("rte", "dps-dense", 2, 0.65, &[]),
+        run("mrpc", "vanilla", 1, 0.80, &[]),
+    ];
+    let json = |runs: &[RunResult]| serde_json::to_value(build(runs, "vanilla")).unwrap();
+    let j = json(&runs);
+    let c = &j["comparisons"][0];
+    assert_eq!(c["n_pairs"], 2);
+    assert!(c["ci95"].is_null(), "{c}");
+    let mrpc = j["groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|g| g["task"] == "mrpc");
+    assert!(mrpc.unwrap()["std"].is_null(), "{j}");
+    let md = to_markdown(&build(&runs, "vanilla"));
+    assert!(md.contains("– (< 3 pairs)"), "{md}");
+    // A third pair gives the interval, in both.
+    runs.push(run("rte", "vanilla", 3, 0.58, &[]));
+    runs.push(run("rte", "dps-dense", 3, 0.60, &[]));
+    let j = json(&runs);
+    let ci = j["comparisons"][0]["ci95"].as_array().unwrap().clone();
+    let (lo, hi) = (ci[0].as_f64().unwrap(), ci[1].as_f64().unwrap());
+    let mean_diff = j["comparisons"][0]["mean_diff"].as_f64().unwrap();
+    assert!(lo <= mean_diff && mean_diff <= hi, "{ci:?} {mean_diff}");
+    let md = to_markdown(&build(&runs, "vanilla"));
+    assert!(md.contains(&format!("[{lo:+.4}, {hi:+.4}]")), "{md}");
 }
 
 #[test]
