@@ -13,8 +13,10 @@ use dps_tui::runs::RunDir;
 use dps_tui::train::setup::{self, build_trainer, RunAssets, SetupError};
 use dps_tui::train::stop::{exit_code, StopSignal};
 use dps_tui::train::trainer::{EventSink, OnFailure, Trainer};
+use dps_tui::ui::event_loop::StartFn;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Instant;
 
 /// JSON lines on stdout, a human progress line on stderr.
@@ -274,27 +276,31 @@ pub(crate) fn headless_train(
 }
 
 /// The TUI: the picker (or a preset directly), the dashboard, with the trainer on its own thread.
+/// A run's setup (loading, or downloading, its model and data) runs on a thread of its own
+/// while the picker or the dashboard shows its downloads.
 pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs) -> Result<i32> {
     init_logging(&run.out);
     let run2 = run.clone();
-    let mut start = move |config: TrainConfig| -> std::result::Result<(Receiver<Event>, Sender<Command>), String> {
+    let start: Arc<StartFn> = Arc::new(move |config: TrainConfig| {
         spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
-    };
+    });
     let outcome = match (preset, resume) {
         (None, None) => {
             let picker = dps_tui::ui::form::Picker::from_presets(|c| {
                 apply_overrides(c, run).map_err(|e| format!("{e:#}"))
             });
-            dps_tui::ui::run_app(picker, &mut start)?
+            dps_tui::ui::run_app(picker, start)?
         }
         (_, Some(r)) => {
-            let (events, commands) = spawn(Source::Resume(r), run)?;
-            dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
+            let run = run.clone();
+            dps_tui::ui::run_dashboard_after(
+                dps_tui::ui::App::new(),
+                Box::new(move || spawn(Source::Resume(r), &run).map_err(|e| format!("{e:#}"))),
+            )?
         }
         (Some(p), None) => {
             let c = resolve_config(Some(&p), run)?;
-            let (events, commands) = start(c).map_err(|e| anyhow!(e))?;
-            dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
+            dps_tui::ui::run_dashboard_after(dps_tui::ui::App::new(), Box::new(move || start(c)))?
         }
     };
     tracing::info!("ui closed: {outcome:?}");

@@ -1,9 +1,62 @@
 //! Download progress: bytes, rate and time left of each file, drawn on stderr with `indicatif`
 //! (nothing is drawn when stderr is not a terminal), and turned off while the terminal UI owns
-//! the screen.
+//! the screen. A [`Listener`] set with [`set_listener`] (the terminal UI's) is told the same
+//! progress as a [`DownloadStatus`], so it can draw it itself.
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// One file's download as it stands.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DownloadStatus {
+    /// The file's name in its repository (`model.safetensors`).
+    pub file: String,
+    /// Bytes on disk, those of a resumed partial file included.
+    pub done: u64,
+    /// The file's size.
+    pub total: u64,
+    /// Bytes already on disk when this download started (a resumed partial file).
+    pub resumed_from: u64,
+    /// Time since this download started.
+    pub elapsed: Duration,
+}
+
+impl DownloadStatus {
+    /// Bytes a second since the start (`None` before anything arrived).
+    pub fn rate(&self) -> Option<f64> {
+        let got = self.done.saturating_sub(self.resumed_from);
+        let secs = self.elapsed.as_secs_f64();
+        (got > 0 && secs > 0.0).then(|| got as f64 / secs)
+    }
+
+    /// Time left at the rate so far.
+    pub fn eta(&self) -> Option<Duration> {
+        let left = self.total.saturating_sub(self.done) as f64;
+        self.rate().map(|r| Duration::from_secs_f64(left / r))
+    }
+}
+
+/// Told each change of the download in progress: `Some` while a file downloads, `None` when it
+/// ends (finished or failed).
+pub type Listener = Arc<dyn Fn(Option<&DownloadStatus>) + Send + Sync>;
+
+static LISTENER: Mutex<Option<Listener>> = Mutex::new(None);
+
+/// Tell `listener` about every download from now on (`None`: stop telling).
+pub fn set_listener(listener: Option<Listener>) {
+    if let Ok(mut l) = LISTENER.lock() {
+        *l = listener;
+    }
+}
+
+fn tell(status: Option<&DownloadStatus>) {
+    let l = LISTENER.lock().ok().and_then(|l| l.clone());
+    if let Some(l) = l {
+        l(status);
+    }
+}
 
 /// What a download reports as it goes.
 pub trait Progress {
@@ -44,6 +97,8 @@ pub fn terminal_bars() -> bool {
 #[derive(Debug, Default)]
 pub struct StderrBar {
     bar: Option<ProgressBar>,
+    /// The download as the [`Listener`] is told it, with its start time.
+    status: Option<(DownloadStatus, Instant)>,
 }
 
 impl StderrBar {
@@ -76,6 +131,15 @@ impl Progress for StderrBar {
         bar.set_position(done);
         bar.reset_eta();
         self.bar = Some(bar);
+        let status = DownloadStatus {
+            file: file.to_string(),
+            done,
+            total,
+            resumed_from: done,
+            elapsed: Duration::ZERO,
+        };
+        tell(Some(&status));
+        self.status = Some((status, Instant::now()));
     }
 
     fn advance(&mut self, bytes: u64) {
@@ -85,9 +149,19 @@ impl Progress for StderrBar {
             }
             b.inc(bytes);
         }
+        // Every chunk (256 KiB) is told: the listener keeps the latest, so the bytes shown are
+        // the bytes on disk even when the transfer then stalls.
+        if let Some((status, since)) = &mut self.status {
+            status.done += bytes;
+            status.elapsed = since.elapsed();
+            tell(Some(status));
+        }
     }
 
     fn finish(&mut self) {
+        if self.status.take().is_some() {
+            tell(None);
+        }
         if let Some(b) = self.bar.take() {
             b.finish();
             // Keep the finished line: the next file's bar starts below it.
@@ -95,5 +169,39 @@ impl Progress for StderrBar {
                 eprintln!();
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_listener_hears_bytes_rate_and_the_end() {
+        let heard: Arc<Mutex<Vec<Option<DownloadStatus>>>> = Arc::default();
+        let h = heard.clone();
+        set_listener(Some(Arc::new(move |s: Option<&DownloadStatus>| {
+            h.lock().unwrap().push(s.cloned());
+        })));
+        let mut bar = StderrBar::new();
+        bar.start("model.safetensors", 1000, 100);
+        std::thread::sleep(Duration::from_millis(120));
+        bar.advance(400);
+        bar.finish();
+        set_listener(None);
+        let heard = heard.lock().unwrap().clone();
+        assert_eq!(heard.len(), 3, "start, one chunk, the end: {heard:?}");
+        let first = heard[0].clone().unwrap();
+        assert_eq!(
+            (first.file.as_str(), first.done, first.total),
+            ("model.safetensors", 100, 1000)
+        );
+        assert_eq!(first.rate(), None, "nothing arrived yet");
+        let last = heard[1].clone().unwrap();
+        assert_eq!(last.done, 500);
+        let rate = last.rate().unwrap();
+        assert!(rate > 0.0 && rate <= 400.0 / 0.12, "{rate}");
+        assert!(last.eta().unwrap() > Duration::ZERO);
+        assert_eq!(heard[2], None, "the end is told");
     }
 }

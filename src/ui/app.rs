@@ -7,6 +7,7 @@
 
 use crate::config::{Control, ControlKey, TrainConfig};
 use crate::core::events::{Event, MatrixReport};
+use crate::hub::progress::DownloadStatus;
 use crate::ui::form::Picker;
 use crate::ui::run_state::{same_value, Clock, Run, RunStatus};
 use crate::ui::theme::Theme;
@@ -49,6 +50,11 @@ pub struct App {
     /// Set when the replay viewer drives this app.
     pub replay: Option<ReplayInfo>,
     pub(crate) start_request: Option<TrainConfig>,
+    /// Whether a run is being set up (its model and data loaded, downloaded when the cache
+    /// lacks them) and has sent no event yet.
+    pub starting: bool,
+    /// The download in progress while a run is set up, shown in the picker and the status bar.
+    pub download: Option<DownloadStatus>,
     pub(crate) quit_requested: Option<Outcome>,
     pub(crate) exit: Option<Outcome>,
 }
@@ -73,6 +79,8 @@ impl App {
             requested: BTreeMap::new(),
             replay: None,
             start_request: None,
+            starting: false,
+            download: None,
             quit_requested: None,
             exit: None,
         }
@@ -147,8 +155,34 @@ impl App {
         self.clock.wall_elapsed = None;
     }
 
+    /// A run's setup began (the picker's start, or the command line's run): the picker or the
+    /// dashboard says so, with any download, until the run starts or fails.
+    pub fn setup_began(&mut self) {
+        self.starting = true;
+        self.download = None;
+    }
+
+    /// A download of the run's setup moved on (`Some`) or ended (`None`).
+    pub fn on_download(&mut self, status: Option<DownloadStatus>) {
+        self.download = status;
+    }
+
+    /// What the run's setup is doing, while it runs: the download in progress, else that the
+    /// model and data are being loaded.
+    pub fn setup_text(&self) -> Option<String> {
+        if !self.starting {
+            return None;
+        }
+        Some(match &self.download {
+            Some(d) => crate::ui::format::download_text(d),
+            None => "loading the model and data…".into(),
+        })
+    }
+
     /// Show why a run could not start (picker screen).
     pub fn start_failed(&mut self, message: String) {
+        self.starting = false;
+        self.download = None;
         self.screen = Screen::Picker;
         if let Some(p) = &mut self.picker {
             p.show_start_error(message);

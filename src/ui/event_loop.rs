@@ -25,10 +25,11 @@ pub const CLOCK: Duration = Duration::from_secs(1);
 /// A trainer's event receiver and command sender.
 pub type TrainerChannels = (Receiver<Event>, Sender<Command>);
 
-/// How a run is started from the picker: given the form's configuration, start the trainer and
-/// return its channels, or a message saying what went wrong and how to fix it (shown in the
-/// picker).
-pub type StartFn<'a> = dyn FnMut(TrainConfig) -> Result<TrainerChannels, String> + 'a;
+/// How a run is started from the picker: given the form's configuration, set the run up (load
+/// or download its model and data), start the trainer and return its channels, or a message
+/// saying what went wrong and how to fix it (shown in the picker). It runs on its own thread,
+/// so the screen shows the setup's downloads as they go.
+pub type StartFn = dyn Fn(TrainConfig) -> Result<TrainerChannels, String> + Send + Sync;
 
 /// What the loop drives: the live app, the replay viewer or the compare screen.
 pub trait Session {
@@ -40,6 +41,11 @@ pub trait Session {
     fn trainer_gone(&mut self) {}
     /// Once a second: clocks and memory read-outs.
     fn clock(&mut self) {}
+    /// Between events (at least once a frame): work done off the loop's thread, such as a
+    /// run's setup and its downloads, taken in. Returns whether the screen changed.
+    fn background(&mut self) -> bool {
+        false
+    }
     /// A trainer the session just started (the picker's start), to listen to from now on.
     fn new_trainer(&mut self) -> Option<TrainerChannels> {
         None
@@ -117,6 +123,9 @@ pub fn run(
     session.clock();
     term.draw(|f| session.draw(f))?;
     loop {
+        if session.background() {
+            dirty = true;
+        }
         if let Some((rx, tx)) = session.new_trainer() {
             events = Some(rx);
             commands = Some(tx);

@@ -55,6 +55,32 @@ pub fn fmt_bytes(b: u64) -> String {
     }
 }
 
+/// A download as the picker and the status bar show it:
+/// `downloading model.safetensors  34.1/90.9 MB  5.2 MB/s  ETA 11s` (the rate and the time
+/// left once bytes have arrived). Sizes are in decimal units, as the Hub lists them.
+pub fn download_text(s: &crate::hub::progress::DownloadStatus) -> String {
+    let mb = |b: f64| b / 1e6;
+    // Small files in kB, so that a tokenizer's progress shows at all.
+    let (unit, scale) = if s.total >= 1_000_000 {
+        ("MB", 1e6)
+    } else {
+        ("kB", 1e3)
+    };
+    let mut t = format!(
+        "downloading {}  {:.1}/{:.1} {unit}",
+        s.file,
+        s.done as f64 / scale,
+        s.total as f64 / scale
+    );
+    if let Some(rate) = s.rate() {
+        t += &format!("  {:.1} MB/s", mb(rate));
+    }
+    if let Some(eta) = s.eta() {
+        t += &format!("  ETA {}", fmt_duration(eta.as_secs_f64()));
+    }
+    t
+}
+
 /// `text` broken into lines of at most `width` characters, at spaces where possible (a word
 /// longer than a line is cut). Line breaks in `text` are kept.
 pub fn wrap_text(text: &str, width: usize) -> Vec<String> {

@@ -53,6 +53,7 @@ impl App {
 
     fn picker_key(&mut self, key: KeyEvent) {
         let area = self.area;
+        let starting = self.starting;
         let Some(p) = self.picker.as_mut() else {
             return;
         };
@@ -62,6 +63,8 @@ impl App {
             return;
         }
         match (p.focus, key.code) {
+            // One start at a time: the picker waits for the run being set up.
+            (_, KeyCode::Enter) if starting => {}
             (_, KeyCode::Enter) => match p.resolve() {
                 Some(config) => {
                     p.start_error = None;
@@ -313,9 +316,13 @@ impl App {
         }
     }
 
-    /// `q`: leave a finished, disconnected or replayed run; otherwise open the quit dialog.
+    /// `q`: leave a finished, disconnected or replayed run, or one still being set up (no
+    /// trainer to ask yet); otherwise open the quit dialog.
     fn quit_key(&mut self) {
-        if self.run.status == RunStatus::Finished || self.run.disconnected || self.replay.is_some()
+        if self.run.status == RunStatus::Finished
+            || self.run.disconnected
+            || self.replay.is_some()
+            || self.starting
         {
             self.exit = Some(if self.run.status == RunStatus::Finished {
                 Outcome::Finished

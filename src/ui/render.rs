@@ -10,7 +10,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     match app.screen {
         Screen::Picker => {
             if let Some(p) = &app.picker {
-                screens::picker::draw(frame, p, &app.theme);
+                screens::picker::draw(frame, p, &app.theme, app.setup_text().as_deref());
             }
         }
         Screen::Dashboard => screens::dashboard::draw(frame, app),

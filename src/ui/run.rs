@@ -1,9 +1,10 @@
 //! The UI's entry points: the preset picker followed by the dashboard ([`run_app`]), the
-//! dashboard alone ([`run_dashboard`]), the replay viewer ([`replay_view`]) and the compare
-//! screen ([`compare_view`]). Each is a [`Session`] driven by the one event loop
+//! dashboard alone ([`run_dashboard`], or [`run_dashboard_after`] a setup it shows), the
+//! replay viewer ([`replay_view`]) and the compare screen ([`compare_view`]). Each is a [`Session`] driven by the one event loop
 //! ([`crate::ui::event_loop::run`]).
 
 use crate::core::events::{Command, Event};
+use crate::hub::progress::DownloadStatus;
 use crate::ui::app::{App, Outcome};
 use crate::ui::compare::CompareState;
 use crate::ui::event_loop::{self, Session, StartFn, TrainerChannels};
@@ -11,10 +12,11 @@ use crate::ui::form::Picker;
 use crate::ui::render::draw;
 use crate::ui::run_state::{RunStatus, RunTimer};
 use crate::ui::terminal::TerminalGuard;
-use crossbeam_channel::{Receiver, Sender};
+use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
 use crossterm::event::Event as CtEvent;
 use ratatui::layout::Rect;
 use ratatui::Frame;
+use std::sync::Arc;
 use std::time::Instant;
 
 /// Resident memory of this process, from `/proc/self/status` (Linux only).
@@ -43,17 +45,114 @@ fn app_draw(app: &mut App, frame: &mut Frame) {
     draw(frame, app);
 }
 
+/// A run's setup in progress on its own thread: its answer arrives here.
+type Setup = Receiver<Result<TrainerChannels, String>>;
+
+/// Run `setup` on its own thread; its answer (the trainer's channels, or why it failed) comes
+/// on the returned channel.
+fn spawn_setup(setup: impl FnOnce() -> Result<TrainerChannels, String> + Send + 'static) -> Setup {
+    let (tx, rx) = bounded(1);
+    let answer = tx.clone();
+    let spawned = std::thread::Builder::new()
+        .name("run setup".into())
+        .spawn(move || {
+            let _ = tx.send(setup());
+        });
+    if let Err(e) = spawned {
+        let _ = answer.send(Err(format!("cannot start the run's setup: {e}")));
+    }
+    rx
+}
+
+/// Tells the session of every download from the Hub while it lives (see
+/// [`crate::hub::progress::set_listener`]).
+struct DownloadListener(Receiver<Option<DownloadStatus>>);
+
+impl DownloadListener {
+    fn install() -> DownloadListener {
+        let (tx, rx) = unbounded();
+        crate::hub::progress::set_listener(Some(Arc::new(move |s: Option<&DownloadStatus>| {
+            let _ = tx.send(s.cloned());
+        })));
+        DownloadListener(rx)
+    }
+}
+
+impl Drop for DownloadListener {
+    fn drop(&mut self) {
+        crate::hub::progress::set_listener(None);
+    }
+}
+
 /// The live app: the picker (when it has a start function) and the dashboard of a run.
-struct Live<'s, 'f> {
+struct Live {
     app: App,
-    start: Option<&'s mut StartFn<'f>>,
+    start: Option<Arc<StartFn>>,
+    /// The setup of the run being started, until it answers.
+    setup: Option<Setup>,
+    /// The channels of a run whose setup has just answered, for the loop to listen to.
+    ready: Option<TrainerChannels>,
+    /// Why the setup failed, when there is no picker to show it in: the session ends with it.
+    failed: Option<String>,
+    downloads: DownloadListener,
+    /// The last download status heard and when: the clock ages it, so that a stalled transfer
+    /// shows its rate falling and its time left growing.
+    heard: Option<(DownloadStatus, Instant)>,
     /// Whether a trainer is attached.
     trainer: bool,
     /// Running time of the attached run.
     timer: RunTimer,
 }
 
-impl Session for Live<'_, '_> {
+impl Live {
+    fn new(app: App, start: Option<Arc<StartFn>>, setup: Option<Setup>) -> Live {
+        let mut live = Live {
+            app,
+            start,
+            setup: None,
+            ready: None,
+            failed: None,
+            downloads: DownloadListener::install(),
+            heard: None,
+            trainer: false,
+            timer: RunTimer::default(),
+        };
+        if let Some(s) = setup {
+            live.app.setup_began();
+            live.setup = Some(s);
+        }
+        live
+    }
+
+    /// Take the setup's answer, if it came.
+    fn poll_setup(&mut self) -> bool {
+        let Some(rx) = &self.setup else {
+            return false;
+        };
+        let answer = match rx.try_recv() {
+            Err(TryRecvError::Empty) => return false,
+            Ok(a) => a,
+            Err(TryRecvError::Disconnected) => {
+                Err("the run's setup stopped without an answer (see the log)".into())
+            }
+        };
+        self.setup = None;
+        self.heard = None;
+        match answer {
+            Ok(channels) => {
+                self.app.begin_run();
+                self.trainer = true;
+                self.timer = RunTimer::default();
+                self.ready = Some(channels);
+            }
+            Err(msg) if self.app.picker.is_some() => self.app.start_failed(msg),
+            Err(msg) => self.failed = Some(msg),
+        }
+        true
+    }
+}
+
+impl Session for Live {
     fn input(&mut self, ev: CtEvent) -> Vec<Command> {
         app_input(&mut self.app, ev)
     }
@@ -69,27 +168,37 @@ impl Session for Live<'_, '_> {
 
     fn clock(&mut self) {
         self.app.clock.memory_bytes = process_memory();
+        if let Some((status, at)) = &self.heard {
+            let mut aged = status.clone();
+            aged.elapsed += at.elapsed();
+            self.app.on_download(Some(aged));
+        }
         if self.trainer && self.app.is_running() {
             let running = self.app.run.status == RunStatus::Running;
             self.app.clock.wall_elapsed = Some(self.timer.update(running, Instant::now()));
         }
     }
 
-    fn new_trainer(&mut self) -> Option<TrainerChannels> {
-        let config = self.app.take_start_request()?;
-        let start = self.start.as_deref_mut()?;
-        match start(config) {
-            Ok(channels) => {
-                self.app.begin_run();
-                self.trainer = true;
-                self.timer = RunTimer::default();
-                Some(channels)
-            }
-            Err(msg) => {
-                self.app.start_failed(msg);
-                None
+    fn background(&mut self) -> bool {
+        let mut changed = false;
+        for status in self.downloads.0.try_iter() {
+            self.heard = status.clone().map(|s| (s, Instant::now()));
+            self.app.on_download(status);
+            changed = true;
+        }
+        if self.setup.is_none() {
+            let request = self.app.take_start_request();
+            if let (Some(config), Some(start)) = (request, self.start.clone()) {
+                self.setup = Some(spawn_setup(move || start(config)));
+                self.app.setup_began();
+                changed = true;
             }
         }
+        self.poll_setup() || changed
+    }
+
+    fn new_trainer(&mut self) -> Option<TrainerChannels> {
+        self.ready.take()
     }
 
     fn draw(&mut self, frame: &mut Frame) {
@@ -97,23 +206,19 @@ impl Session for Live<'_, '_> {
     }
 
     fn finished(&self) -> bool {
-        self.app.outcome().is_some()
+        self.app.outcome().is_some() || self.failed.is_some()
     }
 }
 
-fn live(
-    app: App,
-    start: Option<&mut StartFn<'_>>,
-    trainer: Option<TrainerChannels>,
-) -> anyhow::Result<Outcome> {
-    let mut guard = TerminalGuard::new()?;
-    let mut session = Live {
-        app,
-        start,
-        trainer: trainer.is_some(),
-        timer: RunTimer::default(),
-    };
-    event_loop::run(&mut guard.terminal, &mut session, trainer)?;
+fn live(mut session: Live, trainer: Option<TrainerChannels>) -> anyhow::Result<Outcome> {
+    session.trainer = trainer.is_some();
+    {
+        let mut guard = TerminalGuard::new()?;
+        event_loop::run(&mut guard.terminal, &mut session, trainer)?;
+    }
+    if let Some(msg) = session.failed {
+        anyhow::bail!(msg);
+    }
     Ok(session.app.outcome().unwrap_or(Outcome::Quit))
 }
 
@@ -123,13 +228,24 @@ pub fn run_dashboard(
     events: Receiver<Event>,
     commands: Sender<Command>,
 ) -> anyhow::Result<Outcome> {
-    live(app, None, Some((events, commands)))
+    live(Live::new(app, None, None), Some((events, commands)))
 }
 
-/// Open the preset `picker`; when the user starts a run, call `start` and show the dashboard.
-/// An `Err` from `start` is shown in the picker.
-pub fn run_app(picker: Picker, start: &mut StartFn<'_>) -> anyhow::Result<Outcome> {
-    live(App::with_picker(picker), Some(start), None)
+/// Open the dashboard at once and set the run up with `setup` on its own thread (its downloads
+/// shown as they go), then show the run until it ends or the user quits. A failed setup ends
+/// the dashboard with its message as the error.
+pub fn run_dashboard_after(
+    app: App,
+    setup: Box<dyn FnOnce() -> Result<TrainerChannels, String> + Send>,
+) -> anyhow::Result<Outcome> {
+    live(Live::new(app, None, Some(spawn_setup(setup))), None)
+}
+
+/// Open the preset `picker`; when the user starts a run, call `start` on its own thread (the
+/// picker shows its downloads) and show the dashboard. An `Err` from `start` is shown in the
+/// picker.
+pub fn run_app(picker: Picker, start: Arc<StartFn>) -> anyhow::Result<Outcome> {
+    live(Live::new(App::with_picker(picker), Some(start), None), None)
 }
 
 /// The replay viewer: the app rebuilt from a prefix of the recording whenever the time cursor

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod hub_fixture;
+pub mod hub_server;
 
 use candle_core::{DType, Tensor};
 use std::io::Write;

@@ -209,7 +209,15 @@ pub fn draw(frame: &mut Frame, app: &App) {
             event_log::render(run, view, theme, r, buf, f == Focus::Log);
         }
     }
-    status_bar::render(&app.run, &app.clock, &app.theme, l.status, buf);
+    let setup = app.setup_text();
+    status_bar::render(
+        &app.run,
+        &app.clock,
+        &app.theme,
+        setup.as_deref(),
+        l.status,
+        buf,
+    );
     hints_line(app, l.hints, buf);
 }
 
@@ -253,6 +261,11 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
             spans.push(Span::styled(" · ", theme.dim()));
             spans.push(Span::styled(model.to_string(), theme.dim()));
         }
+    } else if let Some(text) = app.setup_text() {
+        spans.push(Span::styled(
+            format!("setting up the run: {text}"),
+            theme.warn(),
+        ));
     } else {
         spans.push(Span::styled("waiting for the trainer…", theme.dim()));
     }

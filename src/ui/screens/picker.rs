@@ -13,8 +13,9 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-/// Draw the picker.
-pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme) {
+/// Draw the picker; `setup`: what the run being started is doing (a download's bytes, rate and
+/// time left), shown in place of the key hints until the dashboard opens.
+pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
     let area = frame.area();
     let buf = frame.buffer_mut();
     let err = p.shown_error();
@@ -75,6 +76,14 @@ pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme) {
             ("esc/tab", "presets"),
         ],
     };
+    if let Some(text) = setup {
+        let line = Line::from(vec![
+            Span::styled(" starting ", theme.warn().reversed()),
+            Span::styled(format!(" {text}"), theme.text()),
+        ]);
+        buf.set_line(hints.x, hints.y, &line, hints.width);
+        return;
+    }
     let mut spans = vec![Span::raw(" ")];
     for (k, what) in keys {
         spans.push(Span::styled(*k, theme.key()));

@@ -29,21 +29,39 @@ fn state_symbol(word: &str) -> &'static str {
         "running" => "▶",
         "paused" => "⏸",
         "finished" => "✔",
-        "error" => "✖",
+        "crashed" => "✖",
+        "stopped early" => "■",
         "waiting" => "…",
         _ => "●",
     }
 }
 
-/// Draw the status bar into one row.
-pub fn render(run: &Run, clock: &Clock, theme: &Theme, area: Rect, buf: &mut Buffer) {
+/// Draw the status bar into one row. `setup`: what the run's setup is doing before its first
+/// event (a download's bytes, rate and time left), shown instead of the progress.
+pub fn render(
+    run: &Run,
+    clock: &Clock,
+    theme: &Theme,
+    setup: Option<&str>,
+    area: Rect,
+    buf: &mut Buffer,
+) {
     if area.is_empty() {
         return;
     }
     let word = state_word(run);
+    if let (RunStatus::Waiting, Some(text)) = (run.status, setup) {
+        let line = Line::from(vec![
+            Span::styled(" … setting up ", theme.warn().reversed()),
+            Span::styled(format!(" {text}"), theme.text()),
+        ]);
+        buf.set_style(area, Style::default());
+        buf.set_line(area.x, area.y, &line, area.width);
+        return;
+    }
     let state_style = match word {
         "running" | "finished" => theme.ok(),
-        "error" => theme.error(),
+        "crashed" => theme.error(),
         _ => theme.warn(),
     };
     let state_style = if run.error.is_some() && word == "paused" {
