@@ -94,7 +94,7 @@ impl OnResume {
             });
         }
         for c in self.0.controls {
-            trainer.control(c);
+            trainer.control_after_start(c);
         }
     }
 }

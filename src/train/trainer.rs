@@ -102,6 +102,9 @@ pub struct Trainer {
     pub(super) eval_batch_size: usize,
     /// Phase split of the last step.
     pub last_timings: StepTimings,
+    /// Live controls to apply right after the `start` event (a resumed run's pending changes
+    /// and its `--set` live keys), so each is announced after it.
+    pub(super) after_start: Vec<Control>,
 }
 
 /// Where the time of the last step went, in seconds.
@@ -177,6 +180,7 @@ impl Trainer {
             epoch_cache: None,
             eval_batch_size: 64,
             last_timings: StepTimings::default(),
+            after_start: Vec::new(),
         })
     }
 
@@ -510,6 +514,9 @@ impl Trainer {
     /// Train to the end (or until told to stop). Emits `start` first unless resuming.
     pub fn run(&mut self) -> Result<RunSummary, TrainError> {
         self.emit_start();
+        for c in std::mem::take(&mut self.after_start) {
+            self.control(c);
+        }
         if self.step == 0 && self.strategy.needs_fisher() {
             self.fisher_pass()?;
         }
