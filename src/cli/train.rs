@@ -7,7 +7,7 @@ use dps_tui::config::resume::{self, ResumeOverrides};
 use dps_tui::config::TrainConfig;
 use dps_tui::core::events::{Command, Event};
 use dps_tui::runs::checkpoint::{self, RunCheckpointer};
-use dps_tui::runs::event_log::EventLog;
+use dps_tui::runs::event_log::{self, EventLog};
 use dps_tui::runs::lock::RunLock;
 use dps_tui::runs::RunDir;
 use dps_tui::train::setup::{self, build_trainer, RunAssets, SetupError};
@@ -278,7 +278,9 @@ pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs
     init_logging(&run.out);
     let run2 = run.clone();
     let mut start = move |config: TrainConfig| -> std::result::Result<(Receiver<Event>, Sender<Command>), String> {
-        spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
+        spawn(Source::New(Box::new(config)), &run2)
+            .map(|(events, commands, _)| (events, commands))
+            .map_err(|e| format!("{e:#}"))
     };
     let outcome = match (preset, resume) {
         (None, None) => {
@@ -288,8 +290,10 @@ pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs
             dps_tui::ui::run_app(picker, &mut start)?
         }
         (_, Some(r)) => {
-            let (events, commands) = spawn(Source::Resume(r), run)?;
-            dps_tui::ui::run_dashboard(dps_tui::ui::App::new(), events, commands)?
+            // The dashboard opens on the run as its log holds it up to the checkpoint.
+            let (events, commands, history) = spawn(Source::Resume(r), run)?;
+            let app = dps_tui::ui::App::from_events(&history);
+            dps_tui::ui::run_dashboard(app, events, commands)?
         }
         (Some(p), None) => {
             let c = resolve_config(Some(&p), run)?;
@@ -308,8 +312,19 @@ fn pace_for_tui(trainer: &mut Trainer) {
         dps_tui::ui::pacing::step_interval(&trainer.config, trainer.total_steps);
 }
 
-fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>)> {
-    let (mut trainer, _rd, on_resume) = make_trainer(source, run)?;
+/// Start a trainer on its own thread: its event and command channels, and for a resumed run
+/// the events its log holds (cut back to the checkpoint), read before the trainer adds any.
+fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>, Vec<Event>)> {
+    let resumed = matches!(source, Source::Resume(_));
+    let (mut trainer, rd, on_resume) = make_trainer(source, run)?;
+    let history = if resumed {
+        let path = rd.events_path();
+        let log =
+            event_log::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        log.events
+    } else {
+        Vec::new()
+    };
     pace_for_tui(&mut trainer);
     let (etx, erx) = unbounded::<Event>();
     let (ctx, crx) = unbounded::<Command>();
@@ -324,7 +339,7 @@ fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Comma
                 tracing::error!("training stopped: {e}");
             }
         })?;
-    Ok((erx, ctx))
+    Ok((erx, ctx, history))
 }
 
 #[cfg(test)]

@@ -87,7 +87,8 @@ impl App {
         }
     }
 
-    /// A dashboard with `events` applied in order (replay is re-applying a prefix).
+    /// A dashboard with `events` applied in order: a resumed run's log before its trainer goes
+    /// on, or a prefix of a recording (replay).
     pub fn from_events(events: &[Event]) -> App {
         App {
             run: Run::from_events(events),

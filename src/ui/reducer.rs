@@ -187,6 +187,9 @@ impl Run {
                 .map(|b| b as usize),
         };
         self.status = RunStatus::Running;
+        // A resumed run goes on: what ended or stopped it before is over.
+        self.done = None;
+        self.error = None;
         let resumed = if start_step > 0 {
             format!(", resuming at step {start_step}")
         } else {
