@@ -95,9 +95,14 @@ impl CompareState {
         let rows = keys
             .into_iter()
             .map(|k| {
+                // A live control changed while training shows `start→end`; the rest of the
+                // configuration (and live controls left alone) as it started.
                 let values: Vec<Option<String>> = runs
                     .iter()
-                    .map(|r| r.summary.config.get(k).cloned())
+                    .map(|r| match r.summary.live.get(k) {
+                        Some(v) if v.changed() && v.end.is_some() => Some(v.text()),
+                        _ => r.summary.config.get(k).cloned(),
+                    })
                     .collect();
                 let differs = values.windows(2).any(|w| w[0] != w[1]);
                 ConfigRow {
