@@ -431,6 +431,15 @@ impl App {
                 let up = match ev.kind {
                     MouseEventKind::ScrollUp => true,
                     MouseEventKind::ScrollDown => false,
+                    // A click on a preset highlights it; enter starts it.
+                    MouseEventKind::Down(MouseButton::Left) => {
+                        let at = Position::new(ev.column, ev.row);
+                        if let Some(i) = crate::ui::screens::picker::preset_at(p, self.area, at) {
+                            p.select(i);
+                            p.focus = PickerFocus::List;
+                        }
+                        return Vec::new();
+                    }
                     _ => return Vec::new(),
                 };
                 if up {
