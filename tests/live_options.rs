@@ -115,6 +115,27 @@ fn methods_without_options_reject_them() {
     assert_eq!(freeze[0].1, ControlStatus::Rejected);
 }
 
+/// A checkpoint of the trainer `a` as it is now, as `runs::checkpoint::load` would read it.
+fn checkpoint_of(a: &Trainer) -> Checkpoint {
+    Checkpoint {
+        dir: format!("runs/x/checkpoints/step-{}", a.step).into(),
+        weights: a
+            .model
+            .params()
+            .iter()
+            .map(|p| {
+                (
+                    Family::Bert.checkpoint_key(&p.name),
+                    p.var.as_tensor().clone(),
+                )
+            })
+            .collect(),
+        optimizer: a.optimizer.state_tensors(a.model.params()).unwrap(),
+        strategy: a.strategy.save_state().unwrap(),
+        state: a.trainer_state(),
+    }
+}
+
 /// A run resumed from a checkpoint taken after `freeze` and `selection_scope` were applied goes
 /// on exactly as the uninterrupted run: same selections, same weights, bit for bit.
 #[test]
@@ -130,24 +151,7 @@ fn a_resume_keeps_the_applied_freeze_and_scope() {
     for _ in 0..5 {
         a.train_step().unwrap(); // the options apply at step 4's selection
     }
-    let weights = a
-        .model
-        .params()
-        .iter()
-        .map(|p| {
-            (
-                Family::Bert.checkpoint_key(&p.name),
-                p.var.as_tensor().clone(),
-            )
-        })
-        .collect();
-    let mut checkpoint = Checkpoint {
-        dir: "runs/x/checkpoints/step-5".into(),
-        weights,
-        optimizer: a.optimizer.state_tensors(a.model.params()).unwrap(),
-        strategy: a.strategy.save_state().unwrap(),
-        state: a.trainer_state(),
-    };
+    let mut checkpoint = checkpoint_of(&a);
     let (mut b, _) = Trainer::resume(&c, &checkpoint).unwrap();
     assert_eq!(b.step, 5);
     let (atx, arx) = unbounded::<Event>();
@@ -245,17 +249,8 @@ fn a_resumed_runs_start_event_carries_the_live_values_it_had_reached() {
         "checkpoint_every=3",
         "keep_last=10",
     ];
-    let ok = |mut c: std::process::Command| {
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    let mut first = common::headless_demo(&tmp.path().join("out"), &sets);
-    first.arg("--run-dir").arg(&run);
-    ok(first);
-    common::drop_checkpoints_after(&run, 3);
-    ok(common::headless_resume(&run, &["freeze=strict", "p=0.5"]));
-    common::drop_checkpoints_after(&run, 6);
-    ok(common::headless_resume(&run, &[]));
+    // Stopped at step 3 and resumed with the changes, stopped at step 6 and resumed as it is.
+    common::demo_with_resumes(&run, &sets, &[(3, &["freeze=strict", "p=0.5"]), (6, &[])]);
     let yaml = std::fs::read_to_string(run.join("config.yaml")).unwrap();
     assert!(yaml.contains("freeze: gradient"), "{yaml}");
     let starts = starts_with_controls(&run);
@@ -301,23 +296,7 @@ fn a_change_pending_at_the_checkpoint_is_announced_again_after_the_start() {
     a.control(Control::LearningRate(2e-3));
     a.train_step().unwrap();
     a.control(Control::Freeze(Freeze::Strict));
-    let checkpoint = Checkpoint {
-        dir: "runs/x/checkpoints/step-1".into(),
-        weights: a
-            .model
-            .params()
-            .iter()
-            .map(|p| {
-                (
-                    Family::Bert.checkpoint_key(&p.name),
-                    p.var.as_tensor().clone(),
-                )
-            })
-            .collect(),
-        optimizer: a.optimizer.state_tensors(a.model.params()).unwrap(),
-        strategy: a.strategy.save_state().unwrap(),
-        state: a.trainer_state(),
-    };
+    let checkpoint = checkpoint_of(&a);
     let (mut b, _) = Trainer::resume(&c, &checkpoint).unwrap();
     let (tx, rx) = unbounded::<Event>();
     b.add_sink(Box::new(tx));

@@ -285,17 +285,9 @@ fn resume_opens_on_the_runs_history_under_tmux() {
         "checkpoint_every=15",
         "keep_last=10",
     ];
-    let ok = |mut c: std::process::Command| {
-        let o = c.output().unwrap();
-        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    };
-    let mut first = common::headless_demo(&tmp.path().join("out"), &sets);
-    first.arg("--run-dir").arg(&run);
-    ok(first);
     // Stopped at step 15, resumed with freeze=strict (applied at the next selection), then
     // stopped at step 30.
-    common::drop_checkpoints_after(&run, 15);
-    ok(common::headless_resume(&run, &["freeze=strict"]));
+    common::demo_with_resumes(&run, &sets, &[(15, &["freeze=strict"])]);
     common::drop_checkpoints_after(&run, 30);
     let cmd = format!(
         "{} train --resume {} --threads 1; sleep 600",

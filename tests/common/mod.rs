@@ -40,6 +40,23 @@ pub fn headless_resume(run: &Path, sets: &[&str]) -> Command {
     c
 }
 
+/// A headless demo run in the folder `run` with `sets`, then for each `(step, sets)` of
+/// `resumes`: stopped at its checkpoint at `step` (the later ones removed) and resumed with
+/// those `--set`s. Each run must succeed.
+pub fn demo_with_resumes(run: &Path, sets: &[&str], resumes: &[(usize, &[&str])]) {
+    let ok = |mut c: Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let mut first = headless_demo(&run.with_extension("out"), sets);
+    first.arg("--run-dir").arg(run);
+    ok(first);
+    for (step, sets) in resumes {
+        drop_checkpoints_after(run, *step);
+        ok(headless_resume(run, sets));
+    }
+}
+
 /// Remove the checkpoints of `run` after `step`, so that a resume continues from the one at
 /// `step`, as if the run had stopped there.
 pub fn drop_checkpoints_after(run: &Path, step: usize) {
