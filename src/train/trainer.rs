@@ -10,7 +10,6 @@ use super::optimizer::{AdamWConfig, MaskedAdamW};
 use super::schedule::LinearSchedule;
 use crate::config::{Control, TrainConfig};
 use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics};
-use crate::core::rng;
 use crate::core::StepMasks;
 use crate::data::batching::{
     epoch_batches, epoch_order, Encoded, EncodedDataset, ModelBatch, Padding,
@@ -19,6 +18,7 @@ use crate::data::glue::TaskSpec;
 use crate::dps::strategy::Strategy;
 use crate::model::ops::fused::total_sq_norm;
 use crate::model::Model;
+use crate::rng;
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
