@@ -397,6 +397,7 @@ mod tests {
             examples_per_sec: 10.0,
             grad_norm: None,
             step_seconds: Some(0.5),
+            run_seconds: None,
         }
     }
 

@@ -203,6 +203,7 @@ mod tests {
             examples_per_sec: 1.0,
             grad_norm: None,
             step_seconds: Some(2.0),
+            run_seconds: None,
         };
         let acc = |v: f64| [("accuracy".to_string(), v)].into_iter().collect();
         mk(
