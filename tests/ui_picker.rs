@@ -215,23 +215,3 @@ fn render_start_error_shows_the_whole_message_and_scrolls() {
     let back = text(&render(&mut app, 80, 20));
     assert_has(&back, &["more below: pgdn"]);
 }
-
-#[test]
-fn render_help_lists_every_key_of_the_key_table() {
-    use dps_tui::ui::keys::{Context, Section, BINDINGS};
-    let mut app = app_at(5);
-    app.on_key(chr('?'));
-    let screen = text(&render(&mut app, 160, 50));
-    let rows = Context::Live.rows();
-    for b in BINDINGS {
-        let live = rows.iter().any(|(s, _)| *s == b.section);
-        if live {
-            assert_has(&screen, &[b.label, b.help]);
-        } else if b.section == Section::Replay {
-            assert!(
-                !screen.contains(b.help),
-                "replay keys outside a replay:\n{screen}"
-            );
-        }
-    }
-}

@@ -35,7 +35,7 @@ pub const BINDINGS: &[Binding] = &[
         Training,
         &[ch('u')],
         "u",
-        "update ratio: cycle 0.025 → 0.05 → 0.1",
+        "update ratio: cycle 0.025 → 0.05 → 0.1, from the next stage",
         Action::CycleUpdateRatio,
     ),
     bind(
@@ -147,7 +147,7 @@ pub const BINDINGS: &[Binding] = &[
         View,
         &[ch('1'), ch('2'), ch('3'), ch('4')],
         "1-4",
-        "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected",
+        "heatmap lens: 1 importance (log scale), 2 churn, 3 update |ΔW|/|W|, 4 kept share per head or row group",
         Action::PickLens,
     ),
     bind(
