@@ -59,6 +59,7 @@ fn events(
             examples_per_sec: 100.0,
             grad_norm: None,
             step_seconds: Some(0.5),
+            run_seconds: None,
         });
         if step % 20 == 0 {
             ev.push(Event::Eval {

@@ -358,8 +358,21 @@ fn replay_and_compare_of_finished_runs_under_tmux() {
     let (cursor, total) = replay_events(&s).unwrap();
     assert_eq!(cursor, total, "replay should open at the end:\n{s}");
     tmux.send("Home");
-    tmux.wait_for("the cursor at the start", |s| {
-        replay_events(s) == Some((0, total))
+    let s = tmux.wait_for("the cursor at the start", |s| {
+        replay_events(s) == Some((0, total)) && s.contains("replay: at the start")
+    });
+    assert!(!s.contains("waiting for the trainer"), "{s}");
+    // `.` steps whatever has the focus, the heatmap too.
+    tmux.send("Tab");
+    tmux.send(".");
+    tmux.wait_for("one event forward", |s| {
+        replay_events(s) == Some((1, total))
+    });
+    tmux.send("BTab");
+    // A training key says it is off.
+    tmux.send("Space");
+    tmux.wait_for("the training keys are off", |s| {
+        s.contains("replay: training controls are off")
     });
     tmux.send("End");
     tmux.wait_for("the cursor at the end", |s| {

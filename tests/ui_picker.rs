@@ -216,23 +216,6 @@ fn render_start_error_shows_the_whole_message_and_scrolls() {
     assert_has(&back, &["more below: pgdn"]);
 }
 
-#[test]
-fn render_help_lists_every_key_of_the_key_table() {
-    let mut app = app_at(5);
-    app.on_key(chr('?'));
-    let screen = text(&render(&mut app, 160, 50));
-    for b in dps_tui::ui::keys::BINDINGS {
-        if b.section == dps_tui::ui::keys::Section::Replay {
-            assert!(
-                !screen.contains(b.help),
-                "replay keys outside a replay:\n{screen}"
-            );
-        } else {
-            assert_has(&screen, &[b.label, b.help]);
-        }
-    }
-}
-
 // ---------------------------------------------------------------- rough edges
 
 /// With the Hub out of reach, no line says the model or data will download: not when both

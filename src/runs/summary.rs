@@ -497,6 +497,7 @@ mod tests {
                 examples_per_sec: 10.0,
                 grad_norm: None,
                 step_seconds: Some(0.25),
+                run_seconds: None,
             });
             if step % 5 == 0 {
                 ev.push(Event::Eval {

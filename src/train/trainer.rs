@@ -97,6 +97,10 @@ pub struct Trainer {
     pub(super) checkpointer: Option<Box<dyn Checkpointer>>,
     pub(super) dropout_rng: ChaCha8Rng,
     paused: bool,
+    /// When the `start` event went out, and the time spent paused since (the steps' running
+    /// time, `run_seconds`).
+    started: Option<Instant>,
+    paused_time: std::time::Duration,
     /// Cached order of the current epoch: (epoch, batches of indices).
     epoch_cache: Option<(usize, Vec<Vec<usize>>)>,
     pub(super) eval_batch_size: usize,
@@ -177,6 +181,8 @@ impl Trainer {
             checkpointer: None,
             dropout_rng,
             paused: false,
+            started: None,
+            paused_time: std::time::Duration::ZERO,
             epoch_cache: None,
             eval_batch_size: 64,
             last_timings: StepTimings::default(),
@@ -356,7 +362,10 @@ impl Trainer {
         };
         loop {
             let cmd = if self.paused {
-                match rx.recv() {
+                let waited = Instant::now();
+                let got = rx.recv();
+                self.paused_time += waited.elapsed();
+                match got {
                     Ok(c) => c,
                     // Nobody can resume us: stop.
                     Err(_) => return self.handle(Command::Quit { checkpoint: false }),
@@ -410,6 +419,8 @@ impl Trainer {
             start_step: self.step,
             device: Some(crate::model::device::DeviceInfo::of(self.model.device())),
         };
+        self.started = Some(Instant::now());
+        self.paused_time = std::time::Duration::ZERO;
         self.emit(e);
         for message in self.start_warnings.clone() {
             self.emit(Event::Warning {
@@ -567,6 +578,9 @@ impl Trainer {
                 examples_per_sec: batch as f64 / secs.max(1e-9),
                 grad_norm: Some(norm),
                 step_seconds: Some(secs),
+                run_seconds: self
+                    .started
+                    .map(|t| t.elapsed().saturating_sub(self.paused_time).as_secs_f64()),
             });
             let eval_due = if self.config.eval_every > 0 {
                 step.is_multiple_of(self.config.eval_every)

@@ -1,5 +1,6 @@
-//! The one event loop shared by the live dashboard, the replay viewer and the compare screen:
-//! a `select!` over terminal input (read on its own thread), trainer events and a frame tick.
+//! The one event loop shared by the live dashboard, the replay viewer, the compare screen and
+//! `watch`: a `select!` over terminal input (read on its own thread), trainer events and a
+//! frame tick.
 //!
 //! Input and trainer events only change the state; the screen is redrawn on the next tick when
 //! something changed (at most ~30 frames a second). The trainer is never blocked by drawing:
@@ -30,7 +31,7 @@ pub type TrainerChannels = (Receiver<Event>, Sender<Command>);
 /// picker).
 pub type StartFn<'a> = dyn FnMut(TrainConfig) -> Result<TrainerChannels, String> + 'a;
 
-/// What the loop drives: the live app, the replay viewer or the compare screen.
+/// What the loop drives: the live app, the replay viewer, the compare screen or `watch`.
 pub trait Session {
     /// Terminal input (keys, mouse, resize); returns commands for the trainer.
     fn input(&mut self, ev: CtEvent) -> Vec<Command>;
@@ -40,6 +41,11 @@ pub trait Session {
     fn trainer_gone(&mut self) {}
     /// Once a second: clocks and memory read-outs.
     fn clock(&mut self) {}
+    /// At every frame tick: read what the session follows (a log on disk); returns whether
+    /// anything changed.
+    fn poll(&mut self) -> bool {
+        false
+    }
     /// A trainer the session just started (the picker's start), to listen to from now on.
     fn new_trainer(&mut self) -> Option<TrainerChannels> {
         None
@@ -151,6 +157,7 @@ pub fn run(
                 dirty = true;
             }
             recv(frames) -> _ => {
+                dirty |= session.poll();
                 if last_clock.elapsed() >= CLOCK {
                     last_clock = Instant::now();
                     session.clock();

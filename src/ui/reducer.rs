@@ -82,6 +82,7 @@ impl Run {
                 examples_per_sec,
                 grad_norm,
                 step_seconds,
+                ..
             } => {
                 self.on_step(*step, *epoch, *loss, *lr, *examples_per_sec);
                 self.grad_norm = *grad_norm;
@@ -469,6 +470,7 @@ mod tests {
             examples_per_sec: 100.0,
             grad_norm: None,
             step_seconds: Some(0.16),
+            run_seconds: None,
         }
     }
 

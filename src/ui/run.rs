@@ -180,6 +180,7 @@ impl Session for Compare {
     }
 
     fn draw(&mut self, frame: &mut Frame) {
+        self.0.area = frame.area();
         crate::ui::screens::compare::draw(frame, &self.0);
     }
 

@@ -1,74 +1,92 @@
 //! A run's dashboard that follows its log: the replay viewer over the events read so far, with
 //! new events appended as the run writes them (the time cursor stays at the end unless moved).
 
+use crate::core::events::Event;
 use crate::runs::event_log::Tail;
 use crate::ui::app::App;
 use crate::ui::render::draw;
-use crate::ui::terminal::TerminalGuard;
-use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
+use crossterm::event::{Event as CtEvent, KeyEventKind};
 use ratatui::layout::Rect;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use ratatui::Frame;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How often the logs are read again.
 pub const REFRESH: Duration = Duration::from_millis(500);
 
-/// Show the dashboard of the run in `run` until the user quits, reading its log twice a second.
-pub fn follow(run: &Path) -> anyhow::Result<()> {
-    let path = run.join("events.jsonl");
-    let mut tail = Tail::default();
-    let mut events = tail.read_new(&path);
-    let mut guard = TerminalGuard::new()?;
-    let term = &mut guard.terminal;
-    let mut cursor = events.len();
-    let mut app = App::replay_at(&events, cursor, None);
-    let mut last_read = Instant::now();
-    let mut dirty = true;
-    loop {
-        if app.outcome().is_some() {
-            return Ok(());
+/// The dashboard of one run, rebuilt from its log as it grows.
+pub struct Follow {
+    path: PathBuf,
+    tail: Tail,
+    events: Vec<Event>,
+    cursor: usize,
+    pub app: App,
+}
+
+impl Follow {
+    /// The dashboard of the run in the folder `run`, at the end of what its log holds now.
+    pub fn open(run: &Path) -> Follow {
+        let path = run.join("events.jsonl");
+        let mut tail = Tail::default();
+        let events = tail.read_new(&path);
+        let cursor = events.len();
+        let app = App::replay_at(&events, cursor, None);
+        Follow {
+            path,
+            tail,
+            events,
+            cursor,
+            app,
         }
-        if last_read.elapsed() >= REFRESH {
-            last_read = Instant::now();
-            let new = tail.read_new(&path);
-            let rewound = tail.rewound();
-            if rewound {
-                events.clear();
-                cursor = 0;
-            }
-            if rewound || !new.is_empty() {
-                let at_end = cursor == events.len();
-                events.extend(new);
-                if at_end {
-                    cursor = events.len();
-                }
-                app = App::replay_at(&events, cursor, Some(&app));
-                dirty = true;
-            }
+    }
+
+    /// Read the lines the run wrote since the last read; returns whether there were any. The
+    /// cursor follows the end when it was there.
+    pub fn read(&mut self) -> bool {
+        let new = self.tail.read_new(&self.path);
+        let rewound = self.tail.rewound();
+        if rewound {
+            self.events.clear();
+            self.cursor = 0;
         }
-        if dirty {
-            let size = term.size()?;
-            app.resize(Rect::new(0, 0, size.width, size.height));
-            term.draw(|f| draw(f, &app))?;
-            dirty = false;
+        if !rewound && new.is_empty() {
+            return false;
         }
-        if !ct::poll(Duration::from_millis(100))? {
-            continue;
+        let at_end = self.cursor == self.events.len();
+        self.events.extend(new);
+        if at_end {
+            self.cursor = self.events.len();
         }
-        match ct::read()? {
+        self.app = App::replay_at(&self.events, self.cursor, Some(&self.app));
+        true
+    }
+
+    /// Keys and the mouse, as in the replay viewer.
+    pub fn input(&mut self, ev: CtEvent) {
+        match ev {
             CtEvent::Key(k) if k.kind != KeyEventKind::Release => {
-                let _ = app.on_key(k);
+                let _ = self.app.on_key(k);
             }
             CtEvent::Mouse(m) => {
-                let _ = app.on_mouse(m);
+                let _ = self.app.on_mouse(m);
             }
             _ => {}
         }
-        dirty = true;
-        let want = app.replay.map_or(cursor, |r| r.cursor);
-        if want != cursor {
-            cursor = want;
-            app = App::replay_at(&events, cursor, Some(&app));
+        let want = self.app.replay.map_or(self.cursor, |r| r.cursor);
+        if want != self.cursor {
+            self.cursor = want;
+            self.app = App::replay_at(&self.events, self.cursor, Some(&self.app));
         }
+    }
+
+    pub fn draw(&mut self, frame: &mut Frame) {
+        let a = frame.area();
+        self.app.resize(Rect::new(0, 0, a.width, a.height));
+        draw(frame, &self.app);
+    }
+
+    /// Whether the user closed it (`q`).
+    pub fn closed(&self) -> bool {
+        self.app.outcome().is_some()
     }
 }
