@@ -94,6 +94,7 @@ fn events() -> Vec<Event> {
             examples_per_sec: 80.0,
             grad_norm: Some(1.0),
             step_seconds: Some(0.2),
+            run_seconds: None,
         });
         if step % STAGE == 0 {
             let mut m = Metrics::new();

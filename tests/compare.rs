@@ -59,6 +59,7 @@ fn events(
             examples_per_sec: 100.0,
             grad_norm: None,
             step_seconds: Some(0.5),
+            run_seconds: None,
         });
         if step % 20 == 0 {
             ev.push(Event::Eval {
@@ -233,6 +234,73 @@ fn state_marks_differing_keys_and_metrics() {
         Some("vanilla"),
         "without config.yaml the start event's configuration is used"
     );
+}
+
+/// The live controls show the values each run ended with, not those it started with: a value
+/// changed while training reads `start→end`, in the table and in `--json`; a change still
+/// pending at the end, or refused, leaves the value as it was.
+#[test]
+fn live_controls_show_the_values_runs_ended_with() {
+    use dps_tui::config::{Control, Freeze};
+    use dps_tui::core::events::ControlOutcome;
+    let with_config = |method: &str, config: serde_json::Value| {
+        let mut ev = events(method, 100, 100, 1.0, |_| 0.5);
+        if let Event::Start { config: c, .. } = &mut ev[0] {
+            *c = config;
+        }
+        ev
+    };
+    let cfg = serde_json::json!({"method": "dps-dense", "p": 0.3, "learning_rate": 2e-5, "freeze": "gradient"});
+    let mut changed = with_config("dps-dense", cfg.clone());
+    changed.insert(
+        5,
+        Event::control(4, &Control::P(0.5), ControlOutcome::applied(None)),
+    );
+    changed.insert(
+        6,
+        Event::control(
+            5,
+            &Control::Freeze(Freeze::Strict),
+            ControlOutcome::applied(None),
+        ),
+    );
+    changed.insert(
+        7,
+        Event::control(
+            5,
+            &Control::LearningRate(1e-4),
+            ControlOutcome::rejected("out of range"),
+        ),
+    );
+    let same = with_config("dps-dense", cfg.clone());
+    let yaml = config(&[
+        ("method", "dps-dense"),
+        ("p", "0.3"),
+        ("learning_rate", "2e-5"),
+        ("freeze", "gradient"),
+    ]);
+    let runs = vec![
+        CompareRun::from_events("changed", Path::new("runs/c"), &changed, yaml.clone(), None),
+        CompareRun::from_events("same", Path::new("runs/s"), &same, yaml, None),
+    ];
+    let st = CompareState::new(runs);
+    assert_eq!(st.differing_keys(), vec!["freeze", "p"]);
+    let row = |k: &str| st.rows.iter().find(|r| r.key == k).unwrap().values.clone();
+    assert_eq!(row("p"), [Some("0.3→0.5".into()), Some("0.3".into())]);
+    assert_eq!(
+        row("freeze"),
+        [Some("gradient→strict".into()), Some("gradient".into())]
+    );
+    assert_eq!(
+        row("learning_rate"),
+        [Some("2e-5".into()), Some("2e-5".into())]
+    );
+    let screen = text(&render(&st, 160, 48));
+    assert_has(&screen, &["≠ p", "0.3→0.5", "gradient→strict"]);
+    let json = st.to_json();
+    assert_eq!(json["runs"][0]["live"]["p"]["start"], 0.3);
+    assert_eq!(json["runs"][0]["live"]["p"]["end"], 0.5);
+    assert_eq!(json["runs"][1]["live"]["freeze"]["end"], "gradient");
 }
 
 #[test]

@@ -1,6 +1,6 @@
 //! The modules form layers that point one way:
 //! `main → cli → watch → ui, sweep → runs, diagnostics → train → dps → core → config → data →
-//! hub → model`.
+//! hub → model → rng`.
 //! A file may name (`crate::x` in the library, `dps_tui::x` in the binary) only modules of a
 //! lower layer than its own, so no two modules import each other.
 
@@ -20,6 +20,7 @@ const LAYERS: &[&[&str]] = &[
     &["data"],
     &["hub"],
     &["model"],
+    &["rng"],
 ];
 
 fn layer(module: &str) -> Option<usize> {

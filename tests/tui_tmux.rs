@@ -254,6 +254,66 @@ fn demo_dashboard_pause_edit_checkpoint_quit_under_tmux() {
     );
 }
 
+/// The steps of the event-log lines that contain `text`.
+fn log_steps(screen: &str, text: &str) -> Vec<u64> {
+    screen
+        .lines()
+        .filter(|l| l.contains(text))
+        .filter_map(|l| log_step(l, text))
+        .collect()
+}
+
+/// `train --resume` in the TUI opens on the run as its log holds it up to the checkpoint:
+/// its selections in the heatmap and the event log, its evaluations, and the live values it
+/// had reached (a `freeze` changed on an earlier resume), not config.yaml's.
+#[test]
+fn resume_opens_on_the_runs_history_under_tmux() {
+    if !tmux_available() {
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED: tmux not found; the TUI resume test did not run. Fix: install tmux"
+        );
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let run = tmp.path().join("run");
+    // 60 steps in stages of 3, an evaluation every 10 steps, a checkpoint every 15.
+    let sets = [
+        "max_steps=60",
+        "update_ratio=0.05",
+        "eval_every=10",
+        "checkpoint_every=15",
+        "keep_last=10",
+    ];
+    // Stopped at step 15, resumed with freeze=strict (applied at the next selection), then
+    // stopped at step 30.
+    common::demo_with_resumes(&run, &sets, &[(15, &["freeze=strict"])]);
+    common::drop_checkpoints_after(&run, 30);
+    let cmd = format!(
+        "{} train --resume {} --threads 1; sleep 600",
+        sh_quote(env!("CARGO_BIN_EXE_dps-tui")),
+        sh_quote(run.to_str().unwrap())
+    );
+    let tmux = Tmux::start(tmp.path(), 160, 48, &cmd);
+    // Step 31 is the resumed trainer's first: its `start` event has been shown by then.
+    let screen = tmux.wait_for("the resumed run's first step", |s| {
+        status_step(s).is_some_and(|k| k >= 31)
+    });
+    assert!(
+        !screen.contains("No selection yet"),
+        "the heatmap lost the run's selections:\n{screen}"
+    );
+    let before = |text: &str| log_steps(&screen, text).into_iter().any(|k| k <= 30);
+    assert!(
+        before("selection stage") && before("eval:"),
+        "no selection or evaluation from before the checkpoint in the log:\n{screen}"
+    );
+    assert!(
+        screen.contains("freeze       strict"),
+        "the settings do not show the freeze the run trains with:\n{screen}"
+    );
+}
+
 #[test]
 fn replay_and_compare_of_finished_runs_under_tmux() {
     if !tmux_available() {
@@ -298,8 +358,21 @@ fn replay_and_compare_of_finished_runs_under_tmux() {
     let (cursor, total) = replay_events(&s).unwrap();
     assert_eq!(cursor, total, "replay should open at the end:\n{s}");
     tmux.send("Home");
-    tmux.wait_for("the cursor at the start", |s| {
-        replay_events(s) == Some((0, total))
+    let s = tmux.wait_for("the cursor at the start", |s| {
+        replay_events(s) == Some((0, total)) && s.contains("replay: at the start")
+    });
+    assert!(!s.contains("waiting for the trainer"), "{s}");
+    // `.` steps whatever has the focus, the heatmap too.
+    tmux.send("Tab");
+    tmux.send(".");
+    tmux.wait_for("one event forward", |s| {
+        replay_events(s) == Some((1, total))
+    });
+    tmux.send("BTab");
+    // A training key says it is off.
+    tmux.send("Space");
+    tmux.wait_for("the training keys are off", |s| {
+        s.contains("replay: training controls are off")
     });
     tmux.send("End");
     tmux.wait_for("the cursor at the end", |s| {

@@ -216,19 +216,138 @@ fn render_start_error_shows_the_whole_message_and_scrolls() {
     assert_has(&back, &["more below: pgdn"]);
 }
 
+// ---------------------------------------------------------------- rough edges
+
+/// With the Hub out of reach, no line says the model or data will download: not when both
+/// would, and not when the other is missing anyway.
 #[test]
-fn render_help_lists_every_key_of_the_key_table() {
-    let mut app = app_at(5);
-    app.on_key(chr('?'));
-    let screen = text(&render(&mut app, 160, 50));
-    for b in dps_tui::ui::keys::BINDINGS {
-        if b.section == dps_tui::ui::keys::Section::Replay {
-            assert!(
-                !screen.contains(b.help),
-                "replay keys outside a replay:\n{screen}"
-            );
-        } else {
-            assert_has(&screen, &[b.label, b.help]);
-        }
+fn render_never_promises_a_download_the_hub_cannot_serve() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A port nothing listens on: the endpoint refuses at once.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let hub = HubSource {
+        cache_dir: tmp.path().join("cache"),
+        offline: false,
+        endpoint: Some(format!("http://127.0.0.1:{port}")),
+    };
+    let both = TrainConfig {
+        task: "rte".into(),
+        model: "org/model".into(),
+        ..TrainConfig::default()
+    };
+    let data_missing = TrainConfig {
+        data_dir: Some(tmp.path().join("no-glue")),
+        ..both.clone()
+    };
+    for config in [both, data_missing] {
+        let mut picker = Picker::new(vec![PresetEntry {
+            name: "x".into(),
+            origin: "test".into(),
+            config: Ok(config),
+        }]);
+        picker.hub = hub.clone();
+        picker.probe_hub = true;
+        picker.revalidate();
+        let mut app = App::with_picker(picker);
+        let screen = text(&render(&mut app, 160, 40));
+        assert!(!screen.contains("will download"), "{screen}");
+        assert!(!screen.contains('⇣'), "{screen}");
+        assert_has(&screen, &["org/model is not cached", "reached"]);
     }
+}
+
+/// The "could not start" box is about the settings it was started with: editing the form
+/// (or picking another preset) takes it away.
+#[test]
+fn the_start_error_goes_once_the_form_is_edited() {
+    let mut app = picker_app();
+    app.start_failed("cannot read ../shared/glue/RTE/train.tsv. Fix: set data_dir".into());
+    assert_has(&text(&render(&mut app, 120, 40)), &["could not start"]);
+    app.on_key(key(KeyCode::Tab));
+    for _ in 0..8 {
+        app.on_key(key(KeyCode::Down)); // data_dir
+    }
+    assert_eq!(app.picker.as_ref().unwrap().fields[8].key, "data_dir");
+    // Moving between fields leaves it; editing one takes it away.
+    assert_has(&text(&render(&mut app, 120, 40)), &["could not start"]);
+    for c in "/data/glue".chars() {
+        app.on_key(chr(c));
+    }
+    let screen = text(&render(&mut app, 120, 40));
+    assert!(!screen.contains("could not start"), "{screen}");
+    // Another preset takes a new one away too.
+    app.start_failed("no such model. Fix: set model".into());
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Down));
+    let screen = text(&render(&mut app, 120, 40));
+    assert!(!screen.contains("could not start"), "{screen}");
+}
+
+/// The highlighted field starts at the top for every preset: typing after switching presets
+/// never lands in the field that was highlighted for the last one.
+#[test]
+fn the_form_field_resets_when_the_preset_changes() {
+    let mut app = picker_app();
+    app.on_key(key(KeyCode::Tab));
+    for _ in 0..9 {
+        app.on_key(key(KeyCode::Down));
+    }
+    let p = app.picker.as_ref().unwrap();
+    assert_eq!(p.fields[p.field].key, "device");
+    let device = p.fields[9].text.clone();
+    app.on_key(key(KeyCode::Esc));
+    app.on_key(key(KeyCode::Down)); // mrpc
+    app.on_key(key(KeyCode::Tab));
+    app.on_key(key(KeyCode::Down)); // p
+    for c in "0.4".chars() {
+        app.on_key(chr(c));
+    }
+    let p = app.picker.as_ref().unwrap();
+    assert_eq!(p.selected, 1);
+    assert_eq!(
+        p.fields[p.field].key, "p",
+        "the form starts at its first field"
+    );
+    assert_eq!(p.fields[9].text, device, "typing went into device");
+    assert!(p.fields[1].text.ends_with("0.4"), "{:?}", p.fields[1]);
+}
+
+/// A click on a preset row highlights that preset (the form follows); enter starts it.
+#[test]
+fn clicking_a_preset_row_selects_it() {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    let mut app = picker_app();
+    let buf = render(&mut app, 120, 40);
+    let screen = text(&buf);
+    let row = screen
+        .lines()
+        .position(|l| l.contains(" mrpc "))
+        .expect("the mrpc row") as u16;
+    let click = |column, row| MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column,
+        row,
+        modifiers: KeyModifiers::NONE,
+    };
+    app.on_key(key(KeyCode::Tab)); // the form has the keys; a click gives them back
+    app.on_mouse(click(10, row));
+    let p = app.picker.as_ref().unwrap();
+    assert_eq!(p.selected, 1, "{screen}");
+    assert_eq!(p.focus, dps_tui::ui::form::PickerFocus::List);
+    // Clicks elsewhere (the header, the form) change nothing.
+    app.on_mouse(click(10, row - 2));
+    app.on_mouse(click(100, row + 1));
+    assert_eq!(app.picker.as_ref().unwrap().selected, 1);
+    app.on_key(key(KeyCode::Enter));
+    let config = app
+        .take_start_request()
+        .expect("enter starts the clicked preset");
+    assert_eq!(
+        (config.task.as_str(), config.max_steps),
+        ("mrpc", Some(690))
+    );
 }

@@ -122,6 +122,7 @@ fn ten_thousand_steps_stay_compact() {
             examples_per_sec: 1.0,
             grad_norm: None,
             step_seconds: None,
+            run_seconds: None,
         });
     }
     assert_eq!(app.run.loss.len(), 10_000);

@@ -118,7 +118,7 @@ wait_for "events" # back on the dashboard (a key sent right after Escape would r
 
 # 4. The help overlay.
 tm send-keys -t 0 '?'
-wait_for "closes this help"
+wait_for "close this help"
 shot help
 fi
 

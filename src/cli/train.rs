@@ -7,7 +7,7 @@ use dps_tui::config::resume::{self, ResumeOverrides};
 use dps_tui::config::TrainConfig;
 use dps_tui::core::events::{Command, Event};
 use dps_tui::runs::checkpoint::{self, RunCheckpointer};
-use dps_tui::runs::event_log::EventLog;
+use dps_tui::runs::event_log::{self, EventLog};
 use dps_tui::runs::lock::RunLock;
 use dps_tui::runs::RunDir;
 use dps_tui::train::setup::{self, build_trainer, RunAssets, SetupError};
@@ -96,7 +96,7 @@ impl OnResume {
             });
         }
         for c in self.0.controls {
-            trainer.control(c);
+            trainer.control_after_start(c);
         }
     }
 }
@@ -282,7 +282,9 @@ pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs
     init_logging(&run.out);
     let run2 = run.clone();
     let start: Arc<StartFn> = Arc::new(move |config: TrainConfig| {
-        spawn(Source::New(Box::new(config)), &run2).map_err(|e| format!("{e:#}"))
+        spawn(Source::New(Box::new(config)), &run2)
+            .map(|(events, commands, _)| (events, commands))
+            .map_err(|e| format!("{e:#}"))
     });
     let outcome = match (preset, resume) {
         (None, None) => {
@@ -293,14 +295,23 @@ pub(crate) fn tui(preset: Option<String>, resume: Option<PathBuf>, run: &RunArgs
         }
         (_, Some(r)) => {
             let run = run.clone();
+            // The dashboard opens at once, then on the run as its log holds it up to the
+            // checkpoint.
             dps_tui::ui::run_dashboard_after(
                 dps_tui::ui::App::new(),
-                Box::new(move || spawn(Source::Resume(r), &run).map_err(|e| format!("{e:#}"))),
+                Box::new(move || {
+                    spawn(Source::Resume(r), &run)
+                        .map(|(events, commands, history)| ((events, commands), history))
+                        .map_err(|e| format!("{e:#}"))
+                }),
             )?
         }
         (Some(p), None) => {
             let c = resolve_config(Some(&p), run)?;
-            dps_tui::ui::run_dashboard_after(dps_tui::ui::App::new(), Box::new(move || start(c)))?
+            dps_tui::ui::run_dashboard_after(
+                dps_tui::ui::App::new(),
+                Box::new(move || start(c).map(|ch| (ch, Vec::new()))),
+            )?
         }
     };
     tracing::info!("ui closed: {outcome:?}");
@@ -314,8 +325,19 @@ fn pace_for_tui(trainer: &mut Trainer) {
         dps_tui::ui::pacing::step_interval(&trainer.config, trainer.total_steps);
 }
 
-fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>)> {
-    let (mut trainer, _rd, on_resume) = make_trainer(source, run)?;
+/// Start a trainer on its own thread: its event and command channels, and for a resumed run
+/// the events its log holds (cut back to the checkpoint), read before the trainer adds any.
+fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Command>, Vec<Event>)> {
+    let resumed = matches!(source, Source::Resume(_));
+    let (mut trainer, rd, on_resume) = make_trainer(source, run)?;
+    let history = if resumed {
+        let path = rd.events_path();
+        let log =
+            event_log::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        log.events
+    } else {
+        Vec::new()
+    };
     pace_for_tui(&mut trainer);
     let (etx, erx) = unbounded::<Event>();
     let (ctx, crx) = unbounded::<Command>();
@@ -330,7 +352,7 @@ fn spawn(source: Source, run: &RunArgs) -> Result<(Receiver<Event>, Sender<Comma
                 tracing::error!("training stopped: {e}");
             }
         })?;
-    Ok((erx, ctx))
+    Ok((erx, ctx, history))
 }
 
 #[cfg(test)]

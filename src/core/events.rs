@@ -129,6 +129,11 @@ pub enum Event {
         grad_norm: Option<f64>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         step_seconds: Option<f64>,
+        /// Running time of this part of the run (since its `start` event) when the step ended:
+        /// wall-clock time, paused time left out. The replay shows the run's elapsed time
+        /// from it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run_seconds: Option<f64>,
     },
     /// A dev-set evaluation.
     Eval {

@@ -4,9 +4,9 @@
 use super::glue::{Label, TaskSpec};
 use super::DataError;
 use crate::model::ModelInput;
+use crate::rng;
 use candle_core::{Device, Tensor};
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// One tokenized example: token ids, token type (segment) ids, and its label. No padding.
@@ -327,11 +327,7 @@ fn labels_tensor(
 
 /// The random generator for epoch `epoch` of a run seeded with `seed`.
 fn epoch_rng(seed: u64, epoch: usize) -> ChaCha8Rng {
-    let mut key = [0u8; 32];
-    key[..8].copy_from_slice(&seed.to_le_bytes());
-    key[8..16].copy_from_slice(&(epoch as u64).to_le_bytes());
-    key[16..32].copy_from_slice(b"dps-tui/epochord");
-    ChaCha8Rng::from_seed(key)
+    rng::keyed(seed, epoch as u64, *b"dps-tui/epochord")
 }
 
 /// The order of example indices for epoch `epoch` (0-based): a permutation of `0..n` that

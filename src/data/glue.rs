@@ -14,9 +14,8 @@ pub use super::task_spec::{
     Column, DataFormat, Dataset, Example, Label, LabelKind, Split, TaskSpec,
 };
 use super::{tsv, DataError};
+use crate::rng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
-use rand_chacha::ChaCha8Rng;
 use std::path::{Path, PathBuf};
 
 const BINARY: &[&str] = &["0", "1"];
@@ -358,7 +357,7 @@ pub fn subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
         return ds.clone();
     }
     let mut idx: Vec<usize> = (0..ds.examples.len()).collect();
-    idx.shuffle(&mut ChaCha8Rng::seed_from_u64(seed));
+    idx.shuffle(&mut rng::seeded(seed, rng::STREAM_DATA));
     idx.truncate(n);
     idx.sort_unstable();
     ds.select(&idx)

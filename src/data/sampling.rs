@@ -6,8 +6,8 @@
 //! which examples are drawn within a class is this crate's own seeded choice.
 
 use super::glue::{subsample, Dataset, LabelKind};
+use crate::rng;
 use rand::seq::SliceRandom;
-use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 
 /// How many of `n` draws each class gets, as scikit-learn's `_approximate_mode(class_counts,
@@ -23,7 +23,7 @@ use rand_chacha::ChaCha8Rng;
 /// sklearn, nothing is refused (sklearn wants at least 2 examples per class and at least as
 /// many train and test examples as classes).
 pub fn stratified_counts(class_counts: &[usize], n: usize, seed: u64) -> Vec<usize> {
-    approximate_mode(class_counts, n, &mut ChaCha8Rng::seed_from_u64(seed))
+    approximate_mode(class_counts, n, &mut rng::seeded(seed, rng::STREAM_DATA))
 }
 
 fn approximate_mode(class_counts: &[usize], n: usize, rng: &mut ChaCha8Rng) -> Vec<usize> {
@@ -101,7 +101,7 @@ pub fn stratified_subsample(ds: &Dataset, n: usize, seed: u64) -> Dataset {
         }
     }
     let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = rng::seeded(seed, rng::STREAM_DATA);
     let take = approximate_mode(&counts, n, &mut rng);
     let mut idx = Vec::with_capacity(n);
     for (mut members, k) in by_class.into_iter().zip(take) {

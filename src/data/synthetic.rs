@@ -13,7 +13,8 @@
 use super::batching::{Encoded, EncodedDataset};
 use super::glue::Label;
 pub use super::glue::DEMO_TASK;
-use rand::{Rng, SeedableRng};
+use crate::rng;
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 /// `[CLS]` id of the demo vocabulary.
@@ -85,7 +86,7 @@ pub fn demo_task(
         max_len >= DEMO_MIN_LEN,
         "demo task: max_len must be at least {DEMO_MIN_LEN}, got {max_len}"
     );
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = rng::seeded(seed, rng::STREAM_DATA);
     let train = generate(&mut rng, num_train, vocab_size, max_len);
     let dev = generate(&mut rng, num_dev, vocab_size, max_len);
     (

@@ -130,7 +130,7 @@ fn fixed_shape_trainer(o: &BenchOptions, method: &str) -> Result<(Trainer, usize
     };
     let vocab = model.vocab_size() as u32;
     let lo = 1000.min(vocab / 2);
-    let mut rng = crate::core::rng::seeded(c.seed, 99);
+    let mut rng = crate::rng::seeded(c.seed, crate::rng::STREAM_BENCH);
     use rand::Rng;
     let items: Vec<Encoded> = (0..o.batch * 4)
         .map(|i| {

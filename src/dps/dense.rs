@@ -12,14 +12,14 @@
 use super::mix;
 use super::report::{matrix_report, MatrixInput};
 use super::selection::{global_threshold, mask_from_threshold, threshold};
-use super::strategy::{Strategy, StrategyState};
+use super::strategy::{LiveControl, Strategy, StrategyState};
 use crate::config::{Control, Freeze, Method, SelectionScope, TrainConfig};
 use crate::core::events::{ControlOutcome, Event, StageKind};
-use crate::core::rng;
 use crate::core::StepMasks;
 use crate::model::ops::fused::accumulate_sq;
 use crate::model::params::Param;
 use crate::model::WeightOverrides;
+use crate::rng;
 use candle_core::{DType, Result, Tensor, Var};
 use rand_chacha::ChaCha8Rng;
 use std::collections::HashMap;
@@ -410,6 +410,25 @@ impl Strategy for Dps {
                 ControlOutcome::rejected("the trainer, not the strategy, sets the learning rate")
             }
         }
+    }
+
+    fn live_controls(&self) -> Vec<LiveControl> {
+        let live = |applied, pending| LiveControl { applied, pending };
+        vec![
+            live(Control::P(self.p), self.pending_p.map(Control::P)),
+            live(
+                Control::UpdateRatio(self.update_ratio),
+                self.pending_ratio.map(Control::UpdateRatio),
+            ),
+            live(
+                Control::SelectionScope(self.scope),
+                self.pending_scope.map(Control::SelectionScope),
+            ),
+            live(
+                Control::Freeze(self.freeze),
+                self.pending_freeze.map(Control::Freeze),
+            ),
+        ]
     }
 
     fn save_state(&self) -> Result<StrategyState> {

@@ -45,7 +45,7 @@ pub fn selection_score(g: &Tensor, f_cols: &Tensor, update_steps: usize) -> Resu
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::core::rng;
+    use crate::rng;
 
     #[test]
     fn mixout_formula() {

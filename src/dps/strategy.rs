@@ -20,6 +20,14 @@ pub struct StrategyState {
     pub json: serde_json::Value,
 }
 
+/// One live control of a strategy: the value in effect and the change waiting for the next
+/// selection or stage, if any.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LiveControl {
+    pub applied: Control,
+    pub pending: Option<Control>,
+}
+
 pub trait Strategy: Send {
     fn method(&self) -> Method;
 
@@ -68,6 +76,13 @@ pub trait Strategy: Send {
     }
     fn finish_fisher(&mut self, _params: &[Param]) -> Result<Vec<Event>> {
         Ok(Vec::new())
+    }
+
+    /// The live controls this strategy holds (lr excepted: the trainer holds it), each as the
+    /// value in effect and the change waiting to take effect, if any. Empty for a strategy
+    /// without live controls. A resumed run reads them back from the checkpoint this way.
+    fn live_controls(&self) -> Vec<LiveControl> {
+        Vec::new()
     }
 
     /// State for a checkpoint, and its restoration.

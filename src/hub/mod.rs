@@ -380,11 +380,6 @@ impl HubSource {
             .map_err(|e| self.failure(kind, repo_id, "listing the files", e))
     }
 
-    /// The repository's file listing from the Hub. Refused offline.
-    pub fn remote_files(&self, kind: RepoKind, repo_id: &str) -> Result<Vec<String>, HubError> {
-        Ok(self.remote_listing(kind, repo_id)?.files)
-    }
-
     /// Download `files` of a repository at the commit `listing` names into the cache, point
     /// `refs/main` at that commit, and return their paths in the snapshot folder. Files the
     /// cache already holds are not fetched again. Progress goes to stderr (see
@@ -589,7 +584,7 @@ mod tests {
         );
         assert!(e.contains(&tmp.path().display().to_string()), "{e}");
         let e = hub
-            .remote_files(RepoKind::Dataset, GLUE_DATASET)
+            .remote_listing(RepoKind::Dataset, GLUE_DATASET)
             .unwrap_err()
             .to_string();
         assert!(e.contains("nyu-mll/glue"), "{e}");

@@ -35,6 +35,26 @@ pub struct ModelDropout {
     pub attention: f64,
 }
 
+/// The [`SequenceClassifier`] methods a family writes the same way: `base` is the `base` field,
+/// and the dropout is read and set through its config (`self.cfg.dropout()`,
+/// `self.cfg.set_dropout(p)`). Used inside the `impl SequenceClassifier` block.
+macro_rules! config_plumbing {
+    () => {
+        fn base(&self) -> &$crate::model::base::ModelBase {
+            &self.base
+        }
+
+        fn config_dropout(&self) -> $crate::model::classifier::ModelDropout {
+            self.cfg.dropout()
+        }
+
+        fn set_dropout(&mut self, p: f64) {
+            self.cfg.set_dropout(p);
+        }
+    };
+}
+pub(crate) use config_plumbing;
+
 /// A pre-trained encoder with a sequence-classification (or regression) head, every weight a
 /// trainable `Var`. Parameter names are the `transformers` names without the base-model prefix
 /// (`encoder.layer.0.attention.self.query.weight`, `classifier.weight`), sorted.

@@ -3,8 +3,9 @@
 
 use std::collections::HashMap;
 
+use crate::rng::{self, STREAM_INIT};
 use candle_core::{DType, Device, Tensor, Var};
-use rand::{Rng, SeedableRng};
+use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 
 use super::params::Param;
@@ -120,7 +121,7 @@ pub fn random_params(
     device: &Device,
     seed: u64,
 ) -> Result<Vec<Param>, ModelError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = rng::seeded(seed, STREAM_INIT);
     specs
         .iter()
         .map(|spec| {
@@ -143,7 +144,7 @@ pub fn params_from_tensors(
     device: &Device,
     seed: u64,
 ) -> Result<(Vec<Param>, Vec<String>), ModelError> {
-    let mut rng = ChaCha8Rng::seed_from_u64(seed);
+    let mut rng = rng::seeded(seed, STREAM_INIT);
     let mut initialised = Vec::new();
     let mut params = Vec::with_capacity(specs.len());
     for spec in specs {

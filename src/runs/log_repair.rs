@@ -112,6 +112,7 @@ mod tests {
             examples_per_sec: 1.0,
             grad_norm: None,
             step_seconds: None,
+            run_seconds: None,
         }
     }
     fn ck(n: usize) -> Event {

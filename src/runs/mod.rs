@@ -5,6 +5,7 @@
 pub mod checkpoint;
 pub mod event_log;
 pub mod imported;
+pub mod live_values;
 pub mod lock;
 pub mod log_repair;
 pub mod report;

@@ -8,6 +8,7 @@
 //! [`RUNNING_WINDOW`]), and *crashed* otherwise ([`RunState::of`], the one rule).
 
 use super::event_log;
+use super::live_values::LiveValues;
 use crate::core::events::{Event, Metrics};
 use crate::core::task_metrics::{self, EvalTask};
 use serde::Serialize;
@@ -107,6 +108,8 @@ pub struct RunSummary {
     pub wall_seconds: Option<f64>,
     /// The configuration flattened to `key` (or `outer.inner`) → value text.
     pub config: BTreeMap<String, String>,
+    /// The live controls' values at the start and the end of the run.
+    pub live: LiveValues,
     /// Every evaluation, in order: `(step, metrics)`.
     #[serde(skip)]
     pub evals: Vec<(usize, Metrics)>,
@@ -159,6 +162,7 @@ impl RunSummary {
             train_seconds: 0.0,
             wall_seconds: None,
             config: BTreeMap::new(),
+            live: LiveValues::default(),
             evals: Vec::new(),
             done: None,
             stopped_early: false,
@@ -168,6 +172,7 @@ impl RunSummary {
     /// Fold one event in (the `start` event's configuration becomes [`RunSummary::config`]).
     /// Call [`RunSummary::settle`] after the last one.
     pub fn apply(&mut self, e: &Event) {
+        self.live.apply(e);
         match e {
             Event::Start {
                 task,
@@ -501,6 +506,7 @@ mod tests {
                 examples_per_sec: 10.0,
                 grad_norm: None,
                 step_seconds: Some(0.25),
+                run_seconds: None,
             });
             if step % 5 == 0 {
                 ev.push(Event::Eval {

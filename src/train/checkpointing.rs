@@ -8,8 +8,8 @@
 use super::snapshot::{TrainerSnapshot, TrainerState};
 use super::trainer::{RunSummary, TrainError, Trainer};
 use crate::core::events::{Event, Metrics};
-use crate::core::rng;
 use crate::dps::strategy::StrategyState;
+use crate::rng;
 
 impl Trainer {
     pub fn trainer_state(&self) -> TrainerState {

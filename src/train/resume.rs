@@ -5,7 +5,7 @@
 use super::setup::{build_trainer, RunAssets, SetupError};
 use super::trainer::{TrainError, Trainer, TrainerState};
 use super::validate::ValidationError;
-use crate::config::TrainConfig;
+use crate::config::{Control, TrainConfig};
 use crate::dps::strategy::StrategyState;
 use candle_core::Tensor;
 use std::collections::HashMap;
@@ -56,6 +56,25 @@ impl Trainer {
             &checkpoint.optimizer,
             &checkpoint.strategy,
         )?;
+        trainer.adopt_live_controls();
         Ok((trainer, assets))
+    }
+
+    /// After a restore, the configuration takes the live values the run had reached (the
+    /// learning rate its schedule peaks at, the strategy's applied controls), so the resumed
+    /// `start` event says what the run trains with rather than config.yaml; each change still
+    /// pending is asked for again right after that event, which announces it.
+    fn adopt_live_controls(&mut self) {
+        Control::LearningRate(self.schedule.peak_lr).apply_to(&mut self.config);
+        for c in self.strategy.live_controls() {
+            c.applied.apply_to(&mut self.config);
+            self.after_start.extend(c.pending);
+        }
+    }
+
+    /// Apply `control` right after the `start` event (a resumed run's `--set` of a live key),
+    /// after any change the checkpoint left pending.
+    pub fn control_after_start(&mut self, control: Control) {
+        self.after_start.push(control);
     }
 }

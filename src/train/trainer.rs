@@ -10,7 +10,6 @@ use super::optimizer::{AdamWConfig, MaskedAdamW};
 use super::schedule::LinearSchedule;
 use crate::config::{Control, TrainConfig};
 use crate::core::events::{Command, ControlOutcome, ControlStatus, Event, Metrics};
-use crate::core::rng;
 use crate::core::StepMasks;
 use crate::data::batching::{
     epoch_batches, epoch_order, Encoded, EncodedDataset, ModelBatch, Padding,
@@ -19,6 +18,7 @@ use crate::data::glue::TaskSpec;
 use crate::dps::strategy::Strategy;
 use crate::model::ops::fused::total_sq_norm;
 use crate::model::Model;
+use crate::rng;
 use crossbeam_channel::Receiver;
 use rand_chacha::ChaCha8Rng;
 use std::time::Instant;
@@ -97,11 +97,18 @@ pub struct Trainer {
     pub(super) checkpointer: Option<Box<dyn Checkpointer>>,
     pub(super) dropout_rng: ChaCha8Rng,
     paused: bool,
+    /// When the `start` event went out, and the time spent paused since (the steps' running
+    /// time, `run_seconds`).
+    started: Option<Instant>,
+    paused_time: std::time::Duration,
     /// Cached order of the current epoch: (epoch, batches of indices).
     epoch_cache: Option<(usize, Vec<Vec<usize>>)>,
     pub(super) eval_batch_size: usize,
     /// Phase split of the last step.
     pub last_timings: StepTimings,
+    /// Live controls to apply right after the `start` event (a resumed run's pending changes
+    /// and its `--set` live keys), so each is announced after it.
+    pub(super) after_start: Vec<Control>,
 }
 
 /// Where the time of the last step went, in seconds.
@@ -174,9 +181,12 @@ impl Trainer {
             checkpointer: None,
             dropout_rng,
             paused: false,
+            started: None,
+            paused_time: std::time::Duration::ZERO,
             epoch_cache: None,
             eval_batch_size: 64,
             last_timings: StepTimings::default(),
+            after_start: Vec::new(),
         })
     }
 
@@ -352,7 +362,10 @@ impl Trainer {
         };
         loop {
             let cmd = if self.paused {
-                match rx.recv() {
+                let waited = Instant::now();
+                let got = rx.recv();
+                self.paused_time += waited.elapsed();
+                match got {
                     Ok(c) => c,
                     // Nobody can resume us: stop.
                     Err(_) => return self.handle(Command::Quit { checkpoint: false }),
@@ -406,6 +419,8 @@ impl Trainer {
             start_step: self.step,
             device: Some(crate::model::device::DeviceInfo::of(self.model.device())),
         };
+        self.started = Some(Instant::now());
+        self.paused_time = std::time::Duration::ZERO;
         self.emit(e);
         for message in self.start_warnings.clone() {
             self.emit(Event::Warning {
@@ -510,6 +525,9 @@ impl Trainer {
     /// Train to the end (or until told to stop). Emits `start` first unless resuming.
     pub fn run(&mut self) -> Result<RunSummary, TrainError> {
         self.emit_start();
+        for c in std::mem::take(&mut self.after_start) {
+            self.control(c);
+        }
         if self.step == 0 && self.strategy.needs_fisher() {
             self.fisher_pass()?;
         }
@@ -560,6 +578,9 @@ impl Trainer {
                 examples_per_sec: batch as f64 / secs.max(1e-9),
                 grad_norm: Some(norm),
                 step_seconds: Some(secs),
+                run_seconds: self
+                    .started
+                    .map(|t| t.elapsed().saturating_sub(self.paused_time).as_secs_f64()),
             });
             let eval_due = if self.config.eval_every > 0 {
                 step.is_multiple_of(self.config.eval_every)

@@ -95,7 +95,8 @@ impl App {
         }
     }
 
-    /// A dashboard with `events` applied in order (replay is re-applying a prefix).
+    /// A dashboard with `events` applied in order: a resumed run's log before its trainer goes
+    /// on, or a prefix of a recording (replay).
     pub fn from_events(events: &[Event]) -> App {
         App {
             run: Run::from_events(events),
@@ -127,6 +128,7 @@ impl App {
         if crashed && cursor == events.len() {
             app.run.on_disconnect();
         }
+        app.clock.wall_elapsed = running_time(&events[..cursor]);
         app
     }
 
@@ -138,8 +140,7 @@ impl App {
         if let Some(r) = &mut app.replay {
             r.crashed = crashed;
         }
-        app = App::replay_at(events, events.len(), Some(&app));
-        app
+        App::replay_at(events, events.len(), Some(&app))
     }
 
     /// Switch to a fresh dashboard for a run that is starting: nothing of the previous run
@@ -197,6 +198,15 @@ impl App {
     /// How the session ended, once it has.
     pub fn outcome(&self) -> Option<Outcome> {
         self.exit
+    }
+
+    /// Which screen's keys the help lists: the replay's or the live dashboard's.
+    pub fn help_context(&self) -> crate::ui::keys::Context {
+        if self.replay.is_some() {
+            crate::ui::keys::Context::Replay
+        } else {
+            crate::ui::keys::Context::Live
+        }
     }
 
     /// Whether the run is live and the clock should tick.
@@ -264,6 +274,27 @@ impl App {
         }
         self.run.on_disconnect();
     }
+}
+
+/// The running time of a recorded run after `events`, from its steps' `run_seconds` (each part
+/// of a resumed run counts from its own `start` event; paused time is left out by the trainer).
+/// `None` for a log without them (the status bar then sums the step times).
+pub fn running_time(events: &[Event]) -> Option<std::time::Duration> {
+    let (mut earlier, mut part, mut any) = (0.0, 0.0, false);
+    for e in events {
+        match e {
+            Event::Start { .. } => earlier += std::mem::take(&mut part),
+            Event::Step {
+                run_seconds: Some(s),
+                ..
+            } if s.is_finite() && *s >= 0.0 => {
+                part = *s;
+                any = true;
+            }
+            _ => {}
+        }
+    }
+    any.then(|| std::time::Duration::from_secs_f64(earlier + part))
 }
 
 #[cfg(test)]

@@ -8,10 +8,13 @@
 use crate::core::events::Event;
 use crate::core::task_metrics::{self, EvalTask};
 use crate::runs::summary::{RunRecord, RunSummary, SummaryError};
+use crate::ui::keys::{self, Action, Context, Section};
 use crate::ui::run_state::Run;
+use crate::ui::screens::help;
 use crate::ui::theme::Theme;
 use crate::ui::view::SMOOTHING;
-use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use crossterm::event::{KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -84,6 +87,10 @@ pub struct CompareState {
     /// Configuration rows scrolled past.
     pub scroll: usize,
     pub help: bool,
+    /// Rows the help is scrolled down.
+    pub help_scroll: usize,
+    /// The screen at the last frame (how far the help scrolls).
+    pub area: Rect,
     pub theme: Theme,
     quit: bool,
 }
@@ -95,9 +102,14 @@ impl CompareState {
         let rows = keys
             .into_iter()
             .map(|k| {
+                // A live control changed while training shows `start→end`; the rest of the
+                // configuration (and live controls left alone) as it started.
                 let values: Vec<Option<String>> = runs
                     .iter()
-                    .map(|r| r.summary.config.get(k).cloned())
+                    .map(|r| match r.summary.live.get(k) {
+                        Some(v) if v.changed() && v.end.is_some() => Some(v.text()),
+                        _ => r.summary.config.get(k).cloned(),
+                    })
                     .collect();
                 let differs = values.windows(2).any(|w| w[0] != w[1]);
                 ConfigRow {
@@ -164,6 +176,8 @@ impl CompareState {
             only_diff: false,
             scroll: 0,
             help: false,
+            help_scroll: 0,
+            area: Rect::new(0, 0, 120, 40),
             theme: Theme::from_env(),
             quit: false,
         }
@@ -217,33 +231,44 @@ impl CompareState {
         if key.kind == KeyEventKind::Release {
             return;
         }
-        if key.modifiers.contains(KeyModifiers::CONTROL) && key.code == KeyCode::Char('c') {
+        let pressed = keys::lookup(&[Section::Compare], &key);
+        if pressed.is_some_and(|p| p.action == Action::Quit)
+            && key.modifiers.contains(KeyModifiers::CONTROL)
+        {
             self.quit = true;
             return;
         }
         if self.help {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Char('?' | 'q')) {
-                self.help = false;
+            match help::on_key(Context::Compare, self.area, self.help_scroll, &key) {
+                Some(s) => self.help_scroll = s,
+                None => self.help = false,
             }
             return;
         }
+        let Some(p) = pressed else {
+            return;
+        };
         let n_metrics = self.metrics.len().max(1);
-        match key.code {
-            KeyCode::Char('q') | KeyCode::Esc => self.quit = true,
-            KeyCode::Char('?') => self.help = true,
-            KeyCode::Char('l') => self.log_y = !self.log_y,
-            KeyCode::Char('s') => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
-            KeyCode::Char('d') => {
+        let sign = |n: isize| if p.back { -n } else { n };
+        match p.action {
+            Action::Quit => self.quit = true,
+            Action::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            Action::LogY => self.log_y = !self.log_y,
+            Action::Smoothing => self.smoothing = (self.smoothing + 1) % SMOOTHING.len(),
+            Action::OnlyDiff => {
                 self.only_diff = !self.only_diff;
                 self.scroll = 0;
             }
-            KeyCode::Tab => self.metric = (self.metric + 1) % n_metrics,
-            KeyCode::BackTab => self.metric = (self.metric + n_metrics - 1) % n_metrics,
-            KeyCode::Down => self.scroll_by(1),
-            KeyCode::Up => self.scroll_by(-1),
-            KeyCode::PageDown => self.scroll_by(10),
-            KeyCode::PageUp => self.scroll_by(-10),
-            KeyCode::Home => self.scroll = 0,
+            Action::NextMetric => {
+                let by = if p.back { n_metrics - 1 } else { 1 };
+                self.metric = (self.metric + by) % n_metrics;
+            }
+            Action::Scroll => self.scroll_by(sign(1)),
+            Action::Page => self.scroll_by(sign(10)),
+            Action::Ends => self.scroll = 0,
             _ => {}
         }
     }

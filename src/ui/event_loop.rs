@@ -1,5 +1,6 @@
-//! The one event loop shared by the live dashboard, the replay viewer and the compare screen:
-//! a `select!` over terminal input (read on its own thread), trainer events and a frame tick.
+//! The one event loop shared by the live dashboard, the replay viewer, the compare screen and
+//! `watch`: a `select!` over terminal input (read on its own thread), trainer events and a
+//! frame tick.
 //!
 //! Input and trainer events only change the state; the screen is redrawn on the next tick when
 //! something changed (at most ~30 frames a second). The trainer is never blocked by drawing:
@@ -31,7 +32,7 @@ pub type TrainerChannels = (Receiver<Event>, Sender<Command>);
 /// so the screen shows the setup's downloads as they go.
 pub type StartFn = dyn Fn(TrainConfig) -> Result<TrainerChannels, String> + Send + Sync;
 
-/// What the loop drives: the live app, the replay viewer or the compare screen.
+/// What the loop drives: the live app, the replay viewer, the compare screen or `watch`.
 pub trait Session {
     /// Terminal input (keys, mouse, resize); returns commands for the trainer.
     fn input(&mut self, ev: CtEvent) -> Vec<Command>;
@@ -41,9 +42,10 @@ pub trait Session {
     fn trainer_gone(&mut self) {}
     /// Once a second: clocks and memory read-outs.
     fn clock(&mut self) {}
-    /// Between events (at least once a frame): work done off the loop's thread, such as a
-    /// run's setup and its downloads, taken in. Returns whether the screen changed.
-    fn background(&mut self) -> bool {
+    /// Between events (at least once a frame): take in work done off the loop's thread (a
+    /// run's setup and its downloads) or read what the session follows (a log on disk, at the
+    /// session's own pace). Returns whether the screen changed.
+    fn poll(&mut self) -> bool {
         false
     }
     /// A trainer the session just started (the picker's start), to listen to from now on.
@@ -123,7 +125,7 @@ pub fn run(
     session.clock();
     term.draw(|f| session.draw(f))?;
     loop {
-        if session.background() {
+        if session.poll() {
             dirty = true;
         }
         if let Some((rx, tx)) = session.new_trainer() {

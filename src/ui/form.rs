@@ -5,7 +5,7 @@
 
 use crate::config::{list_presets, Method, TrainConfig};
 use crate::hub::HubSource;
-use crate::ui::readiness::{Readiness, Status};
+use crate::ui::readiness::Readiness;
 use std::time::Duration;
 
 /// The fields the form edits, in display order.
@@ -176,13 +176,26 @@ impl Picker {
         self.revalidate();
     }
 
-    /// Highlight another preset and reload the form from it.
+    /// Highlight another preset and reload the form from it, with the first field highlighted
+    /// (what is typed next goes into the field shown, not the one of the last preset).
     pub fn select(&mut self, index: usize) {
         if self.presets.is_empty() {
             return;
         }
-        self.selected = index.min(self.presets.len() - 1);
-        self.load_fields();
+        let index = index.min(self.presets.len() - 1);
+        if index != self.selected {
+            self.selected = index;
+            self.field = 0;
+            self.edited();
+            self.load_fields();
+        }
+    }
+
+    /// The form changed: the message of a failed start was about the settings before, so it
+    /// goes (a new start that fails shows its own).
+    fn edited(&mut self) {
+        self.start_error = None;
+        self.error_scroll = 0;
     }
 
     /// Re-check every field against the highlighted preset, and whether the model and data
@@ -192,7 +205,9 @@ impl Picker {
             .resolve()
             .map(|config| Readiness::check(&config, &self.hub));
         self.readiness = match readiness {
-            Some(r) if r.status() == Status::Download && self.probe_hub && !self.hub.offline => {
+            // Asked also when the other input is missing: neither line may promise a download
+            // that cannot happen.
+            Some(r) if r.needs_hub() && self.probe_hub && !self.hub.offline => {
                 let hub = &self.hub;
                 let reach = self
                     .hub_reach
@@ -271,6 +286,7 @@ impl Picker {
             }
             f.text.push(c);
         }
+        self.edited();
         self.revalidate();
     }
 
@@ -279,6 +295,7 @@ impl Picker {
         if let Some(f) = self.fields.get_mut(self.field) {
             f.text.pop();
         }
+        self.edited();
         self.revalidate();
     }
 
@@ -289,6 +306,7 @@ impl Picker {
                 f.text.clear();
             }
         }
+        self.edited();
         self.revalidate();
     }
 
@@ -302,6 +320,7 @@ impl Picker {
             let next = (cur + dir).rem_euclid(n) as usize;
             f.text = Method::ALL[next].as_str().to_string();
         }
+        self.edited();
         self.revalidate();
     }
 }

@@ -15,6 +15,10 @@ use crossterm::event::{
 };
 use ratatui::layout::Position;
 
+/// What a training key pressed in the replay viewer answers.
+pub const REPLAY_NOTICE: &str =
+    "replay: training controls are off (this is a recording); q leaves, ? lists the keys";
+
 /// The update ratios `u` cycles through.
 pub const UPDATE_RATIOS: [f64; 3] = [0.025, 0.05, 0.1];
 
@@ -122,12 +126,22 @@ impl App {
     }
 
     fn dashboard_key(&mut self, key: KeyEvent) -> Vec<Command> {
+        self.view.notice = None;
         let pressed = keys::lookup(&[Section::Training, Section::View], &key);
         if pressed.is_some_and(|b| b.action == Action::Interrupt) {
             return self.interrupt();
         }
         match self.view.overlay {
-            Overlay::Help | Overlay::Details => {
+            Overlay::Help => {
+                let ctx = self.help_context();
+                match crate::ui::screens::help::on_key(ctx, self.area, self.view.help_scroll, &key)
+                {
+                    Some(scroll) => self.view.help_scroll = scroll,
+                    None => self.view.overlay = Overlay::None,
+                }
+                return Vec::new();
+            }
+            Overlay::Details => {
                 if matches!(
                     key.code,
                     KeyCode::Esc | KeyCode::Char('?') | KeyCode::Char('q') | KeyCode::Enter
@@ -141,7 +155,7 @@ impl App {
         }
         if self.replay.is_some() {
             if let Some(b) = keys::lookup(&[Section::Replay], &key) {
-                if self.replay_key(b) {
+                if self.replay_key(b, key.code) {
                     return Vec::new();
                 }
             }
@@ -149,10 +163,18 @@ impl App {
         let Some(b) = pressed else {
             return Vec::new();
         };
+        let training = b.section == Section::Training && b.action != Action::Quit;
+        if training && self.replay.is_some() {
+            self.view.notice = Some(REPLAY_NOTICE);
+            return Vec::new();
+        }
         let live = self.accepts_commands();
         match b.action {
             Action::Quit => self.quit_key(),
-            Action::Help => self.view.overlay = Overlay::Help,
+            Action::Help => {
+                self.view.overlay = Overlay::Help;
+                self.view.help_scroll = 0;
+            }
             Action::LogY => self.view.log_y = !self.view.log_y,
             Action::Smoothing => {
                 self.view.smoothing = (self.view.smoothing + 1) % crate::ui::view::SMOOTHING.len()
@@ -408,14 +430,15 @@ impl App {
 
     /// Keys of the replay viewer; returns whether the key was used. The viewer itself rebuilds
     /// the app from the new cursor (see [`App::replay_at`]).
-    fn replay_key(&mut self, pressed: Pressed) -> bool {
-        let heat_keys = self.view.zoom || self.view.focus == Focus::Heatmap;
+    fn replay_key(&mut self, pressed: Pressed, code: KeyCode) -> bool {
+        let arrow = matches!(code, KeyCode::Left | KeyCode::Right);
+        let heat_keys = arrow && (self.view.zoom || self.view.focus == Focus::Heatmap);
         let Some(r) = self.replay.as_mut() else {
             return false;
         };
         let big = (r.total / 50).max(1);
         let by = match pressed.action {
-            // Plain ←/→ move the heatmap cursor when it has the keys.
+            // Plain ←/→ move the heatmap cursor when it has the keys; `,` and `.` always step.
             Action::ReplayStep if heat_keys => return false,
             Action::ReplayStep => 1,
             Action::ReplayJump => big,
@@ -438,6 +461,15 @@ impl App {
                 let up = match ev.kind {
                     MouseEventKind::ScrollUp => true,
                     MouseEventKind::ScrollDown => false,
+                    // A click on a preset highlights it; enter starts it.
+                    MouseEventKind::Down(MouseButton::Left) => {
+                        let at = Position::new(ev.column, ev.row);
+                        if let Some(i) = crate::ui::screens::picker::preset_at(p, self.area, at) {
+                            p.select(i);
+                            p.focus = PickerFocus::List;
+                        }
+                        return Vec::new();
+                    }
                     _ => return Vec::new(),
                 };
                 if up {

@@ -74,6 +74,13 @@ impl Readiness {
         self
     }
 
+    /// Whether the model or the data would come from the Hub (the other may be missing).
+    pub fn needs_hub(&self) -> bool {
+        [&self.model, &self.data]
+            .iter()
+            .any(|n| n.status == Status::Download)
+    }
+
     /// The worse of the two statuses.
     pub fn status(&self) -> Status {
         self.model.status.max(self.data.status)

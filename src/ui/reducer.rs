@@ -82,6 +82,7 @@ impl Run {
                 examples_per_sec,
                 grad_norm,
                 step_seconds,
+                ..
             } => {
                 self.on_step(*step, *epoch, *loss, *lr, *examples_per_sec);
                 self.grad_norm = *grad_norm;
@@ -187,6 +188,9 @@ impl Run {
                 .map(|b| b as usize),
         };
         self.status = RunStatus::Running;
+        // A resumed run goes on: what ended or stopped it before is over.
+        self.done = None;
+        self.error = None;
         let resumed = if start_step > 0 {
             format!(", resuming at step {start_step}")
         } else {
@@ -463,6 +467,7 @@ mod tests {
             examples_per_sec: 100.0,
             grad_norm: None,
             step_seconds: Some(0.16),
+            run_seconds: None,
         }
     }
 

@@ -17,7 +17,9 @@ pub fn draw(frame: &mut Frame, app: &App) {
     }
     match app.view.overlay {
         Overlay::None => {}
-        Overlay::Help => screens::help::draw(frame, &app.theme, app.replay.is_some()),
+        Overlay::Help => {
+            screens::help::draw(frame, &app.theme, app.help_context(), app.view.help_scroll)
+        }
         Overlay::Quit { choice } => screens::quit::draw(frame, &app.run, choice, &app.theme),
         Overlay::Details => screens::dashboard::draw_details(frame, app),
     }

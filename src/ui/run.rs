@@ -10,7 +10,7 @@ use crate::ui::compare::CompareState;
 use crate::ui::event_loop::{self, Session, StartFn, TrainerChannels};
 use crate::ui::form::Picker;
 use crate::ui::render::draw;
-use crate::ui::run_state::{RunStatus, RunTimer};
+use crate::ui::run_state::{Run, RunStatus, RunTimer};
 use crate::ui::terminal::TerminalGuard;
 use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
 use crossterm::event::Event as CtEvent;
@@ -45,12 +45,15 @@ fn app_draw(app: &mut App, frame: &mut Frame) {
     draw(frame, app);
 }
 
-/// A run's setup in progress on its own thread: its answer arrives here.
-type Setup = Receiver<Result<TrainerChannels, String>>;
+/// What a run's setup answers: the trainer's channels and the events its log already holds (a
+/// resumed run's history up to the checkpoint; empty for a new run), or why it failed.
+pub type SetupAnswer = Result<(TrainerChannels, Vec<Event>), String>;
 
-/// Run `setup` on its own thread; its answer (the trainer's channels, or why it failed) comes
-/// on the returned channel.
-fn spawn_setup(setup: impl FnOnce() -> Result<TrainerChannels, String> + Send + 'static) -> Setup {
+/// A run's setup in progress on its own thread: its answer arrives here.
+type Setup = Receiver<SetupAnswer>;
+
+/// Run `setup` on its own thread; its answer comes on the returned channel.
+fn spawn_setup(setup: impl FnOnce() -> SetupAnswer + Send + 'static) -> Setup {
     let (tx, rx) = bounded(1);
     let answer = tx.clone();
     let spawned = std::thread::Builder::new()
@@ -139,8 +142,13 @@ impl Live {
         self.setup = None;
         self.heard = None;
         match answer {
-            Ok(channels) => {
+            Ok((channels, history)) => {
                 self.app.begin_run();
+                // A resumed run opens on its history: curves, selections and settings as the
+                // log holds them up to the checkpoint.
+                if !history.is_empty() {
+                    self.app.run = Run::from_events(&history);
+                }
                 self.trainer = true;
                 self.timer = RunTimer::default();
                 self.ready = Some(channels);
@@ -179,7 +187,7 @@ impl Session for Live {
         }
     }
 
-    fn background(&mut self) -> bool {
+    fn poll(&mut self) -> bool {
         let mut changed = false;
         for status in self.downloads.0.try_iter() {
             self.heard = status.clone().map(|s| (s, Instant::now()));
@@ -189,7 +197,7 @@ impl Session for Live {
         if self.setup.is_none() {
             let request = self.app.take_start_request();
             if let (Some(config), Some(start)) = (request, self.start.clone()) {
-                self.setup = Some(spawn_setup(move || start(config)));
+                self.setup = Some(spawn_setup(move || start(config).map(|c| (c, Vec::new()))));
                 self.app.setup_began();
                 changed = true;
             }
@@ -236,7 +244,7 @@ pub fn run_dashboard(
 /// the dashboard with its message as the error.
 pub fn run_dashboard_after(
     app: App,
-    setup: Box<dyn FnOnce() -> Result<TrainerChannels, String> + Send>,
+    setup: Box<dyn FnOnce() -> SetupAnswer + Send>,
 ) -> anyhow::Result<Outcome> {
     live(Live::new(app, None, Some(spawn_setup(setup))), None)
 }
@@ -297,6 +305,7 @@ impl Session for Compare {
     }
 
     fn draw(&mut self, frame: &mut Frame) {
+        self.0.area = frame.area();
         crate::ui::screens::compare::draw(frame, &self.0);
     }
 

@@ -464,14 +464,6 @@ impl RunTimer {
     }
 }
 
-/// Normalise a control key to the name used by [`Hyper`] (`lr` → `learning_rate`).
-pub fn canonical_key(key: &str) -> &str {
-    match key {
-        "lr" | "learning_rate" => "learning_rate",
-        other => other,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -129,6 +129,11 @@ pub struct View {
     /// The task whose curve the dev panel draws large, for a run with eval tasks; `None`:
     /// every task's curve alike.
     pub dev_focus: Option<String>,
+    /// Rows the help overlay is scrolled down.
+    pub help_scroll: usize,
+    /// A one-line answer to the last key (a training key in a replay), shown in the footer
+    /// until the next key.
+    pub notice: Option<&'static str>,
 }
 
 /// The EMA smoothing factors `s` cycles through.
@@ -151,6 +156,8 @@ impl Default for View {
             overlay: Overlay::None,
             log_scroll: 0,
             dev_focus: None,
+            help_scroll: 0,
+            notice: None,
         }
     }
 }

@@ -9,77 +9,96 @@ use crate::runs::summary::log_state;
 use crate::runs::RunState;
 use crate::ui::app::App;
 use crate::ui::render::draw;
-use crate::ui::terminal::TerminalGuard;
-use crossterm::event::{self as ct, Event as CtEvent, KeyEventKind};
+use crossterm::event::{Event as CtEvent, KeyEventKind};
 use ratatui::layout::Rect;
-use std::path::Path;
-use std::time::{Duration, Instant};
+use ratatui::Frame;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 /// How often the logs are read again.
 pub const REFRESH: Duration = Duration::from_millis(500);
 
-/// Show the dashboard of the run in `run` until the user quits, reading its log twice a second.
-pub fn follow(run: &Path) -> anyhow::Result<()> {
-    let path = run.join("events.jsonl");
-    let mut tail = Tail::default();
-    let mut events = tail.read_new(&path);
-    let mut guard = TerminalGuard::new()?;
-    let term = &mut guard.terminal;
-    let mut cursor = events.len();
-    let mut app = App::replay_at(&events, cursor, None);
-    let mut last_read = Instant::now();
-    let mut dirty = true;
-    loop {
-        if app.outcome().is_some() {
-            return Ok(());
+/// The dashboard of one run, rebuilt from its log as it grows.
+pub struct Follow {
+    path: PathBuf,
+    tail: Tail,
+    events: Vec<Event>,
+    cursor: usize,
+    pub app: App,
+}
+
+impl Follow {
+    /// The dashboard of the run in the folder `run`, at the end of what its log holds now.
+    pub fn open(run: &Path) -> Follow {
+        let path = run.join("events.jsonl");
+        let mut tail = Tail::default();
+        let events = tail.read_new(&path);
+        let cursor = events.len();
+        let app = App::replay_at(&events, cursor, None);
+        Follow {
+            path,
+            tail,
+            events,
+            cursor,
+            app,
         }
-        if last_read.elapsed() >= REFRESH {
-            last_read = Instant::now();
-            let new = tail.read_new(&path);
-            let rewound = tail.rewound();
-            if rewound {
-                events.clear();
-                cursor = 0;
-            }
-            let crashed = crashed(run, &events) && new.is_empty();
-            let was = app.replay.is_some_and(|r| r.crashed);
-            if let Some(r) = &mut app.replay {
-                r.crashed = crashed;
-            }
-            if rewound || !new.is_empty() || crashed != was {
-                let at_end = cursor == events.len();
-                events.extend(new);
-                if at_end {
-                    cursor = events.len();
-                }
-                app = App::replay_at(&events, cursor, Some(&app));
-                dirty = true;
-            }
+    }
+
+    /// Read the lines the run wrote since the last read; returns whether the dashboard changed.
+    /// The cursor follows the end when it was there. A log that stopped without `done` while
+    /// its trainer is gone ends as crashed.
+    pub fn read(&mut self) -> bool {
+        let new = self.tail.read_new(&self.path);
+        let rewound = self.tail.rewound();
+        if rewound {
+            self.events.clear();
+            self.cursor = 0;
         }
-        if dirty {
-            let size = term.size()?;
-            app.resize(Rect::new(0, 0, size.width, size.height));
-            term.draw(|f| draw(f, &app))?;
-            dirty = false;
+        let run = self.path.parent().unwrap_or(Path::new("."));
+        let crashed = new.is_empty() && crashed(run, &self.events);
+        let was = self.app.replay.is_some_and(|r| r.crashed);
+        if let Some(r) = &mut self.app.replay {
+            r.crashed = crashed;
         }
-        if !ct::poll(Duration::from_millis(100))? {
-            continue;
+        if !rewound && new.is_empty() && crashed == was {
+            return false;
         }
-        match ct::read()? {
+        let at_end = self.cursor == self.events.len();
+        self.events.extend(new);
+        if at_end {
+            self.cursor = self.events.len();
+        }
+        self.app = App::replay_at(&self.events, self.cursor, Some(&self.app));
+        true
+    }
+
+    /// Keys and the mouse, as in the replay viewer.
+    pub fn input(&mut self, ev: CtEvent) {
+        match ev {
             CtEvent::Key(k) if k.kind != KeyEventKind::Release => {
-                let _ = app.on_key(k);
+                let _ = self.app.on_key(k);
             }
             CtEvent::Mouse(m) => {
-                let _ = app.on_mouse(m);
+                let _ = self.app.on_mouse(m);
             }
             _ => {}
         }
-        dirty = true;
-        let want = app.replay.map_or(cursor, |r| r.cursor);
-        if want != cursor {
-            cursor = want;
-            app = App::replay_at(&events, cursor, Some(&app));
+        let want = self.app.replay.map_or(self.cursor, |r| r.cursor);
+        if want != self.cursor {
+            self.cursor = want;
+            self.app = App::replay_at(&self.events, self.cursor, Some(&self.app));
         }
+    }
+
+    pub fn draw(&mut self, frame: &mut Frame) {
+        let a = frame.area();
+        self.app.resize(Rect::new(0, 0, a.width, a.height));
+        draw(frame, &self.app);
+    }
+
+    /// Whether the user closed it (`q`).
+    pub fn closed(&self) -> bool {
+        self.app.outcome().is_some()
     }
 }
 

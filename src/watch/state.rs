@@ -9,7 +9,10 @@ use crate::runs::summary::folder_age;
 use crate::runs::RunSummary;
 use crate::sweep::grid::{keys_from_name, SweepFile};
 use crate::sweep::status::{cell_state, CellState};
-use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use crate::ui::keys::{self, Action as KeyAction, Context, Section};
+use crate::ui::screens::help;
+use crossterm::event::{KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::layout::Rect;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -190,6 +193,11 @@ pub struct WatchState {
     pub status_filter: Option<CellState>,
     /// Index into [`WatchState::visible`].
     pub selected: usize,
+    /// Whether the help is open, and how far it is scrolled.
+    pub help: bool,
+    pub help_scroll: usize,
+    /// The screen at the last frame (how far the help scrolls).
+    pub area: Rect,
 }
 
 impl WatchState {
@@ -204,6 +212,9 @@ impl WatchState {
             editing_filter: false,
             status_filter: None,
             selected: 0,
+            help: false,
+            help_scroll: 0,
+            area: Rect::new(0, 0, 120, 40),
         }
     }
 
@@ -313,38 +324,57 @@ impl WatchState {
         self.selected = self.selected.min(n.saturating_sub(1));
     }
 
-    /// Apply a key press.
+    /// Apply a key press (the keys of [`Section::Watch`], [`Section::WatchFilter`] while
+    /// typing a filter, and [`Section::Help`] while the help is open).
     pub fn on_key(&mut self, k: KeyEvent) -> Action {
+        if k.kind == KeyEventKind::Release {
+            return Action::None;
+        }
+        if self.help {
+            match help::on_key(Context::Watch, self.area, self.help_scroll, &k) {
+                Some(s) => self.help_scroll = s,
+                None => self.help = false,
+            }
+            return Action::None;
+        }
         if self.editing_filter {
-            match k.code {
-                KeyCode::Enter | KeyCode::Esc => self.editing_filter = false,
-                KeyCode::Backspace => {
+            match keys::lookup(&[Section::WatchFilter], &k).map(|p| p.action) {
+                Some(KeyAction::Back) => self.editing_filter = false,
+                Some(KeyAction::Erase) => {
                     self.filter.pop();
                 }
-                KeyCode::Char(c) => self.filter.push(c),
-                _ => {}
+                _ => {
+                    if let KeyCode::Char(c) = k.code {
+                        if !k.modifiers.contains(KeyModifiers::CONTROL) {
+                            self.filter.push(c);
+                        }
+                    }
+                }
             }
             self.clamp();
             return Action::None;
         }
-        match k.code {
-            KeyCode::Char('q') => return Action::Quit,
-            KeyCode::Char('c') if k.modifiers.contains(KeyModifiers::CONTROL) => {
-                return Action::Quit
-            }
-            KeyCode::Esc if !self.filter.is_empty() || self.status_filter.is_some() => {
+        let Some(p) = keys::lookup(&[Section::Watch], &k) else {
+            return Action::None;
+        };
+        match p.action {
+            KeyAction::Quit => return Action::Quit,
+            KeyAction::Back if !self.filter.is_empty() || self.status_filter.is_some() => {
                 self.filter.clear();
                 self.status_filter = None;
             }
-            KeyCode::Esc => return Action::Quit,
-            KeyCode::Down | KeyCode::Char('j') => self.selected += 1,
-            KeyCode::Up | KeyCode::Char('k') => self.selected = self.selected.saturating_sub(1),
-            KeyCode::Home => self.selected = 0,
-            KeyCode::End => self.selected = usize::MAX,
-            KeyCode::Char('s') => self.sort = self.sort.next(),
-            KeyCode::Char('r') => self.reverse = !self.reverse,
-            KeyCode::Char('/') => self.editing_filter = true,
-            KeyCode::Char('f') => {
+            KeyAction::Back => return Action::Quit,
+            KeyAction::Help => {
+                self.help = true;
+                self.help_scroll = 0;
+            }
+            KeyAction::Scroll if p.back => self.selected = self.selected.saturating_sub(1),
+            KeyAction::Scroll => self.selected += 1,
+            KeyAction::Ends => self.selected = if p.back { 0 } else { usize::MAX },
+            KeyAction::Sort => self.sort = self.sort.next(),
+            KeyAction::Reverse => self.reverse = !self.reverse,
+            KeyAction::Filter => self.editing_filter = true,
+            KeyAction::StatusFilter => {
                 self.status_filter = match self.status_filter {
                     None => Some(CellState::Running),
                     Some(CellState::Running) => Some(CellState::Done),
@@ -354,7 +384,7 @@ impl WatchState {
                     Some(CellState::Pending) => None,
                 }
             }
-            KeyCode::Enter => {
+            KeyAction::Open => {
                 if let Some(r) = self.visible().get(self.selected) {
                     if r.path.join("events.jsonl").exists() {
                         return Action::Open(r.path.clone());
@@ -397,6 +427,7 @@ mod tests {
             examples_per_sec: 10.0,
             grad_norm: None,
             step_seconds: Some(0.5),
+            run_seconds: None,
         }
     }
 

@@ -2,6 +2,9 @@
 
 use super::state::{GroupSummary, RunRow, WatchState};
 use crate::sweep::status::CellState;
+use crate::ui::keys::{self, Context, Section};
+use crate::ui::screens::help;
+use crate::ui::theme::Theme;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -47,20 +50,41 @@ pub fn group_line(g: &GroupSummary) -> String {
     )
 }
 
-fn row_cells(r: &RunRow) -> Row<'static> {
-    let opt = |v: Option<f64>| v.map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+/// What a cell without a value shows (a pending run has no steps yet, not `0/0`).
+pub const NO_VALUE: &str = "–";
+
+fn row_cells(r: &RunRow, folder: bool) -> Row<'static> {
+    let opt = |v: Option<f64>| {
+        v.map(|x| format!("{x:.4}"))
+            .unwrap_or_else(|| NO_VALUE.into())
+    };
     let metric = match (&r.summary.main_metric, r.summary.final_metric) {
         (Some(n), Some(v)) => format!("{n} {v:.4}"),
-        _ => "-".into(),
+        _ => NO_VALUE.into(),
     };
-    Row::new(vec![
-        Span::raw(r.label()),
+    let steps = if r.summary.total_steps == 0 {
+        NO_VALUE.to_string()
+    } else {
+        format!("{}/{}", r.summary.step, r.summary.total_steps)
+    };
+    let mut cells = vec![Span::raw(r.label())];
+    if folder {
+        cells.push(Span::raw(r.name.clone()));
+    }
+    cells.extend([
         Span::styled(r.status.to_string(), status_style(r.status)),
-        Span::raw(format!("{}/{}", r.summary.step, r.summary.total_steps)),
+        Span::raw(steps),
         Span::raw(opt(r.summary.final_loss)),
         Span::raw(metric),
-        Span::raw(r.eta().map(fmt_duration).unwrap_or_else(|| "-".into())),
-    ])
+        Span::raw(r.eta().map(fmt_duration).unwrap_or_else(|| NO_VALUE.into())),
+    ]);
+    Row::new(cells)
+}
+
+/// Whether two of `rows` have the same keys, so that only their folders tell them apart.
+pub fn labels_collide(rows: &[&RunRow]) -> bool {
+    let mut seen = std::collections::BTreeSet::new();
+    rows.iter().any(|r| !seen.insert(r.label()))
 }
 
 /// Draw the whole board.
@@ -68,7 +92,7 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
     let area = f.area();
     let groups = s.groups();
     let group_h = (groups.len() as u16 + 2).min(area.height / 3).max(3);
-    let [head, body, summary, help] = Layout::vertical([
+    let [head, body, summary, footer] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(group_h),
@@ -110,23 +134,27 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
     ]);
     f.render_widget(Paragraph::new(title), head);
 
-    let table = Table::new(
-        visible.iter().map(|r| row_cells(r)),
-        [
-            Constraint::Fill(3),
-            Constraint::Length(8),
-            Constraint::Length(13),
-            Constraint::Length(8),
-            Constraint::Length(18),
-            Constraint::Length(8),
-        ],
-    )
-    .header(
-        Row::new(vec!["run", "status", "step", "loss", "dev metric", "ETA"])
-            .style(Style::default().add_modifier(Modifier::BOLD)),
-    )
-    .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
-    .block(Block::default().borders(Borders::ALL).title(" runs "));
+    // Runs with the same keys (two runs of one configuration outside a sweep) get a column
+    // with their folders' names.
+    let folder = labels_collide(&visible);
+    let mut widths = vec![Constraint::Fill(3)];
+    let mut header = vec!["run"];
+    if folder {
+        widths.push(Constraint::Fill(2));
+        header.push("folder");
+    }
+    widths.extend([
+        Constraint::Length(8),
+        Constraint::Length(13),
+        Constraint::Length(8),
+        Constraint::Length(18),
+        Constraint::Length(8),
+    ]);
+    header.extend(["status", "step", "loss", "dev metric", "ETA"]);
+    let table = Table::new(visible.iter().map(|r| row_cells(r, folder)), widths)
+        .header(Row::new(header).style(Style::default().add_modifier(Modifier::BOLD)))
+        .row_highlight_style(Style::default().add_modifier(Modifier::REVERSED))
+        .block(Block::default().borders(Borders::ALL).title(" runs "));
     let mut ts = TableState::default().with_selected((!visible.is_empty()).then_some(s.selected));
     f.render_stateful_widget(table, body, &mut ts);
 
@@ -139,15 +167,18 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
         ),
         summary,
     );
-    let keys = if s.editing_filter {
-        " type words to keep runs whose keys contain them · enter/esc done · backspace"
+    let keys = keys::hints(if s.editing_filter {
+        Section::WatchFilter
     } else {
-        " ↑/↓ select · enter open · s sort · r reverse · / filter · f status · esc clear · q quit"
-    };
+        Section::Watch
+    });
     f.render_widget(
-        Paragraph::new(keys).style(Style::default().fg(Color::DarkGray)),
-        help,
+        Paragraph::new(format!(" {keys}")).style(Style::default().fg(Color::DarkGray)),
+        footer,
     );
+    if s.help {
+        help::draw(f, &Theme::from_env(), Context::Watch, s.help_scroll);
+    }
 }
 
 /// The board as text on a `w`×`h` test terminal (for tests and screenshots).
@@ -203,6 +234,7 @@ mod tests {
             examples_per_sec: 1.0,
             grad_norm: None,
             step_seconds: Some(2.0),
+            run_seconds: None,
         };
         let acc = |v: f64| [("accuracy".to_string(), v)].into_iter().collect();
         mk(
@@ -255,6 +287,77 @@ mod tests {
         );
         assert!(line("2 runs").contains("1 running, 1 done"), "{text}");
         assert!(text.contains("q quit"), "{text}");
+    }
+
+    /// Two runs of one configuration outside a sweep (same task, method and seed) are told
+    /// apart by their folders; a sweep's pending cell shows no `0/0`.
+    #[test]
+    fn equal_keys_show_their_folders_and_pending_cells_no_steps() {
+        let tmp = tempfile::tempdir().unwrap();
+        let start = Event::Start {
+            schema: 1,
+            task: "rte".into(),
+            method: "vanilla".into(),
+            total_steps: 20,
+            steps_per_epoch: 20,
+            num_train: 10,
+            num_dev: 10,
+            config: serde_json::json!({"seed": 42}),
+            start_step: 0,
+            device: None,
+        };
+        for name in [
+            "20261201T000000Z-rte-vanilla",
+            "20261202T000000Z-rte-vanilla",
+        ] {
+            let d = tmp.path().join(name);
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("events.jsonl"), start.to_json_line() + "\n").unwrap();
+        }
+        let mut s = WatchState::new(tmp.path());
+        s.refresh();
+        let text = render_text(&s, 140, 16);
+        let rows: Vec<&str> = text
+            .lines()
+            .filter(|l| l.contains("task=rte method=vanilla seed=42"))
+            .collect();
+        assert_eq!(rows.len(), 2, "{text}");
+        assert!(rows[0].contains("20261201T000000Z"), "{text}");
+        assert!(rows[1].contains("20261202T000000Z"), "{text}");
+        assert!(text.contains("folder"), "{text}");
+
+        // One run alone needs no folder column.
+        std::fs::remove_dir_all(tmp.path().join("20261202T000000Z-rte-vanilla")).unwrap();
+        let mut s = WatchState::new(tmp.path());
+        s.refresh();
+        let text = render_text(&s, 140, 16);
+        assert!(!text.contains("folder"), "{text}");
+
+        // A sweep cell not started yet.
+        let sweep = tempfile::tempdir().unwrap();
+        crate::sweep::grid::SweepFile {
+            spec: "/s/sweep.yaml".into(),
+            preset: "demo".into(),
+            workdir: "/w".into(),
+            cells: vec![crate::sweep::grid::Cell {
+                index: 0,
+                name: "seed=1".into(),
+                keys: vec![("seed".into(), "1".into())],
+                sets: vec!["seed=1".into()],
+            }],
+            slurm_job: None,
+        }
+        .write(sweep.path())
+        .unwrap();
+        let mut s = WatchState::new(sweep.path());
+        s.refresh();
+        let text = render_text(&s, 140, 16);
+        let row = text
+            .lines()
+            .find(|l| l.contains("pending") && l.contains("seed"))
+            .unwrap_or_else(|| panic!("no pending row:\n{text}"));
+        assert!(!row.contains("0/0"), "{row}");
+        assert!(row.contains(NO_VALUE), "{row}");
     }
 
     #[test]

@@ -30,6 +30,51 @@ pub fn headless_demo(out: &Path, sets: &[&str]) -> Command {
     c
 }
 
+/// `dps-tui train --resume RUN --headless --threads 1 --set S ...`.
+pub fn headless_resume(run: &Path, sets: &[&str]) -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_dps-tui"));
+    c.args(["train", "--headless", "--threads", "1", "--resume"])
+        .arg(run);
+    for s in sets {
+        c.args(["--set", s]);
+    }
+    c
+}
+
+/// A headless demo run in the folder `run` with `sets`, then for each `(step, sets)` of
+/// `resumes`: stopped at its checkpoint at `step` (the later ones removed) and resumed with
+/// those `--set`s. Each run must succeed.
+pub fn demo_with_resumes(run: &Path, sets: &[&str], resumes: &[(usize, &[&str])]) {
+    let ok = |mut c: Command| {
+        let o = c.output().unwrap();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    };
+    let mut first = headless_demo(&run.with_extension("out"), sets);
+    first.arg("--run-dir").arg(run);
+    ok(first);
+    for (step, sets) in resumes {
+        drop_checkpoints_after(run, *step);
+        ok(headless_resume(run, sets));
+    }
+}
+
+/// Remove the checkpoints of `run` after `step`, so that a resume continues from the one at
+/// `step`, as if the run had stopped there.
+pub fn drop_checkpoints_after(run: &Path, step: usize) {
+    for e in std::fs::read_dir(run.join("checkpoints"))
+        .unwrap()
+        .flatten()
+    {
+        let name = e.file_name().to_string_lossy().to_string();
+        let n = name
+            .strip_prefix("step-")
+            .and_then(|s| s.parse::<usize>().ok());
+        if n.is_some_and(|n| n > step) {
+            std::fs::remove_dir_all(e.path()).unwrap();
+        }
+    }
+}
+
 /// The largest absolute element-wise difference of two tensors of the same shape (any float
 /// dtype, compared in f32).
 pub fn max_abs_diff(a: &Tensor, b: &Tensor) -> f32 {

@@ -169,6 +169,7 @@ pub fn stream_with(upto: usize, layers: usize) -> Vec<Event> {
             examples_per_sec: 85.0,
             grad_norm: Some(1.2),
             step_seconds: Some(0.19),
+            run_seconds: None,
         });
         if step % 50 == 0 {
             ev.push(Event::Eval {

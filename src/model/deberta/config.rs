@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::classifier::ModelDropout;
+use crate::model::inputs::InputLimits;
 use crate::model::ModelError;
 
 /// An activation function `config.json` names (`hidden_act`, `pooler_hidden_act`).
@@ -352,6 +354,26 @@ impl DebertaV2Config {
     /// The dropout before the classifier.
     pub fn classifier_dropout(&self) -> f64 {
         self.cls_dropout.unwrap_or(self.hidden_dropout_prob)
+    }
+
+    /// The dropout the config sets, as the trainer reads it.
+    pub fn dropout(&self) -> ModelDropout {
+        ModelDropout {
+            hidden: self.hidden_dropout_prob,
+            attention: self.attention_probs_dropout_prob,
+        }
+    }
+
+    /// What an input must fit: the vocabulary, the positions when they are embedded absolutely
+    /// (`position_biased_input`), the token types when the model has any.
+    pub fn input_limits(&self) -> InputLimits {
+        InputLimits {
+            vocab_size: self.vocab_size,
+            max_len: self
+                .position_biased_input
+                .then_some(self.max_position_embeddings),
+            type_vocab_size: (self.type_vocab_size > 0).then_some(self.type_vocab_size),
+        }
     }
 
     /// Set every dropout probability (hidden, attention, pooler and classifier) to `p`.

@@ -12,12 +12,12 @@ pub mod config;
 
 use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
-    ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
+    config_plumbing, ForwardOutput, HeadKind, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
 use super::init::{Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, ModelInput};
+use super::inputs::ModelInput;
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -285,38 +285,16 @@ impl DebertaV2ForSequenceClassification {
 }
 
 impl SequenceClassifier for DebertaV2ForSequenceClassification {
-    fn base(&self) -> &ModelBase {
-        &self.base
-    }
-
-    fn config_dropout(&self) -> ModelDropout {
-        ModelDropout {
-            hidden: self.cfg.hidden_dropout_prob,
-            attention: self.cfg.attention_probs_dropout_prob,
-        }
-    }
-
-    fn set_dropout(&mut self, p: f64) {
-        self.cfg.set_dropout(p);
-    }
+    config_plumbing!();
 
     fn forward_input(
         &self,
         input: &ModelInput,
-        dropout: Option<&mut ChaCha8Rng>,
-        overrides: Option<&WeightOverrides>,
+        mut rng: Option<&mut ChaCha8Rng>,
+        ov: Option<&WeightOverrides>,
     ) -> Result<ForwardOutput, ModelError> {
-        let mut rng = dropout;
-        let ov = overrides;
         let cfg = &self.cfg;
-        let limits = InputLimits {
-            vocab_size: cfg.vocab_size,
-            max_len: cfg
-                .position_biased_input
-                .then_some(cfg.max_position_embeddings),
-            type_vocab_size: (cfg.type_vocab_size > 0).then_some(cfg.type_vocab_size),
-        };
-        let (attention_mask, b, l) = input.check_padded(&limits, Family::DebertaV2)?;
+        let (attention_mask, b, l) = input.check_padded(&cfg.input_limits(), Family::DebertaV2)?;
         let nh = cfg.num_attention_heads;
         let p_hidden = cfg.hidden_dropout_prob;
         let p_attn = cfg.attention_probs_dropout_prob;

@@ -3,6 +3,8 @@
 
 use serde_json::{Map, Value};
 
+use crate::model::classifier::ModelDropout;
+use crate::model::inputs::InputLimits;
 use crate::model::ModelError;
 
 /// The feed-forward and head activations ModernBERT checkpoints use.
@@ -323,6 +325,24 @@ impl ModernBertConfig {
     /// The half-window of the local layers: a query sees keys within this distance.
     pub fn half_window(&self) -> usize {
         self.local_attention / 2
+    }
+
+    /// The dropout the config sets: `hidden` is `mlp_dropout` (the dropout inside every layer's
+    /// MLP), `attention` is `attention_dropout` (on the probabilities and the attention output).
+    pub fn dropout(&self) -> ModelDropout {
+        ModelDropout {
+            hidden: self.mlp_dropout,
+            attention: self.attention_dropout,
+        }
+    }
+
+    /// What an input must fit: the vocabulary and the positions (no token types).
+    pub fn input_limits(&self) -> InputLimits {
+        InputLimits {
+            vocab_size: self.vocab_size,
+            max_len: Some(self.max_position_embeddings),
+            type_vocab_size: None,
+        }
     }
 
     /// Set every dropout probability (embedding, attention, MLP, classifier).

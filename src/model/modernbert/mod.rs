@@ -16,12 +16,12 @@ pub use config::{Activation, ModernBertConfig, Pooling};
 
 use super::base::{self, BaseConfig, Build, ModelBase, ParamIndex, Wb};
 use super::classifier::{
-    ForwardOutput, HeadKind, ModelDropout, SequenceClassifier, WeightOverrides,
+    config_plumbing, ForwardOutput, HeadKind, SequenceClassifier, WeightOverrides,
 };
 use super::dropout::{draw_mask, maybe_dropout};
 use super::family::Family;
 use super::init::{Init, ParamSpec, Specs};
-use super::inputs::{InputLimits, ModelInput};
+use super::inputs::ModelInput;
 use super::ops;
 use super::params::Param;
 use super::ModelError;
@@ -324,39 +324,17 @@ impl ModernBertForSequenceClassification {
 }
 
 impl SequenceClassifier for ModernBertForSequenceClassification {
-    fn base(&self) -> &ModelBase {
-        &self.base
-    }
-
-    /// `hidden` is `mlp_dropout` (the dropout inside every layer's MLP), `attention` is
-    /// `attention_dropout` (on the probabilities and the attention output).
-    fn config_dropout(&self) -> ModelDropout {
-        ModelDropout {
-            hidden: self.cfg.mlp_dropout,
-            attention: self.cfg.attention_dropout,
-        }
-    }
-
-    /// Sets `embedding_dropout`, `attention_dropout`, `mlp_dropout` and `classifier_dropout`.
-    fn set_dropout(&mut self, p: f64) {
-        self.cfg.set_dropout(p);
-    }
+    // Dropout as `ModernBertConfig::dropout` and `set_dropout` read and set it.
+    config_plumbing!();
 
     fn forward_input(
         &self,
         input: &ModelInput,
-        dropout: Option<&mut ChaCha8Rng>,
-        overrides: Option<&WeightOverrides>,
+        mut rng: Option<&mut ChaCha8Rng>,
+        ov: Option<&WeightOverrides>,
     ) -> Result<ForwardOutput, ModelError> {
-        let mut rng = dropout;
-        let ov = overrides;
         let cfg = &self.cfg;
-        let limits = InputLimits {
-            vocab_size: cfg.vocab_size,
-            max_len: Some(cfg.max_position_embeddings),
-            type_vocab_size: None,
-        };
-        let (attention_mask, b, l) = input.check_padded(&limits, Family::ModernBert)?;
+        let (attention_mask, b, l) = input.check_padded(&cfg.input_limits(), Family::ModernBert)?;
         let (h, dev, ix) = (cfg.hidden_size, self.base.device(), &self.idx);
 
         let ids = input.input_ids().flatten_all()?;

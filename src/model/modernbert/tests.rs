@@ -1,6 +1,7 @@
 use std::collections::HashMap;
 
 use super::*;
+use crate::model::classifier::ModelDropout;
 use crate::model::testing::row_abs_sum;
 use candle_core::Var;
 use rand::SeedableRng;

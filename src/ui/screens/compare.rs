@@ -9,7 +9,6 @@ use crate::ui::format::{fit, fmt_duration, fmt_num};
 use crate::ui::widgets::plot::{
     areas_below_legend, axis_labels, curves, finite_range, panel, x_to_col, ChartAreas,
 };
-use crate::ui::widgets::popup::{self, key_line};
 use ratatui::buffer::Buffer;
 use ratatui::layout::Rect;
 use ratatui::style::{Color, Modifier, Style};
@@ -18,17 +17,6 @@ use ratatui::widgets::{Block, BorderType, Borders, Paragraph, Widget};
 use ratatui::Frame;
 
 const EPS: f64 = 1e-8;
-
-/// The compare screen's keys: (keys, what).
-pub const KEYS: &[(&str, &str)] = &[
-    ("l", "loss chart: log-y on / off"),
-    ("s", "smoothing (EMA): 0 → 0.6 → 0.9 → 0.97"),
-    ("tab / shift-tab", "next / previous dev metric"),
-    ("d", "configuration: only the keys that differ / all"),
-    ("↑ / ↓, pgup / pgdn", "scroll the configuration table"),
-    ("?", "this help"),
-    ("q / esc", "quit"),
-];
 
 /// The marker written before a configuration key whose values differ between runs.
 pub const DIFF_MARK: &str = "≠ ";
@@ -126,7 +114,12 @@ pub fn draw(frame: &mut Frame, st: &CompareState) {
         config_table(st, table, buf);
     }
     if st.help {
-        help(frame, st);
+        crate::ui::screens::help::draw(
+            frame,
+            &st.theme,
+            crate::ui::keys::Context::Compare,
+            st.help_scroll,
+        );
     }
 }
 
@@ -605,19 +598,4 @@ fn config_table(st: &CompareState, area: Rect, buf: &mut Buffer) {
             buf.set_string(max_x - w, bottom - 1, more, theme.dim());
         }
     }
-}
-
-fn help(frame: &mut Frame, st: &CompareState) {
-    let theme = &st.theme;
-    let mut lines = vec![Line::styled("Compare", theme.title())];
-    for (k, what) in KEYS {
-        lines.push(key_line(theme, k, what));
-    }
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(
-        format!("{DIFF_MARK}marks configuration keys whose values differ between runs."),
-        theme.dim(),
-    ));
-    lines.push(Line::styled("esc or ? closes this help", theme.dim()));
-    popup::draw(frame, theme, "keys", theme.focus_border(), 80, lines);
 }

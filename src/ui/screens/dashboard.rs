@@ -266,6 +266,11 @@ fn title_line(app: &App, area: Rect, buf: &mut Buffer) {
             format!("setting up the run: {text}"),
             theme.warn(),
         ));
+    } else if app.replay.is_some() {
+        spans.push(Span::styled(
+            "replay: at the start · . or → steps",
+            theme.dim(),
+        ));
     } else {
         spans.push(Span::styled("waiting for the trainer…", theme.dim()));
     }
@@ -316,15 +321,25 @@ fn hints_line(app: &App, area: Rect, buf: &mut Buffer) {
     } else {
         "pause"
     };
+    if let Some(notice) = app.view.notice {
+        buf.set_line(
+            area.x,
+            area.y,
+            &Line::from(Span::styled(format!(" {notice}"), theme.warn())),
+            area.width,
+        );
+        return;
+    }
     let keys: Vec<(&str, &str)> = if app.replay.is_some() {
         vec![
-            ("←/→", "event"),
+            (",/. ←/→", "event"),
             ("shift ←/→ pgup/pgdn", "jump"),
             ("home/end", "start/end"),
             ("tab", "focus"),
             ("l", "log-y"),
             ("s", "smooth"),
             ("v", "lens"),
+            ("?", "help"),
             ("q", "quit"),
         ]
     } else if app.view.zoom {

@@ -8,18 +8,15 @@ use crate::ui::readiness::{Need, Status};
 use crate::ui::theme::Theme;
 use crate::ui::widgets::plot::panel;
 use ratatui::buffer::Buffer;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout, Position, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Widget, Wrap};
 use ratatui::Frame;
 
-/// Draw the picker; `setup`: what the run being started is doing (a download's bytes, rate and
-/// time left), shown in place of the key hints until the dashboard opens.
-pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
-    let area = frame.area();
-    let buf = frame.buffer_mut();
-    let err = p.shown_error();
-    let err_h = err.map_or(0, |e| error_box_height(area, e));
+/// The picker's panels on a screen of `area`: `[title, preset list, right half, error box,
+/// key hints]`.
+fn areas(area: Rect, p: &Picker) -> [Rect; 5] {
+    let err_h = p.shown_error().map_or(0, |e| error_box_height(area, e));
     let [title, body, err_area, hints] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Fill(1),
@@ -27,6 +24,37 @@ pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
         Constraint::Length(1),
     ])
     .areas(area);
+    let [list, right] =
+        Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(body);
+    [title, list, right, err_area, hints]
+}
+
+/// The rows of the preset list inside its panel `inner`: the index of the first preset shown
+/// (the highlighted one stays in view) and how many fit below the header.
+fn list_rows(p: &Picker, inner: Rect) -> (usize, usize) {
+    let rows = inner.height.saturating_sub(1) as usize;
+    (p.selected.saturating_sub(rows.saturating_sub(1)), rows)
+}
+
+/// The preset drawn at `at` on a screen of `area`, if any (a mouse click selects it).
+pub fn preset_at(p: &Picker, area: Rect, at: Position) -> Option<usize> {
+    let [_, list, ..] = areas(area, p);
+    let inner = panel(&Theme::plain(), Line::default(), false).inner(list);
+    if !inner.contains(at) || at.y == inner.y {
+        return None;
+    }
+    let (first, rows) = list_rows(p, inner);
+    let i = (at.y - inner.y - 1) as usize;
+    (i < rows && first + i < p.presets.len()).then_some(first + i)
+}
+
+/// Draw the picker; `setup`: what the run being started is doing (a download's bytes, rate and
+/// time left), shown in place of the key hints until the dashboard opens.
+pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    let err = p.shown_error();
+    let [title, list, right, err_area, hints] = areas(area, p);
     if area.height < 3 || area.width < 10 {
         return;
     }
@@ -42,8 +70,6 @@ pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
         ]),
         title.width,
     );
-    let [list, right] =
-        Layout::horizontal([Constraint::Percentage(46), Constraint::Fill(1)]).areas(body);
     preset_list(theme, p, list, buf);
     let detail_h = if right.height >= 30 { 9 } else { 0 };
     let [detail, form] =
@@ -62,7 +88,7 @@ pub fn draw(frame: &mut Frame, p: &Picker, theme: &Theme, setup: Option<&str>) {
     }
     let keys: &[(&str, &str)] = match p.focus {
         PickerFocus::List => &[
-            ("↑↓", "preset"),
+            ("↑↓/click", "preset"),
             ("tab/→", "edit"),
             ("enter", "start"),
             ("q", "quit"),
@@ -165,8 +191,7 @@ fn preset_list(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
         return;
     }
     buf.set_string(inner.x + 2, inner.y, header, theme.dim());
-    let rows = inner.height.saturating_sub(1) as usize;
-    let first = p.selected.saturating_sub(rows.saturating_sub(1));
+    let (first, rows) = list_rows(p, inner);
     for (i, e) in p.presets.iter().enumerate().skip(first).take(rows) {
         let y = inner.y + 1 + (i - first) as u16;
         let text = match &e.config {

@@ -1,6 +1,7 @@
-//! The dashboard's key table: every key, what it does and how the help screen describes it.
-//! [`crate::ui::input`] looks keys up here and the help overlay is generated from the same
-//! table, so the two cannot drift apart.
+//! The key table of every screen: each key, what it does and how the help screen describes it.
+//! [`crate::ui::input`], the compare screen and `watch` look keys up here, and each screen's
+//! help overlay ([`crate::ui::screens::help`]) is generated from the same table, so the two
+//! cannot drift apart.
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 
@@ -25,6 +26,10 @@ const fn ch(c: char) -> Key {
     key(KeyCode::Char(c))
 }
 
+const fn ctrl(c: char) -> Key {
+    with(KeyModifiers::CONTROL, KeyCode::Char(c))
+}
+
 const fn with(mods: KeyModifiers, code: KeyCode) -> Key {
     Key {
         code,
@@ -38,27 +43,121 @@ const fn back(k: Key) -> Key {
     Key { back: true, ..k }
 }
 
-/// The help screen's sections, in display order.
+/// A group of keys: a screen's, or a mode's within it. Each help screen shows the sections of
+/// its [`Context`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Section {
     /// Sent to the trainer.
     Training,
-    /// Local to the screen.
-    View,
     /// Only in the replay viewer.
     Replay,
+    /// Local to the dashboard (live or replayed).
+    View,
+    /// The compare screen.
+    Compare,
+    /// The `watch` board.
+    Watch,
+    /// The `watch` board while typing a filter.
+    WatchFilter,
+    /// Inside a help overlay.
+    Help,
 }
 
 impl Section {
-    pub const ALL: [Section; 3] = [Section::Training, Section::View, Section::Replay];
+    pub const ALL: [Section; 7] = [
+        Section::Training,
+        Section::Replay,
+        Section::View,
+        Section::Compare,
+        Section::Watch,
+        Section::WatchFilter,
+        Section::Help,
+    ];
 
     /// The section's heading on the help screen.
     pub fn title(self) -> &'static str {
         match self {
             Section::Training => "Training (sent to the trainer, applied between steps)",
+            Section::Replay => "Replay (a recording: the training keys are off)",
             Section::View => "View",
-            Section::Replay => "Replay",
+            Section::Compare => "Compare",
+            Section::Watch => "Watch",
+            Section::WatchFilter => "Watch, while typing a filter",
+            Section::Help => "This help",
         }
+    }
+}
+
+/// Which screen a help overlay belongs to: it lists only the keys that do something there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Context {
+    /// The live dashboard.
+    Live,
+    /// The replay viewer (also a run opened from `watch`).
+    Replay,
+    Compare,
+    Watch,
+}
+
+impl Context {
+    /// The sections shown, in order.
+    pub fn sections(self) -> &'static [Section] {
+        match self {
+            Context::Live => &[Section::Training, Section::View, Section::Help],
+            Context::Replay => &[Section::Replay, Section::View, Section::Help],
+            Context::Compare => &[Section::Compare, Section::Help],
+            Context::Watch => &[Section::Watch, Section::WatchFilter, Section::Help],
+        }
+    }
+
+    /// The rows of the help screen: each section with the (keys, what they do) of its
+    /// bindings that do something in this context.
+    pub fn rows(self) -> Vec<(Section, Vec<(&'static str, &'static str)>)> {
+        self.sections()
+            .iter()
+            .map(|s| {
+                let rows = section(*s)
+                    .filter_map(|b| Some((b.label, b.help_in(self)?)))
+                    .collect();
+                (*s, rows)
+            })
+            .collect()
+    }
+}
+
+impl Context {
+    pub const ALL: [Context; 4] = [
+        Context::Live,
+        Context::Replay,
+        Context::Compare,
+        Context::Watch,
+    ];
+
+    /// A short name (the markers of the guide's key tables: `<!-- keys:live -->`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Context::Live => "live",
+            Context::Replay => "replay",
+            Context::Compare => "compare",
+            Context::Watch => "watch",
+        }
+    }
+
+    /// The keys of this screen as a Markdown table, a bold row naming each section (the guide
+    /// holds these tables; `tests/ui_help.rs` keeps them equal).
+    pub fn markdown(self) -> String {
+        let mut out = String::from("| key | action |\n|---|---|\n");
+        for (section, rows) in self.rows() {
+            if rows.is_empty() {
+                continue;
+            }
+            out.push_str(&format!("| **{}** | |\n", section.title()));
+            for (label, what) in rows {
+                let what = what.replace('|', "\\|");
+                out.push_str(&format!("| `{label}` | {what} |\n"));
+            }
+        }
+        out
     }
 }
 
@@ -75,7 +174,7 @@ pub enum Action {
     ToggleScope,
     Evaluate,
     Checkpoint,
-    /// Open the quit dialog (or leave a finished run).
+    /// Open the quit dialog (or leave a finished run, a replay, a screen).
     Quit,
     /// Stop without a checkpoint; a second press leaves at once.
     Interrupt,
@@ -90,9 +189,14 @@ pub enum Action {
     Focus,
     /// Arrow keys: move the heatmap cursor, scroll the log or zoom the loss chart.
     Arrow,
-    /// Page up / down in the event log.
+    /// Page up / down: the event log, a table, the help.
     Page,
+    /// One row or line up / down: a table, a list, the help.
+    Scroll,
+    /// The first / last row (home / end).
+    Ends,
     Zoom,
+    /// Esc: back, close, clear.
     Back,
     Help,
     /// Documented only: the mouse is not a key.
@@ -100,6 +204,32 @@ pub enum Action {
     ReplayStep,
     ReplayJump,
     ReplayEnds,
+    /// Compare: the next / previous dev metric.
+    NextMetric,
+    /// Compare: only the configuration keys that differ / all.
+    OnlyDiff,
+    /// Watch: open the selected run.
+    Open,
+    Sort,
+    Reverse,
+    /// Watch: start typing a filter.
+    Filter,
+    StatusFilter,
+    /// Documented only: typing letters into a filter.
+    Type,
+    /// Erase a letter of a filter.
+    Erase,
+}
+
+/// How the replay's help shows a row of the [`Section::View`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InReplay {
+    /// As in the live dashboard.
+    Same,
+    /// With this text instead.
+    Says(&'static str),
+    /// Not at all: the replay gives its keys to something else.
+    Hidden,
 }
 
 /// One row of the key table.
@@ -112,6 +242,10 @@ pub struct Binding {
     /// What the help screen says they do.
     pub help: &'static str,
     pub action: Action,
+    /// How the replay's help shows the row.
+    pub replay: InReplay,
+    /// The row in a screen's one-line footer of key hints, where it has one.
+    pub short: Option<&'static str>,
 }
 
 const fn bind(
@@ -127,183 +261,51 @@ const fn bind(
         label,
         help,
         action,
+        replay: InReplay::Same,
+        short: None,
     }
 }
 
-use KeyCode::{BackTab, Down, End, Enter, Esc, Home, Left, PageDown, PageUp, Right, Tab, Up};
-use Section::{Replay, Training, View};
+impl Binding {
+    /// The row with this text in the replay's help (`None`: not listed there).
+    const fn in_replay(self, text: Option<&'static str>) -> Binding {
+        Binding {
+            replay: match text {
+                Some(t) => InReplay::Says(t),
+                None => InReplay::Hidden,
+            },
+            ..self
+        }
+    }
 
-/// Every dashboard key, in help-screen order.
-pub const BINDINGS: &[Binding] = &[
-    bind(
-        Training,
-        &[ch(' ')],
-        "space",
-        "pause / resume",
-        Action::PauseResume,
-    ),
-    bind(
-        Training,
-        &[ch('+'), ch('='), back(ch('-')), back(ch('_'))],
-        "+ / -",
-        "p (share frozen) ± 0.05, from the next selection",
-        Action::StepP,
-    ),
-    bind(
-        Training,
-        &[back(ch('[')), ch(']')],
-        "[ / ]",
-        "peak learning rate ÷ 2 / × 2",
-        Action::ScaleLr,
-    ),
-    bind(
-        Training,
-        &[ch('u')],
-        "u",
-        "update ratio: cycle 0.025 → 0.05 → 0.1",
-        Action::CycleUpdateRatio,
-    ),
-    bind(
-        Training,
-        &[ch('f')],
-        "f",
-        "DPS freeze: gradient ↔ strict, from the next selection",
-        Action::ToggleFreeze,
-    ),
-    bind(
-        Training,
-        &[ch('g')],
-        "g",
-        "DPS selection scope: per-matrix ↔ global, from the next selection",
-        Action::ToggleScope,
-    ),
-    bind(
-        Training,
-        &[ch('e')],
-        "e",
-        "evaluate on the dev set now",
-        Action::Evaluate,
-    ),
-    bind(
-        Training,
-        &[ch('c')],
-        "c",
-        "write a checkpoint now",
-        Action::Checkpoint,
-    ),
-    bind(
-        Training,
-        &[ch('q')],
-        "q",
-        "quit: checkpoint and quit / quit / cancel",
-        Action::Quit,
-    ),
-    bind(
-        Training,
-        &[with(KeyModifiers::CONTROL, KeyCode::Char('c'))],
-        "ctrl-c",
-        "stop without checkpoint (twice: leave at once)",
-        Action::Interrupt,
-    ),
-    bind(
-        View,
-        &[ch('l')],
-        "l",
-        "loss chart: log-y on / off",
-        Action::LogY,
-    ),
-    bind(
-        View,
-        &[ch('s')],
-        "s",
-        "smoothing (EMA): 0 → 0.6 → 0.9 → 0.97",
-        Action::Smoothing,
-    ),
-    bind(
-        View,
-        &[ch('v')],
-        "v",
-        "heatmap lens: next",
-        Action::NextLens,
-    ),
-    bind(
-        View,
-        &[ch('1'), ch('2'), ch('3'), ch('4')],
-        "1-4",
-        "heatmap lens: 1 importance, 2 churn, 3 update, 4 selected",
-        Action::PickLens,
-    ),
-    bind(
-        View,
-        &[ch('t'), back(ch('T'))],
-        "t / T",
-        "eval tasks: next / previous one drawn large in the dev panel",
-        Action::NextDevTask,
-    ),
-    bind(
-        View,
-        &[key(Tab), back(key(BackTab))],
-        "tab / shift-tab",
-        "focus: loss chart → heatmap → event log",
-        Action::Focus,
-    ),
-    bind(
-        View,
-        &[key(Up), key(Down), key(Left), key(Right)],
-        "arrows",
-        "heatmap: move the cursor · log: scroll · loss: zoom x",
-        Action::Arrow,
-    ),
-    bind(
-        View,
-        &[back(key(PageUp)), key(PageDown)],
-        "pgup / pgdn",
-        "log: scroll a page",
-        Action::Page,
-    ),
-    bind(
-        View,
-        &[key(Enter)],
-        "enter",
-        "zoom into the matrix at the cursor (again: back); cut banner: details",
-        Action::Zoom,
-    ),
-    bind(View, &[key(Esc)], "esc", "back", Action::Back),
-    bind(
-        View,
-        &[],
-        "mouse",
-        "click a heatmap cell · wheel over charts: zoom x",
-        Action::Mouse,
-    ),
-    bind(View, &[ch('?')], "?", "this help", Action::Help),
-    bind(
-        Replay,
-        &[back(key(Left)), key(Right)],
-        "← / →",
-        "one event back / forward",
-        Action::ReplayStep,
-    ),
-    bind(
-        Replay,
-        &[
-            back(with(KeyModifiers::SHIFT, Left)),
-            with(KeyModifiers::SHIFT, Right),
-            back(key(PageUp)),
-            key(PageDown),
-        ],
-        "shift ←/→, pgup/pgdn",
-        "jump 2% of the events",
-        Action::ReplayJump,
-    ),
-    bind(
-        Replay,
-        &[back(key(Home)), key(End)],
-        "home / end",
-        "start / end",
-        Action::ReplayEnds,
-    ),
-];
+    /// The row with this hint in its screen's footer.
+    const fn short(self, hint: &'static str) -> Binding {
+        Binding {
+            short: Some(hint),
+            ..self
+        }
+    }
+
+    /// What the help of `ctx` says the row does (`None`: not listed there).
+    pub fn help_in(&self, ctx: Context) -> Option<&'static str> {
+        match (ctx, self.replay) {
+            (Context::Replay, InReplay::Hidden) => None,
+            (Context::Replay, InReplay::Says(t)) => Some(t),
+            _ => Some(self.help),
+        }
+    }
+}
+
+/// The footer hints of a section: its rows' short forms joined by ` · `.
+pub fn hints(section: Section) -> String {
+    self::section(section)
+        .filter_map(|b| b.short)
+        .collect::<Vec<_>>()
+        .join(" · ")
+}
+
+mod table;
+pub use table::BINDINGS;
 
 impl Key {
     /// Whether `ev` is this key. A key without modifiers matches unless control is held; one
@@ -326,6 +328,8 @@ impl Key {
 pub struct Pressed {
     pub action: Action,
     pub back: bool,
+    /// The section of the row found.
+    pub section: Section,
 }
 
 /// The binding of `ev` within `sections`: one that needs modifiers wins over a plain one.
@@ -340,6 +344,7 @@ pub fn lookup(sections: &[Section], ev: &KeyEvent) -> Option<Pressed> {
             Some(Pressed {
                 action: b.action,
                 back: k.back,
+                section: b.section,
             })
         })
     };
@@ -354,6 +359,8 @@ pub fn section(section: Section) -> impl Iterator<Item = &'static Binding> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use KeyCode::{BackTab, End, Left, PageDown};
+    use Section::{Replay, Training, View};
 
     fn press(code: KeyCode, mods: KeyModifiers) -> KeyEvent {
         KeyEvent::new(code, mods)
