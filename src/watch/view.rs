@@ -181,29 +181,29 @@ pub fn draw(f: &mut Frame, s: &WatchState) {
     }
 }
 
-/// The board as text on a `w`×`h` test terminal (for tests and screenshots).
-pub fn render_text(s: &WatchState, w: u16, h: u16) -> String {
-    let mut t =
-        ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h)).expect("a test terminal");
-    t.draw(|f| draw(f, s)).expect("draw");
-    let buf = t.backend().buffer();
-    let area: Rect = *buf.area();
-    (0..area.height)
-        .map(|y| {
-            (0..area.width)
-                .map(|x| buf[(x, y)].symbol())
-                .collect::<String>()
-                .trim_end()
-                .to_string()
-        })
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::core::events::Event;
+
+    /// The board as text on a `w`×`h` test terminal.
+    fn render_text(s: &WatchState, w: u16, h: u16) -> String {
+        let mut t = ratatui::Terminal::new(ratatui::backend::TestBackend::new(w, h))
+            .expect("a test terminal");
+        t.draw(|f| draw(f, s)).expect("draw");
+        let buf = t.backend().buffer();
+        let area: Rect = *buf.area();
+        (0..area.height)
+            .map(|y| {
+                (0..area.width)
+                    .map(|x| buf[(x, y)].symbol())
+                    .collect::<String>()
+                    .trim_end()
+                    .to_string()
+            })
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
 
     #[test]
     fn board_shows_runs_status_metric_and_groups() {
