@@ -263,10 +263,15 @@ fn a_replay_at_its_start_does_not_wait_for_a_trainer() {
     let events = stream(40);
     let mut app = App::replay_at(&events, 0, None);
     let screen = text(&render(&mut app, 80, 24));
-    assert!(!screen.contains("waiting for the trainer"), "{screen}");
+    // Nothing waits in a replay: not the title, the loss chart or the status bar.
+    assert!(!screen.contains("waiting"), "{screen}");
     assert_has(
         &screen,
-        &["replay: at the start · . or → steps", "replay 0/"],
+        &[
+            "replay: at the start · . or → steps",
+            "replay 0/",
+            "no steps yet at this point",
+        ],
     );
 }
 

@@ -31,7 +31,10 @@ fn a_run_stopped_early_shows_as_stopped_early_not_finished() {
     let mut app = app_at(120);
     app.apply(&done(120, true));
     assert_eq!(app.run.state(), Some(RunState::Stopped));
-    assert_eq!(status_bar::state_word(&app.run), RunState::Stopped.word());
+    assert_eq!(
+        status_bar::state_word(&app.run, false),
+        RunState::Stopped.word()
+    );
     let screen = text(&render(&mut app, 160, 40));
     assert_has(&screen, &["stopped early at step 120", "stopped early: "]);
     assert!(!screen.contains("finished"), "{screen}");

@@ -194,7 +194,8 @@ pub fn draw(frame: &mut Frame, app: &App) {
         let (run, view, theme) = (&app.run, &app.view, &app.theme);
         let f = view.focus;
         if let Some(r) = l.loss {
-            loss_chart::render(run, view, theme, r, buf, f == Focus::Loss);
+            let replay = app.replay.is_some();
+            loss_chart::render(run, view, theme, r, buf, f == Focus::Loss, replay);
         }
         if let Some(r) = l.settings {
             hyperparams::render(run, &app.requested, theme, r, buf);
@@ -212,6 +213,7 @@ pub fn draw(frame: &mut Frame, app: &App) {
     let setup = app.setup_text();
     status_bar::render(
         &app.run,
+        app.replay.is_some(),
         &app.clock,
         &app.theme,
         setup.as_deref(),

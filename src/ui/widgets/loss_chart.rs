@@ -17,7 +17,15 @@ use ratatui::widgets::{Paragraph, Widget};
 const EPS: f64 = 1e-8;
 
 /// Draw the loss chart panel.
-pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffer, focused: bool) {
+pub fn render(
+    run: &Run,
+    view: &View,
+    theme: &Theme,
+    area: Rect,
+    buf: &mut Buffer,
+    focused: bool,
+    replay: bool,
+) {
     let h = &run.loss;
     let s = view.smoothing();
     let mut title = vec![Span::styled(" loss ", theme.title())];
@@ -52,7 +60,12 @@ pub fn render(run: &Run, view: &View, theme: &Theme, area: Rect, buf: &mut Buffe
         return;
     }
     if h.is_empty() {
-        Paragraph::new(Line::styled("waiting for the first step…", theme.dim())).render(inner, buf);
+        let empty = if replay {
+            "no steps yet at this point of the replay"
+        } else {
+            "waiting for the first step…"
+        };
+        Paragraph::new(Line::styled(empty, theme.dim())).render(inner, buf);
         return;
     }
 

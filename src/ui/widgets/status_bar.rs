@@ -10,10 +10,11 @@ use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 
 /// The state word shown first: `running`, `paused`, `evaluating`, `checkpointing`, `stopping`,
-/// `waiting`, or, once the run has ended, the word of its [`crate::runs::RunState`] that
+/// `waiting` (`at start` in a replay before its first event), or, once the run has ended, the word of its [`crate::runs::RunState`] that
 /// `runs`, `watch` and `report` show too: `finished`, `stopped early` or `crashed`.
-pub fn state_word(run: &Run) -> &'static str {
+pub fn state_word(run: &Run, replay: bool) -> &'static str {
     match (run.status, run.activity) {
+        (RunStatus::Waiting, _) if replay => "at start",
         (RunStatus::Finished | RunStatus::Error, _) => run.state().map_or("waiting", |s| s.word()),
         (_, Some(Activity::Stopping)) => "stopping",
         (_, Some(Activity::Checkpointing)) => "checkpointing",
@@ -32,14 +33,17 @@ fn state_symbol(word: &str) -> &'static str {
         "crashed" => "✖",
         "stopped early" => "■",
         "waiting" => "…",
+        "at start" => "⏮",
         _ => "●",
     }
 }
 
 /// Draw the status bar into one row. `setup`: what the run's setup is doing before its first
-/// event (a download's bytes, rate and time left), shown instead of the progress.
+/// event (a download's bytes, rate and time left), shown instead of the progress. `replay`:
+/// the run is a recording, not a trainer to wait for.
 pub fn render(
     run: &Run,
+    replay: bool,
     clock: &Clock,
     theme: &Theme,
     setup: Option<&str>,
@@ -49,7 +53,7 @@ pub fn render(
     if area.is_empty() {
         return;
     }
-    let word = state_word(run);
+    let word = state_word(run, replay);
     if let (RunStatus::Waiting, Some(text)) = (run.status, setup) {
         let line = Line::from(vec![
             Span::styled(" … setting up ", theme.warn().reversed()),
