@@ -270,6 +270,31 @@ pub enum Command {
 }
 
 #[cfg(test)]
+impl Event {
+    /// A `start` event for tests: a run of `task` with `method`, `total_steps` steps in one
+    /// epoch, from step 0, with `config`.
+    pub(crate) fn test_start(
+        task: &str,
+        method: &str,
+        total_steps: usize,
+        config: serde_json::Value,
+    ) -> Event {
+        Event::Start {
+            schema: EVENT_SCHEMA_VERSION,
+            task: task.into(),
+            method: method.into(),
+            total_steps,
+            steps_per_epoch: total_steps,
+            num_train: 100,
+            num_dev: 10,
+            config,
+            start_step: 0,
+            device: None,
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::config::Freeze;

@@ -173,18 +173,7 @@ mod tests {
         std::fs::write(dir.join("config.yaml"), "seed: 1\n").unwrap();
         let s = folder_summary(&dir);
         assert_eq!((s.status, s.step, s.total_steps), (RunState::Running, 0, 0));
-        let start = Event::Start {
-            schema: 1,
-            task: "rte".into(),
-            method: "vanilla".into(),
-            total_steps: 6,
-            steps_per_epoch: 6,
-            num_train: 10,
-            num_dev: 10,
-            config: serde_json::json!({ "seed": 1 }),
-            start_step: 0,
-            device: None,
-        };
+        let start = Event::test_start("rte", "vanilla", 6, serde_json::json!({ "seed": 1 }));
         let done = Event::Done {
             step: 6,
             metrics: Metrics::from([("accuracy".to_string(), 0.5)]),

@@ -150,18 +150,7 @@ mod tests {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("run-a");
         std::fs::create_dir_all(&dir).unwrap();
-        let start = Event::Start {
-            schema: 1,
-            task: "rte".into(),
-            method: "vanilla".into(),
-            total_steps: 10,
-            steps_per_epoch: 10,
-            num_train: 10,
-            num_dev: 10,
-            config: serde_json::json!({"seed": 1}),
-            start_step: 0,
-            device: None,
-        };
+        let start = Event::test_start("rte", "vanilla", 10, serde_json::json!({"seed": 1}));
         let log = dir.join("events.jsonl");
         std::fs::write(&log, start.to_json_line() + "\n" + &step(1)).unwrap();
         let mut b = Board::new(tmp.path());

@@ -404,18 +404,7 @@ mod tests {
     use crate::core::events::Metrics;
 
     fn start(task: &str, method: &str, total: usize, seed: u64) -> Event {
-        Event::Start {
-            schema: 1,
-            task: task.into(),
-            method: method.into(),
-            total_steps: total,
-            steps_per_epoch: total,
-            num_train: 100,
-            num_dev: 10,
-            config: serde_json::json!({ "seed": seed }),
-            start_step: 0,
-            device: None,
-        }
+        Event::test_start(task, method, total, serde_json::json!({ "seed": seed }))
     }
 
     fn step(step: usize, loss: f64) -> Event {

@@ -214,18 +214,7 @@ mod tests {
             let text: String = events.iter().map(|e| e.to_json_line() + "\n").collect();
             std::fs::write(d.join("events.jsonl"), text).unwrap();
         };
-        let start = Event::Start {
-            schema: 1,
-            task: "rte".into(),
-            method: "dps-dense".into(),
-            total_steps: 20,
-            steps_per_epoch: 20,
-            num_train: 10,
-            num_dev: 10,
-            config: serde_json::json!({}),
-            start_step: 0,
-            device: None,
-        };
+        let start = Event::test_start("rte", "dps-dense", 20, serde_json::json!({}));
         let step = |s: usize| Event::Step {
             step: s,
             epoch: 0.0,
@@ -294,18 +283,7 @@ mod tests {
     #[test]
     fn equal_keys_show_their_folders_and_pending_cells_no_steps() {
         let tmp = tempfile::tempdir().unwrap();
-        let start = Event::Start {
-            schema: 1,
-            task: "rte".into(),
-            method: "vanilla".into(),
-            total_steps: 20,
-            steps_per_epoch: 20,
-            num_train: 10,
-            num_dev: 10,
-            config: serde_json::json!({"seed": 42}),
-            start_step: 0,
-            device: None,
-        };
+        let start = Event::test_start("rte", "vanilla", 20, serde_json::json!({"seed": 42}));
         for name in [
             "20261201T000000Z-rte-vanilla",
             "20261202T000000Z-rte-vanilla",
