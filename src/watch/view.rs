@@ -5,7 +5,7 @@ use crate::sweep::status::CellState;
 use crate::ui::keys::{self, Context, Section};
 use crate::ui::screens::help;
 use crate::ui::theme::Theme;
-use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::layout::{Constraint, Layout};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Borders, Paragraph, Row, Table, TableState};
@@ -192,7 +192,7 @@ mod tests {
             .expect("a test terminal");
         t.draw(|f| draw(f, s)).expect("draw");
         let buf = t.backend().buffer();
-        let area: Rect = *buf.area();
+        let area: ratatui::layout::Rect = *buf.area();
         (0..area.height)
             .map(|y| {
                 (0..area.width)
