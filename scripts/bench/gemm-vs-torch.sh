@@ -12,13 +12,14 @@
 # scripts/bench/gemm_torch.py (forward, dx = g·w and dw = gᵀ·x of every linear layer at each
 # --rows token count, the pooler and classifier at 16 rows). Then, per round, at the largest
 # thread count: `dps-tui bench` (16 × 128, vanilla, dropout 0, --steps timed steps, phase
-# split), then scripts/bench/profile_torch_step.py (the same step under torch.profiler).
+# split), then scripts/bench/profile_torch_step.py (--steps timed steps of the same training
+# step, then 3 more under torch.profiler for the per-op split).
 # Every measurement is one JSON line in gemm-vs-torch/results.jsonl; the medians over rounds,
 # the ratios and the floor go to gemm-vs-torch/summary.json and are printed as tables.
 set -euo pipefail
 
 py="${PYTHON:-python3}"; model="../shared/models/all-MiniLM-L6-v2"; bin=""; rounds=3
-threads="1,2"; rows="1000,2048"; seconds=0.5; steps=10; gemm=1; step=1
+threads="1,2"; rows="1000,2048"; seconds=0.5; steps=5; gemm=1; step=1
 while [ $# -gt 0 ]; do
   case "$1" in
     --python) py="$2"; shift 2 ;;
@@ -74,7 +75,7 @@ step_torch() { # round
   "$py" scripts/bench/profile_torch_step.py --model "$model" --batch 16 --seq 128 \
     --threads "$top_threads" --steps "$steps" > "$f.log" 2> "$f.err"
   grep '^SUMMARY' "$f.log" | tail -1 | sed 's/^SUMMARY //' |
-    jq -c --argjson r "$1" '{kind:"step", who:"torch", round:$r, threads, step_s,
+    jq -c --argjson r "$1" '{kind:"step", who:"torch", round:$r, threads, step_s, profiled_step_s,
       phases:(.phases | map_values(.wall_s)), matmul_self_s:(.phases | map_values(.matmul_self_s)),
       top_ops_s:(.phases | map_values(.top_ops_s))}' | tee -a "$out/results.jsonl"
 }
