@@ -45,6 +45,16 @@ pub struct BenchArgs {
     /// cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     pub device: String,
+    /// Time the linear layers' matrix products (forward, dx = g·w, dw = gᵀ·x) on the model's
+    /// shapes instead of training steps; --model gives the sizes, --threads the pool.
+    #[arg(long)]
+    pub gemm: bool,
+    /// With --gemm: token rows of the per-token layers (comma-separated).
+    #[arg(long, default_value = "1000,2048", value_delimiter = ',')]
+    pub gemm_rows: Vec<usize>,
+    /// With --gemm: timed seconds per product, at least.
+    #[arg(long, default_value_t = 0.5)]
+    pub gemm_seconds: f64,
     /// Fixed shape: also build a trainer of this method (e.g. vanilla) and step the two
     /// alternately, reporting the step-time ratio.
     #[arg(long)]
@@ -52,6 +62,22 @@ pub struct BenchArgs {
 }
 
 pub(crate) fn bench(b: BenchArgs) -> Result<i32> {
+    if b.gemm {
+        if let Some(t) = b.threads {
+            dps_tui::train::setup::apply_threads(t);
+        }
+        let report = dps_tui::diagnostics::gemm_bench::run(
+            &dps_tui::diagnostics::gemm_bench::GemmOptions {
+                model: b.model,
+                rows: b.gemm_rows,
+                batch: b.batch,
+                seq: b.seq,
+                min_seconds: b.gemm_seconds,
+            },
+        )?;
+        writeln!(super::stdout(), "{report}")?;
+        return Ok(0);
+    }
     let report = dps_tui::diagnostics::bench::run(&dps_tui::diagnostics::bench::BenchOptions {
         model: b.model,
         method: b.method,

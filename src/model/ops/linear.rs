@@ -84,21 +84,31 @@ impl CustomOp3 for LinearOp {
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
         let grad = grad.contiguous()?;
-        let dx = grad.apply_op2_no_bwd(
-            w,
-            &ProductOp {
-                lhs_transposed: false,
-            },
-        )?;
-        let dw = grad.apply_op2_no_bwd(
-            x,
-            &ProductOp {
-                lhs_transposed: true,
-            },
-        )?;
+        let dx = grad_times_weight(&grad, w)?;
+        let dw = grad_t_times_input(&grad, x)?;
         let db = column_sums(&grad)?;
         Ok((Some(dx), Some(dw), Some(db)))
     }
+}
+
+/// The backward's `dx = g · w` for a contiguous `g` `[rows, out]` and `w` `[out, in]`.
+pub(crate) fn grad_times_weight(g: &Tensor, w: &Tensor) -> Result<Tensor> {
+    g.apply_op2_no_bwd(
+        w,
+        &ProductOp {
+            lhs_transposed: false,
+        },
+    )
+}
+
+/// The backward's `dw = gᵀ · x` for a contiguous `g` `[rows, out]` and `x` `[rows, in]`.
+pub(crate) fn grad_t_times_input(g: &Tensor, x: &Tensor) -> Result<Tensor> {
+    g.apply_op2_no_bwd(
+        x,
+        &ProductOp {
+            lhs_transposed: true,
+        },
+    )
 }
 
 /// `Σ_rows g` for a contiguous `[rows, cols]` f32 tensor.

@@ -147,6 +147,19 @@ pub fn linear(x: &Tensor, w: &Tensor, b: &Tensor) -> Result<Tensor> {
     y.reshape(out_dims)
 }
 
+/// `dx = g · w`, the first product of [`linear`]'s backward pass, as its fused graph node
+/// computes it on the CPU in f32 (`g` `[rows, out]`, `w` `[out, in]`). Public for
+/// `bench --gemm`, which times the trainer's own products.
+pub fn linear_grad_input(g: &Tensor, w: &Tensor) -> Result<Tensor> {
+    linear::grad_times_weight(&g.contiguous()?, &w.contiguous()?)
+}
+
+/// `dw = gᵀ · x`, the second product of [`linear`]'s backward pass, as its fused graph node
+/// computes it on the CPU in f32 (`g` `[rows, out]`, `x` `[rows, in]`).
+pub fn linear_grad_weight(g: &Tensor, x: &Tensor) -> Result<Tensor> {
+    linear::grad_t_times_input(&g.contiguous()?, &x.contiguous()?)
+}
+
 /// Multi-head self-attention core: for each of `heads` heads (columns `[i·d, (i+1)·d)` of the
 /// hidden size `H`), `softmax(q·kᵀ · scale + mask) · v`, with `q`, `k`, `v` `[B, L, H]` and
 /// `key_mask` `[B, L]` additive (0 for real tokens, a large negative number for padding).
