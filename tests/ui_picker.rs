@@ -351,3 +351,30 @@ fn clicking_a_preset_row_selects_it() {
         ("mrpc", Some(690))
     );
 }
+
+/// A preset name longer than the usual column (`lowres-1000`, `ood-snli`) stays apart from the
+/// method after it, on narrow and wide screens.
+#[test]
+fn long_preset_names_do_not_run_into_the_method() {
+    let mk = |name: &str| PresetEntry {
+        name: name.into(),
+        origin: format!("presets/{name}.yaml"),
+        config: Ok(TrainConfig {
+            task: "rte".into(),
+            ..TrainConfig::default()
+        }),
+    };
+    let names = ["rte", "lowres-1000", "ood-snli"];
+    for (w, h) in [(80, 24), (120, 36), (200, 50)] {
+        let mut app = App::with_picker(Picker::new(names.iter().map(|n| mk(n)).collect()));
+        let screen = text(&render(&mut app, w, h));
+        for n in names {
+            assert!(
+                screen
+                    .lines()
+                    .any(|l| l.contains(&format!(" {n} ")) && l.contains("dps-dense")),
+                "{n} not apart from its method at {w}x{h}:\n{screen}"
+            );
+        }
+    }
+}

@@ -178,14 +178,24 @@ fn preset_list(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
     );
     let inner = block.inner(area);
     block.render(area, buf);
-    let wide = inner.width >= 56;
+    // The name column fits the longest name (`lowres-1000`, `ood-snli`), so no name runs into
+    // the next column; longer than 16 characters it is cut.
+    let nw = p
+        .presets
+        .iter()
+        .map(|e| e.name.chars().count() + 1)
+        .max()
+        .unwrap_or(0)
+        .clamp(7, 17);
+    let name = |n: &str| n.chars().take(nw - 1).collect::<String>();
+    let wide = inner.width as usize >= nw + 49;
     let header = if wide {
         format!(
-            "{:<7}{:<6}{:<18}{:<12}{}",
+            "{:<nw$}{:<6}{:<18}{:<12}{}",
             "name", "task", "model", "method", "steps"
         )
     } else {
-        format!("{:<7}{:<12}{}", "name", "method", "steps")
+        format!("{:<nw$}{:<12}{}", "name", "method", "steps")
     };
     if inner.height == 0 {
         return;
@@ -196,15 +206,20 @@ fn preset_list(theme: &Theme, p: &Picker, area: Rect, buf: &mut Buffer) {
         let y = inner.y + 1 + (i - first) as u16;
         let text = match &e.config {
             Ok(c) if wide => format!(
-                "{:<7}{:<6}{:<18}{:<12}{}",
-                e.name,
+                "{:<nw$}{:<6}{:<18}{:<12}{}",
+                name(&e.name),
                 c.task,
                 short_model(&c.model).chars().take(17).collect::<String>(),
                 c.method.as_str(),
                 steps_text(c)
             ),
-            Ok(c) => format!("{:<7}{:<12}{}", e.name, c.method.as_str(), steps_text(c)),
-            Err(_) => format!("{:<7}✗ cannot be read (see below)", e.name),
+            Ok(c) => format!(
+                "{:<nw$}{:<12}{}",
+                name(&e.name),
+                c.method.as_str(),
+                steps_text(c)
+            ),
+            Err(_) => format!("{:<nw$}✗ cannot be read (see below)", name(&e.name)),
         };
         let selected = i == p.selected;
         let style = if selected && p.focus == PickerFocus::List {
