@@ -46,4 +46,4 @@ pub mod view;
 pub mod widgets;
 
 pub use app::{App, Outcome};
-pub use run::{compare_view, replay_view, run_app, run_dashboard, run_dashboard_after};
+pub use run::{compare_view, replay_view, run_app, run_dashboard_after};

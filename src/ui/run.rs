@@ -1,7 +1,7 @@
 //! The UI's entry points: the preset picker followed by the dashboard ([`run_app`]), the
-//! dashboard alone ([`run_dashboard`], or [`run_dashboard_after`] a setup it shows), the
-//! replay viewer ([`replay_view`]) and the compare screen ([`compare_view`]). Each is a [`Session`] driven by the one event loop
-//! ([`crate::ui::event_loop::run`]).
+//! dashboard alone after a setup it shows ([`run_dashboard_after`]), the replay viewer
+//! ([`replay_view`]) and the compare screen ([`compare_view`]). Each is a [`Session`] driven by
+//! the one event loop ([`crate::ui::event_loop::run`]).
 
 use crate::core::events::{Command, Event};
 use crate::hub::progress::DownloadStatus;
@@ -12,7 +12,7 @@ use crate::ui::form::Picker;
 use crate::ui::render::draw;
 use crate::ui::run_state::{Run, RunStatus, RunTimer};
 use crate::ui::terminal::TerminalGuard;
-use crossbeam_channel::{bounded, unbounded, Receiver, Sender, TryRecvError};
+use crossbeam_channel::{bounded, unbounded, Receiver, TryRecvError};
 use crossterm::event::Event as CtEvent;
 use ratatui::layout::Rect;
 use ratatui::Frame;
@@ -218,25 +218,16 @@ impl Session for Live {
     }
 }
 
-fn live(mut session: Live, trainer: Option<TrainerChannels>) -> anyhow::Result<Outcome> {
-    session.trainer = trainer.is_some();
+/// Run the live app until it ends; its trainer comes from the setup it starts.
+fn live(mut session: Live) -> anyhow::Result<Outcome> {
     {
         let mut guard = TerminalGuard::new()?;
-        event_loop::run(&mut guard.terminal, &mut session, trainer)?;
+        event_loop::run(&mut guard.terminal, &mut session, None)?;
     }
     if let Some(msg) = session.failed {
         anyhow::bail!(msg);
     }
     Ok(session.app.outcome().unwrap_or(Outcome::Quit))
-}
-
-/// Run the dashboard for a run that is already started, until it ends or the user quits.
-pub fn run_dashboard(
-    app: App,
-    events: Receiver<Event>,
-    commands: Sender<Command>,
-) -> anyhow::Result<Outcome> {
-    live(Live::new(app, None, None), Some((events, commands)))
 }
 
 /// Open the dashboard at once and set the run up with `setup` on its own thread (its downloads
@@ -246,14 +237,14 @@ pub fn run_dashboard_after(
     app: App,
     setup: Box<dyn FnOnce() -> SetupAnswer + Send>,
 ) -> anyhow::Result<Outcome> {
-    live(Live::new(app, None, Some(spawn_setup(setup))), None)
+    live(Live::new(app, None, Some(spawn_setup(setup))))
 }
 
 /// Open the preset `picker`; when the user starts a run, call `start` on its own thread (the
 /// picker shows its downloads) and show the dashboard. An `Err` from `start` is shown in the
 /// picker.
 pub fn run_app(picker: Picker, start: Arc<StartFn>) -> anyhow::Result<Outcome> {
-    live(Live::new(App::with_picker(picker), Some(start), None), None)
+    live(Live::new(App::with_picker(picker), Some(start), None))
 }
 
 /// The replay viewer: the app rebuilt from a prefix of the recording whenever the time cursor
