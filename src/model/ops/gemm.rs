@@ -55,6 +55,23 @@ pub(crate) unsafe fn gemm(
     rhs: Mat,
     threads: Threads,
 ) {
+    #[cfg(feature = "mkl")]
+    // SAFETY: forwarded from the caller.
+    if unsafe {
+        super::mkl::try_gemm(
+            m,
+            n,
+            k,
+            dst,
+            dst_rs,
+            accumulate,
+            lhs,
+            rhs,
+            matches!(threads, Threads::Pool),
+        )
+    } {
+        return;
+    }
     let parallelism = match threads {
         Threads::Pool => ::gemm::Parallelism::Rayon(rayon::current_num_threads()),
         Threads::Caller => ::gemm::Parallelism::None,

@@ -23,6 +23,8 @@ pub(crate) mod gemm;
 mod layer_norm;
 mod linear;
 mod math;
+#[cfg(feature = "mkl")]
+mod mkl;
 pub(crate) mod simd;
 mod softmax;
 
