@@ -2,16 +2,21 @@
 //! `dw = gᵀ·x`) and of the attention core: one function over strided f32 matrices.
 //!
 //! The pure-Rust `gemm` crate runs each product; it takes row and column strides, so transposed
-//! operands are read in place, never copied. [`gemm`] hands the whole product to the crate's
-//! own split over the current rayon pool ([`Threads::Pool`]) or runs it on the calling thread
-//! ([`Threads::Caller`]). The crate
-//! splits the result, never the inner dimension, so results do not depend on the number of
-//! threads (a test checks 1, 2 and 3 threads bit for bit).
+//! operands are read in place, never copied. [`gemm`] runs a product on the calling thread
+//! ([`Threads::Caller`]) or over the current rayon pool ([`Threads::Pool`]). A parallel product
+//! with a short inner dimension (≤ 512: q/k/v/o, the FFN's first layer) goes to the crate's own
+//! split; one with a longer inner dimension (the FFN's 1,536, every weight gradient's token
+//! count) is cut into fixed blocks of rows or columns, each a single-threaded crate call, which
+//! measured 1.1–1.4× the crate's split on those shapes and a 16×128 step 6.5 % shorter at 2
+//! threads (docs/performance.md). Neither splits the inner dimension, and the blocks follow from
+//! the shape alone, so results do not depend on the number of threads (a test checks 1, 2 and 3
+//! threads bit for bit). `DPS_GEMM_SPLIT=crate` gives every parallel product to the crate's
+//! split (for A/B timings).
 //!
-//! Measured against the alternatives on the 2-core benchmark machine (whole MiniLM 16×128
-//! steps, alternating runs; docs/performance.md): cutting each product into fixed blocks of
-//! rows run as single-threaded calls was no faster (median ratio 1.01 over 10 pairs), and
-//! BLIS 0.9 (`bli_sgemm`, zen3 kernels) in place of the crate was no faster either (1.003).
+//! BLIS 0.9 (`bli_sgemm`, zen3 kernels) in place of the crate was no faster (1.003), and MKL
+//! slower on the AMD EPYC (the optional `mkl` feature, [`super::mkl`]).
+
+use rayon::prelude::*;
 
 /// A strided f32 matrix operand: element `(i, j)` is at `ptr + i·rs + j·cs`.
 #[derive(Clone, Copy)]
@@ -72,10 +77,126 @@ pub(crate) unsafe fn gemm(
     } {
         return;
     }
-    let parallelism = match threads {
-        Threads::Pool => ::gemm::Parallelism::Rayon(rayon::current_num_threads()),
-        Threads::Caller => ::gemm::Parallelism::None,
+    match threads {
+        Threads::Caller => unsafe {
+            crate_gemm(
+                m,
+                n,
+                k,
+                dst,
+                dst_rs,
+                accumulate,
+                lhs,
+                rhs,
+                ::gemm::Parallelism::None,
+            )
+        },
+        Threads::Pool if crate_split() || k <= SHORT_INNER => unsafe {
+            let p = ::gemm::Parallelism::Rayon(rayon::current_num_threads());
+            crate_gemm(m, n, k, dst, dst_rs, accumulate, lhs, rhs, p)
+        },
+        Threads::Pool => {
+            // Raw pointers are neither Send nor Sync: the blocks get the addresses.
+            let (a0, b0, c0) = (lhs.ptr as usize, rhs.ptr as usize, dst as usize);
+            for_blocks(m, n, k, |i0, mi, j0, nj| {
+                // SAFETY: a block of rows i0..i0+mi and columns j0..j0+nj of the caller's
+                // product; the blocks write disjoint parts of `dst`.
+                unsafe {
+                    crate_gemm(
+                        mi,
+                        nj,
+                        k,
+                        (c0 as *mut f32).offset(i0 as isize * dst_rs + j0 as isize),
+                        dst_rs,
+                        accumulate,
+                        Mat::new(
+                            (a0 as *const f32).offset(i0 as isize * lhs.rs),
+                            lhs.rs,
+                            lhs.cs,
+                        ),
+                        Mat::new(
+                            (b0 as *const f32).offset(j0 as isize * rhs.cs),
+                            rhs.rs,
+                            rhs.cs,
+                        ),
+                        ::gemm::Parallelism::None,
+                    )
+                }
+            });
+        }
+    }
+}
+
+/// `DPS_GEMM_SPLIT=crate`: parallel products split by the gemm crate itself (for A/B timings).
+fn crate_split() -> bool {
+    static CRATE: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    *CRATE.get_or_init(|| std::env::var("DPS_GEMM_SPLIT").is_ok_and(|v| v == "crate"))
+}
+
+/// Parallel products whose inner dimension is at most this are split by the gemm crate itself;
+/// longer ones (the FFN's 1,536, the weight gradients' token count) in [`for_blocks`], which
+/// measured 1.2–1.5× the crate's own split on them at 2 threads (docs/performance.md).
+const SHORT_INNER: usize = 512;
+/// Multiply-adds per block of a parallel product, at least.
+const BLOCK_WORK: usize = 16 << 20;
+/// Blocks per product, at most.
+const MAX_BLOCKS: usize = 8;
+/// Block edges fall on multiples of this (the micro-kernel's tile).
+const BLOCK_ALIGN: usize = 16;
+
+/// Runs `f(i0, mi, j0, nj)` over the blocks of an `m×n×k` product, in parallel over the
+/// current rayon pool. The blocks are rows of the result when `m ≥ n`, else columns (so the
+/// operand every block packs again is the smaller one), and they depend on the shape alone:
+/// the calls made, and so the results, do not depend on the number of threads.
+pub(crate) fn for_blocks(
+    m: usize,
+    n: usize,
+    k: usize,
+    f: impl Fn(usize, usize, usize, usize) + Sync,
+) {
+    let rows = m >= n;
+    let dim = if rows { m } else { n };
+    let count = (m * n * k).div_ceil(BLOCK_WORK).clamp(1, MAX_BLOCKS);
+    let edge = |b: usize| {
+        if b >= count {
+            dim
+        } else {
+            (b * dim / count) / BLOCK_ALIGN * BLOCK_ALIGN
+        }
     };
+    let block = |b: usize| {
+        let (s, e) = (edge(b), edge(b + 1));
+        if e > s {
+            if rows {
+                f(s, e - s, 0, n)
+            } else {
+                f(0, m, s, e - s)
+            }
+        }
+    };
+    if count == 1 {
+        block(0);
+    } else {
+        (0..count).into_par_iter().for_each(block);
+    }
+}
+
+/// One call of the gemm crate.
+///
+/// # Safety
+/// As [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn crate_gemm(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut f32,
+    dst_rs: isize,
+    accumulate: bool,
+    lhs: Mat,
+    rhs: Mat,
+    parallelism: ::gemm::Parallelism,
+) {
     // SAFETY: forwarded from the caller; the gemm crate takes column stride then row
     // stride, and with `read_dst == false` it ignores what `dst` holds.
     unsafe {
@@ -181,7 +302,13 @@ mod tests {
     fn products_are_right_and_do_not_depend_on_the_thread_count() {
         // Tall and wide results, a tiny one, a long inner dimension, plain and transposed
         // operands, overwrite and accumulate.
-        for &(m, n, k) in &[(600, 33, 45), (33, 600, 45), (5, 3, 200), (530, 300, 530)] {
+        for &(m, n, k) in &[
+            (600, 33, 45),
+            (33, 600, 45),
+            (5, 3, 200),
+            (530, 300, 530),
+            (40, 700, 600),
+        ] {
             let a = data(m * k, 1);
             let b = data(k * n, 2);
             let start = data(m * n, 3);

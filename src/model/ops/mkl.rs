@@ -7,12 +7,11 @@
 //! gemm crate instead in the same binary, for A/B timings.
 //!
 //! MKL runs sequentially (`MKL_Set_Threading_Layer(SEQUENTIAL)`); parallel products are cut
-//! into fixed blocks of rows or columns that rayon runs, so the calls made, and so the results,
+//! into the fixed blocks of rows or columns of [`super::gemm::for_blocks`], which rayon runs, so the calls made, and so the results,
 //! do not depend on the number of threads. Conditional numerical reproducibility is set to the
 //! AVX2 code path (`MKL_CBWR_Set`), so results do not depend on memory alignment either.
 
 use super::gemm::Mat;
-use rayon::prelude::*;
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::OnceLock;
 
@@ -39,9 +38,6 @@ const NO_TRANS: c_int = 111;
 const TRANS: c_int = 112;
 const THREADING_SEQUENTIAL: c_int = 1;
 const CBWR_AVX2: c_int = 10;
-
-/// Rows (or columns) of the result per block of a parallel product.
-const BLOCK: usize = 128;
 
 struct Mkl {
     sgemm: Sgemm,
@@ -180,18 +176,10 @@ pub(crate) unsafe fn try_gemm(
             ldc,
         );
     };
-    if !parallel || (m <= BLOCK && n <= BLOCK) {
-        call(0, m, 0, n);
-    } else if m >= n {
-        (0..m.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
-            let i0 = b * BLOCK;
-            call(i0, BLOCK.min(m - i0), 0, n);
-        });
+    if parallel {
+        super::gemm::for_blocks(m, n, k, call);
     } else {
-        (0..n.div_ceil(BLOCK)).into_par_iter().for_each(|b| {
-            let j0 = b * BLOCK;
-            call(0, m, j0, BLOCK.min(n - j0));
-        });
+        call(0, m, 0, n);
     }
     true
 }
