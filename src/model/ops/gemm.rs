@@ -6,9 +6,10 @@
 //! ([`Threads::Caller`]) or over the current rayon pool ([`Threads::Pool`]). A parallel product
 //! with a short inner dimension (≤ 512: q/k/v/o, the FFN's first layer) goes to the crate's own
 //! split; one with a longer inner dimension (the FFN's 1,536, every weight gradient's token
-//! count) is cut into fixed blocks of rows or columns, each a single-threaded crate call, which
-//! measured 1.1–1.4× the crate's split on those shapes and a 16×128 step 6.5 % shorter at 2
-//! threads (docs/performance.md). Neither splits the inner dimension, and the blocks follow from
+//! count) is cut into fixed blocks of rows or columns, each a single-threaded crate call. With
+//! other processes on the cores that measured 1.1–1.4× the crate's split on those shapes and a
+//! 16×128 step 6.5 % shorter at 2 threads; on a quiet machine the two are equal
+//! (docs/performance.md). Neither splits the inner dimension, and the blocks follow from
 //! the shape alone, so results do not depend on the number of threads (a test checks 1, 2 and 3
 //! threads bit for bit). `DPS_GEMM_SPLIT=crate` gives every parallel product to the crate's
 //! split (for A/B timings).
@@ -135,7 +136,8 @@ fn crate_split() -> bool {
 
 /// Parallel products whose inner dimension is at most this are split by the gemm crate itself;
 /// longer ones (the FFN's 1,536, the weight gradients' token count) in [`for_blocks`], which
-/// measured 1.2–1.5× the crate's own split on them at 2 threads (docs/performance.md).
+/// measured 1.2–1.5× the crate's own split on them at 2 threads with other processes on the
+/// cores, and the same when the machine is quiet (docs/performance.md).
 const SHORT_INNER: usize = 512;
 /// Multiply-adds per block of a parallel product, at least.
 const BLOCK_WORK: usize = 16 << 20;
