@@ -7,11 +7,11 @@
 //! gemm crate instead in the same binary, for A/B timings.
 //!
 //! MKL runs sequentially (`MKL_Set_Threading_Layer(SEQUENTIAL)`); parallel products are cut
-//! into the fixed blocks of rows or columns of [`super::gemm::for_blocks`], which rayon runs, so the calls made, and so the results,
+//! into the fixed blocks of rows or columns of [`super::blocks::for_blocks`], which rayon runs, so the calls made, and so the results,
 //! do not depend on the number of threads. Conditional numerical reproducibility is set to the
 //! AVX2 code path (`MKL_CBWR_Set`), so results do not depend on memory alignment either.
 
-use super::gemm::Mat;
+use super::blocks::{for_blocks, Mat};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::OnceLock;
 
@@ -177,7 +177,7 @@ pub(crate) unsafe fn try_gemm(
         );
     };
     if parallel {
-        super::gemm::for_blocks(m, n, k, call);
+        for_blocks(m, n, k, call);
     } else {
         call(0, m, 0, n);
     }

@@ -16,6 +16,7 @@
 //! This module depends only on external crates (candle, rayon).
 
 mod attention;
+mod blocks;
 pub mod device_updates;
 pub mod fused;
 mod gelu;
