@@ -203,6 +203,7 @@ pub fn parse() -> Cli {
 }
 
 pub fn run(cli: Cli) -> Result<i32> {
+    dps_tui::model::ops::check_engine().map_err(|e| anyhow::anyhow!(e))?;
     match cli.command {
         None => {
             let preset = cli.preset.clone();

@@ -43,23 +43,32 @@ struct Mkl {
     sgemm: Sgemm,
 }
 
+static MKL: OnceLock<Result<Option<Mkl>, String>> = OnceLock::new();
+
+/// Loads MKL now (unless `DPS_GEMM=crate`), so that a missing library is an error at the start,
+/// naming the path and the fix, before any screen or training begins.
+pub(crate) fn check() -> Result<(), String> {
+    MKL.get_or_init(init)
+        .as_ref()
+        .map(|_| ())
+        .map_err(Clone::clone)
+}
+
+fn init() -> Result<Option<Mkl>, String> {
+    if std::env::var("DPS_GEMM").is_ok_and(|v| v == "crate") {
+        return Ok(None);
+    }
+    load().map(Some)
+}
+
 /// MKL when it is to be used (loaded, and `DPS_GEMM` is not `crate`); `None` runs the gemm
-/// crate. A library that cannot be loaded is a fatal error naming the path and the fix.
+/// crate. The binary calls [`check`] first; a library that still cannot be loaded here is a
+/// panic naming the path and the fix (the panic hook restores the terminal).
 fn mkl() -> Option<&'static Mkl> {
-    static MKL: OnceLock<Option<Mkl>> = OnceLock::new();
-    MKL.get_or_init(|| {
-        if std::env::var("DPS_GEMM").is_ok_and(|v| v == "crate") {
-            return None;
-        }
-        match load() {
-            Ok(m) => Some(m),
-            Err(e) => {
-                eprintln!("error: {e}");
-                std::process::exit(2);
-            }
-        }
-    })
-    .as_ref()
+    match MKL.get_or_init(init) {
+        Ok(m) => m.as_ref(),
+        Err(e) => panic!("{e}"),
+    }
 }
 
 /// The path of `libmkl_rt.so.3`: `DPS_MKL_LIB` now, else the one recorded at build time.

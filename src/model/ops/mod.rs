@@ -66,6 +66,15 @@ thread_local! {
     static COMPOSITE_ONLY: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
+/// Checks that the matrix-product engine this binary was built with can run: in builds with the
+/// `mkl` feature, loads MKL (an error names the library path and the fix); otherwise nothing.
+pub fn check_engine() -> std::result::Result<(), String> {
+    #[cfg(feature = "mkl")]
+    return mkl::check();
+    #[cfg(not(feature = "mkl"))]
+    Ok(())
+}
+
 /// Runs `f` with every op of this module taking its composite path, even for f32 CPU tensors:
 /// the path a CUDA or Metal device takes, so it can be checked against the fused one on the
 /// CPU. Applies to the calling thread only.
