@@ -25,16 +25,24 @@ const MAX_BLOCKS: usize = 8;
 /// Block edges fall on multiples of this (the micro-kernel's tile).
 const BLOCK_ALIGN: usize = 16;
 
-/// Runs `f(i0, mi, j0, nj)` over the blocks of an `m×n×k` product, in parallel over the
-/// current rayon pool. The blocks are rows of the result when `m ≥ n`, else columns (so the
-/// operand every block packs again is the smaller one), and they depend on the shape alone:
+/// A product's result of `m×n` elements at `dst` (column stride 1), with the operands that
+/// make it: `lhs` (m×k) and `rhs` (k×n). [`for_blocks`] hands out parts of one as blocks.
+#[derive(Clone, Copy)]
+pub(crate) struct Block {
+    pub m: usize,
+    pub n: usize,
+    pub dst: *mut f32,
+    pub lhs: Mat,
+    pub rhs: Mat,
+}
+
+/// Runs `f` over the blocks of the `whole` product (inner dimension `k`, result row stride
+/// `dst_rs`), in parallel over the current rayon pool; each block's `dst`, `lhs` and `rhs` point
+/// at its own rows and columns. The blocks are rows of the result when `m ≥ n`, else columns (so
+/// the operand every block packs again is the smaller one), and they depend on the shape alone:
 /// the calls made, and so the results, do not depend on the number of threads.
-pub(crate) fn for_blocks(
-    m: usize,
-    n: usize,
-    k: usize,
-    f: impl Fn(usize, usize, usize, usize) + Sync,
-) {
+pub(crate) fn for_blocks(whole: Block, k: usize, dst_rs: isize, f: impl Fn(Block) + Sync) {
+    let Block { m, n, .. } = whole;
     let rows = m >= n;
     let dim = if rows { m } else { n };
     let count = (m * n * k).div_ceil(BLOCK_WORK).clamp(1, MAX_BLOCKS);
@@ -45,15 +53,39 @@ pub(crate) fn for_blocks(
             (b * dim / count) / BLOCK_ALIGN * BLOCK_ALIGN
         }
     };
+    // Raw pointers are neither Send nor Sync: the blocks get the addresses.
+    let (a0, b0, c0) = (
+        whole.lhs.ptr as usize,
+        whole.rhs.ptr as usize,
+        whole.dst as usize,
+    );
+    let (lrs, lcs) = (whole.lhs.rs, whole.lhs.cs);
+    let (rrs, rcs) = (whole.rhs.rs, whole.rhs.cs);
     let block = |b: usize| {
         let (s, e) = (edge(b), edge(b + 1));
-        if e > s {
-            if rows {
-                f(s, e - s, 0, n)
-            } else {
-                f(0, m, s, e - s)
-            }
+        if e <= s {
+            return;
         }
+        let (i0, mi, j0, nj) = if rows {
+            (s, e - s, 0, n)
+        } else {
+            (0, m, s, e - s)
+        };
+        f(Block {
+            m: mi,
+            n: nj,
+            dst: (c0 as *mut f32).wrapping_offset(i0 as isize * dst_rs + j0 as isize),
+            lhs: Mat::new(
+                (a0 as *const f32).wrapping_offset(i0 as isize * lrs),
+                lrs,
+                lcs,
+            ),
+            rhs: Mat::new(
+                (b0 as *const f32).wrapping_offset(j0 as isize * rcs),
+                rrs,
+                rcs,
+            ),
+        })
     };
     if count == 1 {
         block(0);

@@ -17,7 +17,8 @@
 //! BLIS 0.9 (`bli_sgemm`, zen3 kernels) in place of the crate was no faster (1.003), and MKL
 //! slower on the AMD EPYC (the optional `mkl` feature, [`super::mkl`]).
 
-pub(crate) use super::blocks::{for_blocks, Mat};
+pub(crate) use super::blocks::Mat;
+use super::blocks::{for_blocks, Block};
 
 /// Where a product runs.
 #[derive(Clone, Copy)]
@@ -82,29 +83,26 @@ pub(crate) unsafe fn gemm(
             crate_gemm(m, n, k, dst, dst_rs, accumulate, lhs, rhs, p)
         },
         Threads::Pool => {
-            // Raw pointers are neither Send nor Sync: the blocks get the addresses.
-            let (a0, b0, c0) = (lhs.ptr as usize, rhs.ptr as usize, dst as usize);
-            for_blocks(m, n, k, |i0, mi, j0, nj| {
-                // SAFETY: a block of rows i0..i0+mi and columns j0..j0+nj of the caller's
-                // product; the blocks write disjoint parts of `dst`.
+            let whole = Block {
+                m,
+                n,
+                dst,
+                lhs,
+                rhs,
+            };
+            for_blocks(whole, k, dst_rs, |b| {
+                // SAFETY: a block of the caller's product (its rows and columns, the operands
+                // moved to them); the blocks write disjoint parts of `dst`.
                 unsafe {
                     crate_gemm(
-                        mi,
-                        nj,
+                        b.m,
+                        b.n,
                         k,
-                        (c0 as *mut f32).offset(i0 as isize * dst_rs + j0 as isize),
+                        b.dst,
                         dst_rs,
                         accumulate,
-                        Mat::new(
-                            (a0 as *const f32).offset(i0 as isize * lhs.rs),
-                            lhs.rs,
-                            lhs.cs,
-                        ),
-                        Mat::new(
-                            (b0 as *const f32).offset(j0 as isize * rhs.cs),
-                            rhs.rs,
-                            rhs.cs,
-                        ),
+                        b.lhs,
+                        b.rhs,
                         ::gemm::Parallelism::None,
                     )
                 }

@@ -7,11 +7,11 @@
 //! gemm crate instead in the same binary, for A/B timings.
 //!
 //! MKL runs sequentially (`MKL_Set_Threading_Layer(SEQUENTIAL)`); parallel products are cut
-//! into the fixed blocks of rows or columns of [`super::blocks::for_blocks`], which rayon runs, so the calls made, and so the results,
-//! do not depend on the number of threads. Conditional numerical reproducibility is set to the
+//! into the fixed blocks of rows or columns of [`super::blocks::for_blocks`], which rayon runs,
+//! so the calls made, and so the results, do not depend on the number of threads. Conditional numerical reproducibility is set to the
 //! AVX2 code path (`MKL_CBWR_Set`), so results do not depend on memory alignment either.
 
-use super::blocks::{for_blocks, Mat};
+use super::blocks::{for_blocks, Block, Mat};
 use std::ffi::{c_char, c_int, c_void, CString};
 use std::sync::OnceLock;
 
@@ -159,36 +159,37 @@ pub(crate) unsafe fn try_gemm(
     }
     let beta = if accumulate { 1.0 } else { 0.0 };
     let ldc = dst_rs.max(n as isize) as c_int;
-    // Raw pointers are neither Send nor Sync: the blocks get the addresses.
-    let (a0, b0, c0) = (lhs.ptr as usize, rhs.ptr as usize, dst as usize);
-    let (lrs, rcs) = (lhs.rs, rhs.cs);
     // SAFETY (every call): the caller guarantees the operands cover the elements their
     // strides describe; the blocks write disjoint parts of `dst`.
-    let call = |i0: usize, mi: usize, j0: usize, nj: usize| unsafe {
-        let a = (a0 as *const f32).offset(i0 as isize * lrs);
-        let b = (b0 as *const f32).offset(j0 as isize * rcs);
-        let c = (c0 as *mut f32).offset(i0 as isize * dst_rs + j0 as isize);
+    let call = |b: Block| unsafe {
         (lib.sgemm)(
             ROW_MAJOR,
             ta,
             tb,
-            mi as c_int,
-            nj as c_int,
+            b.m as c_int,
+            b.n as c_int,
             k as c_int,
             1.0,
-            a,
+            b.lhs.ptr,
             lda,
-            b,
+            b.rhs.ptr,
             ldb,
             beta,
-            c,
+            b.dst,
             ldc,
         );
     };
+    let whole = Block {
+        m,
+        n,
+        dst,
+        lhs,
+        rhs,
+    };
     if parallel {
-        for_blocks(m, n, k, call);
+        for_blocks(whole, k, dst_rs, call);
     } else {
-        call(0, m, 0, n);
+        call(whole);
     }
     true
 }
