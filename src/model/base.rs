@@ -222,6 +222,17 @@ impl ModelBase {
         Ok(ops::linear(x, w, b)?)
     }
 
+    /// The weight of `wb` and its bias (a constant zero when the layer has none), or their
+    /// overrides.
+    pub(crate) fn pair<'a>(
+        &'a self,
+        wb: Wb,
+        ov: Option<&'a WeightOverrides>,
+    ) -> Result<[&'a Tensor; 2], ModelError> {
+        let w = self.weight(wb.w, ov)?;
+        Ok([w, self.bias(wb, w.dims()[0], ov)?])
+    }
+
     /// LayerNorm over the last dimension.
     pub(crate) fn norm(
         &self,

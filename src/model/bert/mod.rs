@@ -100,6 +100,11 @@ fn activation(x: &Tensor, act: &str) -> candle_core::Result<Tensor> {
     }
 }
 
+/// Whether `hidden_act` names the exact-erf GELU (every name [`activation`] does not special-case).
+fn is_erf_gelu(act: &str) -> bool {
+    !matches!(act, "gelu_new" | "relu")
+}
+
 /// A BERT-style encoder + classification (or regression) head; every weight is a trainable
 /// `Var`.
 pub struct BertForSequenceClassification {
@@ -413,7 +418,48 @@ impl SequenceClassifier for BertForSequenceClassification {
 
         let mut hidden_states = Vec::with_capacity(cfg.num_hidden_layers + 1);
         hidden_states.push(hidden.clone());
+        let one_node = ops::encoder_layer_applies(&hidden) && is_erf_gelu(&cfg.hidden_act);
         for layer in &ix.layers {
+            if one_node {
+                let mut drop = ops::LayerDropout::default();
+                if let Some(r) = rng.as_deref_mut() {
+                    // The per-op path's order: probabilities, attention output, FFN output.
+                    if attn_dropout {
+                        drop.attention = Some(draw_mask(num_probs, p_attn, r));
+                    }
+                    if p_hidden > 0.0 {
+                        let n = hidden.elem_count();
+                        if layout.attn_output_dropout {
+                            drop.attention_output = Some(draw_mask(n, p_hidden, r));
+                        }
+                        drop.output = Some(draw_mask(n, p_hidden, r));
+                    }
+                }
+                let rows = match (input, &key_mask) {
+                    (ModelInput::Packed { offsets, .. }, _) => ops::LayerRows::Packed(offsets),
+                    (_, Some(m)) => ops::LayerRows::Padded(m),
+                    _ => unreachable!("padded inputs have a key mask"),
+                };
+                let mut params = Vec::with_capacity(16);
+                for wb in [
+                    layer.q,
+                    layer.k,
+                    layer.v,
+                    layer.o,
+                    layer.attn_ln,
+                    layer.ffn_in,
+                    layer.ffn_out,
+                    layer.out_ln,
+                ] {
+                    let [w, b] = self.base.pair(wb, ov)?;
+                    params.push(w);
+                    params.push(b);
+                }
+                let eps = cfg.layer_norm_eps;
+                hidden = ops::encoder_layer(&hidden, &params, rows, nh, scale, eps, drop)?;
+                hidden_states.push(hidden.clone());
+                continue;
+            }
             let q = self.base.lin(&hidden, layer.q, ov)?;
             let k = self.base.lin(&hidden, layer.k, ov)?;
             let v = self.base.lin(&hidden, layer.v, ov)?;
@@ -481,6 +527,9 @@ pub fn layout_of(family: Family, cfg: &BertConfig) -> Layout {
         _ => Layout::bert(cfg),
     }
 }
+
+#[cfg(test)]
+mod layer_node_tests;
 
 #[cfg(test)]
 mod tests {

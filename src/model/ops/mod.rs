@@ -18,6 +18,7 @@
 mod attention;
 mod blocks;
 pub mod device_updates;
+mod encoder_layer;
 pub mod fused;
 mod gelu;
 pub(crate) mod gemm;
@@ -382,4 +383,127 @@ pub fn gelu_erf(x: &Tensor) -> Result<Tensor> {
     } else {
         x.gelu_erf()
     }
+}
+
+thread_local! {
+    static PER_OP_LAYERS: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+    /// How many layer nodes this thread has built (for tests that must see the node taken).
+    static LAYER_NODES: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How many [`encoder_layer`] nodes the calling thread has built so far.
+pub fn layer_nodes_built() -> usize {
+    LAYER_NODES.with(|c| c.get())
+}
+
+/// Runs `f` with encoder layers built from their per-op nodes ([`encoder_layer_applies`] is
+/// false), the path the layer node is checked against. Applies to the calling thread only.
+pub fn with_per_op_layers<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            PER_OP_LAYERS.with(|c| c.set(self.0));
+        }
+    }
+    let _restore = Restore(PER_OP_LAYERS.with(|c| c.replace(true)));
+    f()
+}
+
+/// Whether [`encoder_layer`] applies to the input `x`: an f32 CPU tensor, the fused kernels not
+/// turned off by [`with_composite_ops`], the per-op layers not asked for by
+/// [`with_per_op_layers`] or by `DPS_LAYER_NODE=0` in the environment (for A/B timings).
+pub fn encoder_layer_applies(x: &Tensor) -> bool {
+    static OFF: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
+    let off = *OFF.get_or_init(|| std::env::var("DPS_LAYER_NODE").is_ok_and(|v| v == "0"));
+    !off && !PER_OP_LAYERS.with(|c| c.get()) && fused_applies(&[x])
+}
+
+/// How the rows of an encoder layer's input form sequences for attention.
+pub enum LayerRows<'a> {
+    /// `[B, L, H]` input with the additive key mask `[B, L]` (0 for tokens, very negative for
+    /// padding).
+    Padded(&'a Tensor),
+    /// `[T, H]` input, sequence `i` in rows `offsets[i]..offsets[i + 1]`.
+    Packed(&'a [usize]),
+}
+
+/// One encoder layer's dropout factors (`0` or `1 / (1 − p)`), drawn by the caller in the order
+/// the per-op path draws them: attention probabilities (laid out as for [`attention`] or
+/// [`packed_attention`]), then attention output, then FFN output (both one per input element).
+#[derive(Debug, Default)]
+pub struct LayerDropout {
+    pub attention: Option<Vec<f32>>,
+    pub attention_output: Option<Vec<f32>>,
+    pub output: Option<Vec<f32>>,
+}
+
+/// A post-LayerNorm encoder layer (BERT's, with exact-erf GELU) as one graph node:
+///
+/// ```text
+/// a = LN(dropout(attention(x·Wqᵀ+bq, x·Wkᵀ+bk, x·Wvᵀ+bv)·Woᵀ + bo) + x)
+/// y = LN(dropout(gelu(a·Wiᵀ + bi)·Wfᵀ + bf) + a)
+/// ```
+///
+/// `params` are the sixteen tensors in the order q, k, v, o, attention LayerNorm, FFN in, FFN
+/// out, output LayerNorm, each weight then its bias. The forward pass equals the per-op path
+/// bit for bit; gradients flow to every tensor in `params` and to `x`. Only for f32 on the CPU
+/// (check [`encoder_layer_applies`]).
+#[allow(clippy::too_many_arguments)]
+pub fn encoder_layer(
+    x: &Tensor,
+    params: &[&Tensor],
+    rows: LayerRows,
+    heads: usize,
+    scale: f64,
+    eps: f64,
+    dropout: LayerDropout,
+) -> Result<Tensor> {
+    let dims = x.dims().to_vec();
+    let h = *dims.last().unwrap_or(&0);
+    if heads == 0 || h == 0 || h % heads != 0 {
+        candle_core::bail!("encoder layer: hidden size {h} is not a multiple of {heads} heads");
+    }
+    let n = x.elem_count() / h;
+    let segs = match rows {
+        LayerRows::Padded(mask) => {
+            let (b, l) = mask.dims2()?;
+            if dims != [b, l, h] {
+                candle_core::bail!(
+                    "encoder layer: input {dims:?} does not fit the key mask {:?}",
+                    mask.dims()
+                );
+            }
+            attention::Segments::padded(b, l, mask.flatten_all()?.to_vec1::<f32>()?)
+        }
+        LayerRows::Packed(offsets) => attention::Segments::packed(offsets),
+    };
+    let dev = x.device();
+    let factors = |m: Option<Vec<f32>>| -> Result<Option<Tensor>> {
+        m.map(|m| Tensor::from_vec(m, (n, h), dev)).transpose()
+    };
+    let x2 = x.reshape((n, h))?.contiguous()?;
+    let detached = params
+        .iter()
+        .map(|t| t.detach().contiguous())
+        .collect::<Result<Vec<_>>>()?;
+    let node = encoder_layer::LayerNode::forward(
+        x2.detach(),
+        detached,
+        encoder_layer::LayerShape {
+            heads,
+            scale: scale as f32,
+            eps: eps as f32,
+            segs: std::sync::Arc::new(segs),
+            attn_dropout: dropout.attention.map(std::sync::Arc::new),
+            attn_out_dropout: factors(dropout.attention_output)?,
+            ffn_dropout: factors(dropout.output)?,
+        },
+    )?;
+    let flat = params
+        .iter()
+        .map(|t| t.flatten_all())
+        .collect::<Result<Vec<_>>>()?;
+    let pack = Tensor::cat(&flat, 0)?;
+    LAYER_NODES.with(|c| c.set(c.get() + 1));
+    x2.apply_op2(&pack, node)?.reshape(dims)
 }
