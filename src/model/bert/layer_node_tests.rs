@@ -173,3 +173,40 @@ fn overrides_get_gradients_through_the_node() {
     );
     assert_same("override", &node, &per_op);
 }
+
+#[test]
+fn the_node_does_not_depend_on_the_thread_count() {
+    // Wide enough that the stacked q/k/v products have an inner dimension over 512 in the
+    // backward pass (the blocked split) and the FFN products run blocked too.
+    let mut cfg = BertConfig::tiny_demo(60);
+    cfg.hidden_size = 256;
+    cfg.intermediate_size = 640;
+    cfg.num_hidden_layers = 1;
+    let m = BertForSequenceClassification::random(
+        cfg,
+        HeadKind::Classification { num_labels: 3 },
+        &Device::Cpu,
+        8,
+    )
+    .unwrap();
+    let d = &Device::Cpu;
+    let ids: Vec<u32> = (0..40).map(|i| (i * 7 % 59) + 1).collect();
+    let pids = Tensor::new(ids.as_slice(), d).unwrap();
+    let ptt = Tensor::zeros(40, DType::U32, d).unwrap();
+    let offsets = [0, 17, 29, 40];
+    let packed = ModelInput::Packed {
+        input_ids: &pids,
+        token_type_ids: &ptt,
+        offsets: &offsets,
+    };
+    let pool = |n| {
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .build()
+            .unwrap()
+    };
+    let one = pool(1).install(|| run(&m, &packed, Some(2), None));
+    let three = pool(3).install(|| run(&m, &packed, Some(2), None));
+    assert_eq!(one.0, three.0, "logits");
+    assert_eq!(one.2, three.2, "gradients differ between 1 and 3 threads");
+}

@@ -171,13 +171,19 @@ impl AttentionOp {
             }
         }
         let h = *dims.last().unwrap_or(&0);
+        let rows = layouts[0].shape().elem_count() / h.max(1);
+        self.check(name, rows, h)?;
+        Ok((rows, h, h / self.heads))
+    }
+
+    /// Checks that `rows` rows of width `h` fit the heads, the sequences and the dropout mask.
+    pub(crate) fn check(&self, name: &str, rows: usize, h: usize) -> Result<()> {
         if self.heads == 0 || h == 0 || !h.is_multiple_of(self.heads) {
             candle_core::bail!(
                 "{name}: hidden size {h} is not a multiple of {} heads",
                 self.heads
             );
         }
-        let rows = layouts[0].shape().elem_count() / h;
         self.segs.check(name, rows)?;
         if let Some(m) = &self.dropout {
             let want = self.segs.num_probs(self.heads);
@@ -188,12 +194,16 @@ impl AttentionOp {
                 );
             }
         }
-        Ok((rows, h, h / self.heads))
+        Ok(())
     }
 }
 
 /// Borrow the contiguous f32 data of a tensor on the CPU.
-fn with_slice<R>(t: &Tensor, what: &str, f: impl FnOnce(&[f32]) -> Result<R>) -> Result<R> {
+pub(crate) fn with_slice<R>(
+    t: &Tensor,
+    what: &str,
+    f: impl FnOnce(&[f32]) -> Result<R>,
+) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     match &*storage {
         candle_core::Storage::Cpu(cpu) => {
@@ -209,26 +219,21 @@ fn dropped(out: &mut Vec<f32>, p: &[f32], m: &[f32]) {
     out.extend(p.iter().zip(m).map(|(a, b)| a * b));
 }
 
-impl CustomOp3 for AttentionOp {
-    fn name(&self) -> &'static str {
-        "fused-attention"
-    }
-
-    fn cpu_fwd(
+impl AttentionOp {
+    /// The context `[rows, h]` for `q`, `k` and `v` read with row stride `stride` (each slice
+    /// starts at its own first element and spans `rows` rows); keeps the probabilities for
+    /// [`Self::backward_strided`].
+    pub(crate) fn forward_strided(
         &self,
-        s1: &CpuStorage,
-        l1: &Layout,
-        s2: &CpuStorage,
-        l2: &Layout,
-        s3: &CpuStorage,
-        l3: &Layout,
-    ) -> Result<(CpuStorage, Shape)> {
-        let name = self.name();
-        let (rows, h, d) = self.dims(name, [l1, l2, l3])?;
-        let q = contiguous_f32(s1, l1, name, "q")?;
-        let k = contiguous_f32(s2, l2, name, "k")?;
-        let v = contiguous_f32(s3, l3, name, "v")?;
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        stride: usize,
+        rows: usize,
+        h: usize,
+    ) -> Vec<f32> {
         let nh = self.heads;
+        let d = h / nh;
         let spans = self.segs.spans();
         let longest = spans.iter().map(|s| s.1).max().unwrap_or(0);
         let zeros = vec![0f32; longest];
@@ -236,25 +241,26 @@ impl CustomOp3 for AttentionOp {
         let offs = task_offsets(spans, nh);
         let mut ctx = vec![0f32; rows * h];
         let ctx_ptr = SharedMut(ctx.as_mut_ptr());
-        let (hs, scale) = (h as isize, self.scale);
+        let (hs, is, scale) = (h as isize, stride as isize, self.scale);
         task_slices(&mut probs, spans, nh)
             .into_par_iter()
             .enumerate()
             .for_each_init(Vec::new, |scratch, (task, p)| {
                 let (start, n) = spans[task / nh];
                 let head = task % nh;
+                let off_in = start * stride + head * d;
                 let off = start * h + head * d;
                 let mask = match &self.segs.key_mask {
                     Some(m) => &m[start..start + n],
                     None => &zeros[..n],
                 };
-                // SAFETY: q, k and v hold rows·H elements; the sequence's head view starts at
-                // `off` with row stride H, n rows and d columns. p is this task's own n×n
+                // SAFETY: q, k and v hold `rows` rows of row stride `stride`; the sequence's
+                // head view starts at `off_in`, n rows and d columns. p is this task's own n×n
                 // block; ctx columns [head·d, head·d + d) of the sequence's rows are written
                 // by this task only.
                 unsafe {
-                    let qm = Mat::new(q.as_ptr().add(off), hs, 1);
-                    let kt = Mat::new(k.as_ptr().add(off), 1, hs);
+                    let qm = Mat::new(q.as_ptr().add(off_in), is, 1);
+                    let kt = Mat::new(k.as_ptr().add(off_in), 1, is);
                     gemm(
                         n,
                         n,
@@ -278,7 +284,7 @@ impl CustomOp3 for AttentionOp {
                 // SAFETY: as above.
                 unsafe {
                     let pm = Mat::new(pd.as_ptr(), n as isize, 1);
-                    let vm = Mat::new(v.as_ptr().add(off), hs, 1);
+                    let vm = Mat::new(v.as_ptr().add(off_in), is, 1);
                     gemm(
                         n,
                         d,
@@ -293,6 +299,124 @@ impl CustomOp3 for AttentionOp {
                 }
             });
         *self.probs.lock().expect("attention probs lock") = Some(Arc::new(probs));
+        ctx
+    }
+
+    /// The backward pass of [`Self::forward_strided`] for the context gradient `g` `[rows, h]`:
+    /// writes every element of `dq`, `dk` and `dv` (row stride `stride`, like `q`, `k`, `v`).
+    ///
+    /// # Safety
+    /// `dq`, `dk` and `dv` must each point to `rows` writable rows of row stride `stride` and
+    /// width `h`, overlapping neither each other's elements nor the inputs.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) unsafe fn backward_strided(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        stride: usize,
+        g: &[f32],
+        h: usize,
+        dq: *mut f32,
+        dk: *mut f32,
+        dv: *mut f32,
+    ) -> Result<()> {
+        let name = "fused-attention-bwd";
+        let probs = self
+            .probs
+            .lock()
+            .expect("attention probs lock")
+            .clone()
+            .ok_or_else(|| candle_core::Error::Msg(format!("{name}: no forward pass recorded")))?;
+        let nh = self.heads;
+        let d = h / nh;
+        let spans = self.segs.spans();
+        if probs.len() != self.segs.num_probs(nh) {
+            candle_core::bail!("{name}: the gradient does not fit the forward pass");
+        }
+        let offs = task_offsets(spans, nh);
+        let (dq_p, dk_p, dv_p) = (SharedMut(dq), SharedMut(dk), SharedMut(dv));
+        let (hs, is) = (h as isize, stride as isize);
+        let scale = self.scale;
+        (0..spans.len() * nh).into_par_iter().for_each_init(
+            || (Vec::new(), Vec::new()),
+            |(ds, pd), task| {
+                let (start, n) = spans[task / nh];
+                let head = task % nh;
+                let off_in = start * stride + head * d;
+                let off = start * h + head * d;
+                let ls = n as isize;
+                let p = &probs[offs[task]..offs[task] + n * n];
+                let m = self
+                    .dropout
+                    .as_ref()
+                    .map(|m| &m[offs[task]..offs[task] + n * n]);
+                ds.resize(n * n, 0.0);
+                let pdrop: &[f32] = match m {
+                    Some(m) => {
+                        dropped(pd, p, m);
+                        pd
+                    }
+                    None => p,
+                };
+                // SAFETY: views as in the forward pass; ds and pd are this task's scratch;
+                // each task writes only its head's columns of dq, dk and dv for its
+                // sequence's rows.
+                unsafe {
+                    let gm = Mat::new(g.as_ptr().add(off), hs, 1);
+                    // dP = dctx · vᵀ
+                    let vt = Mat::new(v.as_ptr().add(off_in), 1, is);
+                    gemm(n, n, d, ds.as_mut_ptr(), ls, false, gm, vt, Threads::Caller);
+                    // dv = P_droppedᵀ · dctx
+                    let pt = Mat::new(pdrop.as_ptr(), 1, ls);
+                    let dvo = dv_p.get().add(off_in);
+                    gemm(n, d, n, dvo, is, false, pt, gm, Threads::Caller);
+                }
+                if let Some(m) = m {
+                    for (x, &mv) in ds.iter_mut().zip(m) {
+                        *x *= mv;
+                    }
+                }
+                // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
+                softmax_bwd_rows(ds, p, n, scale);
+                // SAFETY: as above.
+                unsafe {
+                    let dsm = Mat::new(ds.as_ptr(), ls, 1);
+                    let dst = Mat::new(ds.as_ptr(), 1, ls);
+                    // dq = dS · k ; dk = dSᵀ · q
+                    let km = Mat::new(k.as_ptr().add(off_in), is, 1);
+                    let qm = Mat::new(q.as_ptr().add(off_in), is, 1);
+                    let dqo = dq_p.get().add(off_in);
+                    gemm(n, d, n, dqo, is, false, dsm, km, Threads::Caller);
+                    let dko = dk_p.get().add(off_in);
+                    gemm(n, d, n, dko, is, false, dst, qm, Threads::Caller);
+                }
+            },
+        );
+        Ok(())
+    }
+}
+
+impl CustomOp3 for AttentionOp {
+    fn name(&self) -> &'static str {
+        "fused-attention"
+    }
+
+    fn cpu_fwd(
+        &self,
+        s1: &CpuStorage,
+        l1: &Layout,
+        s2: &CpuStorage,
+        l2: &Layout,
+        s3: &CpuStorage,
+        l3: &Layout,
+    ) -> Result<(CpuStorage, Shape)> {
+        let name = self.name();
+        let (rows, h, _d) = self.dims(name, [l1, l2, l3])?;
+        let q = contiguous_f32(s1, l1, name, "q")?;
+        let k = contiguous_f32(s2, l2, name, "k")?;
+        let v = contiguous_f32(s3, l3, name, "v")?;
+        let ctx = self.forward_strided(q, k, v, h, rows, h);
         Ok((CpuStorage::F32(ctx), l1.shape().clone()))
     }
 
@@ -304,13 +428,6 @@ impl CustomOp3 for AttentionOp {
         _res: &Tensor,
         grad: &Tensor,
     ) -> Result<(Option<Tensor>, Option<Tensor>, Option<Tensor>)> {
-        let name = "fused-attention-bwd";
-        let probs = self
-            .probs
-            .lock()
-            .expect("attention probs lock")
-            .clone()
-            .ok_or_else(|| candle_core::Error::Msg(format!("{name}: no forward pass recorded")))?;
         let (q, k, v, grad) = (
             q.contiguous()?,
             k.contiguous()?,
@@ -319,122 +436,33 @@ impl CustomOp3 for AttentionOp {
         );
         let h = q.dim(candle_core::D::Minus1)?;
         let rows = q.elem_count() / h.max(1);
-        let nh = self.heads;
-        let d = h / nh;
-        let spans = self.segs.spans();
-        if grad.dims() != q.dims() || probs.len() != self.segs.num_probs(nh) {
+        if grad.dims() != q.dims() {
             candle_core::bail!(
-                "{name}: gradient {:?} does not fit the forward pass",
+                "fused-attention-bwd: gradient {:?} does not fit the forward pass",
                 grad.dims()
             );
         }
-        let offs = task_offsets(spans, nh);
         let mut dq = vec![0f32; rows * h];
         let mut dk = vec![0f32; rows * h];
         let mut dv = vec![0f32; rows * h];
-        let (dq_p, dk_p, dv_p) = (
-            SharedMut(dq.as_mut_ptr()),
-            SharedMut(dk.as_mut_ptr()),
-            SharedMut(dv.as_mut_ptr()),
-        );
-        let hs = h as isize;
-        let scale = self.scale;
         with_slice(&q, "q", |q| {
             with_slice(&k, "k", |k| {
                 with_slice(&v, "v", |v| {
                     with_slice(&grad, "grad", |g| {
-                        (0..spans.len() * nh).into_par_iter().for_each_init(
-                            || (Vec::new(), Vec::new()),
-                            |(ds, pd), task| {
-                                let (start, n) = spans[task / nh];
-                                let head = task % nh;
-                                let off = start * h + head * d;
-                                let ls = n as isize;
-                                let p = &probs[offs[task]..offs[task] + n * n];
-                                let m = self
-                                    .dropout
-                                    .as_ref()
-                                    .map(|m| &m[offs[task]..offs[task] + n * n]);
-                                ds.resize(n * n, 0.0);
-                                let pdrop: &[f32] = match m {
-                                    Some(m) => {
-                                        dropped(pd, p, m);
-                                        pd
-                                    }
-                                    None => p,
-                                };
-                                // SAFETY: views as in the forward pass; ds and pd are this
-                                // task's scratch; each task writes only its head's columns of
-                                // dq, dk and dv for its sequence's rows.
-                                unsafe {
-                                    let gm = Mat::new(g.as_ptr().add(off), hs, 1);
-                                    // dP = dctx · vᵀ
-                                    let vt = Mat::new(v.as_ptr().add(off), 1, hs);
-                                    gemm(
-                                        n,
-                                        n,
-                                        d,
-                                        ds.as_mut_ptr(),
-                                        ls,
-                                        false,
-                                        gm,
-                                        vt,
-                                        Threads::Caller,
-                                    );
-                                    // dv = P_droppedᵀ · dctx
-                                    let pt = Mat::new(pdrop.as_ptr(), 1, ls);
-                                    gemm(
-                                        n,
-                                        d,
-                                        n,
-                                        dv_p.get().add(off),
-                                        hs,
-                                        false,
-                                        pt,
-                                        gm,
-                                        Threads::Caller,
-                                    );
-                                }
-                                if let Some(m) = m {
-                                    for (x, &mv) in ds.iter_mut().zip(m) {
-                                        *x *= mv;
-                                    }
-                                }
-                                // dS = scale · P ⊙ (dP − rowsum(dP ⊙ P))
-                                softmax_bwd_rows(ds, p, n, scale);
-                                // SAFETY: as above.
-                                unsafe {
-                                    let dsm = Mat::new(ds.as_ptr(), ls, 1);
-                                    let dst = Mat::new(ds.as_ptr(), 1, ls);
-                                    // dq = dS · k ; dk = dSᵀ · q
-                                    let km = Mat::new(k.as_ptr().add(off), hs, 1);
-                                    let qm = Mat::new(q.as_ptr().add(off), hs, 1);
-                                    gemm(
-                                        n,
-                                        d,
-                                        n,
-                                        dq_p.get().add(off),
-                                        hs,
-                                        false,
-                                        dsm,
-                                        km,
-                                        Threads::Caller,
-                                    );
-                                    gemm(
-                                        n,
-                                        d,
-                                        n,
-                                        dk_p.get().add(off),
-                                        hs,
-                                        false,
-                                        dst,
-                                        qm,
-                                        Threads::Caller,
-                                    );
-                                }
-                            },
-                        );
-                        Ok(())
+                        // SAFETY: dq, dk and dv are fresh rows × h buffers (stride h).
+                        unsafe {
+                            self.backward_strided(
+                                q,
+                                k,
+                                v,
+                                h,
+                                g,
+                                h,
+                                dq.as_mut_ptr(),
+                                dk.as_mut_ptr(),
+                                dv.as_mut_ptr(),
+                            )
+                        }
                     })
                 })
             })

@@ -16,7 +16,7 @@
 //! weights and biases), so their gradients flow back through candle's autograd to whatever
 //! tensors the model passed (trainable `Var`s or overrides) without any side channel.
 
-use super::attention::{AttentionOp, Segments};
+use super::attention::{with_slice, AttentionOp, Segments};
 use super::gelu::GeluErfOp;
 use super::layer_norm::LayerNormOp;
 use super::linear::LinearOp;
@@ -54,9 +54,11 @@ pub(crate) struct LayerShape {
 /// The activations the backward pass reads, all `[rows, ·]` and detached from the graph.
 struct Saved {
     x: Tensor,
-    q: Tensor,
-    k: Tensor,
-    v: Tensor,
+    /// The query, key and value weights stacked `[3H, H]`, their biases `[3H]`, and the
+    /// projections side by side `[rows, 3H]`.
+    wqkv: Tensor,
+    bqkv: Tensor,
+    qkv: Tensor,
     attn: AttentionOp,
     ctx: Tensor,
     /// Input of the first LayerNorm: attention output (after dropout) plus `x`.
@@ -116,11 +118,17 @@ impl LayerNode {
         }
         let p = &params;
         let norm = LayerNormOp { eps: shape.eps };
-        let q = lin(&x, p, Q)?;
-        let k = lin(&x, p, K)?;
-        let v = lin(&x, p, V)?;
+        let (rows, h) = x.dims2()?;
+        // One product for the three projections: [rows, H] · [3H, H]ᵀ.
+        let wqkv = Tensor::cat(&[&p[Q], &p[K], &p[V]], 0)?;
+        let bqkv = Tensor::cat(&[&p[Q + 1], &p[K + 1], &p[V + 1]], 0)?;
+        let qkv = x.apply_op3_no_bwd(&wqkv, &bqkv, &LinearOp)?;
         let attn = AttentionOp::new(shape.heads, shape.scale, shape.segs, shape.attn_dropout);
-        let ctx = q.apply_op3_no_bwd(&k, &v, &attn)?;
+        attn.check("fused-encoder-layer", rows, h)?;
+        let ctx = with_slice(&qkv, "qkv", |s| {
+            Ok(attn.forward_strided(s, &s[h..], &s[2 * h..], 3 * h, rows, h))
+        })?;
+        let ctx = Tensor::from_vec(ctx, (rows, h), x.device())?;
         let o = drop(lin(&ctx, p, O)?, &shape.attn_out_dropout)?;
         let a_pre = (o + &x)?;
         let a = a_pre.apply_op3_no_bwd(&p[ATTN_LN], &p[ATTN_LN + 1], &norm)?;
@@ -137,9 +145,9 @@ impl LayerNode {
             out: Mutex::new(Some(y)),
             saved: Saved {
                 x,
-                q,
-                k,
-                v,
+                wqkv,
+                bqkv,
+                qkv,
                 attn,
                 ctx,
                 a_pre,
@@ -188,14 +196,29 @@ impl LayerNode {
         let d_o = drop(d_apre.clone(), &self.attn_out_dropout)?;
         let [d_ctx, dw, db] = lin_bwd(&s.ctx, O, &d_o)?;
         put(O, dw, db);
-        let [d_q, d_k, d_v] = all3("attention", s.attn.bwd(&s.q, &s.k, &s.v, &d_ctx, &d_ctx))?;
-        let [dx_q, dw, db] = lin_bwd(&s.x, Q, &d_q)?;
-        put(Q, dw, db);
-        let [dx_k, dw, db] = lin_bwd(&s.x, K, &d_k)?;
-        put(K, dw, db);
-        let [dx_v, dw, db] = lin_bwd(&s.x, V, &d_v)?;
-        put(V, dw, db);
-        let dx = (((d_apre + dx_q)? + dx_k)? + dx_v)?;
+        // Attention writes dq, dk and dv side by side, as the projections were laid out.
+        let (rows, h) = s.x.dims2()?;
+        let mut dqkv = vec![0f32; rows * 3 * h];
+        let d_ctx = d_ctx.contiguous()?;
+        with_slice(&s.qkv, "qkv", |qkv| {
+            with_slice(&d_ctx, "context gradient", |g| {
+                let out = dqkv.as_mut_ptr();
+                // SAFETY: dqkv holds rows × 3H elements; dq, dk and dv are its column blocks
+                // [0, H), [H, 2H) and [2H, 3H) with row stride 3H, disjoint from each other and
+                // from the inputs.
+                unsafe {
+                    let (dk, dv) = (out.add(h), out.add(2 * h));
+                    s.attn
+                        .backward_strided(qkv, &qkv[h..], &qkv[2 * h..], 3 * h, g, h, out, dk, dv)
+                }
+            })
+        })?;
+        let dqkv = Tensor::from_vec(dqkv, (rows, 3 * h), s.x.device())?;
+        let [dx_qkv, dw, db] = all3("linear", LinearOp.bwd(&s.x, &s.wqkv, &s.bqkv, &dqkv, &dqkv))?;
+        for (i, at) in [Q, K, V].into_iter().enumerate() {
+            put(at, dw.narrow(0, i * h, h)?, db.narrow(0, i * h, h)?);
+        }
+        let dx = (d_apre + dx_qkv)?;
         let grads = grads
             .into_iter()
             .map(|g| g.ok_or_else(|| candle_core::Error::Msg("encoder layer: gradient".into())))
