@@ -7,10 +7,13 @@
 //! node the layer's backward is written out here: each gradient is computed once into its own
 //! buffer, the residual branches are summed with one add each, and nothing is zero-filled.
 //!
-//! The forward pass runs the same fused kernels in the same order as the per-op path (the
-//! outputs are bit-identical); the backward pass calls the same kernels' backward halves and
-//! differs from the per-op path only in the order in which the four gradients reaching the
-//! layer input (query, key, value, residual) are summed.
+//! The forward pass runs the same fused kernels as the per-op path, except that the query, key
+//! and value projections are one product with the three weights stacked (`[rows, 3H]`, read by
+//! attention in place with row stride `3H`); its outputs are bit-identical to the per-op path's
+//! (tested). The backward pass calls the same kernels' backward halves; attention writes
+//! `dq | dk | dv` side by side, so one product gives the input's gradient from all three and one
+//! the stacked weights' gradient. It differs from the per-op path only in rounding: the order
+//! in which the gradients reaching the layer input are summed.
 //!
 //! The parameters reach the node as one flat tensor (`Tensor::cat` of the sixteen flattened
 //! weights and biases), so their gradients flow back through candle's autograd to whatever

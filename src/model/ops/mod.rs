@@ -460,7 +460,7 @@ pub fn encoder_layer(
 ) -> Result<Tensor> {
     let dims = x.dims().to_vec();
     let h = *dims.last().unwrap_or(&0);
-    if heads == 0 || h == 0 || h % heads != 0 {
+    if heads == 0 || h == 0 || !h.is_multiple_of(heads) {
         candle_core::bail!("encoder layer: hidden size {h} is not a multiple of {heads} heads");
     }
     let n = x.elem_count() / h;
