@@ -80,13 +80,22 @@ pub fn check_engine() -> std::result::Result<(), String> {
 /// the path a CUDA or Metal device takes, so it can be checked against the fused one on the
 /// CPU. Applies to the calling thread only.
 pub fn with_composite_ops<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
+    with_switch_on(&COMPOSITE_ONLY, f)
+}
+
+/// Runs `f` with the thread-local `switch` set, restoring its value afterwards (also when `f`
+/// panics).
+fn with_switch_on<R>(
+    switch: &'static std::thread::LocalKey<std::cell::Cell<bool>>,
+    f: impl FnOnce() -> R,
+) -> R {
+    struct Restore(&'static std::thread::LocalKey<std::cell::Cell<bool>>, bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            COMPOSITE_ONLY.with(|c| c.set(self.0));
+            self.0.with(|c| c.set(self.1));
         }
     }
-    let _restore = Restore(COMPOSITE_ONLY.with(|c| c.replace(true)));
+    let _restore = Restore(switch, switch.with(|c| c.replace(true)));
     f()
 }
 
@@ -399,14 +408,7 @@ pub fn layer_nodes_built() -> usize {
 /// Runs `f` with encoder layers built from their per-op nodes ([`encoder_layer_applies`] is
 /// false), the path the layer node is checked against. Applies to the calling thread only.
 pub fn with_per_op_layers<R>(f: impl FnOnce() -> R) -> R {
-    struct Restore(bool);
-    impl Drop for Restore {
-        fn drop(&mut self) {
-            PER_OP_LAYERS.with(|c| c.set(self.0));
-        }
-    }
-    let _restore = Restore(PER_OP_LAYERS.with(|c| c.replace(true)));
-    f()
+    with_switch_on(&PER_OP_LAYERS, f)
 }
 
 /// Whether [`encoder_layer`] applies to the input `x`: an f32 CPU tensor, the fused kernels not
