@@ -20,6 +20,29 @@ fn model() -> BertForSequenceClassification {
     .unwrap()
 }
 
+/// Packed input over `ids` and `tt`, sequence `i` in rows `offsets[i]..offsets[i + 1]`.
+fn packed<'a>(ids: &'a Tensor, tt: &'a Tensor, offsets: &'a [usize]) -> ModelInput<'a> {
+    ModelInput::Packed {
+        input_ids: ids,
+        token_type_ids: tt,
+        offsets,
+    }
+}
+
+/// Nine tokens packed as sequences of 4, 2 and 3 ([`NINE_OFFSETS`]), with token types `tt`
+/// (all zero when `None`).
+fn nine_tokens(tt: Option<&[u32]>) -> (Tensor, Tensor) {
+    let d = &Device::Cpu;
+    let ids = Tensor::new(&[2u32, 7, 9, 5, 3, 4, 8, 1, 6], d).unwrap();
+    let tt = match tt {
+        Some(t) => Tensor::new(t, d).unwrap(),
+        None => Tensor::zeros(9, DType::U32, d).unwrap(),
+    };
+    (ids, tt)
+}
+
+const NINE_OFFSETS: [usize; 4] = [0, 4, 6, 9];
+
 /// Logits, the dropout stream's state after the forward pass, and every parameter's
 /// gradient (and the override's, if any), in parameter order.
 type Outcome = (Vec<Vec<f32>>, ChaCha8Rng, Vec<(String, Vec<f32>)>);
@@ -105,14 +128,8 @@ fn padded_and_packed_match_the_per_op_path() {
         token_type_ids: &tt,
         attention_mask: &mask,
     };
-    let pids = Tensor::new(&[2u32, 7, 9, 5, 3, 4, 8, 1, 6], d).unwrap();
-    let ptt = Tensor::new(&[0u32, 0, 1, 1, 0, 0, 0, 1, 1], d).unwrap();
-    let offsets = [0, 4, 6, 9];
-    let packed = ModelInput::Packed {
-        input_ids: &pids,
-        token_type_ids: &ptt,
-        offsets: &offsets,
-    };
+    let (pids, ptt) = nine_tokens(Some(&[0, 0, 1, 1, 0, 0, 0, 1, 1]));
+    let packed = packed(&pids, &ptt, &NINE_OFFSETS);
     for input in [&padded, &packed] {
         both(&m, input, None);
         both(&m, input, Some(5));
@@ -134,35 +151,21 @@ fn families_without_attention_output_dropout_match() {
         4,
     )
     .unwrap();
-    let d = &Device::Cpu;
-    let pids = Tensor::new(&[2u32, 7, 9, 5, 3, 4, 8, 1, 6], d).unwrap();
-    let ptt = Tensor::zeros(9, DType::U32, d).unwrap();
-    let offsets = [0, 4, 6, 9];
-    let packed = ModelInput::Packed {
-        input_ids: &pids,
-        token_type_ids: &ptt,
-        offsets: &offsets,
-    };
+    let (pids, ptt) = nine_tokens(None);
+    let packed = packed(&pids, &ptt, &NINE_OFFSETS);
     both(&m, &packed, Some(9));
 }
 
 #[test]
 fn overrides_get_gradients_through_the_node() {
-    let d = &Device::Cpu;
     let m = model();
     let name = "encoder.layer.0.intermediate.dense.weight";
     let w = m.param(name).unwrap().var.as_tensor();
     let ov_t = Var::from_tensor(&(w * 1.5).unwrap()).unwrap();
     let mut ov = WeightOverrides::new();
     ov.insert(name.to_string(), ov_t.as_tensor().clone());
-    let pids = Tensor::new(&[2u32, 7, 9, 5, 3, 4, 8, 1, 6], d).unwrap();
-    let ptt = Tensor::zeros(9, DType::U32, d).unwrap();
-    let offsets = [0, 4, 6, 9];
-    let packed = ModelInput::Packed {
-        input_ids: &pids,
-        token_type_ids: &ptt,
-        offsets: &offsets,
-    };
+    let (pids, ptt) = nine_tokens(None);
+    let packed = packed(&pids, &ptt, &NINE_OFFSETS);
     let node = counting(2, || run(&m, &packed, Some(3), Some(&ov)));
     let per_op = counting(0, || {
         ops::with_per_op_layers(|| run(&m, &packed, Some(3), Some(&ov)))
@@ -194,11 +197,7 @@ fn the_node_does_not_depend_on_the_thread_count() {
     let pids = Tensor::new(ids.as_slice(), d).unwrap();
     let ptt = Tensor::zeros(40, DType::U32, d).unwrap();
     let offsets = [0, 17, 29, 40];
-    let packed = ModelInput::Packed {
-        input_ids: &pids,
-        token_type_ids: &ptt,
-        offsets: &offsets,
-    };
+    let packed = packed(&pids, &ptt, &offsets);
     let pool = |n| {
         rayon::ThreadPoolBuilder::new()
             .num_threads(n)
