@@ -198,20 +198,22 @@ impl AttentionOp {
     }
 }
 
-/// Borrow the contiguous f32 data of a tensor on the CPU.
+/// Borrow the contiguous f32 data of a tensor on the CPU (errors name the op `op` and `what`).
 pub(crate) fn with_slice<R>(
     t: &Tensor,
+    op: &str,
     what: &str,
     f: impl FnOnce(&[f32]) -> Result<R>,
 ) -> Result<R> {
     let (storage, layout) = t.storage_and_layout();
     match &*storage {
-        candle_core::Storage::Cpu(cpu) => {
-            f(contiguous_f32(cpu, layout, "fused-attention-bwd", what)?)
-        }
-        _ => candle_core::bail!("fused-attention-bwd: {what} is not on the CPU"),
+        candle_core::Storage::Cpu(cpu) => f(contiguous_f32(cpu, layout, op, what)?),
+        _ => candle_core::bail!("{op}: {what} is not on the CPU"),
     }
 }
+
+/// The backward pass's name in errors.
+const BWD: &str = "fused-attention-bwd";
 
 /// `out = p ⊙ m`, resized to `p`'s length.
 fn dropped(out: &mut Vec<f32>, p: &[f32], m: &[f32]) {
@@ -321,7 +323,7 @@ impl AttentionOp {
         dk: *mut f32,
         dv: *mut f32,
     ) -> Result<()> {
-        let name = "fused-attention-bwd";
+        let name = BWD;
         let probs = self
             .probs
             .lock()
@@ -445,10 +447,10 @@ impl CustomOp3 for AttentionOp {
         let mut dq = vec![0f32; rows * h];
         let mut dk = vec![0f32; rows * h];
         let mut dv = vec![0f32; rows * h];
-        with_slice(&q, "q", |q| {
-            with_slice(&k, "k", |k| {
-                with_slice(&v, "v", |v| {
-                    with_slice(&grad, "grad", |g| {
+        with_slice(&q, BWD, "q", |q| {
+            with_slice(&k, BWD, "k", |k| {
+                with_slice(&v, BWD, "v", |v| {
+                    with_slice(&grad, BWD, "grad", |g| {
                         // SAFETY: dq, dk and dv are fresh rows × h buffers (stride h).
                         unsafe {
                             self.backward_strided(

@@ -26,6 +26,9 @@ use super::linear::LinearOp;
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use std::sync::{Arc, Mutex};
 
+/// The node's name, in errors too.
+const NAME: &str = "fused-encoder-layer";
+
 /// Number of parameter tensors of one layer: eight (weight, bias) pairs.
 pub(crate) const NUM_PARAMS: usize = 16;
 
@@ -127,8 +130,8 @@ impl LayerNode {
         let bqkv = Tensor::cat(&[&p[Q + 1], &p[K + 1], &p[V + 1]], 0)?;
         let qkv = x.apply_op3_no_bwd(&wqkv, &bqkv, &LinearOp)?;
         let attn = AttentionOp::new(shape.heads, shape.scale, shape.segs, shape.attn_dropout);
-        attn.check("fused-encoder-layer", rows, h)?;
-        let ctx = with_slice(&qkv, "qkv", |s| {
+        attn.check(NAME, rows, h)?;
+        let ctx = with_slice(&qkv, NAME, "qkv", |s| {
             Ok(attn.forward_strided(s, &s[h..], &s[2 * h..], 3 * h, rows, h))
         })?;
         let ctx = Tensor::from_vec(ctx, (rows, h), x.device())?;
@@ -203,8 +206,8 @@ impl LayerNode {
         let (rows, h) = s.x.dims2()?;
         let mut dqkv = vec![0f32; rows * 3 * h];
         let d_ctx = d_ctx.contiguous()?;
-        with_slice(&s.qkv, "qkv", |qkv| {
-            with_slice(&d_ctx, "context gradient", |g| {
+        with_slice(&s.qkv, NAME, "qkv", |qkv| {
+            with_slice(&d_ctx, NAME, "context gradient", |g| {
                 let out = dqkv.as_mut_ptr();
                 // SAFETY: dqkv holds rows × 3H elements; dq, dk and dv are its column blocks
                 // [0, H), [H, 2H) and [2H, 3H) with row stride 3H, disjoint from each other and
@@ -232,7 +235,7 @@ impl LayerNode {
 
 impl CustomOp2 for LayerNode {
     fn name(&self) -> &'static str {
-        "fused-encoder-layer"
+        NAME
     }
 
     fn cpu_fwd(
@@ -247,12 +250,10 @@ impl CustomOp2 for LayerNode {
             .lock()
             .expect("encoder layer output lock")
             .take()
-            .ok_or_else(|| {
-                candle_core::Error::Msg("fused-encoder-layer: the output was taken".into())
-            })?;
+            .ok_or_else(|| candle_core::Error::Msg(format!("{NAME}: the output was taken")))?;
         if y.dims() != l1.dims() {
             candle_core::bail!(
-                "fused-encoder-layer: output {:?} does not fit the input {:?}",
+                "{NAME}: output {:?} does not fit the input {:?}",
                 y.dims(),
                 l1.dims()
             );
