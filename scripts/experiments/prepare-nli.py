@@ -28,7 +28,8 @@ Writes (see src/data/nli.rs and src/data/glue.rs):
 
 and, with --link-glue / --link-sick, symlinks <glue-out>/{CoLA,MRPC,STS-B,RTE,WNLI} and
 <nli-out>/SICK to those folders. Tabs and line breaks inside sentences become spaces in TSV
-output. Prints the row and label counts of each file written.
+output. Prints the row and label counts of each file written, and the first 16 hex digits of
+its SHA-256 (the same sources give the same files, line order included).
 
 Example:
   python3 scripts/experiments/prepare-nli.py --nli-dataset SRC/nli_dataset --cat SRC/cat \\
@@ -42,6 +43,7 @@ layout (CoLA/, MRPC/, ...) and SICK_DIR a folder holding SICK.txt. `data/` is gi
 import argparse
 import collections
 import csv
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -93,7 +95,9 @@ def write_tsv(path, rows, header=None):
 
 def report(path, labels):
     counts = collections.Counter(labels)
-    print(f"{path}: {len(labels)} rows; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items())))
+    digest = hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
+    print(f"{path}: {len(labels)} rows; " + ", ".join(f"{k} {v}" for k, v in sorted(counts.items()))
+          + f"; sha256 {digest}")
 
 
 def snli(args):
