@@ -14,11 +14,12 @@
 //! softmax probabilities (and the dropout mask, if any) are kept from the forward pass for the
 //! backward pass.
 
-use super::contiguous_f32;
 use super::gemm::{gemm, Mat, Threads};
 use super::softmax::{masked_softmax_rows, softmax_bwd_rows};
+use super::{assume_init_mut, contiguous_f32, uninit_f32};
 use candle_core::{CpuStorage, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 use std::sync::{Arc, Mutex};
 
 /// A raw pointer that tasks may share; each task writes a disjoint set of elements.
@@ -99,11 +100,11 @@ impl Segments {
 }
 
 /// Split `buf` into one slice per (sequence, head) task, `len²` elements each.
-fn task_slices<'a>(
-    buf: &'a mut [f32],
+fn task_slices<'a, T>(
+    buf: &'a mut [T],
     spans: &[(usize, usize)],
     heads: usize,
-) -> Vec<&'a mut [f32]> {
+) -> Vec<&'a mut [T]> {
     let mut out = Vec::with_capacity(spans.len() * heads);
     let mut rest = buf;
     for &(_, n) in spans {
@@ -235,16 +236,46 @@ impl AttentionOp {
         h: usize,
     ) -> Vec<f32> {
         let nh = self.heads;
-        let d = h / nh;
         let spans = self.segs.spans();
         let longest = spans.iter().map(|s| s.1).max().unwrap_or(0);
         let zeros = vec![0f32; longest];
-        let mut probs = vec![0f32; self.segs.num_probs(nh)];
         let offs = task_offsets(spans, nh);
-        let mut ctx = vec![0f32; rows * h];
-        let ctx_ptr = SharedMut(ctx.as_mut_ptr());
+        let mut probs = Box::<[f32]>::new_uninit_slice(self.segs.num_probs(nh));
+        // SAFETY: the spans tile the rows (checked in `check`) and the heads tile the columns,
+        // so the tasks together write every element of ctx (each its head's columns of its
+        // sequence's rows).
+        let ctx = unsafe {
+            uninit_f32(rows * h, |ctx| {
+                let ctx_ptr = SharedMut(ctx.as_mut_ptr().cast());
+                self.forward_tasks(q, k, v, (stride, h), &mut probs, ctx_ptr, &zeros, &offs)
+            })
+        };
+        // SAFETY: every task wrote its whole n×n block of probabilities (its q·kᵀ product,
+        // then the softmax in place), and the blocks tile the buffer.
+        let probs = unsafe { probs.assume_init() }.into_vec();
+        *self.probs.lock().expect("attention probs lock") = Some(Arc::new(probs));
+        ctx
+    }
+
+    /// The tasks of [`Self::forward_strided`]: one per (sequence, head), each writing its block
+    /// of `probs` and its head's columns of the context at `ctx` (row stride `h`).
+    #[allow(clippy::too_many_arguments)]
+    fn forward_tasks(
+        &self,
+        q: &[f32],
+        k: &[f32],
+        v: &[f32],
+        (stride, h): (usize, usize),
+        probs: &mut [MaybeUninit<f32>],
+        ctx_ptr: SharedMut,
+        zeros: &[f32],
+        offs: &[usize],
+    ) {
+        let nh = self.heads;
+        let d = h / nh;
+        let spans = self.segs.spans();
         let (hs, is, scale) = (h as isize, stride as isize, self.scale);
-        task_slices(&mut probs, spans, nh)
+        task_slices(probs, spans, nh)
             .into_par_iter()
             .enumerate()
             .for_each_init(Vec::new, |scratch, (task, p)| {
@@ -258,23 +289,25 @@ impl AttentionOp {
                 };
                 // SAFETY: q, k and v hold `rows` rows of row stride `stride`; the sequence's
                 // head view starts at `off_in`, n rows and d columns. p is this task's own n×n
-                // block; ctx columns [head·d, head·d + d) of the sequence's rows are written
-                // by this task only.
-                unsafe {
+                // block, which the product (not accumulating, d ≥ 1) writes completely; ctx
+                // columns [head·d, head·d + d) of the sequence's rows are written by this task
+                // only.
+                let p = unsafe {
                     let qm = Mat::new(q.as_ptr().add(off_in), is, 1);
                     let kt = Mat::new(k.as_ptr().add(off_in), 1, is);
                     gemm(
                         n,
                         n,
                         d,
-                        p.as_mut_ptr(),
+                        p.as_mut_ptr().cast(),
                         n as isize,
                         false,
                         qm,
                         kt,
                         Threads::Caller,
                     );
-                }
+                    assume_init_mut(p)
+                };
                 masked_softmax_rows(p, mask, scale);
                 let pd: &[f32] = match &self.dropout {
                     Some(m) => {
@@ -300,8 +333,6 @@ impl AttentionOp {
                     );
                 }
             });
-        *self.probs.lock().expect("attention probs lock") = Some(Arc::new(probs));
-        ctx
     }
 
     /// The backward pass of [`Self::forward_strided`] for the context gradient `g` `[rows, h]`:
@@ -444,9 +475,9 @@ impl CustomOp3 for AttentionOp {
                 grad.dims()
             );
         }
-        let mut dq = vec![0f32; rows * h];
-        let mut dk = vec![0f32; rows * h];
-        let mut dv = vec![0f32; rows * h];
+        let mut dq = Box::<[f32]>::new_uninit_slice(rows * h);
+        let mut dk = Box::<[f32]>::new_uninit_slice(rows * h);
+        let mut dv = Box::<[f32]>::new_uninit_slice(rows * h);
         with_slice(&q, BWD, "q", |q| {
             with_slice(&k, BWD, "k", |k| {
                 with_slice(&v, BWD, "v", |v| {
@@ -460,15 +491,23 @@ impl CustomOp3 for AttentionOp {
                                 h,
                                 g,
                                 h,
-                                dq.as_mut_ptr(),
-                                dk.as_mut_ptr(),
-                                dv.as_mut_ptr(),
+                                dq.as_mut_ptr().cast(),
+                                dk.as_mut_ptr().cast(),
+                                dv.as_mut_ptr().cast(),
                             )
                         }
                     })
                 })
             })
         })?;
+        // SAFETY: `backward_strided` wrote every element of dq, dk and dv.
+        let (dq, dk, dv) = unsafe {
+            (
+                dq.assume_init().into_vec(),
+                dk.assume_init().into_vec(),
+                dv.assume_init().into_vec(),
+            )
+        };
         let dev = q.device();
         let shape = q.shape().clone();
         Ok((

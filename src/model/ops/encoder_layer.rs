@@ -204,11 +204,11 @@ impl LayerNode {
         put(O, dw, db);
         // Attention writes dq, dk and dv side by side, as the projections were laid out.
         let (rows, h) = s.x.dims2()?;
-        let mut dqkv = vec![0f32; rows * 3 * h];
+        let mut dqkv = Box::<[f32]>::new_uninit_slice(rows * 3 * h);
         let d_ctx = d_ctx.contiguous()?;
         with_slice(&s.qkv, NAME, "qkv", |qkv| {
             with_slice(&d_ctx, NAME, "context gradient", |g| {
-                let out = dqkv.as_mut_ptr();
+                let out: *mut f32 = dqkv.as_mut_ptr().cast();
                 // SAFETY: dqkv holds rows × 3H elements; dq, dk and dv are its column blocks
                 // [0, H), [H, 2H) and [2H, 3H) with row stride 3H, disjoint from each other and
                 // from the inputs.
@@ -219,6 +219,8 @@ impl LayerNode {
                 }
             })
         })?;
+        // SAFETY: attention's backward wrote every element of dq, dk and dv, which tile dqkv.
+        let dqkv = unsafe { dqkv.assume_init() }.into_vec();
         let dqkv = Tensor::from_vec(dqkv, (rows, 3 * h), s.x.device())?;
         let [dx_qkv, dw, db] = all3("linear", LinearOp.bwd(&s.x, &s.wqkv, &s.bqkv, &dqkv, &dqkv))?;
         for (i, at) in [Q, K, V].into_iter().enumerate() {

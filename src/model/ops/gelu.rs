@@ -1,24 +1,25 @@
 //! Fused exact-erf GELU, forward and backward.
 
 use super::simd::simd_kernel;
-use super::{contiguous_f32, math, GRAIN};
+use super::{contiguous_f32, math, uninit_f32, GRAIN};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
+use std::mem::MaybeUninit;
 
 simd_kernel! {
     /// `y = gelu(x)` elementwise.
-    fn gelu_chunk(y: &mut [f32], x: &[f32]) {
+    fn gelu_chunk(y: &mut [MaybeUninit<f32>], x: &[f32]) {
         for (y, &x) in y.iter_mut().zip(x) {
-            *y = math::gelu_erf(x);
+            y.write(math::gelu_erf(x));
         }
     }
 }
 
 simd_kernel! {
     /// `y = g · gelu'(x)` elementwise.
-    fn gelu_grad_chunk(y: &mut [f32], x: &[f32], g: &[f32]) {
+    fn gelu_grad_chunk(y: &mut [MaybeUninit<f32>], x: &[f32], g: &[f32]) {
         for ((y, &x), &g) in y.iter_mut().zip(x).zip(g) {
-            *y = g * math::gelu_erf_grad(x);
+            y.write(g * math::gelu_erf_grad(x));
         }
     }
 }
@@ -33,10 +34,15 @@ impl CustomOp1 for GeluErfOp {
 
     fn cpu_fwd(&self, storage: &CpuStorage, layout: &Layout) -> Result<(CpuStorage, Shape)> {
         let x = contiguous_f32(storage, layout, self.name(), "x")?;
-        let mut dst = vec![0f32; x.len()];
-        dst.par_chunks_mut(GRAIN)
-            .zip(x.par_chunks(GRAIN))
-            .for_each(|(y, x)| gelu_chunk(y, x));
+        // SAFETY: the chunks of `dst` and `x` pair up one to one, and the kernel writes every
+        // element of its chunk.
+        let dst = unsafe {
+            uninit_f32(x.len(), |dst| {
+                dst.par_chunks_mut(GRAIN)
+                    .zip(x.par_chunks(GRAIN))
+                    .for_each(|(y, x)| gelu_chunk(y, x))
+            })
+        };
         Ok((CpuStorage::F32(dst), layout.shape().clone()))
     }
 
@@ -67,10 +73,14 @@ impl CustomOp2 for GeluErfBwdOp {
         if x.len() != g.len() {
             candle_core::bail!("{name}: x {:?} and grad {:?} differ", l1.dims(), l2.dims());
         }
-        let mut dst = vec![0f32; x.len()];
-        dst.par_chunks_mut(GRAIN)
-            .zip(x.par_chunks(GRAIN).zip(g.par_chunks(GRAIN)))
-            .for_each(|(y, (x, g))| gelu_grad_chunk(y, x, g));
+        // SAFETY: as in the forward pass (`g` has `x`'s length, checked above).
+        let dst = unsafe {
+            uninit_f32(x.len(), |dst| {
+                dst.par_chunks_mut(GRAIN)
+                    .zip(x.par_chunks(GRAIN).zip(g.par_chunks(GRAIN)))
+                    .for_each(|(y, (x, g))| gelu_grad_chunk(y, x, g))
+            })
+        };
         Ok((CpuStorage::F32(dst), l1.shape().clone()))
     }
 }
@@ -85,9 +95,9 @@ mod tests {
     fn kernels_match_scalar_bit_for_bit() {
         let x: Vec<f32> = (0..10_001).map(|i| (i as f32 - 5000.0) / 700.0).collect();
         let g: Vec<f32> = x.iter().map(|v| v.sin()).collect();
-        let (mut y, mut dy) = (vec![0f32; x.len()], vec![0f32; x.len()]);
-        gelu_chunk(&mut y, &x);
-        gelu_grad_chunk(&mut dy, &x, &g);
+        // SAFETY: the kernels write every element.
+        let y = unsafe { uninit_f32(x.len(), |y| gelu_chunk(y, &x)) };
+        let dy = unsafe { uninit_f32(x.len(), |dy| gelu_grad_chunk(dy, &x, &g)) };
         for i in 0..x.len() {
             assert_eq!(
                 y[i].to_bits(),

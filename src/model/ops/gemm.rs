@@ -2,7 +2,9 @@
 //! `dw = gᵀ·x`) and of the attention core: one function over strided f32 matrices.
 //!
 //! The pure-Rust `gemm` crate runs each product; it takes row and column strides, so transposed
-//! operands are read in place, never copied. [`gemm`] runs a product on the calling thread
+//! operands are read in place, never copied. Built with its `x86-v4` feature, it runs its
+//! AVX-512 micro-kernels on CPUs that have AVX-512 and its AVX2 + FMA ones elsewhere, chosen
+//! at run time. [`gemm`] runs a product on the calling thread
 //! ([`Threads::Caller`]) or over the current rayon pool ([`Threads::Pool`]). A parallel product
 //! with a short inner dimension (≤ 512: q/k/v/o, the FFN's first layer) goes to the crate's own
 //! split; one with a longer inner dimension (the FFN's 1,536, every weight gradient's token

@@ -9,7 +9,7 @@
 
 use super::gemm::{gemm, Mat, Threads};
 use super::simd::simd_kernel;
-use super::{contiguous_f32, rows_per_task};
+use super::{contiguous_f32, rows_per_task, uninit_f32};
 use candle_core::{CpuStorage, CustomOp1, CustomOp2, CustomOp3, Layout, Result, Shape, Tensor};
 use rayon::prelude::*;
 
@@ -45,15 +45,21 @@ impl CustomOp3 for LinearOp {
             );
         }
         // Start from the broadcast bias; the product is accumulated onto it.
-        let mut dst = vec![0f32; rows * out_f];
-        if out_f > 0 {
-            dst.par_chunks_mut(out_f * rows_per_task(out_f))
-                .for_each(|chunk| {
-                    for row in chunk.chunks_mut(out_f) {
-                        row.copy_from_slice(b);
-                    }
-                });
-        }
+        // SAFETY: every row (all `out_f` elements) is written with the bias.
+        let mut dst = unsafe {
+            uninit_f32(rows * out_f, |dst| {
+                if out_f > 0 {
+                    dst.par_chunks_mut(out_f * rows_per_task(out_f))
+                        .for_each(|chunk| {
+                            for row in chunk.chunks_mut(out_f) {
+                                for (d, &v) in row.iter_mut().zip(b) {
+                                    d.write(v);
+                                }
+                            }
+                        });
+                }
+            })
+        };
         if rows > 0 && out_f > 0 && in_f > 0 {
             // SAFETY: x is rows×in (row stride in_f), wᵀ is read from w (out×in) as an
             // in×out matrix with row stride 1 and column stride in_f, dst is rows×out; all
@@ -183,24 +189,28 @@ impl CustomOp2 for ProductOp {
         if k1 != k {
             candle_core::bail!("{name}: {:?} and {:?} do not fit", l1.dims(), l2.dims());
         }
-        let mut dst = vec![0f32; m * n];
-        if k > 0 {
+        let dst = if k > 0 && m > 0 && n > 0 {
             // SAFETY: lhs covers the m×k matrix its strides describe in `a`, rhs the k×n
-            // matrix `b`, and dst is a fresh m×n buffer.
+            // matrix `b`, and dst is a fresh m×n buffer that the product (not accumulating)
+            // writes completely.
             unsafe {
-                gemm(
-                    m,
-                    n,
-                    k,
-                    dst.as_mut_ptr(),
-                    n as isize,
-                    false,
-                    lhs,
-                    Mat::new(b.as_ptr(), n as isize, 1),
-                    Threads::Pool,
-                );
+                uninit_f32(m * n, |dst| {
+                    gemm(
+                        m,
+                        n,
+                        k,
+                        dst.as_mut_ptr().cast(),
+                        n as isize,
+                        false,
+                        lhs,
+                        Mat::new(b.as_ptr(), n as isize, 1),
+                        Threads::Pool,
+                    )
+                })
             }
-        }
+        } else {
+            vec![0f32; m * n]
+        };
         Ok((CpuStorage::F32(dst), Shape::from((m, n))))
     }
 }
