@@ -235,13 +235,18 @@ impl AttentionOp {
         rows: usize,
         h: usize,
     ) -> Vec<f32> {
+        // The outputs are not zero-filled: the tasks must cover them, which `check` ensures.
+        assert!(
+            self.check("fused-attention", rows, h).is_ok(),
+            "fused attention: operands that `check` rejects"
+        );
         let nh = self.heads;
         let spans = self.segs.spans();
         let longest = spans.iter().map(|s| s.1).max().unwrap_or(0);
         let zeros = vec![0f32; longest];
         let offs = task_offsets(spans, nh);
         let mut probs = Box::<[f32]>::new_uninit_slice(self.segs.num_probs(nh));
-        // SAFETY: the spans tile the rows (checked in `check`) and the heads tile the columns,
+        // SAFETY: the spans tile the rows (checked just above) and the heads tile the columns,
         // so the tasks together write every element of ctx (each its head's columns of its
         // sequence's rows).
         let ctx = unsafe {
